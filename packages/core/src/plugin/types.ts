@@ -1,0 +1,186 @@
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
+import type { Clock } from '../engine/clock.js';
+import type { Logger } from '../events/logger.js';
+import type { ConnectionRegistry } from '../engine/connections.js';
+import type { CompiledExpression, CompiledTemplate } from '../expr/index.js';
+
+/** A record: one JSON object moving through a job. */
+export type SluiceRecord = Record<string, unknown>;
+
+/** Where a record came from, as precise as the source can say (file and line, byte offset, key…). */
+export type RecordPosition = Record<string, unknown>;
+
+export type PluginKind = 'source' | 'transform' | 'sink';
+
+/** A JSON Schema for a plugin's `with`; plain JSON Schema, validated by ajv. */
+export type PluginSchema = JSONSchema & object;
+
+/** The config type a plugin's `create` receives, inferred from its schema. */
+export type ConfigOf<S> = S extends JSONSchema ? FromSchema<S> : Record<string, unknown>;
+
+/** Job facts a plugin may read. */
+export interface JobInfo {
+  /** The job's `name`. */
+  readonly name: string;
+  /** The folder of the job file: relative paths in `with` resolve from here. */
+  readonly dir: string;
+  /** Fingerprint of source, steps and sinks; names the checkpoint. */
+  readonly fingerprint: string;
+  /** Unique per process run. */
+  readonly runId: string;
+  /** True for `sluice run --dry-run`: sinks must not write anything. */
+  readonly dryRun: boolean;
+}
+
+/** Everything a plugin gets from the engine, resolved from the run's service container. */
+export interface PluginContext {
+  readonly job: JobInfo;
+  /** The step this plugin instance serves. */
+  readonly step: { readonly id: string; readonly kind: PluginKind; readonly concurrency: number };
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly connections: ConnectionRegistry;
+  /** Aborted when the run stops (signal, error budget, failure). */
+  readonly signal: AbortSignal;
+  /** Resolves a path from the job file's folder. */
+  resolvePath(path: string): string;
+  /** Compiles an expression already checked at validation (`record`, `env`, `job` in scope). */
+  expression(source: string): CompiledExpression;
+  /** Compiles a `{{ expr }}` template. */
+  template(source: string): CompiledTemplate;
+  /**
+   * Sinks: the state this sink returned for the last checkpointed batch, or undefined on a
+   * fresh start. A file sink truncates to the size it saved here.
+   */
+  readonly state: unknown;
+  /** Replaces secret values (from `${env:}`/`${file:}`) with `***`. */
+  redact(text: string): string;
+}
+
+// ---------- sources ----------
+
+export interface ReadOptions {
+  /** The cursor of the last checkpointed page, or undefined to start at the beginning. */
+  readonly cursor: unknown;
+  /** At most this many records per page. */
+  readonly batchSize: number;
+  readonly signal: AbortSignal;
+}
+
+/** A record the source could not turn into a record (malformed line, bad CSV row). */
+export interface SourceRecordError {
+  readonly error: Error;
+  /** The raw text, trimmed to a readable length by the engine. */
+  readonly raw?: string;
+  readonly position?: RecordPosition;
+}
+
+export interface SourcePage {
+  /** At most `batchSize` records. */
+  readonly records: SluiceRecord[];
+  /** Resuming from this cursor continues right after this page. Must be JSON-serialisable. */
+  readonly cursor: unknown;
+  /** `positions[i]` says where `records[i]` came from. */
+  readonly positions?: RecordPosition[];
+  /** Records of this page that could not be parsed; they follow the source's `onError`. */
+  readonly errors?: SourceRecordError[];
+  /** Progress in the source's own unit (bytes, rows), matching `estimate().total`. */
+  readonly progress?: number;
+}
+
+export interface SourceEstimate {
+  /** Total in `unit`; progress is reported in the same unit. */
+  readonly total: number;
+  readonly unit: 'records' | 'bytes';
+}
+
+export interface SourceInstance {
+  read(options: ReadOptions): AsyncIterable<SourcePage>;
+  estimate?(): Promise<SourceEstimate | undefined>;
+  close?(): Promise<void> | void;
+}
+
+// ---------- transforms ----------
+
+export interface RecordInfo {
+  /** Source position of the record. */
+  readonly position: RecordPosition;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  /** Aborted when the attempt times out or the run stops. */
+  readonly signal: AbortSignal;
+}
+
+/** A record, several records, or null/undefined to drop it (counted as filtered). */
+export type TransformResult = SluiceRecord | SluiceRecord[] | null | undefined;
+
+export interface TransformInstance {
+  process(record: SluiceRecord, info: RecordInfo): TransformResult | Promise<TransformResult>;
+  close?(): Promise<void> | void;
+}
+
+// ---------- sinks ----------
+
+export interface WriteInfo {
+  /** Sequence number of the batch (0-based, in source order). */
+  readonly seq: number;
+  readonly positions: readonly RecordPosition[];
+  readonly attempt: number;
+  readonly signal: AbortSignal;
+}
+
+export interface WriteResult {
+  /** Records the destination refused on their data; they follow the sink's `onError`. */
+  readonly rejected?: ReadonlyArray<{ readonly index: number; readonly error: Error }>;
+}
+
+export interface SinkInstance {
+  /** Writes one batch. Called in source order, one batch at a time per sink. */
+  write(records: SluiceRecord[], info: WriteInfo): Promise<WriteResult | void>;
+  /**
+   * The state to save with the checkpoint of the batch just written (e.g. the file size).
+   * Called right after each successful `write`; must be JSON-serialisable.
+   */
+  state?(): unknown;
+  /** Makes everything written so far durable (fsync, commit). Called before a checkpoint is saved. */
+  flush?(): Promise<void>;
+  close?(): Promise<void> | void;
+}
+
+// ---------- definitions ----------
+
+interface PluginDefinitionBase<S> {
+  /** The name used in `use:`. */
+  readonly name: string;
+  readonly description: string;
+  /** JSON Schema of `with`. Mark expression fields with `expression: true`, templates with `template: true`. */
+  readonly schema: S;
+  /** Cross-field checks run by `validate`; return messages (with the `with` path they concern). */
+  readonly rules?: ReadonlyArray<(config: ConfigOf<S>) => RuleViolation | RuleViolation[] | undefined>;
+}
+
+export interface RuleViolation {
+  /** Path inside `with`, e.g. `key` or `columns.id`. Empty for the whole `with`. */
+  readonly path?: string;
+  readonly message: string;
+  readonly hint?: string;
+}
+
+export interface SourceDefinition<S = PluginSchema> extends PluginDefinitionBase<S> {
+  readonly kind: 'source';
+  create(config: ConfigOf<S>, ctx: PluginContext): SourceInstance | Promise<SourceInstance>;
+}
+export interface TransformDefinition<S = PluginSchema> extends PluginDefinitionBase<S> {
+  readonly kind: 'transform';
+  create(config: ConfigOf<S>, ctx: PluginContext): TransformInstance | Promise<TransformInstance>;
+}
+export interface SinkDefinition<S = PluginSchema> extends PluginDefinitionBase<S> {
+  readonly kind: 'sink';
+  create(config: ConfigOf<S>, ctx: PluginContext): SinkInstance | Promise<SinkInstance>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyPluginDefinition = SourceDefinition<any> | TransformDefinition<any> | SinkDefinition<any>;
+
+/** The plugin API version this core implements; plugins built for another major are refused. */
+export const PLUGIN_API_VERSION = 1;
