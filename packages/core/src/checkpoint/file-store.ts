@@ -1,0 +1,67 @@
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Checkpoint, CheckpointStore } from './types.js';
+
+/** Checkpoints as JSON files: `<folder>/<job>.json`, written to a temp file, fsynced, renamed. */
+export class FileCheckpointStore implements CheckpointStore {
+  readonly location: string;
+  private dirReady = false;
+
+  constructor(folder: string, job: string) {
+    this.location = join(folder, `${job}.json`);
+  }
+
+  async load(): Promise<Checkpoint | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.location, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    try {
+      return JSON.parse(text) as Checkpoint;
+    } catch (error) {
+      throw new Error(`checkpoint ${this.location} is not valid JSON; delete it or run with --fresh`, { cause: error });
+    }
+  }
+
+  async save(checkpoint: Checkpoint): Promise<void> {
+    const folder = dirname(this.location);
+    if (!this.dirReady) {
+      await mkdir(folder, { recursive: true });
+      this.dirReady = true;
+    }
+    const temp = `${this.location}.tmp`;
+    const handle = await open(temp, 'w');
+    try {
+      await handle.writeFile(JSON.stringify(checkpoint));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, this.location);
+    // The rename itself must survive a crash: sync the folder.
+    const dir = await open(folder, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+
+  async clear(): Promise<void> {
+    await rm(this.location, { force: true });
+    await rm(`${this.location}.tmp`, { force: true });
+  }
+}
+
+/** `checkpoint.store: none`: nothing is remembered; every run starts from the beginning. */
+export class NoCheckpointStore implements CheckpointStore {
+  readonly location = '(none)';
+  async load(): Promise<undefined> {
+    return undefined;
+  }
+  async save(): Promise<void> {}
+  async clear(): Promise<void> {}
+}

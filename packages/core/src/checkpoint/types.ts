@@ -1,0 +1,30 @@
+import type { JobCounters, StepCounters } from '../events/types.js';
+
+/** What a checkpoint remembers: the watermark batch's cursor, each sink's state and the counts so far. */
+export interface Checkpoint {
+  readonly version: 1;
+  readonly job: string;
+  readonly fingerprint: string;
+  /** Sequence number of the last batch every sink finished (the watermark). */
+  readonly seq: number;
+  /** The source cursor after that batch. */
+  readonly cursor: unknown;
+  /** Sink states by step id, as each sink reported after the watermark batch. */
+  readonly sinks: Record<string, unknown>;
+  readonly deadLetter: unknown;
+  readonly counters: JobCounters;
+  readonly steps: Record<string, StepCounters>;
+  /** True once the source was read to its end and everything was written. */
+  readonly done: boolean;
+  readonly updatedAt: string;
+}
+
+export interface CheckpointStore {
+  /** A description for messages (`.sluice/checkpoints/hello.json`). */
+  readonly location: string;
+  load(): Promise<Checkpoint | undefined>;
+  /** Atomic: after a crash the store holds this checkpoint or the previous one, never a mix. */
+  save(checkpoint: Checkpoint): Promise<void>;
+  clear(): Promise<void>;
+  close?(): Promise<void>;
+}

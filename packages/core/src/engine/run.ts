@@ -1,0 +1,278 @@
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { isAbsolute, resolve } from 'node:path';
+import { container as rootContainer, type DependencyContainer } from 'tsyringe';
+import { FileCheckpointStore, NoCheckpointStore } from '../checkpoint/file-store.js';
+import type { Checkpoint, CheckpointStore } from '../checkpoint/types.js';
+import { BusLogger, EventBus, Redactor } from '../events/bus.js';
+import type { RunSummary, ProgressSnapshot } from '../events/types.js';
+import { compileExpression, compileTemplate, type ExpressionScope } from '../expr/index.js';
+import type { JobPlan, StepPlan } from '../job/plan.js';
+import type { JobInfo, PluginContext, SinkInstance, SourceInstance, TransformInstance } from '../plugin/types.js';
+import { systemClock, type Clock } from './clock.js';
+import { RunConnections } from './connections.js';
+import { Pipeline, RunFailure, messageOf, type EnginePage } from './pipeline.js';
+import { Semaphore } from './semaphore.js';
+import { LatencyWindow, RateMeter, newStepCounters, type RuntimeStep } from './steps.js';
+import { StepThrottle } from './throttle.js';
+
+/** Service tokens of a run's container; plugins get these through `ctx`. */
+export const Services = {
+  Clock: 'sluice.Clock',
+  Logger: 'sluice.Logger',
+  EventBus: 'sluice.EventBus',
+  CheckpointStore: 'sluice.CheckpointStore',
+  Connections: 'sluice.Connections',
+  Redactor: 'sluice.Redactor',
+  Random: 'sluice.Random',
+} as const;
+
+/** Makes the checkpoint store a job asks for (`checkpoint.store`); plugins may add kinds (sql, redis). */
+export type CheckpointStoreFactory = (plan: JobPlan, services: { connections: RunConnections }) => CheckpointStore | Promise<CheckpointStore>;
+
+export interface RunOptions {
+  /** Forget the checkpoint and start over (sinks start empty). */
+  readonly fresh?: boolean;
+  /** Read and transform, but write nothing and save no checkpoint. */
+  readonly dryRun?: boolean;
+  /** Read at most this many records; no checkpoint is saved. */
+  readonly limit?: number;
+  /** Graceful stop: stop reading, drain, checkpoint. */
+  readonly signal?: AbortSignal;
+  readonly bus?: EventBus;
+  readonly clock?: Clock;
+  readonly random?: () => number;
+  /** Parent container; a child is made per run. */
+  readonly container?: DependencyContainer;
+  readonly checkpointStores?: Readonly<Record<string, CheckpointStoreFactory>>;
+  /** Pages to run instead of the source (replay, tests); no checkpoint is saved. */
+  readonly input?: AsyncIterable<EnginePage>;
+  /** Sink states to start from instead of the checkpoint's (replay appends to the output). */
+  readonly sinkStates?: Readonly<Record<string, unknown>>;
+  /** Dead-letter sink state to start from; undefined starts the dead-letter output empty. */
+  readonly deadLetterState?: unknown;
+  /** Dead-letter `with` overrides (replay writes to a temp file). */
+  readonly deadLetterConfig?: Readonly<Record<string, unknown>>;
+}
+
+/** The checkpoint belongs to another version of the job. */
+export class CheckpointMismatchError extends Error {
+  constructor(readonly location: string) {
+    super(
+      `the checkpoint ${location} was saved by a different version of this job (source, steps or sinks changed); ` +
+        're-run with --fresh to start over, or restore the job as it was to resume',
+    );
+    this.name = 'CheckpointMismatchError';
+  }
+}
+
+const builtInStores: Record<string, CheckpointStoreFactory> = {
+  file: (plan) => new FileCheckpointStore(plan.checkpoint.path, plan.name),
+  none: () => new NoCheckpointStore(),
+};
+
+/** Opens the checkpoint store a job names. */
+export async function openCheckpointStore(
+  plan: JobPlan,
+  factories: Readonly<Record<string, CheckpointStoreFactory>> = {},
+  connections = new RunConnections(plan.connections),
+): Promise<CheckpointStore> {
+  const factory = factories[plan.checkpoint.store] ?? builtInStores[plan.checkpoint.store];
+  if (!factory) {
+    throw new RunFailure(`checkpoint store '${plan.checkpoint.store}' is not available (known: ${[...Object.keys(builtInStores), ...Object.keys(factories)].join(', ')})`);
+  }
+  return factory(plan, { connections });
+}
+
+/**
+ * One run of a job: a child container with the run's services, the plugins created with their
+ * contexts, the pipeline, and everything closed at the end whatever happened.
+ */
+export class JobRun {
+  readonly bus: EventBus;
+  private pipeline: Pipeline | undefined;
+  private readonly abort = new AbortController();
+  private readonly stopRequests: string[] = [];
+
+  constructor(
+    readonly plan: JobPlan,
+    private readonly options: RunOptions = {},
+  ) {
+    this.bus = options.bus ?? new EventBus();
+    options.signal?.addEventListener('abort', () => this.stop(String((options.signal!.reason as Error)?.message ?? 'interrupted')), {
+      once: true,
+    });
+  }
+
+  /** Stop gracefully: stop reading, finish what is in flight, checkpoint. */
+  stop(reason: string): void {
+    if (this.pipeline) this.pipeline.stop(reason);
+    else this.stopRequests.push(reason);
+  }
+
+  progress(): ProgressSnapshot | undefined {
+    return this.pipeline?.progress();
+  }
+
+  async run(): Promise<RunSummary> {
+    const { plan, options } = this;
+    const clock = options.clock ?? systemClock;
+    const redactor = new Redactor(plan.secrets);
+    const container = (options.container ?? rootContainer).createChildContainer();
+    const connections = new RunConnections(plan.connections);
+    const logger = new BusLogger(this.bus, redactor.redact);
+    container.register(Services.Clock, { useValue: clock });
+    container.register(Services.EventBus, { useValue: this.bus });
+    container.register(Services.Redactor, { useValue: redactor });
+    container.register(Services.Connections, { useValue: connections });
+    container.register(Services.Logger, { useValue: logger });
+    container.register(Services.Random, { useValue: options.random ?? Math.random });
+
+    const closers: Array<() => unknown> = [];
+    const startedAt = clock.now();
+    try {
+      const replaying = options.input !== undefined;
+      const checkpointing = !options.dryRun && options.limit === undefined && !replaying;
+      const store = await openCheckpointStore(plan, options.checkpointStores, connections);
+      container.register(Services.CheckpointStore, { useValue: store });
+      closers.push(() => store.close?.());
+
+      let resume: Checkpoint | undefined;
+      if (options.fresh && !options.dryRun) await store.clear();
+      else if (!replaying) {
+        resume = await store.load();
+        if (resume && resume.fingerprint !== plan.fingerprint) throw new CheckpointMismatchError(store.location);
+      }
+
+      const scope: ExpressionScope = { env: Object.freeze({ ...plan.env }), job: Object.freeze({ name: plan.name }) };
+      const jobInfo: JobInfo = {
+        name: plan.name,
+        dir: plan.dir,
+        fingerprint: plan.fingerprint,
+        runId: randomUUID(),
+        dryRun: options.dryRun ?? false,
+      };
+      for (const step of [plan.source, ...plan.steps, ...plan.sinks]) {
+        const connection = step.config.connection;
+        if (typeof connection === 'string') connections.declare(connection, step.concurrency);
+      }
+
+      const makeContext = (step: StepPlan, state: unknown): PluginContext => ({
+        job: jobInfo,
+        step: { id: step.id, kind: step.kind, concurrency: step.concurrency },
+        logger: logger.child(step.id),
+        clock: container.resolve<Clock>(Services.Clock),
+        connections: container.resolve<RunConnections>(Services.Connections),
+        signal: this.abort.signal,
+        resolvePath: (path: string) => (isAbsolute(path) ? path : resolve(plan.dir, path)),
+        expression: (source: string) => compileExpression(source, scope),
+        template: (source: string) => compileTemplate(source, scope),
+        state,
+        redact: redactor.redact,
+      });
+
+      const runtime = <I>(step: StepPlan, instance: I, index: number): RuntimeStep<I> => ({
+        plan: step,
+        instance,
+        index,
+        when: step.when ? compileExpression(step.when, scope) : undefined,
+        sem: new Semaphore(step.kind === 'sink' ? 1 : step.concurrency),
+        throttle: new StepThrottle(clock, step.rate),
+        counters: newStepCounters(),
+        retrying: 0,
+        latency: new LatencyWindow(),
+        meter: new RateMeter(),
+      });
+
+      const create = async <I>(step: StepPlan, state: unknown): Promise<I> => {
+        try {
+          const instance = (await step.plugin.create(step.config as never, makeContext(step, state))) as unknown as I & { close?: () => unknown };
+          closers.push(() => instance.close?.());
+          return instance;
+        } catch (error) {
+          throw new RunFailure(`step '${step.id}' (${step.use}) could not start: ${redactor.redact(messageOf(error))}`, { cause: error });
+        }
+      };
+
+      const source = runtime<SourceInstance>(plan.source, replaying ? { read: () => emptyPages() } : await create<SourceInstance>(plan.source, undefined), -1);
+      const steps = [];
+      for (const [index, step] of plan.steps.entries()) steps.push(runtime<TransformInstance>(step, await create(step, undefined), index));
+      const sinks = [];
+      for (const step of plan.sinks) {
+        const state = options.sinkStates ? options.sinkStates[step.id] : resume?.sinks[step.id];
+        sinks.push({ ...runtime<SinkInstance>(step, await create<SinkInstance>(step, state), plan.steps.length), state });
+      }
+      const dlPlan: StepPlan = options.deadLetterConfig ? { ...plan.deadLetter, config: { ...plan.deadLetter.config, ...options.deadLetterConfig } } : plan.deadLetter;
+      const dlState = replaying ? options.deadLetterState : resume?.deadLetter;
+      const deadLetter = { ...runtime<SinkInstance>(dlPlan, await create<SinkInstance>(dlPlan, dlState), plan.steps.length), state: dlState };
+      // Close in reverse order of opening: plugins first, the checkpoint store last.
+      closers.reverse();
+
+      const dlPath = dlPlan.use === 'file' && typeof dlPlan.config.path === 'string' ? resolve(plan.dir, dlPlan.config.path) : undefined;
+      this.pipeline = new Pipeline({
+        plan,
+        source,
+        steps,
+        sinks,
+        deadLetter,
+        store,
+        bus: this.bus,
+        clock,
+        random: options.random ?? Math.random,
+        redact: redactor.redact,
+        abort: this.abort,
+        resume,
+        limit: options.limit,
+        dryRun: options.dryRun ?? false,
+        checkpointing,
+        deadLetterPath: dlPath,
+        input: options.input,
+      });
+      for (const reason of this.stopRequests) this.pipeline.stop(reason);
+      const summary = await this.pipeline.run();
+      this.lastStates = { sinks: Object.fromEntries(sinks.map((s) => [s.plan.id, s.state])), deadLetter: deadLetter.state };
+      const closeErrors = await this.closeAll(closers, connections);
+      const final = closeErrors.length && summary.status === 'done'
+        ? { ...summary, status: 'failed' as const, error: `closing failed: ${redactor.redact(closeErrors.map(messageOf).join('; '))}` }
+        : summary;
+      this.bus.emit({ type: 'end', summary: final });
+      return final;
+    } catch (error) {
+      this.abort.abort(error);
+      await this.closeAll(closers, connections);
+      if (error instanceof CheckpointMismatchError) throw error;
+      const failure = error instanceof RunFailure ? error : new RunFailure(redactor.redact(messageOf(error)), { cause: error });
+      const summary: RunSummary = {
+        job: plan.name,
+        status: 'failed',
+        error: failure.message,
+        durationMs: clock.now() - startedAt,
+        counters: { read: 0, produced: 0, written: 0, filtered: 0, deadLettered: 0, skipped: 0, retries: 0 },
+        thisRun: { read: 0, produced: 0, written: 0, filtered: 0, deadLettered: 0, skipped: 0, retries: 0 },
+        steps: [],
+        dryRun: options.dryRun ?? false,
+        resumed: false,
+      };
+      this.bus.emit({ type: 'end', summary });
+      return summary;
+    }
+  }
+
+  /** Sink and dead-letter states after the run (replay saves them into the checkpoint). */
+  lastStates: { sinks: Record<string, unknown>; deadLetter: unknown } | undefined;
+
+  private async closeAll(closers: Array<() => unknown>, connections: RunConnections): Promise<Error[]> {
+    const errors: Error[] = [];
+    for (const close of closers.splice(0)) {
+      try {
+        await close();
+      } catch (error) {
+        errors.push(error as Error);
+      }
+    }
+    errors.push(...(await connections.closeAll()));
+    return errors;
+  }
+}
+
+async function* emptyPages(): AsyncGenerator<EnginePage> {}

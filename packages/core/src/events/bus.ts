@@ -1,0 +1,60 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from './logger.js';
+import type { RunEvent } from './types.js';
+
+/** Typed event stream of a run; the CLI's renderers subscribe to it. */
+export class EventBus {
+  private readonly emitter = new EventEmitter();
+
+  constructor() {
+    this.emitter.setMaxListeners(50);
+  }
+
+  emit(event: RunEvent): void {
+    this.emitter.emit('event', event);
+  }
+
+  on(listener: (event: RunEvent) => void): () => void {
+    this.emitter.on('event', listener);
+    return () => this.emitter.off('event', listener);
+  }
+}
+
+/** A logger that publishes to the bus, secrets redacted. */
+export class BusLogger implements Logger {
+  constructor(
+    private readonly bus: EventBus,
+    private readonly redact: (text: string) => string,
+    private readonly scope?: string,
+  ) {}
+
+  private log(level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) {
+    const text = this.redact(this.scope ? `${this.scope}: ${message}` : message);
+    const safe = fields ? (JSON.parse(this.redact(JSON.stringify(fields))) as Record<string, unknown>) : undefined;
+    this.bus.emit({ type: 'log', level, message: text, ...(safe ? { fields: safe } : {}) });
+  }
+
+  debug(message: string, fields?: Record<string, unknown>) { this.log('debug', message, fields); }
+  info(message: string, fields?: Record<string, unknown>) { this.log('info', message, fields); }
+  warn(message: string, fields?: Record<string, unknown>) { this.log('warn', message, fields); }
+  error(message: string, fields?: Record<string, unknown>) { this.log('error', message, fields); }
+
+  child(scope: string): BusLogger {
+    return new BusLogger(this.bus, this.redact, this.scope ? `${this.scope}.${scope}` : scope);
+  }
+}
+
+/** Hides secret values in any text. Longest first, so a secret containing another is hidden whole. */
+export class Redactor {
+  private readonly secrets: string[];
+
+  constructor(secrets: Iterable<string>) {
+    this.secrets = [...new Set(secrets)].filter((s) => s.length >= 3).sort((a, b) => b.length - a.length);
+  }
+
+  readonly redact = (text: string): string => {
+    let out = text;
+    for (const secret of this.secrets) if (out.includes(secret)) out = out.split(secret).join('***');
+    return out;
+  };
+}

@@ -1,0 +1,19 @@
+// The engine's own surface, for the sluice CLI and Sluice's own packages. Not for plugins:
+// a plugin uses only what `@sluice/core` exports.
+export { loadJob, loadJobText, applySet, fingerprintOf, type LoadOptions, type LoadResult } from './job/load.js';
+export type { JobPlan, StepPlan, RetryPolicy } from './job/plan.js';
+export { jobSchema, retrySchema, stepSettingsProperties } from './job/schema.js';
+export { formatDiagnostic, displayPath, didYouMean, type Diagnostic } from './job/diagnostics.js';
+export { parseDuration, parseRate, parseFailureBudget } from './job/values.js';
+export { sluiceAjv, compileSchema, SLUICE_KEYWORDS } from './job/ajv.js';
+export { PluginRegistry, type RegisteredPlugin } from './plugin/registry.js';
+export { importPlugin, resolvePackage, isModulePath, PluginLoadError } from './plugin/resolve.js';
+export { JobRun, CheckpointMismatchError, Services, openCheckpointStore, type RunOptions, type CheckpointStoreFactory } from './engine/run.js';
+export { Pipeline, RunFailure, formatPosition, messageOf, type EnginePage } from './engine/pipeline.js';
+export { backoffDelay } from './engine/backoff.js';
+export { StepThrottle } from './engine/throttle.js';
+export { RunConnections } from './engine/connections.js';
+export { FileCheckpointStore, NoCheckpointStore } from './checkpoint/file-store.js';
+export type { Checkpoint, CheckpointStore } from './checkpoint/types.js';
+export { EventBus, BusLogger, Redactor } from './events/bus.js';
+export * from './events/types.js';

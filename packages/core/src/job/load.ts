@@ -1,0 +1,416 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import type { ErrorObject } from 'ajv';
+import { parse as parseYamlValue } from 'yaml';
+import { PluginLoadError, importPlugin, isModulePath } from '../plugin/resolve.js';
+import type { PluginRegistry } from '../plugin/registry.js';
+import type { AnyPluginDefinition, PluginKind } from '../plugin/types.js';
+import { compileSchema } from './ajv.js';
+import { didYouMean, displayPath, shown, type Diagnostic } from './diagnostics.js';
+import { interpolate } from './interpolate.js';
+import type { JobPlan, RetryPolicy, StepPlan } from './plan.js';
+import { jobSchema } from './schema.js';
+import { parseDuration, parseFailureBudget, parseRate } from './values.js';
+import { locate, parseYaml, type PositionedYaml } from './yaml.js';
+
+export interface LoadOptions {
+  /** Built-in plugins (and any the host adds); the job's own `plugins:` are added to a copy. */
+  readonly registry: PluginRegistry;
+  readonly env?: NodeJS.ProcessEnv;
+  /** `--set path=value` overrides, applied before validation. */
+  readonly sets?: readonly string[];
+  /** When false (`sluice validate` without `--strict-env`), a missing env variable is a warning. */
+  readonly strictEnv?: boolean;
+  /** The file name shown in diagnostics (defaults to the path as given). */
+  readonly displayName?: string;
+}
+
+export interface LoadResult {
+  readonly plan?: JobPlan;
+  readonly diagnostics: Diagnostic[];
+}
+
+const DEFAULT_RETRY: RetryPolicy = { attempts: 3, initialDelayMs: 200, maxDelayMs: 30_000, multiplier: 2, jitter: true };
+const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_CONCURRENCY = 8;
+
+type Raw = Record<string, unknown>;
+
+/**
+ * Loads a job file: YAML with positions → `--set` → interpolation → job schema → plugins and
+ * their `with` schemas and rules → expressions. Collects every problem; never runs a plugin's
+ * `create` or an expression.
+ */
+export async function loadJob(file: string, options: LoadOptions): Promise<LoadResult> {
+  const name = options.displayName ?? file;
+  const path = resolve(file);
+  const dir = dirname(path);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return { diagnostics: [bare(name, code === 'ENOENT' ? 'no such file' : `cannot read: ${code ?? String(error)}`)] };
+  }
+  return loadJobText(text.replace(/^\uFEFF/, ''), { ...options, displayName: name, dir });
+}
+
+export async function loadJobText(text: string, options: LoadOptions & { dir: string }): Promise<LoadResult> {
+  const file = options.displayName ?? '<job>';
+  const yaml = parseYaml(text, file);
+  const diagnostics: Diagnostic[] = [...yaml.diagnostics];
+  if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
+  if (!yaml.value || typeof yaml.value !== 'object' || Array.isArray(yaml.value)) {
+    return { diagnostics: [at(yaml, file, '', 'a job file must be a YAML mapping (version:, name:, source:, …)')] };
+  }
+
+  const d = new Diagnostics(yaml, file, diagnostics);
+  let raw = yaml.value as Raw;
+  for (const set of options.sets ?? []) {
+    const applied = applySet(raw, set);
+    if (typeof applied === 'string') d.error('', `--set ${set}: ${applied}`);
+    else raw = applied;
+  }
+
+  const env = options.env ?? process.env;
+  const interpolated = interpolate(raw, { env, dir: options.dir });
+  for (const problem of interpolated.problems) {
+    const warn = problem.kind === 'missing-env' && options.strictEnv === false;
+    d.add(warn ? 'warning' : 'error', problem.pointer, problem.message, problem.hint);
+  }
+  const job = interpolated.value as Raw;
+
+  const validateJob = compileSchema(jobSchema);
+  if (!validateJob(job)) {
+    for (const error of normaliseAjvErrors(validateJob.errors ?? [])) d.ajv(error, '');
+  }
+  if (job.sink !== undefined && job.sinks !== undefined) d.error('/sinks', 'a job has either sink: or sinks:, not both', 'use sinks: [ … ] for several sinks');
+  if (job.sink === undefined && job.sinks === undefined) d.error('', "missing required key 'sink'", 'add sink: { use: file, with: { path: out/result.jsonl } }');
+  const checkpoint = (job.checkpoint ?? {}) as Raw;
+  if (checkpoint.store === 'sql' && !checkpoint.connection) d.error('/checkpoint', 'checkpoint store sql needs connection: <name of a connection>');
+  if (checkpoint.connection !== undefined && !(job.connections as Raw | undefined)?.[checkpoint.connection as string]) {
+    d.error('/checkpoint/connection', `unknown connection '${String(checkpoint.connection)}'`, knownHint(Object.keys((job.connections as Raw) ?? {}), String(checkpoint.connection)));
+  }
+  if (d.hasErrors()) return { diagnostics };
+
+  // Plugins named in `plugins:` join a copy of the registry.
+  const registry = options.registry.clone();
+  for (const [index, spec] of ((job.plugins as string[] | undefined) ?? []).entries()) {
+    try {
+      for (const problem of registry.addModule(await importPlugin(spec, options.dir), spec)) d.error(`/plugins/${index}`, problem);
+    } catch (error) {
+      d.error(`/plugins/${index}`, (error as Error).message, (error as PluginLoadError).hint);
+    }
+  }
+
+  const defaults = (job.defaults ?? {}) as Raw;
+  const usedIds = new Set<string>();
+  const steps: StepPlan[] = [];
+  const plan = async (pointer: string, step: Raw, kind: PluginKind, defaultId: string): Promise<StepPlan | undefined> => {
+    const plugin = await resolveStepPlugin(d, registry, options.dir, `${pointer}/use`, String(step.use), kind);
+    let id = typeof step.id === 'string' ? step.id : defaultId;
+    if (typeof step.id === 'string' && usedIds.has(id)) d.error(`${pointer}/id`, `step id '${id}' is used twice`);
+    for (let n = 2; usedIds.has(id); n++) id = `${defaultId}-${n}`;
+    usedIds.add(id);
+    const config = (step.with ?? {}) as Raw;
+    if (plugin) checkWith(d, `${pointer}/with`, plugin, config);
+    if (!plugin) return undefined;
+    const setting = (key: string) => (step[key] !== undefined ? step[key] : defaults[key]);
+    const retry = { ...((defaults.retry as Raw) ?? {}), ...((step.retry as Raw) ?? {}) };
+    const rate = setting('rateLimit');
+    return {
+      id,
+      kind,
+      pointer,
+      use: String(step.use),
+      plugin,
+      config,
+      when: typeof step.when === 'string' ? step.when : undefined,
+      concurrency: (setting('concurrency') as number | undefined) ?? DEFAULT_CONCURRENCY,
+      retry: {
+        attempts: (retry.attempts as number | undefined) ?? DEFAULT_RETRY.attempts,
+        initialDelayMs: parseDuration(retry.initialDelay) ?? DEFAULT_RETRY.initialDelayMs,
+        maxDelayMs: parseDuration(retry.maxDelay) ?? DEFAULT_RETRY.maxDelayMs,
+        multiplier: (retry.multiplier as number | undefined) ?? DEFAULT_RETRY.multiplier,
+        jitter: (retry.jitter as boolean | undefined) ?? DEFAULT_RETRY.jitter,
+        on: retry.on as Array<string | number> | undefined,
+      },
+      timeoutMs: parseDuration(setting('timeout')) ?? DEFAULT_TIMEOUT_MS,
+      rate: rate === undefined ? undefined : parseRate(rate),
+      onError: ((setting('onError') as StepPlan['onError'] | undefined) ?? 'fail'),
+    };
+  };
+
+  const source = await plan('/source', job.source as Raw, 'source', 'source');
+  for (const [index, step] of ((job.steps as Raw[] | undefined) ?? []).entries()) {
+    const planned = await plan(`/steps/${index}`, step, 'transform', String(step.use).replace(/^.*\//, '').replace(/\.[cm]?[tj]s$/, ''));
+    if (planned) steps.push(planned);
+  }
+  const sinkList = job.sinks !== undefined ? (job.sinks as Raw[]).map((s, i) => [`/sinks/${i}`, s] as const) : [['/sink', job.sink as Raw] as const];
+  const sinks: StepPlan[] = [];
+  for (const [pointer, sink] of sinkList) {
+    const planned = await plan(pointer, sink, 'sink', 'sink');
+    if (planned) sinks.push(planned);
+  }
+  const jobName = String(job.name);
+  const deadLetterRaw = (job.deadLetter as Raw | undefined) ?? { use: 'file', with: { path: `.sluice/dead-letter/${jobName}.jsonl` } };
+  const deadLetter = await plan('/deadLetter', { ...deadLetterRaw, id: 'deadLetter', onError: 'fail' }, 'sink', 'deadLetter');
+
+  if (d.hasErrors() || !source || !deadLetter) return { diagnostics };
+  const batch = (job.batch ?? {}) as Raw;
+  return {
+    diagnostics,
+    plan: {
+      file: options.displayName ?? '<job>',
+      dir: options.dir,
+      name: jobName,
+      description: job.description as string | undefined,
+      batch: { size: (batch.size as number | undefined) ?? 1000, inFlight: (batch.inFlight as number | undefined) ?? 4 },
+      checkpoint: {
+        store: ((checkpoint.store as JobPlan['checkpoint']['store'] | undefined) ?? 'file'),
+        path: resolveFrom(options.dir, (checkpoint.path as string | undefined) ?? '.sluice/checkpoints'),
+        connection: checkpoint.connection as string | undefined,
+      },
+      connections: (job.connections ?? {}) as JobPlan['connections'],
+      source,
+      steps,
+      sinks,
+      deadLetter,
+      maxFailed: job.errors ? parseFailureBudget((job.errors as Raw).maxFailed) : undefined,
+      fingerprint: fingerprintOf(raw),
+      secrets: interpolated.secrets,
+      env,
+    },
+  };
+}
+
+/** Resolves a step's `use` to a plugin of the right kind, reporting what is wrong and what exists. */
+async function resolveStepPlugin(
+  d: Diagnostics,
+  registry: PluginRegistry,
+  dir: string,
+  pointer: string,
+  use: string,
+  kind: PluginKind,
+): Promise<AnyPluginDefinition | undefined> {
+  if (isModulePath(use)) {
+    if (!registry.get(kind, use)) {
+      try {
+        const exported = await importPlugin(use, dir);
+        const defs = (Array.isArray(exported) ? exported : [exported]) as AnyPluginDefinition[];
+        const problems = registry.checkModule(exported, use);
+        if (problems.length) return void problems.forEach((p) => d.error(pointer, p));
+        const match = defs.find((def) => def.kind === kind);
+        if (!match) return void d.error(pointer, `${use} exports no ${kind} plugin (it has: ${defs.map((x) => `${x.kind} '${x.name}'`).join(', ')})`);
+        // Registered under its path, so a module used by several steps is loaded once.
+        registry.registerAs(use, match, use);
+        return match;
+      } catch (error) {
+        return void d.error(pointer, (error as Error).message, (error as PluginLoadError).hint);
+      }
+    }
+    return registry.get(kind, use)!.definition;
+  }
+  const found = registry.get(kind, use);
+  if (found) return found.definition;
+  const otherKinds = registry.kindsOf(use);
+  if (otherKinds.length) {
+    d.error(pointer, `'${use}' is not a ${kind} plugin; it is a ${otherKinds.join(' and ')} plugin`, `${kind} plugins: ${registry.names(kind).join(', ')}`);
+    return undefined;
+  }
+  const known = registry.names(kind);
+  const guess = didYouMean(use, known);
+  d.error(
+    pointer,
+    `unknown ${kind} plugin '${use}'${guess ? `; did you mean '${guess}'?` : ''} known: ${known.join(', ') || 'none'}`,
+    'plugins from npm go in plugins: [package-name]; a local module is use: ./path/to/plugin.ts',
+  );
+  return undefined;
+}
+
+function checkWith(d: Diagnostics, pointer: string, plugin: AnyPluginDefinition, config: Raw): void {
+  const validate = compileSchema(plugin.schema as object);
+  if (!validate(config)) {
+    for (const error of normaliseAjvErrors(validate.errors ?? [])) d.ajv(error, pointer);
+    return;
+  }
+  for (const rule of plugin.rules ?? []) {
+    let violations;
+    try {
+      violations = rule(config as never);
+    } catch (error) {
+      violations = { message: `rule failed: ${(error as Error).message}` };
+    }
+    for (const v of violations === undefined ? [] : Array.isArray(violations) ? violations : [violations]) {
+      const sub = v.path ? '/' + v.path.split('.').join('/') : '';
+      d.error(`${pointer}${sub}`, v.message, v.hint);
+    }
+  }
+}
+
+/** Drops ajv's follow-on noise (the `if`/`anyOf` wrappers) so each problem is said once. */
+function normaliseAjvErrors(errors: ErrorObject[]): ErrorObject[] {
+  const seen = new Set<string>();
+  const out: ErrorObject[] = [];
+  const typed = new Set(errors.filter((e) => e.keyword === 'type').map((e) => e.instancePath));
+  for (const error of errors) {
+    if (error.keyword === 'if' || error.keyword === 'anyOf' || error.keyword === 'oneOf') continue;
+    // A value of the wrong type also fails its custom keyword; say the type problem only.
+    if (error.keyword !== 'type' && typed.has(error.instancePath) && error.keyword !== 'required') continue;
+    const key = `${error.instancePath}|${error.keyword}|${error.message}|${JSON.stringify(error.params)}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(error);
+  }
+  return out;
+}
+
+class Diagnostics {
+  constructor(
+    private readonly yaml: PositionedYaml,
+    private readonly file: string,
+    readonly list: Diagnostic[],
+  ) {}
+
+  hasErrors(): boolean {
+    return this.list.some((x) => x.severity === 'error');
+  }
+
+  add(severity: Diagnostic['severity'], pointer: string, message: string, hint?: string, where?: { key?: boolean; extra?: number }): void {
+    const pos = locate(this.yaml, pointer, where);
+    this.list.push({ severity, file: this.file, line: pos.line, col: pos.col, path: displayPath(pointer), message, ...(hint ? { hint } : {}) });
+  }
+
+  error(pointer: string, message: string, hint?: string): void {
+    this.add('error', pointer, message, hint);
+  }
+
+  ajv(error: ErrorObject, prefix: string): void {
+    const pointer = prefix + error.instancePath;
+    const params = error.params as Record<string, unknown>;
+    const parent = error.parentSchema as Record<string, unknown> | undefined;
+    switch (error.keyword) {
+      case 'additionalProperties': {
+        const key = String(params.additionalProperty);
+        const known = Object.keys((parent?.properties as object | undefined) ?? {}).filter((k) => k !== '$schema');
+        const guess = didYouMean(key, known);
+        const child = `${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+        return this.add(
+          'error',
+          child,
+          `unknown key '${key}'${guess ? `; did you mean '${guess}'?` : ''}`,
+          known.length ? `known keys here: ${known.join(', ')}` : undefined,
+          { key: true },
+        );
+      }
+      case 'required':
+        return this.add('error', pointer, `missing required key '${String(params.missingProperty)}'`);
+      case 'enum':
+        return this.error(pointer, `must be one of ${(params.allowedValues as unknown[]).map(String).join(', ')} (got ${shown(error.data)})`);
+      case 'const':
+        return this.error(pointer, `must be ${shown(params.allowedValue)} (got ${shown(error.data)})`);
+      case 'type': {
+        const types = ([] as string[]).concat(params.type as string | string[]).join(' or ');
+        return this.error(pointer, `must be ${types === 'object' ? 'a mapping' : types === 'array' ? 'a list' : `a ${types}`} (got ${describe(error.data)})`);
+      }
+      case 'expression':
+      case 'template': {
+        const offset = params.offset as number | undefined;
+        return this.add('error', pointer, error.message ?? 'invalid', undefined, offset === undefined ? undefined : { extra: offset });
+      }
+      case 'pattern':
+        if (pointer === '/name') return this.error(pointer, `must be lowercase letters, digits and dashes (got ${shown(error.data)})`);
+        return this.error(pointer, `${error.message} (got ${shown(error.data)})`);
+      default:
+        return this.error(pointer, `${error.message ?? 'is invalid'}${error.data !== undefined && typeof error.data !== 'object' ? ` (got ${shown(error.data)})` : ''}`);
+    }
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return `${typeof value} ${shown(value)}`;
+}
+
+function at(yaml: PositionedYaml, file: string, pointer: string, message: string): Diagnostic {
+  const pos = locate(yaml, pointer);
+  return { severity: 'error', file, line: pos.line, col: pos.col, path: displayPath(pointer), message };
+}
+
+function bare(file: string, message: string): Diagnostic {
+  return { severity: 'error', file, line: 0, col: 0, path: '', message };
+}
+
+function knownHint(known: string[], name: string): string {
+  const guess = didYouMean(name, known);
+  return `${guess ? `did you mean '${guess}'? ` : ''}known connections: ${known.join(', ') || 'none'}`;
+}
+
+function resolveFrom(dir: string, path: string): string {
+  return isAbsolute(path) ? path : resolve(dir, path);
+}
+
+/**
+ * `--set a.b[0].c=value`: the value is read as YAML (`--set batch.size=100` is a number).
+ * Returns the new object or a message.
+ */
+export function applySet(raw: Raw, set: string): Raw | string {
+  const eq = set.indexOf('=');
+  if (eq <= 0) return 'expected path=value';
+  const path = set
+    .slice(0, eq)
+    .replace(/\[(\d+)\]/g, '.$1')
+    .split('.')
+    .filter(Boolean);
+  let value: unknown;
+  try {
+    value = parseYamlValue(set.slice(eq + 1));
+  } catch {
+    value = set.slice(eq + 1);
+  }
+  const copy = structuredClone(raw);
+  let node: Raw = copy;
+  for (const [i, part] of path.entries()) {
+    if (i === path.length - 1) {
+      node[part] = value;
+      break;
+    }
+    const next = node[part];
+    if (next === undefined || next === null) node[part] = /^\d+$/.test(path[i + 1]!) ? [] : {};
+    else if (typeof next !== 'object') return `${path.slice(0, i + 1).join('.')} is not a mapping or list`;
+    node = node[part] as Raw;
+  }
+  return copy;
+}
+
+/**
+ * What names a checkpoint: source, steps and sinks as written (before interpolation, so a rotated
+ * secret doesn't orphan it), without the settings that change how, not what, a job does.
+ */
+export function fingerprintOf(raw: Raw): string {
+  const strip = (step: unknown) => {
+    if (!step || typeof step !== 'object') return step;
+    const { concurrency: _c, retry: _r, timeout: _t, rateLimit: _l, ...rest } = step as Raw;
+    return rest;
+  };
+  const subject = {
+    source: strip(raw.source),
+    steps: ((raw.steps as unknown[] | undefined) ?? []).map(strip),
+    sinks: ((raw.sinks as unknown[] | undefined) ?? [raw.sink]).map(strip),
+  };
+  return createHash('sha256').update(canonical(subject)).digest('hex').slice(0, 16);
+}
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Raw)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
