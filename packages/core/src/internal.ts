@@ -17,3 +17,5 @@ export { FileCheckpointStore, NoCheckpointStore } from './checkpoint/file-store.
 export type { Checkpoint, CheckpointStore } from './checkpoint/types.js';
 export { EventBus, BusLogger, Redactor } from './events/bus.js';
 export * from './events/types.js';
+export { replayDeadLetters, type ReplayOptions, type ReplayResult } from './engine/replay.js';
+export { editorSchema } from './job/editor-schema.js';

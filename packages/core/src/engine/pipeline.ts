@@ -366,13 +366,14 @@ export class Pipeline {
     const policy = step.plan.retry;
     const signal = this.o.abort.signal;
     let error = lastError;
-    let attempt = from;
+    let attempted = from - 1;
     try {
-      for (; attempt <= policy.attempts; attempt++) {
+      for (let attempt = from; attempt <= policy.attempts; attempt++) {
         if (attempt > 1) {
           if (!isRetryable(error)) break;
           await this.backoff(step, batch, attempt - 1, error, position);
         }
+        attempted = attempt;
         await step.throttle.take(signal);
         await step.sem.acquire();
         const info = new AttemptInfo(position, attempt, signal);
@@ -394,7 +395,7 @@ export class Pipeline {
       return;
     }
     results[i] = FAILED;
-    this.recordFailed(step, batch, error, Math.min(attempt, policy.attempts), position, record);
+    this.recordFailed(step, batch, error, attempted, position, record);
   }
 
   private async backoff(
@@ -625,12 +626,13 @@ export class Pipeline {
     const positions = indices.length === batch.positions.length ? batch.positions : indices.map((i) => batch.positions[i]!);
     const policy = sink.plan.retry;
     let error: unknown;
-    let attempt = 1;
-    for (; attempt <= policy.attempts; attempt++) {
+    let attempted = 0;
+    for (let attempt = 1; attempt <= policy.attempts; attempt++) {
       if (attempt > 1) {
         if (!isRetryable(error)) break;
         await this.backoff(sink, batch, attempt - 1, error);
       }
+      attempted = attempt;
       await sink.throttle.take(this.o.abort.signal);
       await sink.sem.acquire();
       const info = new AttemptInfo({}, attempt, this.o.abort.signal);
@@ -664,7 +666,7 @@ export class Pipeline {
     }
     for (const [k, i] of indices.entries()) {
       failedIndices.add(i);
-      this.recordFailed(sink, batch, error, Math.min(attempt, policy.attempts), positions[k]!, records[k]);
+      this.recordFailed(sink, batch, error, attempted, positions[k]!, records[k]);
       if (this.failure) return;
     }
   }

@@ -1,5 +1,12 @@
 // Public surface of the expression module. Implementation lives beside this file.
 import type { SluiceRecord } from '../plugin/types.js';
+import { ExpressionError } from './errors.js';
+import { parseExpression } from './parse.js';
+import { checkNode } from './check.js';
+import { buildFunction, generate } from './compile.js';
+import { parseTemplate } from './template.js';
+
+export { ExpressionError } from './errors.js';
 
 /** Names visible to an expression besides `record`. */
 export interface ExpressionScope {
@@ -17,28 +24,45 @@ export interface CompiledTemplate {
   render(record: SluiceRecord): string;
 }
 
-/** A problem with an expression; `offset` is the 0-based index into the expression source. */
-export class ExpressionError extends Error {
-  constructor(
-    message: string,
-    readonly offset: number,
-  ) {
-    super(message);
-    this.name = 'ExpressionError';
+/** Runs `fn`, returning the ExpressionError it throws (other errors propagate). */
+function errorOf(fn: () => void): ExpressionError | undefined {
+  try {
+    fn();
+    return undefined;
+  } catch (error) {
+    if (error instanceof ExpressionError) return error;
+    throw error;
   }
 }
 
+function parseAndCheck(source: string) {
+  const node = parseExpression(source);
+  checkNode(node);
+  return node;
+}
+
+function parseAndCheckTemplate(source: string) {
+  const parts = parseTemplate(source);
+  for (const part of parts) if ('expression' in part) checkNode(part.expression);
+  return parts;
+}
+
 /** Parses and checks an expression against the allow-list. Never runs it. */
-export function checkExpression(_source: string): ExpressionError | undefined {
-  throw new Error('expr: not implemented yet');
+export function checkExpression(source: string): ExpressionError | undefined {
+  return errorOf(() => parseAndCheck(source));
 }
 /** Checks every `{{ expr }}` of a template. Never runs it. */
-export function checkTemplate(_source: string): ExpressionError | undefined {
-  throw new Error('expr: not implemented yet');
+export function checkTemplate(source: string): ExpressionError | undefined {
+  return errorOf(() => parseAndCheckTemplate(source));
 }
-export function compileExpression(_source: string, _scope: ExpressionScope): CompiledExpression {
-  throw new Error('expr: not implemented yet');
+export function compileExpression(source: string, scope: ExpressionScope): CompiledExpression {
+  const evaluate = buildFunction<unknown>('evaluate', generate(parseAndCheck(source)), scope);
+  return Object.freeze({ source, evaluate });
 }
-export function compileTemplate(_source: string, _scope: ExpressionScope): CompiledTemplate {
-  throw new Error('expr: not implemented yet');
+export function compileTemplate(source: string, scope: ExpressionScope): CompiledTemplate {
+  const pieces = parseAndCheckTemplate(source).map((part) =>
+    'text' in part ? JSON.stringify(part.text) : `$$text(${generate(part.expression)})`,
+  );
+  const render = buildFunction<string>('render', pieces.length === 0 ? '""' : pieces.join(' + '), scope);
+  return Object.freeze({ source, render });
 }

@@ -92,11 +92,12 @@ export async function loadJobText(text: string, options: LoadOptions & { dir: st
   if (checkpoint.connection !== undefined && !(job.connections as Raw | undefined)?.[checkpoint.connection as string]) {
     d.error('/checkpoint/connection', `unknown connection '${String(checkpoint.connection)}'`, knownHint(Object.keys((job.connections as Raw) ?? {}), String(checkpoint.connection)));
   }
-  if (d.hasErrors()) return { diagnostics };
+  // Go on to the plugins even when the structure has errors: every problem is reported at once.
 
   // Plugins named in `plugins:` join a copy of the registry.
   const registry = options.registry.clone();
-  for (const [index, spec] of ((job.plugins as string[] | undefined) ?? []).entries()) {
+  for (const [index, spec] of (Array.isArray(job.plugins) ? (job.plugins as unknown[]) : []).entries()) {
+    if (typeof spec !== 'string') continue;
     try {
       for (const problem of registry.addModule(await importPlugin(spec, options.dir), spec)) d.error(`/plugins/${index}`, problem);
     } catch (error) {
@@ -108,13 +109,14 @@ export async function loadJobText(text: string, options: LoadOptions & { dir: st
   const usedIds = new Set<string>();
   const steps: StepPlan[] = [];
   const plan = async (pointer: string, step: Raw, kind: PluginKind, defaultId: string): Promise<StepPlan | undefined> => {
+    if (!step || typeof step !== 'object' || Array.isArray(step) || typeof step.use !== 'string') return undefined;
     const plugin = await resolveStepPlugin(d, registry, options.dir, `${pointer}/use`, String(step.use), kind);
     let id = typeof step.id === 'string' ? step.id : defaultId;
     if (typeof step.id === 'string' && usedIds.has(id)) d.error(`${pointer}/id`, `step id '${id}' is used twice`);
     for (let n = 2; usedIds.has(id); n++) id = `${defaultId}-${n}`;
     usedIds.add(id);
     const config = (step.with ?? {}) as Raw;
-    if (plugin) checkWith(d, `${pointer}/with`, plugin, config);
+    if (plugin && config && typeof config === 'object' && !Array.isArray(config)) checkWith(d, `${pointer}/with`, plugin, config);
     if (!plugin) return undefined;
     const setting = (key: string) => (step[key] !== undefined ? step[key] : defaults[key]);
     const retry = { ...((defaults.retry as Raw) ?? {}), ...((step.retry as Raw) ?? {}) };
@@ -143,17 +145,17 @@ export async function loadJobText(text: string, options: LoadOptions & { dir: st
   };
 
   const source = await plan('/source', job.source as Raw, 'source', 'source');
-  for (const [index, step] of ((job.steps as Raw[] | undefined) ?? []).entries()) {
-    const planned = await plan(`/steps/${index}`, step, 'transform', String(step.use).replace(/^.*\//, '').replace(/\.[cm]?[tj]s$/, ''));
+  for (const [index, step] of (Array.isArray(job.steps) ? (job.steps as Raw[]) : []).entries()) {
+    const planned = await plan(`/steps/${index}`, step, 'transform', String(step?.use).replace(/^.*\//, '').replace(/\.[cm]?[tj]s$/, ''));
     if (planned) steps.push(planned);
   }
-  const sinkList = job.sinks !== undefined ? (job.sinks as Raw[]).map((s, i) => [`/sinks/${i}`, s] as const) : [['/sink', job.sink as Raw] as const];
+  const sinkList = Array.isArray(job.sinks) ? (job.sinks as Raw[]).map((s, i) => [`/sinks/${i}`, s] as const) : [['/sink', job.sink as Raw] as const];
   const sinks: StepPlan[] = [];
   for (const [pointer, sink] of sinkList) {
     const planned = await plan(pointer, sink, 'sink', 'sink');
     if (planned) sinks.push(planned);
   }
-  const jobName = String(job.name);
+  const jobName = typeof job.name === 'string' && /^[a-z0-9][a-z0-9-]*$/.test(job.name) ? job.name : 'job';
   const deadLetterRaw = (job.deadLetter as Raw | undefined) ?? { use: 'file', with: { path: `.sluice/dead-letter/${jobName}.jsonl` } };
   const deadLetter = await plan('/deadLetter', { ...deadLetterRaw, id: 'deadLetter', onError: 'fail' }, 'sink', 'deadLetter');
 

@@ -1,0 +1,65 @@
+import { existsSync } from 'node:fs';
+import { glob } from 'tinyglobby';
+import { formatDiagnostic, loadJob, type Diagnostic } from '@sluice/core/internal';
+import { oneOf, parse, UsageError } from '../args.js';
+import { builtInRegistry } from '../builtins.js';
+
+const USAGE = `usage: sluice validate FILE_OR_GLOB… [options]
+
+  --format FORMAT   text | json | github (default text)
+  --strict-env      a missing environment variable is an error (default: a warning)
+
+Checks YAML, the job schema, every plugin's options and every expression. Runs nothing.
+exit codes: 0 valid · 1 invalid · 2 usage`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals, help } = parse(argv, { format: { type: 'string' }, 'strict-env': { type: 'boolean' } }, USAGE);
+  if (help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const format = oneOf(values.format, ['text', 'json', 'github'] as const, '--format', USAGE) ?? 'text';
+  if (positionals.length === 0) throw new UsageError('name at least one job file or glob', USAGE);
+
+  const files: string[] = [];
+  for (const pattern of positionals) {
+    if (existsSync(pattern)) files.push(pattern);
+    else {
+      const matched = (await glob(pattern, { onlyFiles: true })).sort();
+      if (matched.length === 0) throw new UsageError(`no files match '${pattern}'`, USAGE);
+      files.push(...matched);
+    }
+  }
+
+  const registry = builtInRegistry();
+  const results: Array<{ file: string; valid: boolean; diagnostics: Diagnostic[] }> = [];
+  for (const file of [...new Set(files)]) {
+    const { plan, diagnostics } = await loadJob(file, { registry, strictEnv: Boolean(values['strict-env']) });
+    results.push({ file, valid: plan !== undefined && !diagnostics.some((d) => d.severity === 'error'), diagnostics });
+  }
+  const invalid = results.filter((r) => !r.valid).length;
+
+  if (format === 'json') {
+    process.stdout.write(`${JSON.stringify({ valid: invalid === 0, files: results }, null, 2)}\n`);
+  } else if (format === 'github') {
+    for (const r of results) {
+      for (const d of r.diagnostics) {
+        const message = `${d.path ? `${d.path}: ` : ''}${d.message}${d.hint ? ` (hint: ${d.hint})` : ''}`;
+        process.stdout.write(`::${d.severity === 'error' ? 'error' : 'warning'} file=${d.file},line=${d.line || 1},col=${d.col || 1}::${escapeData(message)}\n`);
+      }
+    }
+    process.stdout.write(`${results.length - invalid} valid, ${invalid} invalid\n`);
+  } else {
+    for (const r of results) {
+      for (const d of r.diagnostics) process.stdout.write(`${formatDiagnostic(d)}\n`);
+      if (r.valid) process.stdout.write(`${r.file}: ok${r.diagnostics.length ? ` (${r.diagnostics.length} warning${r.diagnostics.length > 1 ? 's' : ''})` : ''}\n`);
+    }
+    process.stdout.write(`${results.length} file${results.length === 1 ? '' : 's'}: ${results.length - invalid} valid, ${invalid} invalid\n`);
+  }
+  return invalid === 0 ? 0 : 1;
+}
+
+/** GitHub's workflow-command escaping for the message part. */
+function escapeData(text: string): string {
+  return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+}

@@ -1,0 +1,16 @@
+import { relative } from 'node:path';
+import { formatDiagnostic, loadJob, type JobPlan } from '@sluice/core/internal';
+import { builtInRegistry } from './builtins.js';
+
+/** A path as the user would want to read it: relative to where they are, when that is shorter. */
+export function shortPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('../../') && rel.length < path.length ? rel : path;
+}
+
+/** Loads a job for running; prints its problems and returns undefined when it is invalid. */
+export async function loadForRun(file: string, sets: string[] = []): Promise<JobPlan | undefined> {
+  const { plan, diagnostics } = await loadJob(file, { registry: builtInRegistry(), sets, strictEnv: true });
+  for (const d of diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
+  return plan;
+}

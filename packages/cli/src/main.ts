@@ -1,0 +1,47 @@
+import { UsageError } from './args.js';
+
+/** The commands, each loaded only when it runs. */
+const commands: Record<string, { summary: string; load: () => Promise<{ run: (argv: string[]) => Promise<number> }> }> = {
+  run: { summary: 'run a job; resumes from its checkpoint', load: () => import('./commands/run.js') },
+  validate: { summary: 'check job files without running anything', load: () => import('./commands/validate.js') },
+  schema: { summary: 'print the JSON Schema of job files, for editors', load: () => import('./commands/schema.js') },
+  plugins: { summary: 'list plugins, their kinds and options', load: () => import('./commands/plugins.js') },
+  status: { summary: "show a job's checkpoint", load: () => import('./commands/status.js') },
+  reset: { summary: "delete a job's checkpoint", load: () => import('./commands/reset.js') },
+  replay: { summary: 'send dead-lettered records back through the job', load: () => import('./commands/replay.js') },
+};
+
+export const USAGE = `usage: sluice <command> [options]
+
+commands:
+${Object.entries(commands)
+  .map(([name, c]) => `  ${name.padEnd(10)}${c.summary}`)
+  .join('\n')}
+
+run 'sluice <command> --help' for a command's options`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-v') {
+    process.stdout.write('sluice 0.1.0\n');
+    return 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`sluice: unknown command '${name}'\n\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    return await (await command.load()).run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`sluice ${name}: ${error.message}\n${error.usage ? `\n${error.usage}\n` : ''}`);
+      return 2;
+    }
+    throw error;
+  }
+}

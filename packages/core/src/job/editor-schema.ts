@@ -1,0 +1,39 @@
+import type { PluginRegistry } from '../plugin/registry.js';
+import type { PluginKind } from '../plugin/types.js';
+import { jobSchema } from './schema.js';
+
+/**
+ * One JSON Schema for editors (yaml-language-server): the job structure, with each step's `with`
+ * checked against the schema of the plugin its `use` names.
+ */
+export function editorSchema(registry: PluginRegistry): Record<string, unknown> {
+  const schema = structuredClone(jobSchema) as unknown as Record<string, any>;
+  schema.$id = 'https://sluice.dev/schema/sluice.schema.json';
+  schema.title = 'Sluice job file';
+  const byUse = (kind: PluginKind) => {
+    const names = registry.names(kind);
+    return {
+      allOf: names.map((name) => {
+        const def = registry.get(kind, name)!.definition;
+        return {
+          if: { properties: { use: { const: name } }, required: ['use'] },
+          then: { properties: { with: { description: def.description, ...(def.schema as object) } } },
+        };
+      }),
+      properties: { use: { anyOf: [{ enum: names }, { type: 'string', pattern: '^(\\.{1,2}/|/)' }] } },
+    };
+  };
+  const props = schema.properties;
+  Object.assign(props.source, merge(props.source, byUse('source')));
+  Object.assign(props.steps.items, merge(props.steps.items, byUse('transform')));
+  Object.assign(props.sink, merge(props.sink, byUse('sink')));
+  Object.assign(props.sinks.items, merge(props.sinks.items, byUse('sink')));
+  return schema;
+}
+
+function merge(step: Record<string, any>, extra: { allOf: unknown[]; properties: Record<string, any> }) {
+  return {
+    allOf: extra.allOf,
+    properties: { ...step.properties, use: { ...step.properties.use, ...extra.properties.use } },
+  };
+}

@@ -1,0 +1,72 @@
+import { stat } from 'node:fs/promises';
+import { isAbsolute, relative, sep } from 'node:path';
+import { PermanentError } from '@sluice/core';
+import { glob, isDynamicPattern } from 'tinyglobby';
+import { isGzipPath } from './formats.js';
+
+/** One input file, fixed at `create`: the list is the frame of reference for cursors. */
+export interface InputFile {
+  /** Absolute path. */
+  readonly path: string;
+  /** As shown in positions, cursors and messages: relative to the job folder when inside it. */
+  readonly name: string;
+  /** Size on disk (compressed size for `.gz`). */
+  readonly size: number;
+  readonly gzip: boolean;
+}
+
+/** How a path is shown: relative to the job folder when it lies inside, absolute otherwise. */
+export function displayName(path: string, jobDir: string): string {
+  const rel = relative(jobDir, path);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return path;
+  return sep === '/' ? rel : rel.split(sep).join('/');
+}
+
+const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Expands paths and globs into files, in the order the patterns are given; the matches of each
+ * glob are sorted lexicographically (by code unit, not locale, so the order is the same
+ * everywhere). A file matched twice is read once, at its first place.
+ */
+export async function expandInputs(
+  patterns: readonly string[],
+  resolvePath: (path: string) => string,
+  jobDir: string,
+): Promise<InputFile[]> {
+  const seen = new Set<string>();
+  const paths: string[] = [];
+  for (const pattern of patterns) {
+    const absolute = resolvePath(pattern);
+    let matches: string[];
+    if (isDynamicPattern(pattern)) {
+      matches = (await glob(absolute, { absolute: true, onlyFiles: true, expandDirectories: false, dot: false })).sort(byCodeUnits);
+      if (matches.length === 0) {
+        throw new PermanentError(`file: no files match '${pattern}' (from ${jobDir})`);
+      }
+    } else {
+      matches = [absolute];
+    }
+    for (const path of matches) {
+      if (seen.has(path)) continue;
+      seen.add(path);
+      paths.push(path);
+    }
+  }
+  const files: InputFile[] = [];
+  for (const path of paths) {
+    let size: number;
+    try {
+      const info = await stat(path);
+      if (!info.isFile()) throw new PermanentError(`file: '${path}' is not a file`);
+      size = info.size;
+    } catch (error) {
+      if (error instanceof PermanentError) throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'file not found' : `cannot read the file (${code ?? (error as Error).message})`;
+      throw new PermanentError(`file: ${why}: ${path}`, { cause: error });
+    }
+    files.push({ path, name: displayName(path, jobDir), size, gzip: isGzipPath(path) });
+  }
+  return files;
+}

@@ -1,0 +1,228 @@
+import { trimRaw } from './formats.js';
+import { describeJson, recordError } from './lines.js';
+import type { PageCollector } from './page.js';
+
+const LF = 0x0a;
+const CR = 0x0d;
+const TAB = 0x09;
+const SPACE = 0x20;
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const BACKSLASH = 0x5c;
+const LBRACKET = 0x5b;
+const RBRACKET = 0x5d;
+const LBRACE = 0x7b;
+const RBRACE = 0x7d;
+
+const enum State {
+  /** Before the opening `[`. */
+  Before,
+  /** After `[` or `,`: an element or `]` comes next. */
+  Expect,
+  Element,
+  /** After an element: `,` or `]` comes next. */
+  After,
+  /** After the closing `]`. */
+  End,
+  /** The rest of the file is not read (it is not an array, or data follows the array). */
+  Ignore,
+}
+
+const isSpace = (c: number) => c === SPACE || c === LF || c === CR || c === TAB;
+
+/**
+ * Streams the elements of a top-level JSON array (`[ {...}, {...} ]`, pretty-printed or not, of
+ * any size). It tracks string/escape state and bracket depth to cut top-level elements, then
+ * `JSON.parse`s each. The resume point after an element is the byte right after its last byte;
+ * resuming there starts in the "after an element" state.
+ */
+export class JsonArrayParser {
+  private state: State;
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  private missingComma = false;
+  /** Parts of the current element from earlier chunks. */
+  private parts: Buffer[] = [];
+  /** Start of the current element in the current chunk, or -1 when it began in an earlier one. */
+  private elementStart = -1;
+  private elementLine = 0;
+  /** Absolute offset of the current chunk's first byte. */
+  private base: number;
+  /** The current line (1-based). */
+  private line: number;
+  private index: number;
+  private readonly startOffset: number;
+  private problem: { message: string; line: number } | undefined;
+
+  constructor(
+    private readonly out: PageCollector,
+    private readonly file: string,
+    offset: number,
+    line: number,
+    lastIndex: number,
+  ) {
+    this.base = offset;
+    this.startOffset = offset;
+    this.line = Math.max(1, line);
+    this.index = lastIndex + 1;
+    this.state = offset === 0 ? State.Before : State.After;
+  }
+
+  feed(chunk: Buffer): void {
+    const n = chunk.length;
+    for (let i = 0; i < n; i++) {
+      let c = chunk[i];
+      switch (this.state) {
+        case State.Element:
+          if (this.inString) {
+            if (this.escaped) {
+              this.escaped = false;
+              break;
+            }
+            // Most bytes of a JSON document are inside strings: skip the ordinary ones here.
+            while (c !== QUOTE && c !== BACKSLASH && c !== LF && i + 1 < n) c = chunk[++i];
+            if (c === BACKSLASH) this.escaped = true;
+            else if (c === QUOTE) {
+              this.inString = false;
+              if (this.depth === 0) this.complete(chunk, i + 1, State.After);
+            }
+          } else if (c === QUOTE) {
+            this.inString = true;
+          } else if (c === LBRACE || c === LBRACKET) {
+            this.depth++;
+          } else if (c === RBRACE || c === RBRACKET) {
+            if (this.depth > 0) {
+              if (--this.depth === 0) this.complete(chunk, i + 1, State.After);
+            } else if (c === RBRACKET) {
+              this.complete(chunk, i, State.End);
+            }
+            // A stray `}` stays part of the element, which then fails to parse.
+          } else if (this.depth === 0 && (c === COMMA || isSpace(c))) {
+            this.complete(chunk, i, c === COMMA ? State.Expect : State.After);
+          }
+          break;
+        case State.After:
+          if (c === COMMA) this.state = State.Expect;
+          else if (c === RBRACKET) this.state = State.End;
+          else if (!isSpace(c)) {
+            this.missingComma = true;
+            this.begin(i);
+            i--;
+          }
+          break;
+        case State.Expect:
+          // Lenient where no data is at stake: `[1,,2]` and a trailing comma are accepted.
+          if (c === RBRACKET) this.state = State.End;
+          else if (c !== COMMA && !isSpace(c)) {
+            this.begin(i);
+            i--;
+          }
+          break;
+        case State.Before:
+          if (c === LBRACKET) this.state = State.Expect;
+          else if (!isSpace(c) && !(this.base + i < 3 && (c === 0xef || c === 0xbb || c === 0xbf))) {
+            this.stop(`expected a JSON array: the file should start with '[', found '${String.fromCharCode(c)}'`);
+            return;
+          }
+          break;
+        case State.End:
+          if (!isSpace(c)) {
+            this.stop(`unexpected data after the end of the JSON array ('${String.fromCharCode(c)}' at line ${this.line})`);
+            return;
+          }
+          break;
+        case State.Ignore:
+          return;
+      }
+      if (c === LF) this.line++;
+    }
+    if (this.state === State.Element) {
+      this.parts.push(this.elementStart === -1 ? chunk : chunk.subarray(this.elementStart));
+      this.elementStart = -1;
+    }
+    this.base += n;
+  }
+
+  /** Reports what the end of the file leaves open. */
+  end(): void {
+    const atEnd = this.base;
+    if (this.state === State.Element) {
+      const text = Buffer.concat(this.parts).toString('utf8');
+      this.parts = [];
+      this.report(`the file ends inside array element ${this.index} (truncated JSON)`, text, this.elementLine, atEnd);
+    } else if ((this.state === State.Expect || this.state === State.After) && (atEnd > this.startOffset || this.startOffset === 0)) {
+      // Not when resuming exactly at the end: the run that read it has already reported it.
+      this.report(`the JSON array is not closed: the file ends before ']'`, undefined, this.line, atEnd);
+    } else if (this.problem) {
+      this.report(this.problem.message, undefined, this.problem.line, atEnd);
+    }
+    this.problem = undefined;
+  }
+
+  private stop(message: string): void {
+    // Reported at the end of the file, so its resume point is the end and it is said once.
+    this.problem = { message, line: this.line };
+    this.state = State.Ignore;
+  }
+
+  private begin(i: number): void {
+    this.state = State.Element;
+    this.elementStart = i;
+    this.elementLine = this.line;
+    this.depth = 0;
+    this.inString = false;
+    this.escaped = false;
+  }
+
+  private complete(chunk: Buffer, endIdx: number, next: State): void {
+    let text: string;
+    if (this.parts.length === 0) {
+      text = chunk.toString('utf8', this.elementStart, endIdx);
+    } else {
+      this.parts.push(chunk.subarray(0, endIdx));
+      text = Buffer.concat(this.parts).toString('utf8');
+      this.parts = [];
+    }
+    this.state = next;
+    const after = this.base + endIdx;
+    const line = this.elementLine;
+    if (this.missingComma) {
+      this.missingComma = false;
+      return this.report(`expected ',' before array element ${this.index}`, text, line, after);
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      return this.report(`invalid JSON in array element ${this.index}: ${(error as Error).message}`, text, line, after, error);
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      return this.report(`expected a JSON object in array element ${this.index}, got ${describeJson(value)}`, text, line, after);
+    }
+    const out = this.out;
+    out.offset = after;
+    out.line = this.line;
+    out.index = this.index;
+    out.record(value as Record<string, unknown>, { file: this.file, line, index: this.index++ });
+  }
+
+  /** A record-level error; `text` is given for a (broken) element, which then uses up an index. */
+  private report(message: string, text: string | undefined, line: number, after: number, cause?: unknown): void {
+    const out = this.out;
+    out.offset = after;
+    out.line = this.line;
+    const position: Record<string, unknown> = { file: this.file, line };
+    if (text !== undefined) {
+      position.index = this.index;
+      out.index = this.index++;
+    } else {
+      out.index = this.index - 1;
+    }
+    out.error({
+      error: recordError(message, this.file, line, cause),
+      ...(text !== undefined ? { raw: trimRaw(text) } : {}),
+      position,
+    });
+  }
+}

@@ -1,0 +1,120 @@
+import { RecordError } from '@sluice/core';
+import { trimRaw } from './formats.js';
+import type { PageCollector } from './page.js';
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** A record-level error with the file position in its details. */
+export function recordError(message: string, file: string, line: number, cause?: unknown): RecordError {
+  return new RecordError(message, { file, line }, cause === undefined ? undefined : { cause });
+}
+
+/**
+ * JSON Lines: splits Buffers on `\n` with `indexOf` (so a line may be any length), parses each
+ * line and hands records to the collector with the byte offset just after their line.
+ * Synchronous per chunk; no per-record promises or closures.
+ */
+export class JsonLinesParser {
+  private pending: Buffer[] = [];
+  /** Absolute offset of the next chunk's first byte. */
+  private base: number;
+  /** Number of the last line seen (1-based). */
+  private line: number;
+
+  constructor(
+    private readonly out: PageCollector,
+    private readonly file: string,
+    offset: number,
+    line: number,
+  ) {
+    this.base = offset;
+    this.line = line;
+  }
+
+  feed(chunk: Buffer): void {
+    let start = 0;
+    let nl = chunk.indexOf(LF);
+    if (nl === -1) {
+      this.pending.push(chunk);
+      this.base += chunk.length;
+      return;
+    }
+    if (this.pending.length > 0) {
+      this.pending.push(chunk.subarray(0, nl));
+      const joined = Buffer.concat(this.pending);
+      this.pending = [];
+      this.onLine(joined, 0, joined.length, this.base + nl + 1);
+      start = nl + 1;
+      nl = chunk.indexOf(LF, start);
+    }
+    const base = this.base;
+    while (nl !== -1) {
+      this.onLine(chunk, start, nl, base + nl + 1);
+      start = nl + 1;
+      nl = chunk.indexOf(LF, start);
+    }
+    if (start < chunk.length) this.pending.push(chunk.subarray(start));
+    this.base += chunk.length;
+  }
+
+  /** The last line, when the file does not end with a newline. */
+  end(): void {
+    if (this.pending.length === 0) return;
+    const joined = Buffer.concat(this.pending);
+    this.pending = [];
+    this.onLine(joined, 0, joined.length, this.base);
+  }
+
+  private onLine(buf: Buffer, start: number, end: number, after: number): void {
+    const line = ++this.line;
+    if (end > start && buf[end - 1] === CR) end--;
+    if (end === start) return;
+    const text = buf.toString('utf8', start, end);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      // Rare paths only: a blank line, or a UTF-8 byte order mark before the first line.
+      if (text.trim() === '') return;
+      if (line === 1 && text.charCodeAt(0) === 0xfeff) {
+        return this.onText(text.slice(1), line, after);
+      }
+      return this.fail(`invalid JSON: ${(error as Error).message}`, text, line, after, error);
+    }
+    this.accept(value, text, line, after);
+  }
+
+  private onText(text: string, line: number, after: number): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      return this.fail(`invalid JSON: ${(error as Error).message}`, text, line, after, error);
+    }
+    this.accept(value, text, line, after);
+  }
+
+  private accept(value: unknown, text: string, line: number, after: number): void {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      return this.fail(`expected a JSON object, got ${describeJson(value)}`, text, line, after);
+    }
+    const out = this.out;
+    out.offset = after;
+    out.line = line;
+    out.record(value as Record<string, unknown>, { file: this.file, line });
+  }
+
+  private fail(message: string, text: string, line: number, after: number, cause?: unknown): void {
+    const out = this.out;
+    out.offset = after;
+    out.line = line;
+    out.error({ error: recordError(message, this.file, line, cause), raw: trimRaw(text), position: { file: this.file, line } });
+  }
+}
+
+export function describeJson(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+}

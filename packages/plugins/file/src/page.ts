@@ -1,0 +1,100 @@
+import type { RecordPosition, SluiceRecord, SourcePage, SourceRecordError } from '@sluice/core';
+
+/** The resumable position after an item: see `FileCursor` in cursor.ts. */
+export interface CursorPoint {
+  file: number;
+  name: string;
+  offset: number;
+  line: number;
+  /** JSON arrays only: index of the last element. */
+  index?: number;
+}
+
+/**
+ * Collects parsed items into pages of at most `batchSize` items (records and record errors).
+ *
+ * Parsers are synchronous and may produce many pages from one chunk; before each item they set
+ * `offset`/`line` (and `index`) to the position just after it, so a page sealed after any item
+ * carries an exact resume point. That keeps the hot loop free of per-record promises.
+ */
+export class PageCollector {
+  private fileIndex = 0;
+  private fileName = '';
+  /** Position just after the item being added (set by the parser before `record`/`error`). */
+  offset = 0;
+  line = 0;
+  index = -1;
+  /** Progress (bytes) at seal time; set per file by the reader. */
+  private progress: () => number = () => 0;
+
+  readonly ready: SourcePage[] = [];
+  private records: SluiceRecord[] = [];
+  private positions: RecordPosition[] = [];
+  private errors: SourceRecordError[] = [];
+  private count = 0;
+  private point: CursorPoint | undefined;
+
+  constructor(
+    private readonly batchSize: number,
+    private readonly withIndex: boolean,
+  ) {}
+
+  /** Starts items of another file; the open page keeps the resume point of its last item. */
+  beginFile(index: number, name: string, progress: () => number): void {
+    if (this.count > 0 && this.point === undefined) this.point = this.current();
+    this.fileIndex = index;
+    this.fileName = name;
+    this.progress = progress;
+  }
+
+  record(record: SluiceRecord, position: RecordPosition): void {
+    this.records.push(record);
+    this.positions.push(position);
+    this.mark();
+  }
+
+  /**
+   * A record-level error. `sealable: false` adds it without closing the page, for errors whose
+   * own end offset is unknown (the next item's offset then covers it).
+   */
+  error(error: SourceRecordError, sealable = true): void {
+    this.errors.push(error);
+    if (sealable) this.mark();
+    else this.count++;
+  }
+
+  private mark(): void {
+    this.point = undefined;
+    if (++this.count >= this.batchSize) this.seal();
+  }
+
+  /** Closes the last page, at the end of the input, with `progress` as its progress. */
+  finish(progress: number): void {
+    this.progress = () => progress;
+    this.seal();
+  }
+
+  /** Closes the current page (if it holds anything) into `ready`. */
+  seal(): void {
+    if (this.count === 0) return;
+    const page: { -readonly [K in keyof SourcePage]: SourcePage[K] } = {
+      records: this.records,
+      cursor: this.point ?? this.current(),
+      positions: this.positions,
+      progress: this.progress(),
+    };
+    if (this.errors.length > 0) page.errors = this.errors;
+    this.ready.push(page);
+    this.records = [];
+    this.positions = [];
+    this.errors = [];
+    this.count = 0;
+    this.point = undefined;
+  }
+
+  private current(): CursorPoint {
+    const cursor: CursorPoint = { file: this.fileIndex, name: this.fileName, offset: this.offset, line: this.line };
+    if (this.withIndex) cursor.index = this.index;
+    return cursor;
+  }
+}

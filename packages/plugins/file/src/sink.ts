@@ -1,0 +1,300 @@
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import {
+  defineSink,
+  PermanentError,
+  type PluginContext,
+  type RuleViolation,
+  type SinkInstance,
+  type SluiceRecord,
+  type WriteResult,
+} from '@sluice/core';
+import { closeCsv, closeJsonArray, encodeBatch, type CsvWriteOptions } from './encode.js';
+import { FORMATS, formatHint, formatProblem, inferFormat, isGzipPath, requireFormat, type FileFormat } from './formats.js';
+
+/** JSON Schema of the file sink's `with`. */
+export const fileSinkSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['path'],
+  properties: {
+    path: {
+      type: 'string',
+      minLength: 1,
+      description: 'Output file, relative to the job file. A fresh run replaces it; a resumed run truncates it to its checkpointed size and appends.',
+      examples: ['out/users.jsonl', 'out/users.csv.gz', 'out/report.json'],
+    },
+    format: {
+      type: 'string',
+      enum: FORMATS,
+      description:
+        'jsonl (one JSON object per line), csv, or json (one array, one element per line). Default: from the extension (.jsonl/.ndjson, .csv, .json, each optionally .gz).',
+      examples: ['jsonl', 'csv'],
+    },
+    csv: {
+      type: 'object',
+      description: 'CSV options (format csv only).',
+      additionalProperties: false,
+      default: {},
+      examples: [{ delimiter: ';', columns: ['id', 'email'] }],
+      properties: {
+        delimiter: { type: 'string', minLength: 1, description: 'Field separator.', default: ',', examples: [',', ';', '\t'] },
+        header: { type: 'boolean', description: 'Write a header row with the column names first.', default: true, examples: [true, false] },
+        columns: {
+          type: 'array',
+          items: { type: 'string' },
+          minItems: 1,
+          description:
+            'Columns and their order. Default: the keys of the first record written; fields of later records that are not among them are left out (with a warning).',
+          examples: [['id', 'name', 'email']],
+        },
+      },
+    },
+    gzip: {
+      type: 'boolean',
+      description: 'Compress with gzip (each batch is one gzip member; the concatenation is a valid .gz file). Default: true when path ends in .gz.',
+      examples: [true],
+    },
+    mkdir: { type: 'boolean', description: "Create the output file's folders when they are missing.", default: true, examples: [true, false] },
+  },
+} as const;
+
+type Config = {
+  path: string;
+  format?: string;
+  csv?: { delimiter?: string; header?: boolean; columns?: readonly string[] };
+  gzip?: boolean;
+  mkdir?: boolean;
+};
+
+/** Options with every default filled in. */
+export interface FileSinkOptions {
+  readonly path: string;
+  readonly format: FileFormat;
+  readonly csv: CsvWriteOptions;
+  readonly gzip: boolean;
+  readonly mkdir: boolean;
+}
+
+/** What the sink saves with each checkpoint. */
+export interface FileSinkState {
+  /** Bytes in the file after the checkpointed batch (on disk, so compressed for gzip). */
+  readonly size: number;
+  readonly records: number;
+  /** CSV: the column order in use, so a resumed run keeps it and writes no second header. */
+  readonly columns?: readonly string[];
+}
+
+/** Fills in defaults (the engine's ajv does not) and infers the format. */
+export function normaliseSinkConfig(config: Config): FileSinkOptions {
+  const csv = config.csv ?? {};
+  return {
+    path: config.path,
+    format: requireFormat([config.path], config.format),
+    csv: { delimiter: csv.delimiter ?? ',', header: csv.header ?? true, columns: csv.columns },
+    gzip: config.gzip ?? isGzipPath(config.path),
+    mkdir: config.mkdir ?? true,
+  };
+}
+
+/** Rule: the format is given or follows from the file extension. */
+export function sinkFormatIsKnown(config: Config): RuleViolation | undefined {
+  const problem = formatProblem([config.path], config.format);
+  return problem ? { path: 'format', message: problem, hint: formatHint } : undefined;
+}
+
+/** Rule: `csv` options only make sense for CSV. */
+export function sinkCsvOptionsNeedCsv(config: Config): RuleViolation | undefined {
+  const format = inferFormat([config.path], config.format);
+  if (config.csv === undefined || format === undefined || format === 'csv') return undefined;
+  return { path: 'csv', message: `csv options apply to format csv only; this step writes ${format}`, hint: 'remove csv, or set format: csv' };
+}
+
+function isSinkState(value: unknown): value is FileSinkState {
+  if (!value || typeof value !== 'object') return false;
+  const s = value as Record<string, unknown>;
+  const count = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+  return count(s.size) && (s.records === undefined || count(s.records)) && (s.columns === undefined || Array.isArray(s.columns));
+}
+
+async function writeAll(fh: FileHandle, data: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+/**
+ * Appends batches to one open file at the size it knows. Exactly-once comes from truncation: a
+ * resumed run cuts the file back to the size saved with the checkpoint, dropping whatever was
+ * written after it, and appends from there.
+ */
+class FileWriter implements SinkInstance {
+  private size: number;
+  private records: number;
+  private columns: readonly string[] | undefined;
+  /** A failed write may have left bytes after `size`; cut them before the next write. */
+  private dirty = false;
+  /** A new file's folder entry is made durable at the first flush. */
+  private syncFolder: boolean;
+  private closed = false;
+  private readonly warned = new Set<string>();
+
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly options: FileSinkOptions,
+    private readonly absolute: string,
+    private readonly ctx: PluginContext,
+    state: FileSinkState | undefined,
+  ) {
+    this.size = state?.size ?? 0;
+    this.records = state?.records ?? 0;
+    this.columns = options.csv.columns ?? state?.columns;
+    this.syncFolder = state === undefined;
+  }
+
+  async write(records: SluiceRecord[]): Promise<WriteResult | void> {
+    if (this.closed) throw new PermanentError(`file: output ${this.absolute} is already closed`);
+    const batch = encodeBatch(
+      this.options.format,
+      records,
+      { size: this.size, records: this.records, columns: this.columns },
+      this.options.csv,
+      (field, columns) => this.warnUnknown(field, columns),
+    );
+    if (batch.text !== '') {
+      await this.append(batch.text);
+      this.records += batch.written;
+      if (batch.columns) this.columns = batch.columns;
+    }
+    return batch.rejected.length > 0 ? { rejected: batch.rejected } : undefined;
+  }
+
+  state(): FileSinkState {
+    return this.options.format === 'csv'
+      ? { size: this.size, records: this.records, columns: this.columns }
+      : { size: this.size, records: this.records };
+  }
+
+  async flush(): Promise<void> {
+    await this.fh.sync();
+    if (this.syncFolder) {
+      this.syncFolder = false;
+      await syncDirectory(dirname(this.absolute));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      const state = { size: this.size, records: this.records, columns: this.columns };
+      const tail =
+        this.options.format === 'json' ? closeJsonArray(state) : this.options.format === 'csv' ? closeCsv(state, this.options.csv) : '';
+      if (tail !== '') await this.append(tail);
+      else if (this.dirty) await this.fh.truncate(this.size);
+      await this.fh.sync();
+    } finally {
+      await this.fh.close();
+    }
+  }
+
+  /** One positioned write per batch; `size` moves only when all of it is on the file. */
+  private async append(text: string): Promise<void> {
+    const plain = Buffer.from(text, 'utf8');
+    // Each batch is its own gzip member: concatenated members are one valid gzip stream, and a
+    // member boundary is a clean place to truncate.
+    const data = this.options.gzip ? gzipSync(plain) : plain;
+    if (this.dirty) await this.fh.truncate(this.size);
+    this.dirty = true;
+    await writeAll(this.fh, data, this.size);
+    this.dirty = false;
+    this.size += data.length;
+  }
+
+  private warnUnknown(field: string, columns: readonly string[]): void {
+    if (this.warned.has(field)) return;
+    this.warned.add(field);
+    this.ctx.logger.warn(
+      `file: field '${field}' is not among the CSV columns (${columns.join(', ')}) and is not written; set csv.columns to choose the columns`,
+      { path: this.options.path, field },
+    );
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(dir, 'r');
+    await fh.sync();
+  } catch {
+    // Not every platform can fsync a folder (Windows); the file itself is synced.
+  } finally {
+    await fh?.close();
+  }
+}
+
+/** For `--dry-run`: accepts batches, writes nothing, saves no state. */
+const dryRunSink: SinkInstance = {
+  async write() {},
+  state: () => undefined,
+};
+
+async function openOutput(options: FileSinkOptions, absolute: string, state: unknown): Promise<{ fh: FileHandle; state?: FileSinkState }> {
+  if (state === undefined || state === null) {
+    if (options.mkdir) await mkdir(dirname(absolute), { recursive: true });
+    try {
+      return { fh: await open(absolute, 'w') };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const hint = code === 'ENOENT' && !options.mkdir ? ' (its folder does not exist; set mkdir: true)' : '';
+      throw new PermanentError(`file: cannot create output file ${absolute}${hint}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  if (!isSinkState(state)) {
+    throw new PermanentError(`file: the checkpoint's state for output ${absolute} is not a file sink state (${JSON.stringify(state)}); run with --fresh`);
+  }
+  let fh: FileHandle;
+  try {
+    fh = await open(absolute, 'r+');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new PermanentError(
+        `file: output file ${absolute} is missing, but its checkpoint says ${state.size} bytes were written; it was changed outside sluice — run with --fresh`,
+        { cause: error },
+      );
+    }
+    throw new PermanentError(`file: cannot open output file ${absolute}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    const { size } = await fh.stat();
+    if (size < state.size) {
+      throw new PermanentError(
+        `file: output file ${absolute} is shorter than its checkpoint (${size} < ${state.size} bytes); it was changed outside sluice — run with --fresh`,
+      );
+    }
+    // Drops what was written after the checkpoint: those batches are about to be written again.
+    await fh.truncate(state.size);
+  } catch (error) {
+    await fh.close();
+    throw error;
+  }
+  return { fh, state };
+}
+
+/** The `file` sink: JSON Lines, CSV or a JSON array, optionally gzip; exactly-once by truncation. */
+export const fileSink = defineSink({
+  name: 'file',
+  description: 'Writes JSON Lines, CSV or a JSON array, optionally gzip-compressed; resumes exactly once by truncating to its checkpointed size.',
+  schema: fileSinkSchema,
+  rules: [sinkFormatIsKnown, sinkCsvOptionsNeedCsv],
+  async create(config, ctx): Promise<SinkInstance> {
+    const options = normaliseSinkConfig(config as Config);
+    if (ctx.job.dryRun) return dryRunSink;
+    const absolute = ctx.resolvePath(options.path);
+    const { fh, state } = await openOutput(options, absolute, ctx.state);
+    return new FileWriter(fh, options, absolute, ctx, state);
+  },
+});

@@ -1,0 +1,128 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { formatDiagnostic, loadJobText } from '@sluice/core/internal';
+import { builtInRegistry } from '../packages/cli/src/builtins.js';
+
+const registry = builtInRegistry();
+const dir = mkdtempSync(join(tmpdir(), 'sluice-corpus-'));
+writeFileSync(join(dir, 'token.txt'), 's3cret-token\n');
+
+const load = (text: string, env: NodeJS.ProcessEnv = {}, strictEnv = true) =>
+  loadJobText(text, { registry, dir, displayName: 'jobs/bad.yaml', env, strictEnv });
+
+/** A valid job; each case below breaks one thing. */
+const base = `version: 1
+name: bad
+source:
+  use: file
+  with: { path: in.jsonl }
+steps:
+  - use: filter
+    with: { where: record.amount > 10 }
+sink:
+  use: file
+  with: { path: out.jsonl }
+`;
+
+describe('a valid job', () => {
+  it('loads with no diagnostics', async () => {
+    const { plan, diagnostics } = await load(base);
+    expect(diagnostics).toEqual([]);
+    expect(plan?.name).toBe('bad');
+    expect(plan?.steps[0]?.id).toBe('filter');
+    expect(plan?.sinks[0]?.id).toBe('sink');
+  });
+});
+
+// [case, yaml, line, col, path, message fragment]
+const corpus: Array<[string, string, number, number, string, string]> = [
+  ['YAML syntax error', base.replace('with: { path: in.jsonl }', 'with: { path: in.jsonl'), 6, 1, '', 'invalid YAML'],
+  ['wrong type', base.replace('version: 1', 'version: 1\nbatch: { size: many }'), 2, 17, 'batch.size', 'must be a integer (got string "many")'],
+  ['unknown top-level key', base.replace('version: 1', 'version: 1\nbach: { size: 10 }'), 2, 1, 'bach', "unknown key 'bach'; did you mean 'batch'?"],
+  ['unknown step key', base.replace('  - use: filter', '  - use: filter\n    concurency: 4'), 8, 5, 'steps[0].concurency', "did you mean 'concurrency'?"],
+  ['unknown plugin', base.replace('use: filter', 'use: filtr'), 7, 10, 'steps[0].use', "unknown transform plugin 'filtr'; did you mean 'filter'? known: dedupe, filter, map, validate"],
+  ['plugin of another kind', base.replace('use: filter', 'use: file'), 7, 10, 'steps[0].use', "'file' is not a transform plugin; it is a source and sink plugin"],
+  ['unknown with key', base.replace('{ where: record.amount > 10 }', '{ wher: record.amount > 10 }'), 8, 13, 'steps[0].with.wher', "unknown key 'wher'; did you mean 'where'?"],
+  ['missing with key', base.replace('with: { where: record.amount > 10 }', 'with: {}'), 8, 11, 'steps[0].with', "missing required key 'where'"],
+  ['bad expression', base.replace('record.amount > 10', 'record.amount >> > 10'), 8, 32, 'steps[0].with.where', 'invalid expression'],
+  ['sandbox escape: constructor', base.replace('record.amount > 10', 'record.constructor.constructor("return process")()'), 8, 22, 'steps[0].with.where', "'constructor'"],
+  ['sandbox escape: globalThis', base.replace('record.amount > 10', 'globalThis.process'), 8, 15, 'steps[0].with.where', 'globalThis'],
+  ['sandbox escape: this', base.replace('record.amount > 10', 'this'), 8, 15, 'steps[0].with.where', 'this'],
+  ['sandbox escape: import()', base.replace('{ where: record.amount > 10 }', '{ where: "import(\'fs\')" }'), 8, 16, 'steps[0].with.where', 'import'],
+  ['sandbox escape: process.exit', base.replace('record.amount > 10', 'process.exit()'), 8, 15, 'steps[0].with.where', "'process'"],
+  ['bad when expression', base.replace('  - use: filter', '  - use: filter\n    when: record.a =='), 8, 11, 'steps[0].when', 'invalid expression'],
+  ['missing env var', base.replace('path: out.jsonl', 'path: ${env:OUT_PATH}'), 11, 17, 'sink.with.path', 'environment variable OUT_PATH is not set'],
+  ['missing file reference', base.replace('path: out.jsonl', 'path: ${file:./nope.txt}'), 11, 17, 'sink.with.path', 'cannot read ${file:./nope.txt}'],
+  ['bad duration', base.replace('  - use: filter', '  - use: filter\n    timeout: 5 seconds'), 8, 14, 'steps[0].timeout', 'must be a duration like 250ms'],
+  ['bad rate', base.replace('  - use: filter', '  - use: filter\n    rateLimit: fast'), 8, 16, 'steps[0].rateLimit', 'must be a rate like 100/s'],
+  ['bad onError', base.replace('  - use: filter', '  - use: filter\n    onError: ignore'), 8, 14, 'steps[0].onError', 'must be one of fail, skip, deadLetter (got "ignore")'],
+  ['bad job name', base.replace('name: bad', 'name: Bad Name'), 2, 7, 'name', 'lowercase letters, digits and dashes'],
+  ['wrong version', base.replace('version: 1', 'version: 2'), 1, 10, 'version', 'must be 1 (got 2)'],
+  ['both sink and sinks', base + 'sinks:\n  - use: file\n    with: { path: b.jsonl }\n', 13, 3, 'sinks', 'either sink: or sinks:'],
+  ['no sink', base.replace(/sink:\n  use: file\n  with: \{ path: out.jsonl \}\n/, ''), 1, 1, '', "missing required key 'sink'"],
+  ['bad with type for a plugin option', base.replace('with: { path: out.jsonl }', 'with: { path: 42 }'), 11, 17, 'sink.with.path', 'must be a string'],
+  ['unknown checkpoint connection', base + 'checkpoint: { store: sql, connection: wh }\n', 12, 39, 'checkpoint.connection', "unknown connection 'wh'"],
+];
+
+describe('invalid jobs point at the place and say what is wrong', () => {
+  it.each(corpus)('%s', async (_name, yaml, line, col, path, fragment) => {
+    const { plan, diagnostics } = await load(yaml);
+    expect(plan).toBeUndefined();
+    const errors = diagnostics.filter((d) => d.severity === 'error');
+    const match = errors.find((d) => d.message.includes(fragment) || formatDiagnostic(d).includes(fragment));
+    expect(match, `no error containing ${JSON.stringify(fragment)} in:\n${errors.map(formatDiagnostic).join('\n')}`).toBeDefined();
+    expect({ line: match!.line, col: match!.col, path: match!.path }).toEqual({ line, col, path });
+    expect(formatDiagnostic(match!)).toMatch(new RegExp(`^jobs/bad\\.yaml:${line}:${col}  `));
+  });
+});
+
+describe('interpolation', () => {
+  it('replaces env and file references and keeps their values as secrets', async () => {
+    const yaml = base.replace('path: out.jsonl', 'path: out-${env:SUFFIX}.jsonl').replace('path: in.jsonl', 'path: ${file:./token.txt}');
+    const { plan, diagnostics } = await load(yaml, { SUFFIX: 'abc' });
+    expect(diagnostics).toEqual([]);
+    expect(plan!.sinks[0]!.config.path).toBe('out-abc.jsonl');
+    expect(plan!.source.config.path).toBe('s3cret-token');
+    expect(plan!.secrets).toEqual(expect.arrayContaining(['abc', 's3cret-token']));
+  });
+
+  it('uses the default of ${env:NAME:-default} and turns a whole-number reference into a number', async () => {
+    const yaml = base.replace('version: 1', 'version: 1\nbatch: { size: "${env:BATCH:-250}" }');
+    const { plan } = await load(yaml);
+    expect(plan!.batch.size).toBe(250);
+  });
+
+  it('reports a missing variable as a warning when env is not strict (validate in CI)', async () => {
+    const { plan, diagnostics } = await load(base.replace('path: out.jsonl', 'path: ${env:OUT_PATH}'), {}, false);
+    expect(plan).toBeDefined();
+    expect(diagnostics).toMatchObject([{ severity: 'warning', line: 11, message: 'environment variable OUT_PATH is not set' }]);
+  });
+
+  it('keeps the fingerprint when a secret changes, and changes it when a step changes', async () => {
+    const yaml = base.replace('path: out.jsonl', 'path: ${env:OUT}');
+    const a = await load(yaml, { OUT: 'one' });
+    const b = await load(yaml, { OUT: 'two' });
+    const c = await load(yaml.replace('> 10', '> 11'), { OUT: 'one' });
+    expect(a.plan!.fingerprint).toBe(b.plan!.fingerprint);
+    expect(c.plan!.fingerprint).not.toBe(a.plan!.fingerprint);
+  });
+
+  it('applies --set before validation', async () => {
+    const { plan } = await loadJobText(base, { registry, dir, sets: ['batch.size=7', 'steps[0].with.where=record.x > 1'], env: {} });
+    expect(plan!.batch.size).toBe(7);
+    expect(plan!.steps[0]!.config.where).toBe('record.x > 1');
+  });
+});
+
+describe('every problem is reported, not only the first', () => {
+  it('collects errors across the file', async () => {
+    const yaml = base.replace('version: 1', 'version: 1\nbach: 1').replace('use: filter', 'use: filtr').replace('path: out.jsonl', 'path: 3');
+    const { diagnostics } = await load(yaml);
+    const messages = diagnostics.map((d) => d.message).join('\n');
+    expect(messages).toContain("unknown key 'bach'");
+    expect(messages).toContain("unknown transform plugin 'filtr'");
+    expect(messages).toContain('must be a string (got number 3)');
+  });
+});
