@@ -39,22 +39,22 @@ describe('a valid job', () => {
 // [case, yaml, line, col, path, message fragment]
 const corpus: Array<[string, string, number, number, string, string]> = [
   ['YAML syntax error', base.replace('with: { path: in.jsonl }', 'with: { path: in.jsonl'), 6, 1, '', 'invalid YAML'],
-  ['wrong type', base.replace('version: 1', 'version: 1\nbatch: { size: many }'), 2, 17, 'batch.size', 'must be a integer (got string "many")'],
+  ['wrong type', base.replace('version: 1', 'version: 1\nbatch: { size: many }'), 2, 16, 'batch.size', 'must be a integer (got string "many")'],
   ['unknown top-level key', base.replace('version: 1', 'version: 1\nbach: { size: 10 }'), 2, 1, 'bach', "unknown key 'bach'; did you mean 'batch'?"],
   ['unknown step key', base.replace('  - use: filter', '  - use: filter\n    concurency: 4'), 8, 5, 'steps[0].concurency', "did you mean 'concurrency'?"],
   ['unknown plugin', base.replace('use: filter', 'use: filtr'), 7, 10, 'steps[0].use', "unknown transform plugin 'filtr'; did you mean 'filter'? known: dedupe, filter, map, validate"],
   ['plugin of another kind', base.replace('use: filter', 'use: file'), 7, 10, 'steps[0].use', "'file' is not a transform plugin; it is a source and sink plugin"],
   ['unknown with key', base.replace('{ where: record.amount > 10 }', '{ wher: record.amount > 10 }'), 8, 13, 'steps[0].with.wher', "unknown key 'wher'; did you mean 'where'?"],
   ['missing with key', base.replace('with: { where: record.amount > 10 }', 'with: {}'), 8, 11, 'steps[0].with', "missing required key 'where'"],
-  ['bad expression', base.replace('record.amount > 10', 'record.amount >> > 10'), 8, 32, 'steps[0].with.where', 'invalid expression'],
-  ['sandbox escape: constructor', base.replace('record.amount > 10', 'record.constructor.constructor("return process")()'), 8, 22, 'steps[0].with.where', "'constructor'"],
-  ['sandbox escape: globalThis', base.replace('record.amount > 10', 'globalThis.process'), 8, 15, 'steps[0].with.where', 'globalThis'],
-  ['sandbox escape: this', base.replace('record.amount > 10', 'this'), 8, 15, 'steps[0].with.where', 'this'],
-  ['sandbox escape: import()', base.replace('{ where: record.amount > 10 }', '{ where: "import(\'fs\')" }'), 8, 16, 'steps[0].with.where', 'import'],
-  ['sandbox escape: process.exit', base.replace('record.amount > 10', 'process.exit()'), 8, 15, 'steps[0].with.where', "'process'"],
-  ['bad when expression', base.replace('  - use: filter', '  - use: filter\n    when: record.a =='), 8, 11, 'steps[0].when', 'invalid expression'],
-  ['missing env var', base.replace('path: out.jsonl', 'path: ${env:OUT_PATH}'), 11, 17, 'sink.with.path', 'environment variable OUT_PATH is not set'],
-  ['missing file reference', base.replace('path: out.jsonl', 'path: ${file:./nope.txt}'), 11, 17, 'sink.with.path', 'cannot read ${file:./nope.txt}'],
+  ['bad expression', base.replace('record.amount > 10', 'record.amount >> > 10'), 8, 37, 'steps[0].with.where', 'invalid expression'],
+  ['sandbox escape: constructor', base.replace('record.amount > 10', 'record.constructor.constructor("return process")()'), 8, 27, 'steps[0].with.where', "'constructor'"],
+  ['sandbox escape: globalThis', base.replace('record.amount > 10', 'globalThis.process'), 8, 20, 'steps[0].with.where', 'globalThis'],
+  ['sandbox escape: this', base.replace('record.amount > 10', 'this'), 8, 20, 'steps[0].with.where', 'this'],
+  ['sandbox escape: import()', base.replace('{ where: record.amount > 10 }', '{ where: "import(\'fs\')" }'), 8, 21, 'steps[0].with.where', 'import'],
+  ['sandbox escape: process.exit', base.replace('record.amount > 10', 'process.exit()'), 8, 20, 'steps[0].with.where', "'process'"],
+  ['bad when expression', base.replace('  - use: filter', '  - use: filter\n    when: record.a =='), 8, 22, 'steps[0].when', 'invalid expression'],
+  ['missing env var', base.replace('path: out.jsonl', 'path: "${env:OUT_PATH}"'), 11, 17, 'sink.with.path', 'environment variable OUT_PATH is not set'],
+  ['missing file reference', base.replace('path: out.jsonl', 'path: "${file:./nope.txt}"'), 11, 17, 'sink.with.path', 'cannot read ${file:./nope.txt}'],
   ['bad duration', base.replace('  - use: filter', '  - use: filter\n    timeout: 5 seconds'), 8, 14, 'steps[0].timeout', 'must be a duration like 250ms'],
   ['bad rate', base.replace('  - use: filter', '  - use: filter\n    rateLimit: fast'), 8, 16, 'steps[0].rateLimit', 'must be a rate like 100/s'],
   ['bad onError', base.replace('  - use: filter', '  - use: filter\n    onError: ignore'), 8, 14, 'steps[0].onError', 'must be one of fail, skip, deadLetter (got "ignore")'],
@@ -80,11 +80,11 @@ describe('invalid jobs point at the place and say what is wrong', () => {
 
 describe('interpolation', () => {
   it('replaces env and file references and keeps their values as secrets', async () => {
-    const yaml = base.replace('path: out.jsonl', 'path: out-${env:SUFFIX}.jsonl').replace('path: in.jsonl', 'path: ${file:./token.txt}');
+    const yaml = base.replace('path: out.jsonl', 'path: "out-${env:SUFFIX}.jsonl"').replace('path: in.jsonl', 'path: "in-${file:./token.txt}.jsonl"');
     const { plan, diagnostics } = await load(yaml, { SUFFIX: 'abc' });
     expect(diagnostics).toEqual([]);
     expect(plan!.sinks[0]!.config.path).toBe('out-abc.jsonl');
-    expect(plan!.source.config.path).toBe('s3cret-token');
+    expect(plan!.source.config.path).toBe('in-s3cret-token.jsonl');
     expect(plan!.secrets).toEqual(expect.arrayContaining(['abc', 's3cret-token']));
   });
 
@@ -95,13 +95,13 @@ describe('interpolation', () => {
   });
 
   it('reports a missing variable as a warning when env is not strict (validate in CI)', async () => {
-    const { plan, diagnostics } = await load(base.replace('path: out.jsonl', 'path: ${env:OUT_PATH}'), {}, false);
+    const { plan, diagnostics } = await load(base.replace('path: out.jsonl', 'path: "out/${env:OUT_PATH}/x.jsonl"'), {}, false);
     expect(plan).toBeDefined();
     expect(diagnostics).toMatchObject([{ severity: 'warning', line: 11, message: 'environment variable OUT_PATH is not set' }]);
   });
 
   it('keeps the fingerprint when a secret changes, and changes it when a step changes', async () => {
-    const yaml = base.replace('path: out.jsonl', 'path: ${env:OUT}');
+    const yaml = base.replace('path: out.jsonl', 'path: "out/${env:OUT}/x.jsonl"');
     const a = await load(yaml, { OUT: 'one' });
     const b = await load(yaml, { OUT: 'two' });
     const c = await load(yaml.replace('> 10', '> 11'), { OUT: 'one' });

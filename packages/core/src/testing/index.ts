@@ -66,8 +66,9 @@ const flatten = (result: TransformResult): SluiceRecord[] =>
   result == null ? [] : Array.isArray(result) ? result : [result];
 
 /** Runs a transform plugin over records, one after the other, and returns what it emitted. */
-export async function runTransform<S>(
-  plugin: TransformDefinition<S>,
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function runTransform(
+  plugin: TransformDefinition<any>,
   config: unknown,
   records: SluiceRecord[],
   options: TestContextOptions = {},
@@ -86,8 +87,9 @@ export async function runTransform<S>(
 }
 
 /** Reads every page of a source plugin from `cursor` (the start by default). */
-export async function collectSource<S>(
-  plugin: SourceDefinition<S>,
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function collectSource(
+  plugin: SourceDefinition<any>,
   config: unknown,
   options: TestContextOptions & { cursor?: unknown; batchSize?: number } = {},
 ): Promise<SourcePage[]> {
@@ -105,8 +107,9 @@ export async function collectSource<S>(
 }
 
 /** Writes batches through a sink plugin, flushing and closing it; returns the last state it reported. */
-export async function writeSink<S>(
-  plugin: SinkDefinition<S>,
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function writeSink(
+  plugin: SinkDefinition<any>,
   config: unknown,
   batches: SluiceRecord[][],
   options: TestContextOptions = {},

@@ -71,44 +71,21 @@ export class JsonArrayParser {
 
   feed(chunk: Buffer): void {
     const n = chunk.length;
-    for (let i = 0; i < n; i++) {
-      let c = chunk[i];
+    let i = 0;
+    while (i < n) {
+      if (this.state === State.Element) {
+        i = this.scanElement(chunk, i);
+        continue;
+      }
+      const c = chunk[i];
       switch (this.state) {
-        case State.Element:
-          if (this.inString) {
-            if (this.escaped) {
-              this.escaped = false;
-              break;
-            }
-            // Most bytes of a JSON document are inside strings: skip the ordinary ones here.
-            while (c !== QUOTE && c !== BACKSLASH && c !== LF && i + 1 < n) c = chunk[++i];
-            if (c === BACKSLASH) this.escaped = true;
-            else if (c === QUOTE) {
-              this.inString = false;
-              if (this.depth === 0) this.complete(chunk, i + 1, State.After);
-            }
-          } else if (c === QUOTE) {
-            this.inString = true;
-          } else if (c === LBRACE || c === LBRACKET) {
-            this.depth++;
-          } else if (c === RBRACE || c === RBRACKET) {
-            if (this.depth > 0) {
-              if (--this.depth === 0) this.complete(chunk, i + 1, State.After);
-            } else if (c === RBRACKET) {
-              this.complete(chunk, i, State.End);
-            }
-            // A stray `}` stays part of the element, which then fails to parse.
-          } else if (this.depth === 0 && (c === COMMA || isSpace(c))) {
-            this.complete(chunk, i, c === COMMA ? State.Expect : State.After);
-          }
-          break;
         case State.After:
           if (c === COMMA) this.state = State.Expect;
           else if (c === RBRACKET) this.state = State.End;
           else if (!isSpace(c)) {
             this.missingComma = true;
             this.begin(i);
-            i--;
+            continue;
           }
           break;
         case State.Expect:
@@ -116,32 +93,83 @@ export class JsonArrayParser {
           if (c === RBRACKET) this.state = State.End;
           else if (c !== COMMA && !isSpace(c)) {
             this.begin(i);
-            i--;
+            continue;
           }
           break;
         case State.Before:
           if (c === LBRACKET) this.state = State.Expect;
           else if (!isSpace(c) && !(this.base + i < 3 && (c === 0xef || c === 0xbb || c === 0xbf))) {
             this.stop(`expected a JSON array: the file should start with '[', found '${String.fromCharCode(c)}'`);
-            return;
           }
           break;
         case State.End:
-          if (!isSpace(c)) {
-            this.stop(`unexpected data after the end of the JSON array ('${String.fromCharCode(c)}' at line ${this.line})`);
-            return;
-          }
+          if (!isSpace(c)) this.stop(`unexpected data after the end of the JSON array ('${String.fromCharCode(c)}' at line ${this.line})`);
           break;
         case State.Ignore:
-          return;
+          i = n;
+          continue;
       }
       if (c === LF) this.line++;
+      i++;
     }
     if (this.state === State.Element) {
       this.parts.push(this.elementStart === -1 ? chunk : chunk.subarray(this.elementStart));
       this.elementStart = -1;
     }
     this.base += n;
+  }
+
+  /**
+   * The hot loop: scans element bytes from `i` with the state in locals. Returns where the main
+   * loop goes on: after the element's last byte, or at the byte that ended a bare value (a
+   * separator or space, which the "after" state then reads), or at the chunk's end.
+   */
+  private scanElement(chunk: Buffer, i: number): number {
+    const n = chunk.length;
+    let depth = this.depth;
+    let inString = this.inString;
+    let escaped = this.escaped;
+    let line = this.line;
+    let end = -1;
+    for (; i < n; i++) {
+      const c = chunk[i];
+      if (inString) {
+        if (escaped) escaped = false;
+        else if (c === QUOTE) {
+          inString = false;
+          if (depth === 0) {
+            end = i + 1;
+            break;
+          }
+        } else if (c === BACKSLASH) escaped = true;
+        else if (c === LF) line++;
+        continue;
+      }
+      if (c === QUOTE) inString = true;
+      else if (c === LBRACE || c === LBRACKET) depth++;
+      else if (c === RBRACE || c === RBRACKET) {
+        if (depth > 0) {
+          if (--depth === 0) {
+            end = i + 1;
+            break;
+          }
+        } else if (c === RBRACKET) {
+          end = i;
+          break;
+        }
+        // A stray `}` stays part of the element, which then fails to parse.
+      } else if (depth === 0 && (c === COMMA || isSpace(c))) {
+        end = i;
+        break;
+      } else if (c === LF) line++;
+    }
+    this.depth = depth;
+    this.inString = inString;
+    this.escaped = escaped;
+    this.line = line;
+    if (end === -1) return n;
+    this.complete(chunk, end);
+    return end;
   }
 
   /** Reports what the end of the file leaves open. */
@@ -162,7 +190,7 @@ export class JsonArrayParser {
 
   private stop(message: string): void {
     // Reported at the end of the file, so its resume point is the end and it is said once.
-    this.problem = { message, line: this.line };
+    this.problem ??= { message, line: this.line };
     this.state = State.Ignore;
   }
 
@@ -175,7 +203,7 @@ export class JsonArrayParser {
     this.escaped = false;
   }
 
-  private complete(chunk: Buffer, endIdx: number, next: State): void {
+  private complete(chunk: Buffer, endIdx: number): void {
     let text: string;
     if (this.parts.length === 0) {
       text = chunk.toString('utf8', this.elementStart, endIdx);
@@ -184,7 +212,7 @@ export class JsonArrayParser {
       text = Buffer.concat(this.parts).toString('utf8');
       this.parts = [];
     }
-    this.state = next;
+    this.state = State.After;
     const after = this.base + endIdx;
     const line = this.elementLine;
     if (this.missingComma) {

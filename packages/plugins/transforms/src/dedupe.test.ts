@@ -4,7 +4,7 @@ import { createTestContext, runTransform } from '@sluice/core/testing';
 import { dedupe, dedupeSchema, type DedupeConfig } from './dedupe.js';
 
 // An explicit schema type: inferring it through an `enum` makes the compiler give up (TS2589).
-const dedupeRun = (config: DedupeConfig, records: SluiceRecord[]) => runTransform<typeof dedupeSchema>(dedupe, config, records);
+const dedupeRun = (config: DedupeConfig, records: SluiceRecord[]) => runTransform(dedupe, config, records);
 
 describe('dedupe', () => {
   it.each<[string, DedupeConfig, SluiceRecord[], number[]]>([

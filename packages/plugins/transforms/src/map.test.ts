@@ -4,7 +4,7 @@ import { runTransform } from '@sluice/core/testing';
 import { map, mapNeedsAnOperation, mapRenameTargetsDistinct, mapSchema, mapSetPathsWellFormed, type MapConfig } from './map.js';
 
 // An explicit schema type: inferring it from the plugin can make the compiler give up (TS2589).
-const mapRun = (config: MapConfig, records: SluiceRecord[]) => runTransform<typeof mapSchema>(map, config, records);
+const mapRun = (config: MapConfig, records: SluiceRecord[]) => runTransform(map, config, records);
 
 /** Frozen all the way down, so any write to the input throws in these (strict-mode) tests. */
 function deepFreeze<T>(value: T): T {

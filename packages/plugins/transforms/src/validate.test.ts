@@ -16,7 +16,7 @@ import {
 
 // An explicit schema type: inferring it from the plugin can make the compiler give up (TS2589).
 const validateRun = (config: ValidateConfig, records: SluiceRecord[], options?: { dir: string }) =>
-  runTransform<typeof validateSchema>(validate, config, records, options);
+  runTransform(validate, config, records, options);
 
 const userSchema = {
   type: 'object',
