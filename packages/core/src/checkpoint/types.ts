@@ -9,6 +9,11 @@ export interface Checkpoint {
   readonly seq: number;
   /** The source cursor after that batch. */
   readonly cursor: unknown;
+  /**
+   * The batch size the checkpoint was taken with. A resume keeps it, so batch sequence numbers
+   * name the same records in every run (sinks that commit their own marker rely on this).
+   */
+  readonly batchSize: number;
   /** Sink states by step id, as each sink reported after the watermark batch. */
   readonly sinks: Record<string, unknown>;
   readonly deadLetter: unknown;

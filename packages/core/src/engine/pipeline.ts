@@ -82,6 +82,8 @@ export interface PipelineOptions {
  */
 export class Pipeline {
   private readonly plan: JobPlan;
+  /** Records per page: the checkpoint's on a resume, so batches stay the same across runs. */
+  private readonly batchSize: number;
   private readonly slots: Semaphore;
   private readonly readStop = new AbortController();
   private failure: RunFailure | undefined;
@@ -109,6 +111,7 @@ export class Pipeline {
   constructor(private readonly o: PipelineOptions) {
     this.plan = o.plan;
     this.slots = new Semaphore(o.plan.batch.inFlight);
+    this.batchSize = o.resume?.batchSize ?? o.plan.batch.size;
     this.committed = { ...emptyJobCounters(), ...(o.resume?.counters ?? {}) };
     this.live = { ...this.committed };
     this.committedSteps = new Map();
@@ -157,7 +160,7 @@ export class Pipeline {
     try {
       const pages =
         o.input ??
-        o.source.instance.read({ cursor: o.resume?.cursor, batchSize: this.plan.batch.size, signal: this.readStop.signal });
+        o.source.instance.read({ cursor: o.resume?.cursor, batchSize: this.batchSize, signal: this.readStop.signal });
       const iterator = pages[Symbol.asyncIterator]();
       let readSoFar = 0;
       try {
@@ -702,6 +705,7 @@ export class Pipeline {
       fingerprint: this.plan.fingerprint,
       seq: watermark.seq,
       cursor: watermark.cursor,
+      batchSize: this.batchSize,
       sinks,
       deadLetter: this.o.deadLetter.state,
       counters: { ...this.committed },

@@ -151,6 +151,7 @@ export class JobRun {
         fingerprint: plan.fingerprint,
         runId: randomUUID(),
         dryRun: options.dryRun ?? false,
+        checkpoint: { store: plan.checkpoint.store, ...(plan.checkpoint.connection ? { connection: plan.checkpoint.connection } : {}) },
       };
       for (const step of [plan.source, ...plan.steps, ...plan.sinks]) {
         const connection = step.config.connection;

@@ -30,6 +30,11 @@ export interface JobInfo {
   readonly runId: string;
   /** True for `sluice run --dry-run`: sinks must not write anything. */
   readonly dryRun: boolean;
+  /**
+   * Where the job's checkpoints live. A sink on the same connection as a `sql` store can commit
+   * its data and its progress in one transaction.
+   */
+  readonly checkpoint: { readonly store: string; readonly connection?: string };
 }
 
 /** Everything a plugin gets from the engine, resolved from the run's service container. */

@@ -30,6 +30,7 @@ export interface TestContextOptions {
   env?: Record<string, string | undefined>;
   signal?: AbortSignal;
   secrets?: string[];
+  checkpoint?: { store: string; connection?: string };
 }
 
 /** A logger that keeps what it was told, for assertions. */
@@ -48,7 +49,7 @@ export function createTestContext(options: TestContextOptions = {}): PluginConte
   const scope = { env: options.env ?? {}, job: { name: jobName } };
   const secrets = options.secrets ?? [];
   return {
-    job: { name: jobName, dir, fingerprint: 'test', runId: 'test-run', dryRun: options.dryRun ?? false },
+    job: { name: jobName, dir, fingerprint: 'test', runId: 'test-run', dryRun: options.dryRun ?? false, checkpoint: options.checkpoint ?? { store: 'none' } },
     step: { id: options.stepId ?? 'step', kind: options.kind ?? 'transform', concurrency: options.concurrency ?? 1 },
     logger: new MemoryLogger(),
     clock: options.clock ?? systemClock,

@@ -1,4 +1,4 @@
-import type { SourceRecordError } from '@sluice/core';
+import { PermanentError, type SourceRecordError } from '@sluice/core';
 import { Parser, type CsvError, type InfoField, type InfoRecord, type Options } from 'csv-parse';
 import { FileChunks } from './chunks.js';
 import type { InputFile } from './files.js';
@@ -159,6 +159,7 @@ export class CsvRecordParser {
   private fed = 0;
   private readonly named: boolean;
   private readonly lines: LineCounter;
+  private firstLength: number | undefined;
 
   constructor(
     private readonly out: PageCollector,
@@ -230,13 +231,12 @@ export class CsvRecordParser {
     this.held = [];
     out.offset = this.offset + info.bytes;
     out.line = endLine;
+    // Without names, csv-parse expects every row to be as long as the first one it saw.
+    this.firstLength ??= info.index;
     if (info.error) {
       const columns = (info as unknown as { columns: unknown }).columns;
-    const expected = Array.isArray(columns) ? columns.length : undefined;
-      const message =
-        expected === undefined
-          ? `wrong number of fields: got ${info.index}, the first row has a different count`
-          : `wrong number of fields: expected ${expected}, got ${info.index}`;
+      const expected = Array.isArray(columns) ? columns.length : this.firstLength;
+      const message = `wrong number of fields: expected ${expected}, got ${info.index}`;
       out.error({ error: recordError(message, this.file, line, info.error), raw: trimRaw(raw), position: { file: this.file, line } });
       return;
     }
@@ -283,6 +283,6 @@ export async function readCsvHeader(file: InputFile, options: CsvReadOptions): P
     await new Promise((resolve) => parser.once('finish', resolve).once('error', resolve));
   }
   parser.destroy();
-  if (!header) throw new Error(`file: cannot read the header row of '${file.name}' to resume; run with --fresh`);
+  if (!header) throw new PermanentError(`file: cannot read the header row of '${file.name}' to resume; run with --fresh`);
   return header;
 }
