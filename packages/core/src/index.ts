@@ -7,3 +7,6 @@ export type { ConnectionRegistry, ConnectionConfig, OpenedConnection } from './e
 export type { CompiledExpression, CompiledTemplate, ExpressionScope } from './expr/index.js';
 export { ExpressionError } from './expr/index.js';
 export { RecordError, TransientError, PermanentError } from './errors/index.js';
+export type { Checkpoint, CheckpointStore } from './checkpoint/types.js';
+export type { CheckpointStoreFactory, CheckpointStoreOptions } from './engine/run.js';
+export type { JobCounters, StepCounters } from './events/types.js';

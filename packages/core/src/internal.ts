@@ -8,7 +8,7 @@ export { parseDuration, parseRate, parseFailureBudget } from './job/values.js';
 export { sluiceAjv, compileSchema, SLUICE_KEYWORDS } from './job/ajv.js';
 export { PluginRegistry, type RegisteredPlugin } from './plugin/registry.js';
 export { importPlugin, resolvePackage, isModulePath, PluginLoadError } from './plugin/resolve.js';
-export { JobRun, CheckpointMismatchError, Services, openCheckpointStore, type RunOptions, type CheckpointStoreFactory } from './engine/run.js';
+export { JobRun, CheckpointMismatchError, Services, openCheckpointStore, type RunOptions, type CheckpointStoreFactory, type CheckpointStoreOptions } from './engine/run.js';
 export { Pipeline, RunFailure, formatPosition, messageOf, type EnginePage } from './engine/pipeline.js';
 export { backoffDelay } from './engine/backoff.js';
 export { StepThrottle } from './engine/throttle.js';

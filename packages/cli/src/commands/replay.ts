@@ -1,6 +1,7 @@
 import { usage } from '../args.js';
 import { CheckpointMismatchError, replayDeadLetters, RunFailure } from '@sluice/core/internal';
 import { parse, UsageError } from '../args.js';
+import { builtInCheckpointStores } from '../builtins.js';
 import { loadForRun, shortPath } from '../job.js';
 import { summaryText } from '../render/format.js';
 
@@ -17,7 +18,7 @@ export async function run(argv: string[]): Promise<number> {
   const plan = await loadForRun(positionals[0]!);
   if (!plan) return 2;
   try {
-    const result = await replayDeadLetters(plan, { deadLetterFile: values['dead-letter'] });
+    const result = await replayDeadLetters(plan, { deadLetterFile: values['dead-letter'], checkpointStores: builtInCheckpointStores() });
     const file = shortPath(result.deadLetterFile);
     if (result.replayed === 0 && result.summary.status === 'done') {
       process.stdout.write(`${plan.name}: nothing to replay in ${file}${result.remaining ? ` (${result.remaining} entries are unparseable source records)` : ''}\n`);

@@ -1,6 +1,7 @@
 import { usage } from '../args.js';
-import { openCheckpointStore } from '@sluice/core/internal';
+import { openCheckpointStore, RunConnections } from '@sluice/core/internal';
 import { parse, UsageError } from '../args.js';
+import { builtInCheckpointStores } from '../builtins.js';
 import { loadForRun } from '../job.js';
 
 const USAGE = `usage: sluice reset JOB.yaml
@@ -13,7 +14,8 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('name one job file', USAGE);
   const plan = await loadForRun(positionals[0]!);
   if (!plan) return 2;
-  const store = await openCheckpointStore(plan);
+  const connections = new RunConnections(plan.connections);
+  const store = await openCheckpointStore(plan, builtInCheckpointStores(), connections);
   try {
     const had = await store.load().catch(() => true);
     await store.clear();
@@ -21,5 +23,6 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   } finally {
     await store.close?.();
+    await connections.closeAll();
   }
 }

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { CheckpointMismatchError, JobRun, type RunSummary } from '@sluice/core/internal';
 import { oneOf, parse, UsageError } from '../args.js';
+import { builtInCheckpointStores } from '../builtins.js';
 import { loadForRun, shortPath } from '../job.js';
 import { summaryText } from '../render/format.js';
 import { jsonRenderer } from '../render/json.js';
@@ -48,7 +49,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!plan) return 2;
 
   const stop = new AbortController();
-  const jobRun = new JobRun(plan, { fresh: values.fresh, dryRun: values['dry-run'], limit, signal: stop.signal });
+  const jobRun = new JobRun(plan, { checkpointStores: builtInCheckpointStores(), fresh: values.fresh, dryRun: values['dry-run'], limit, signal: stop.signal });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;

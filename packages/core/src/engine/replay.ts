@@ -7,6 +7,7 @@ import type { JobPlan } from '../job/plan.js';
 import type { RecordPosition, SluiceRecord } from '../plugin/types.js';
 import type { EnginePage } from './pipeline.js';
 import { RunFailure } from './pipeline.js';
+import { RunConnections } from './connections.js';
 import { CheckpointMismatchError, JobRun, openCheckpointStore, type RunOptions } from './run.js';
 
 export interface ReplayOptions extends Pick<RunOptions, 'bus' | 'clock' | 'random' | 'signal' | 'container' | 'checkpointStores'> {
@@ -34,7 +35,8 @@ export async function replayDeadLetters(plan: JobPlan, options: ReplayOptions = 
   if (!file) throw new RunFailure(`the job's deadLetter is not a file; name the file to replay with --dead-letter FILE`);
   const ownFile = file === jobDeadLetter;
 
-  const store = await openCheckpointStore(plan, options.checkpointStores);
+  const connections = new RunConnections(plan.connections);
+  const store = await openCheckpointStore(plan, options.checkpointStores, connections);
   try {
     const checkpoint = await store.load();
     if (!checkpoint) {
@@ -97,6 +99,7 @@ export async function replayDeadLetters(plan: JobPlan, options: ReplayOptions = 
     return { summary, replayed: replay.length, remaining: keep.length + r.deadLettered, deadLetterFile: file };
   } finally {
     await store.close?.();
+    await connections.closeAll();
   }
 }
 

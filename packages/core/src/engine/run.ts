@@ -10,7 +10,7 @@ import { compileExpression, compileTemplate, type ExpressionScope } from '../exp
 import type { JobPlan, StepPlan } from '../job/plan.js';
 import type { JobInfo, PluginContext, SinkInstance, SourceInstance, TransformInstance } from '../plugin/types.js';
 import { systemClock, type Clock } from './clock.js';
-import { RunConnections } from './connections.js';
+import { RunConnections, type ConnectionRegistry } from './connections.js';
 import { Pipeline, RunFailure, messageOf, type EnginePage } from './pipeline.js';
 import { Semaphore } from './semaphore.js';
 import { LatencyWindow, RateMeter, newStepCounters, type RuntimeStep } from './steps.js';
@@ -27,8 +27,17 @@ export const Services = {
   Random: 'sluice.Random',
 } as const;
 
-/** Makes the checkpoint store a job asks for (`checkpoint.store`); plugins may add kinds (sql, redis). */
-export type CheckpointStoreFactory = (plan: JobPlan, services: { connections: RunConnections }) => CheckpointStore | Promise<CheckpointStore>;
+/** Where and how a job wants its checkpoints kept; given to a checkpoint store factory. */
+export interface CheckpointStoreOptions {
+  readonly job: string;
+  /** The job file's folder. */
+  readonly dir: string;
+  readonly config: { readonly store: string; readonly path: string; readonly connection?: string };
+  readonly connections: ConnectionRegistry;
+}
+
+/** Makes the checkpoint store a job asks for (`checkpoint.store`); plugin packages may add kinds (sql, redis). */
+export type CheckpointStoreFactory = (options: CheckpointStoreOptions) => CheckpointStore | Promise<CheckpointStore>;
 
 export interface RunOptions {
   /** Forget the checkpoint and start over (sinks start empty). */
@@ -67,7 +76,7 @@ export class CheckpointMismatchError extends Error {
 }
 
 const builtInStores: Record<string, CheckpointStoreFactory> = {
-  file: (plan) => new FileCheckpointStore(plan.checkpoint.path, plan.name),
+  file: ({ config, job }) => new FileCheckpointStore(config.path, job),
   none: () => new NoCheckpointStore(),
 };
 
@@ -81,7 +90,7 @@ export async function openCheckpointStore(
   if (!factory) {
     throw new RunFailure(`checkpoint store '${plan.checkpoint.store}' is not available (known: ${[...Object.keys(builtInStores), ...Object.keys(factories)].join(', ')})`);
   }
-  return factory(plan, { connections });
+  return factory({ job: plan.name, dir: plan.dir, config: plan.checkpoint, connections });
 }
 
 /**

@@ -64,7 +64,7 @@ function countLineBreaks(text: string): number {
   return n;
 }
 
-function parserOptions(options: CsvReadOptions, fromStart: boolean, columns: RawOptions["columns"]): RawOptions {
+function parserOptions(options: CsvReadOptions, fromStart: boolean, columns: RawOptions['columns']): RawOptions {
   return {
     delimiter: options.delimiter,
     quote: options.quote === '' ? false : options.quote,
@@ -171,7 +171,7 @@ export class CsvRecordParser {
     resumeColumns?: readonly string[],
   ) {
     const header = options.header;
-    const columns: RawOptions["columns"] =
+    const columns: RawOptions['columns'] =
       header === false ? false : header === true ? (resumeColumns ? [...resumeColumns] : true) : [...header];
     this.named = columns !== false;
     this.lines = new LineCounter(lineBase);

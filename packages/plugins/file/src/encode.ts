@@ -12,9 +12,7 @@ export interface EncodedBatch {
 }
 
 export interface EncoderState {
-  /** Records already in the file (decides `[` vs `,` for JSON arrays). */
-  readonly records: number;
-  /** Bytes already in the file (a CSV header goes at 0). */
+  /** Bytes already in the file: a CSV header or a JSON array's `[` goes at 0. */
   readonly size: number;
   readonly columns?: readonly string[];
 }
@@ -63,14 +61,15 @@ export function encodeJsonArray(records: readonly SluiceRecord[], state: Encoder
   for (let i = 0; i < records.length; i++) {
     const json = serialise(records[i], i, rejected);
     if (json === undefined) continue;
-    text += (state.records + written === 0 ? '[\n' : ',\n') + json;
+    // The file holds `[` and at least one element exactly when it is not empty.
+    text += (state.size === 0 && written === 0 ? '[\n' : ',\n') + json;
     written++;
   }
   return { text, rejected, written };
 }
 
 export function closeJsonArray(state: EncoderState): string {
-  return state.records > 0 ? '\n]\n' : '[]\n';
+  return state.size > 0 ? '\n]\n' : '[]\n';
 }
 
 /** A CSV cell: text as is, null/undefined empty, dates in ISO 8601, nested values as JSON. */

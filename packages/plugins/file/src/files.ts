@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { isAbsolute, relative, sep } from 'node:path';
+import { isAbsolute, normalize, relative, sep } from 'node:path';
 import { PermanentError } from '@sluice/core';
 import { glob, isDynamicPattern } from 'tinyglobby';
 import { isGzipPath } from './formats.js';
@@ -37,15 +37,18 @@ export async function expandInputs(
   const seen = new Set<string>();
   const paths: string[] = [];
   for (const pattern of patterns) {
-    const absolute = resolvePath(pattern);
     let matches: string[];
     if (isDynamicPattern(pattern)) {
-      matches = (await glob(absolute, { absolute: true, onlyFiles: true, expandDirectories: false, dot: false })).sort(byCodeUnits);
+      // A relative glob runs from the job folder as its cwd, so glob characters in the folder's
+      // own name (`/home/me/[work]/jobs`) are not taken for a pattern.
+      const options = { absolute: true, onlyFiles: true, expandDirectories: false, dot: false };
+      const found = isAbsolute(pattern) ? await glob(pattern, options) : await glob(pattern, { ...options, cwd: resolvePath('.') });
+      matches = found.map((p) => normalize(p)).sort(byCodeUnits);
       if (matches.length === 0) {
         throw new PermanentError(`file: no files match '${pattern}' (from ${jobDir})`);
       }
     } else {
-      matches = [absolute];
+      matches = [resolvePath(pattern)];
     }
     for (const path of matches) {
       if (seen.has(path)) continue;

@@ -160,7 +160,7 @@ class FileWriter implements SinkInstance {
     const batch = encodeBatch(
       this.options.format,
       records,
-      { size: this.size, records: this.records, columns: this.columns },
+      { size: this.size, columns: this.columns },
       this.options.csv,
       (field, columns) => this.warnUnknown(field, columns),
     );
@@ -190,7 +190,7 @@ class FileWriter implements SinkInstance {
     if (this.closed) return;
     this.closed = true;
     try {
-      const state = { size: this.size, records: this.records, columns: this.columns };
+      const state = { size: this.size, columns: this.columns };
       const tail =
         this.options.format === 'json' ? closeJsonArray(state) : this.options.format === 'csv' ? closeCsv(state, this.options.csv) : '';
       if (tail !== '') await this.append(tail);

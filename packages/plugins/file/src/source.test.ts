@@ -185,6 +185,16 @@ describe('file source: several files', () => {
     expect(records(pages)).toEqual([{ f: 0 }, { f: 1 }, { f: 2 }]);
   });
 
+  it('globs from the job folder, even with glob characters in its name, and above it', async () => {
+    const root = tempDir();
+    const dir = join(root, '[job] (1)');
+    put(dir, 'in/a.jsonl', jsonl([{ f: 'a' }]));
+    put(root, 'shared/z.jsonl', jsonl([{ f: 'z' }]));
+    const pages = await collectSource(fileSource, { path: ['in/*.jsonl', '../shared/*.jsonl'] }, { dir });
+    expect(records(pages)).toEqual([{ f: 'a' }, { f: 'z' }]);
+    expect(positions(pages).map((p) => p.file)).toEqual(['in/a.jsonl', join(root, 'shared/z.jsonl')]);
+  });
+
   it('resumes from every page cursor across files, empty ones included', async () => {
     const dir = tempDir();
     put(dir, 'm/01.jsonl', jsonl(people(5, 1)));
@@ -320,6 +330,18 @@ describe('file source: CSV', () => {
     expect(errors(full).map((e) => e.position)).toEqual([
       { file: 'r.csv', line: 11 },
       { file: 'r.csv', line: 19 },
+    ]);
+  });
+
+  it('resumes files without a header row (names given or none)', async () => {
+    const dir = tempDir();
+    put(dir, 'n.csv', Array.from({ length: 12 }, (_, i) => (i === 5 ? `${i},x,extra` : `${i},v${i}`)).join('\n'));
+    const named = await expectResumable(dir, { path: 'n.csv', csv: { header: ['id', 'value'] } }, 3);
+    expect(records(named)[0]).toEqual({ id: '0', value: 'v0' });
+    const unnamed = await expectResumable(dir, { path: 'n.csv', csv: { header: false } }, 3);
+    expect(records(unnamed).at(-1)).toEqual({ 0: '11', 1: 'v11' });
+    expect(errors(unnamed)).toEqual([
+      { message: 'wrong number of fields: expected 2, got 3', raw: '5,x,extra', position: { file: 'n.csv', line: 6 } },
     ]);
   });
 
