@@ -88,7 +88,14 @@ export async function run(argv: string[]): Promise<number> {
     const text = summaryText({ ...summary, ...(summary.deadLetterPath ? { deadLetterPath: shortPath(summary.deadLetterPath) } : {}) }, { checkpoint: plan.checkpoint.store === 'file' ? shortPath(`${plan.checkpoint.path}/${plan.name}.json`) : plan.checkpoint.store });
     (summary.status === 'done' ? process.stdout : process.stderr).write(`${text}\n`);
   }
-  if (values.verbose && summary.status === 'failed') process.stderr.write(`(see --progress json for events)\n`);
+  if (values.verbose && jobRun.failure) {
+    // The cause chain, for bug reports; secrets are redacted from the messages but a stack may show paths.
+    let cause: unknown = jobRun.failure.cause;
+    while (cause instanceof Error) {
+      process.stderr.write(`caused by: ${plan.secrets.reduce((t, s) => (s.length >= 3 ? t.split(s).join('***') : t), cause.stack ?? cause.message)}\n`);
+      cause = cause.cause;
+    }
+  }
   if (values.report) {
     await writeFile(values.report, `${JSON.stringify({ version: 1, ...summary }, null, 2)}\n`);
   }

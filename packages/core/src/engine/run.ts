@@ -240,6 +240,7 @@ export class JobRun {
       });
       for (const reason of this.stopRequests) this.pipeline.stop(reason);
       const summary = await this.pipeline.run();
+      this.failure = this.pipeline.error;
       this.lastStates = { sinks: Object.fromEntries(sinks.map((s) => [s.plan.id, s.state])), deadLetter: deadLetter.state };
       const closeErrors = await this.closeAll(closers, connections);
       const final = closeErrors.length && summary.status === 'done'
@@ -252,6 +253,7 @@ export class JobRun {
       await this.closeAll(closers, connections);
       if (error instanceof CheckpointMismatchError) throw error;
       const failure = error instanceof RunFailure ? error : new RunFailure(redactor.redact(messageOf(error)), { cause: error });
+      this.failure = failure;
       const summary: RunSummary = {
         job: plan.name,
         status: 'failed',
@@ -267,6 +269,9 @@ export class JobRun {
       return summary;
     }
   }
+
+  /** The error that failed the run, with its cause chain (for `--verbose`). */
+  failure: Error | undefined;
 
   /** Sink and dead-letter states after the run (replay saves them into the checkpoint). */
   lastStates: { sinks: Record<string, unknown>; deadLetter: unknown } | undefined;
