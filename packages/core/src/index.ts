@@ -10,3 +10,4 @@ export { RecordError, TransientError, PermanentError } from './errors/index.js';
 export type { Checkpoint, CheckpointStore } from './checkpoint/types.js';
 export type { CheckpointStoreFactory, CheckpointStoreOptions } from './engine/run.js';
 export type { JobCounters, StepCounters } from './events/types.js';
+export type { Ledger } from './checkpoint/ledger.js';

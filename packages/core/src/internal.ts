@@ -19,3 +19,4 @@ export { EventBus, BusLogger, Redactor } from './events/bus.js';
 export * from './events/types.js';
 export { replayDeadLetters, type ReplayOptions, type ReplayResult } from './engine/replay.js';
 export { editorSchema } from './job/editor-schema.js';
+export { FileLedger, type Ledger } from './checkpoint/ledger.js';

@@ -10,6 +10,7 @@ import { plainRenderer, type Renderer } from '../render/plain.js';
 const USAGE = `usage: sluice run JOB.yaml [options]
 
   --fresh                 forget the checkpoint and start over (sinks start empty)
+  --resend                with --fresh: also forget which mails were sent (email sinks mail everyone again)
   --dry-run               read and transform, write nothing, save no checkpoint
   --limit N               stop after N records (no checkpoint is saved)
   --set PATH=VALUE        override a job value, e.g. --set batch.size=100 (repeatable)
@@ -24,6 +25,7 @@ export async function run(argv: string[]): Promise<number> {
     argv,
     {
       fresh: { type: 'boolean' },
+      resend: { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       limit: { type: 'string' },
       set: { type: 'string', multiple: true },
@@ -45,11 +47,13 @@ export async function run(argv: string[]): Promise<number> {
     if (!Number.isInteger(limit) || limit < 0) throw new UsageError(`--limit must be a whole number (got '${values.limit}')`, USAGE);
   }
 
+  if (values.resend && !values.fresh) throw new UsageError('--resend only goes with --fresh', USAGE);
+
   const plan = await loadForRun(positionals[0]!, values.set ?? []);
   if (!plan) return 2;
 
   const stop = new AbortController();
-  const jobRun = new JobRun(plan, { checkpointStores: builtInCheckpointStores(), fresh: values.fresh, dryRun: values['dry-run'], limit, signal: stop.signal });
+  const jobRun = new JobRun(plan, { checkpointStores: builtInCheckpointStores(), fresh: values.fresh, resend: values.resend, dryRun: values['dry-run'], limit, signal: stop.signal });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;

@@ -1,5 +1,7 @@
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { FileLedger, type Ledger } from './ledger.js';
 import type { Checkpoint, CheckpointStore } from './types.js';
 
 /** Checkpoints as JSON files: `<folder>/<job>.json`, written to a temp file, fsynced, renamed. */
@@ -7,8 +9,28 @@ export class FileCheckpointStore implements CheckpointStore {
   readonly location: string;
   private dirReady = false;
 
-  constructor(folder: string, job: string) {
+  constructor(
+    private readonly folder: string,
+    private readonly job: string,
+  ) {
     this.location = join(folder, `${job}.json`);
+  }
+
+  /** `<folder>/<job>.<name>.ledger`: append-only, fsynced, beside the checkpoint. */
+  ledger(name: string): Promise<Ledger> {
+    return FileLedger.open(join(this.folder, `${this.job}.${name}.ledger`));
+  }
+
+  async clearLedgers(): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(this.folder);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (name.startsWith(`${this.job}.`) && name.endsWith('.ledger')) await FileLedger.remove(join(this.folder, name));
+    }
   }
 
   async load(): Promise<Checkpoint | undefined> {

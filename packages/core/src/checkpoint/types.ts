@@ -25,6 +25,13 @@ export interface Checkpoint {
 }
 
 export interface CheckpointStore {
+  /**
+   * Opens the durable ledger `name` of this job (e.g. the keys an email sink has sent). Stores
+   * without one make at-most-once sinks refuse to start.
+   */
+  ledger?(name: string): Promise<import('./ledger.js').Ledger>;
+  /** Deletes every ledger of this job (`--fresh --resend`). */
+  clearLedgers?(): Promise<void>;
   /** A description for messages (`.sluice/checkpoints/hello.json`). */
   readonly location: string;
   load(): Promise<Checkpoint | undefined>;

@@ -4,6 +4,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
 import { FileCheckpointStore, NoCheckpointStore } from '../checkpoint/file-store.js';
 import type { Checkpoint, CheckpointStore } from '../checkpoint/types.js';
+import type { Ledger } from '../checkpoint/ledger.js';
 import { BusLogger, EventBus, Redactor } from '../events/bus.js';
 import type { RunSummary, ProgressSnapshot } from '../events/types.js';
 import { compileExpression, compileTemplate, type ExpressionScope } from '../expr/index.js';
@@ -42,6 +43,8 @@ export type CheckpointStoreFactory = (options: CheckpointStoreOptions) => Checkp
 export interface RunOptions {
   /** Forget the checkpoint and start over (sinks start empty). */
   readonly fresh?: boolean;
+  /** With `fresh`: also forget the ledgers (an email sink mails everyone again). */
+  readonly resend?: boolean;
   /** Read and transform, but write nothing and save no checkpoint. */
   readonly dryRun?: boolean;
   /** Read at most this many records; no checkpoint is saved. */
@@ -167,9 +170,39 @@ export class JobRun {
         if (typeof connection === 'string') connections.declare(connection, step.concurrency);
       }
 
+      const throttles = new Map<string, StepThrottle>();
+      const throttleOf = (step: StepPlan) => {
+        let throttle = throttles.get(step.id);
+        if (!throttle) throttles.set(step.id, (throttle = new StepThrottle(clock, step.rate)));
+        return throttle;
+      };
+      const ledgers = new Map<string, Promise<Ledger>>();
+      const ledger = (name: string): Promise<Ledger> => {
+        if (!/^[A-Za-z0-9_.-]+$/.test(name)) return Promise.reject(new Error(`invalid ledger name '${name}'`));
+        let opened = ledgers.get(name);
+        if (!opened) {
+          if (!store.ledger) {
+            return Promise.reject(new Error(`checkpoint store '${plan.checkpoint.store}' keeps no ledger; use checkpoint.store: file or sql`));
+          }
+          opened = store.ledger(name);
+          ledgers.set(name, opened);
+          closers.push(async () => (await opened!).close());
+        }
+        return opened;
+      };
+      if (options.fresh && options.resend && !options.dryRun) await store.clearLedgers?.();
+
       const makeContext = (step: StepPlan, state: unknown): PluginContext => ({
         job: jobInfo,
-        step: { id: step.id, kind: step.kind, concurrency: step.concurrency },
+        step: {
+          id: step.id,
+          kind: step.kind,
+          concurrency: step.concurrency,
+          timeoutMs: step.timeoutMs,
+          ...(step.retry.on ? { retryOn: step.retry.on } : {}),
+        },
+        ledger,
+        throttle: throttleOf(step),
         logger: logger.child(step.id),
         clock: container.resolve<Clock>(Services.Clock),
         connections: container.resolve<RunConnections>(Services.Connections),
@@ -187,7 +220,7 @@ export class JobRun {
         index,
         when: step.when ? compileExpression(step.when, scope) : undefined,
         sem: new Semaphore(step.kind === 'sink' ? 1 : step.concurrency),
-        throttle: new StepThrottle(clock, step.rate),
+        throttle: throttleOf(step),
         counters: newStepCounters(),
         retrying: 0,
         latency: new LatencyWindow(),

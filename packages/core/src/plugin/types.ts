@@ -3,6 +3,7 @@ import type { Clock } from '../engine/clock.js';
 import type { Logger } from '../events/logger.js';
 import type { ConnectionRegistry } from '../engine/connections.js';
 import type { CompiledExpression, CompiledTemplate } from '../expr/index.js';
+import type { Ledger } from '../checkpoint/ledger.js';
 
 /** A record: one JSON object moving through a job. */
 export type SluiceRecord = Record<string, unknown>;
@@ -41,7 +42,15 @@ export interface JobInfo {
 export interface PluginContext {
   readonly job: JobInfo;
   /** The step this plugin instance serves. */
-  readonly step: { readonly id: string; readonly kind: PluginKind; readonly concurrency: number };
+  readonly step: {
+    readonly id: string;
+    readonly kind: PluginKind;
+    readonly concurrency: number;
+    /** The step's `retry.on` list, for plugins that classify their errors (http: 429, 5xx, timeout, network). */
+    readonly retryOn?: ReadonlyArray<string | number>;
+    /** The step's per-attempt timeout in milliseconds. */
+    readonly timeoutMs: number;
+  };
   readonly logger: Logger;
   readonly clock: Clock;
   readonly connections: ConnectionRegistry;
@@ -60,6 +69,19 @@ export interface PluginContext {
   readonly state: unknown;
   /** Replaces secret values (from `${env:}`/`${file:}`) with `***`. */
   redact(text: string): string;
+  /**
+   * The job's durable ledger `name` in its checkpoint store, shared by the run (e.g. the keys an
+   * email sink has sent). It survives `--fresh`; `--fresh --resend` clears it. Rejects when the
+   * job's checkpoint store keeps no ledgers (`store: none`).
+   */
+  ledger(name: string): Promise<Ledger>;
+  /**
+   * The step's shared gate: `take()` waits for the step's `rateLimit` token and any pause;
+   * `pauseFor(ms)` pauses every call of the step (e.g. after a Retry-After). The engine already
+   * takes a token before each transform attempt; sinks that make several calls per batch take
+   * one per call themselves.
+   */
+  readonly throttle: { take(signal?: AbortSignal): Promise<void>; pauseFor(ms: number): void };
 }
 
 // ---------- sources ----------

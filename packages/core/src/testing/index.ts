@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { RunConnections, type ConnectionConfig } from '../engine/connections.js';
+import { StepThrottle } from '../engine/throttle.js';
+import { FileLedger } from '../checkpoint/ledger.js';
 import { compileExpression, compileTemplate } from '../expr/index.js';
 import type { Logger } from '../events/logger.js';
 import type {
@@ -31,6 +33,10 @@ export interface TestContextOptions {
   signal?: AbortSignal;
   secrets?: string[];
   checkpoint?: { store: string; connection?: string };
+  timeoutMs?: number;
+  retryOn?: Array<string | number>;
+  /** The step's rate limit, for `ctx.throttle`. */
+  rate?: { perSecond: number };
 }
 
 /** A logger that keeps what it was told, for assertions. */
@@ -50,7 +56,13 @@ export function createTestContext(options: TestContextOptions = {}): PluginConte
   const secrets = options.secrets ?? [];
   return {
     job: { name: jobName, dir, fingerprint: 'test', runId: 'test-run', dryRun: options.dryRun ?? false, checkpoint: options.checkpoint ?? { store: 'none' } },
-    step: { id: options.stepId ?? 'step', kind: options.kind ?? 'transform', concurrency: options.concurrency ?? 1 },
+    step: {
+      id: options.stepId ?? 'step',
+      kind: options.kind ?? 'transform',
+      concurrency: options.concurrency ?? 1,
+      timeoutMs: options.timeoutMs ?? 30_000,
+      ...(options.retryOn ? { retryOn: options.retryOn } : {}),
+    },
     logger: new MemoryLogger(),
     clock: options.clock ?? systemClock,
     connections: new RunConnections(options.connections ?? {}),
@@ -60,6 +72,8 @@ export function createTestContext(options: TestContextOptions = {}): PluginConte
     template: (source: string) => compileTemplate(source, scope),
     state: options.state,
     redact: (text: string) => secrets.reduce((t, s) => (s ? t.split(s).join('***') : t), text),
+    ledger: (name: string) => FileLedger.open(join(dir, '.sluice', `${jobName}.${name}.ledger`)),
+    throttle: new StepThrottle(options.clock ?? systemClock, options.rate),
   };
 }
 
