@@ -71,6 +71,8 @@ export interface PipelineOptions {
   /** Save checkpoints (false for dry runs, `--limit` and replays). */
   readonly checkpointing: boolean;
   readonly deadLetterPath?: string;
+  /** The source slice to read (distributed runs). */
+  readonly partition?: unknown;
   /** Pages to run instead of reading the source (replay, job tests). */
   readonly input?: AsyncIterable<EnginePage>;
 }
@@ -160,7 +162,12 @@ export class Pipeline {
     try {
       const pages =
         o.input ??
-        o.source.instance.read({ cursor: o.resume?.cursor, batchSize: this.batchSize, signal: this.readStop.signal });
+        o.source.instance.read({
+          cursor: o.resume?.cursor,
+          batchSize: this.batchSize,
+          signal: this.readStop.signal,
+          ...(o.partition !== undefined ? { partition: o.partition } : {}),
+        });
       const iterator = pages[Symbol.asyncIterator]();
       let readSoFar = 0;
       try {

@@ -35,6 +35,9 @@ export interface CheckpointStoreOptions {
   readonly dir: string;
   readonly config: { readonly store: string; readonly path: string; readonly connection?: string };
   readonly connections: ConnectionRegistry;
+  /** Set for a partition of a distributed run: its checkpoint is kept apart from the others. */
+  readonly partition?: number;
+  readonly fingerprint: string;
 }
 
 /** Makes the checkpoint store a job asks for (`checkpoint.store`); plugin packages may add kinds (sql, redis). */
@@ -63,6 +66,8 @@ export interface RunOptions {
   readonly sinkStates?: Readonly<Record<string, unknown>>;
   /** Dead-letter sink state to start from; undefined starts the dead-letter output empty. */
   readonly deadLetterState?: unknown;
+  /** Run one slice of the source (distributed runs); the checkpoint is kept per partition. */
+  readonly partition?: { readonly index: number; readonly count: number; readonly spec: unknown };
   /** Dead-letter `with` overrides (replay writes to a temp file). */
   readonly deadLetterConfig?: Readonly<Record<string, unknown>>;
 }
@@ -79,7 +84,7 @@ export class CheckpointMismatchError extends Error {
 }
 
 const builtInStores: Record<string, CheckpointStoreFactory> = {
-  file: ({ config, job }) => new FileCheckpointStore(config.path, job),
+  file: ({ config, job, partition }) => new FileCheckpointStore(config.path, partition === undefined ? job : `${job}.p${partition}`),
   none: () => new NoCheckpointStore(),
 };
 
@@ -88,12 +93,13 @@ export async function openCheckpointStore(
   plan: JobPlan,
   factories: Readonly<Record<string, CheckpointStoreFactory>> = {},
   connections = new RunConnections(plan.connections),
+  partition?: number,
 ): Promise<CheckpointStore> {
   const factory = factories[plan.checkpoint.store] ?? builtInStores[plan.checkpoint.store];
   if (!factory) {
     throw new RunFailure(`checkpoint store '${plan.checkpoint.store}' is not available (known: ${[...Object.keys(builtInStores), ...Object.keys(factories)].join(', ')})`);
   }
-  return factory({ job: plan.name, dir: plan.dir, config: plan.checkpoint, connections });
+  return factory({ job: plan.name, dir: plan.dir, config: plan.checkpoint, connections, fingerprint: plan.fingerprint, ...(partition !== undefined ? { partition } : {}) });
 }
 
 /**
@@ -145,7 +151,7 @@ export class JobRun {
     try {
       const replaying = options.input !== undefined;
       const checkpointing = !options.dryRun && options.limit === undefined && !replaying;
-      const store = await openCheckpointStore(plan, options.checkpointStores, connections);
+      const store = await openCheckpointStore(plan, options.checkpointStores, connections, options.partition?.index);
       container.register(Services.CheckpointStore, { useValue: store });
       closers.push(() => store.close?.());
 
@@ -270,6 +276,7 @@ export class JobRun {
         checkpointing,
         deadLetterPath: dlPath,
         input: options.input,
+        ...(options.partition ? { partition: options.partition.spec } : {}),
       });
       for (const reason of this.stopRequests) this.pipeline.stop(reason);
       const summary = await this.pipeline.run();

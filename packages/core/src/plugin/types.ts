@@ -92,6 +92,11 @@ export interface ReadOptions {
   /** At most this many records per page. */
   readonly batchSize: number;
   readonly signal: AbortSignal;
+  /**
+   * The slice of the source this run reads: one of the values `partitions()` returned, or
+   * undefined for the whole source. Cursors are per partition.
+   */
+  readonly partition?: unknown;
 }
 
 /** A record the source could not turn into a record (malformed line, bad CSV row). */
@@ -124,6 +129,12 @@ export interface SourceEstimate {
 export interface SourceInstance {
   read(options: ReadOptions): AsyncIterable<SourcePage>;
   estimate?(): Promise<SourceEstimate | undefined>;
+  /**
+   * Splits the source into at most `n` JSON-serialisable slices that together read every record
+   * exactly once (files by file or byte range, tables by key range). Sources that cannot split
+   * leave this out and run as one partition.
+   */
+  partitions?(n: number): Promise<unknown[]>;
   close?(): Promise<void> | void;
 }
 
