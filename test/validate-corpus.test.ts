@@ -42,7 +42,7 @@ const corpus: Array<[string, string, number, number, string, string]> = [
   ['wrong type', base.replace('version: 1', 'version: 1\nbatch: { size: many }'), 2, 16, 'batch.size', 'must be a integer (got string "many")'],
   ['unknown top-level key', base.replace('version: 1', 'version: 1\nbach: { size: 10 }'), 2, 1, 'bach', "unknown key 'bach'; did you mean 'batch'?"],
   ['unknown step key', base.replace('  - use: filter', '  - use: filter\n    concurency: 4'), 8, 5, 'steps[0].concurency', "did you mean 'concurrency'?"],
-  ['unknown plugin', base.replace('use: filter', 'use: filtr'), 7, 10, 'steps[0].use', "unknown transform plugin 'filtr'; did you mean 'filter'? known: dedupe, filter, map, validate"],
+  ['unknown plugin', base.replace('use: filter', 'use: filtr'), 7, 10, 'steps[0].use', "unknown transform plugin 'filtr'; did you mean 'filter'? known: dedupe, filter, http, map, validate"],
   ['plugin of another kind', base.replace('use: filter', 'use: file'), 7, 10, 'steps[0].use', "'file' is not a transform plugin; it is a source and sink plugin"],
   ['unknown with key', base.replace('{ where: record.amount > 10 }', '{ wher: record.amount > 10 }'), 8, 13, 'steps[0].with.wher', "unknown key 'wher'; did you mean 'where'?"],
   ['missing with key', base.replace('with: { where: record.amount > 10 }', 'with: {}'), 8, 11, 'steps[0].with', "missing required key 'where'"],

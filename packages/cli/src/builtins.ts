@@ -1,3 +1,4 @@
+import * as emailPlugins from '@sluice/plugin-email';
 import * as filePlugins from '@sluice/plugin-file';
 import * as httpPlugins from '@sluice/plugin-http';
 import * as sqlPlugins from '@sluice/plugin-sql';
@@ -15,6 +16,7 @@ const BUILT_IN: ReadonlyArray<readonly [PluginPackage, string]> = [
   [transformPlugins, '@sluice/plugin-transforms'],
   [sqlPlugins as PluginPackage, '@sluice/plugin-sql'],
   [httpPlugins as PluginPackage, '@sluice/plugin-http'],
+  [emailPlugins as PluginPackage, '@sluice/plugin-email'],
 ];
 
 /** The plugins every job can use without naming them in `plugins:`. */

@@ -9,6 +9,8 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run: (ar
   status: { summary: "show a job's checkpoint", load: () => import('./commands/status.js') },
   reset: { summary: "delete a job's checkpoint", load: () => import('./commands/reset.js') },
   replay: { summary: 'send dead-lettered records back through the job', load: () => import('./commands/replay.js') },
+  test: { summary: 'run job tests (*.test.yaml) with the source and sinks replaced', load: () => import('./commands/test.js') },
+  new: { summary: 'scaffold a plugin package: sluice new plugin NAME', load: () => import('./commands/new.js') },
 };
 
 export const USAGE = `usage: sluice <command> [options]

@@ -1,13 +1,77 @@
-export * from './plugin/types.js';
+/**
+ * `@sluice/core`: the API a Sluice plugin is written against.
+ *
+ * - define a plugin: {@link defineSource}, {@link defineTransform}, {@link defineSink};
+ * - what the engine hands it: {@link PluginContext} and the instance types;
+ * - errors that steer retries: {@link TransientError}, {@link PermanentError}, {@link RecordError};
+ * - test it in a few lines: {@link runTransform}, {@link collectSource}, {@link writeSink},
+ *   {@link captureSink}, {@link checkConfig}, {@link createTestContext}.
+ *
+ * Everything else in this package is the engine's own and may change in any release; the
+ * `sluice` command reaches it through `@sluice/core/internal`, which plugins must not import.
+ *
+ * @packageDocumentation
+ */
+
+// Defining plugins
 export { defineSource, defineTransform, defineSink } from './plugin/define.js';
+export {
+  PLUGIN_API_VERSION,
+  type AnyPluginDefinition,
+  type ConfigOf,
+  type PluginKind,
+  type PluginSchema,
+  type RuleViolation,
+  type SinkDefinition,
+  type SourceDefinition,
+  type TransformDefinition,
+} from './plugin/types.js';
+
+// Records and the instances a plugin's `create` returns
+export type {
+  RecordInfo,
+  RecordPosition,
+  ReadOptions,
+  SinkInstance,
+  SluiceRecord,
+  SourceEstimate,
+  SourceInstance,
+  SourcePage,
+  SourceRecordError,
+  TransformInstance,
+  TransformResult,
+  WriteInfo,
+  WriteResult,
+} from './plugin/types.js';
+
+// The context and its services
+export type { JobInfo, PluginContext } from './plugin/types.js';
 export type { Clock } from './engine/clock.js';
 export { systemClock } from './engine/clock.js';
 export type { Logger, LogLevel } from './events/logger.js';
 export type { ConnectionRegistry, ConnectionConfig, OpenedConnection } from './engine/connections.js';
 export type { CompiledExpression, CompiledTemplate, ExpressionScope } from './expr/index.js';
-export { ExpressionError } from './expr/index.js';
+export type { Ledger } from './checkpoint/ledger.js';
+
+// Errors
 export { RecordError, TransientError, PermanentError } from './errors/index.js';
+export { ExpressionError } from './expr/index.js';
+
+// Checkpoint stores a plugin package may add (`export const checkpointStores`)
 export type { Checkpoint, CheckpointStore } from './checkpoint/types.js';
 export type { CheckpointStoreFactory, CheckpointStoreOptions } from './engine/run.js';
 export type { JobCounters, StepCounters } from './events/types.js';
-export type { Ledger } from './checkpoint/ledger.js';
+
+// Testing a plugin (also at `@sluice/core/testing`)
+export {
+  captureSink,
+  checkConfig,
+  collectSource,
+  createTestContext,
+  MemoryLogger,
+  runTransform,
+  writeSink,
+  type CapturedSink,
+  type ConfigProblem,
+  type TestContextOptions,
+} from './testing/index.js';

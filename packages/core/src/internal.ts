@@ -6,8 +6,9 @@ export { jobSchema, retrySchema, stepSettingsProperties } from './job/schema.js'
 export { formatDiagnostic, displayPath, didYouMean, type Diagnostic } from './job/diagnostics.js';
 export { parseDuration, parseRate, parseFailureBudget } from './job/values.js';
 export { sluiceAjv, compileSchema, SLUICE_KEYWORDS } from './job/ajv.js';
-export { PluginRegistry, type RegisteredPlugin } from './plugin/registry.js';
-export { importPlugin, resolvePackage, isModulePath, PluginLoadError } from './plugin/resolve.js';
+export { PluginRegistry, type RegisteredPlugin, type RegistryProblem } from './plugin/registry.js';
+export { importPlugin, loadPluginModule, resolvePackage, isModulePath, PluginLoadError, CORE_VERSION, type LoadedPluginModule } from './plugin/resolve.js';
+export { parseYaml, locate, type PositionedYaml } from './job/yaml.js';
 export { JobRun, CheckpointMismatchError, Services, openCheckpointStore, type RunOptions, type CheckpointStoreFactory, type CheckpointStoreOptions } from './engine/run.js';
 export { Pipeline, RunFailure, formatPosition, messageOf, type EnginePage } from './engine/pipeline.js';
 export { backoffDelay } from './engine/backoff.js';

@@ -1,5 +1,5 @@
 import { usage } from '../args.js';
-import { openCheckpointStore, RunConnections } from '@sluice/core/internal';
+import { openCheckpointStore, Redactor, RunConnections } from '@sluice/core/internal';
 import { parse, UsageError } from '../args.js';
 import { builtInCheckpointStores } from '../builtins.js';
 import { loadForRun } from '../job.js';
@@ -19,7 +19,9 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const had = await store.load().catch(() => true);
     await store.clear();
-    process.stdout.write(`${plan.name}: ${had ? 'checkpoint deleted' : 'had no checkpoint'} (${store.location})\n`);
+    // The location may hold a value that came from ${env:…} or ${file:…}: a secret.
+    const { redact } = new Redactor(plan.secrets);
+    process.stdout.write(redact(`${plan.name}: ${had ? 'checkpoint deleted' : 'had no checkpoint'} (${store.location})\n`));
     return 0;
   } finally {
     await store.close?.();

@@ -4,8 +4,12 @@ import { oneOf, parse, UsageError } from '../args.js';
 import { builtInCheckpointStores } from '../builtins.js';
 import { loadForRun, shortPath } from '../job.js';
 import { summaryText } from '../render/format.js';
-import { jsonRenderer } from '../render/json.js';
+import { runInfoOf } from '../render/info.js';
+import { jsonRenderer, type JsonRenderer } from '../render/json.js';
 import { plainRenderer, type Renderer } from '../render/plain.js';
+import { reportOf } from '../render/report.js';
+import { RunWatch } from '../render/watch.js';
+import type { TuiRenderer } from '../ui/tui.js';
 
 const USAGE = `usage: sluice run JOB.yaml [options]
 
@@ -14,8 +18,9 @@ const USAGE = `usage: sluice run JOB.yaml [options]
   --dry-run               read and transform, write nothing, save no checkpoint
   --limit N               stop after N records (no checkpoint is saved)
   --set PATH=VALUE        override a job value, e.g. --set batch.size=100 (repeatable)
-  --report FILE           write the run summary as JSON
-  --progress MODE         auto | tui | plain | json | none (default auto)
+  --report FILE           write the run summary as JSON (schema: report.schema.json)
+  --progress MODE         auto | tui | plain | json | none (default auto: the screen on a
+                          terminal, plain lines otherwise)
   --verbose               show error causes and stacks
 
 exit codes: 0 done · 1 job failed · 2 invalid job or usage · 130 interrupted, checkpoint saved`;
@@ -53,44 +58,83 @@ export async function run(argv: string[]): Promise<number> {
   if (!plan) return 2;
 
   const stop = new AbortController();
-  const jobRun = new JobRun(plan, { checkpointStores: builtInCheckpointStores(), fresh: values.fresh, resend: values.resend, dryRun: values['dry-run'], limit, signal: stop.signal });
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals++;
-    if (signals === 1) stop.abort(new Error(`interrupted by ${signal}`));
+  const options = { checkpointStores: builtInCheckpointStores(), fresh: values.fresh, resend: values.resend, dryRun: values['dry-run'], limit, signal: stop.signal };
+  const jobRun = new JobRun(plan, options);
+  const info = runInfoOf(plan, { dryRun: values['dry-run'], limit });
+  const watch = new RunWatch(jobRun.bus, () => jobRun.progress(), info);
+  const effective = mode === 'auto' ? (isTerminal(process.stderr) ? 'tui' : 'plain') : mode;
+
+  let renderer: Renderer | undefined;
+  let json: JsonRenderer | undefined;
+  let screen: TuiRenderer | undefined;
+  // The first interrupt (signal, Ctrl-C or q on the screen) stops gracefully; a second exits at once.
+  let interrupts = 0;
+  const interrupt = (by: string) => {
+    interrupts++;
+    if (interrupts === 1) stop.abort(new Error(by === 'q' ? 'stopped by q' : `interrupted by ${by}`));
     else {
-      process.stderr.write(`\nsluice: ${signal} again: exiting now; the last saved checkpoint stands\n`);
+      if (screen) screen.abort();
+      else void renderer?.stop();
+      process.stderr.write(`\nsluice: ${by} again: exiting now; the last saved checkpoint stands\n`);
       process.exit(130);
     }
   };
+  const onSignal = (signal: NodeJS.Signals) => interrupt(signal);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  // The Ink screen comes with its own package; until then a terminal gets plain lines too.
-  const effective = mode === 'auto' || mode === 'tui' ? 'plain' : mode;
-  let renderer: Renderer | undefined;
-  if (effective === 'plain') renderer = plainRenderer(jobRun.bus, () => jobRun.progress(), process.stderr);
-  else if (effective === 'json') renderer = jsonRenderer(jobRun.bus, () => jobRun.progress(), process.stdout);
+  if (effective === 'tui') {
+    // The screen's module loads only for the screen (Ink itself loads in its drawing thread).
+    const { tuiRenderer } = await import('../ui/tui.js');
+    renderer = screen = tuiRenderer(watch, {
+      stdout: process.stderr,
+      stdin: process.stdin,
+      onStop: () => {
+        if (interrupts === 0) interrupt('q');
+      },
+      onInterrupt: () => interrupt('Ctrl-C'),
+    });
+  } else if (effective === 'plain') renderer = plainRenderer(watch, process.stderr);
+  else if (effective === 'json') renderer = json = jsonRenderer(watch, process.stdout);
+  else watch.close();
 
+  const startedAt = Date.now();
   let summary: RunSummary;
   try {
     summary = await jobRun.run();
   } catch (error) {
-    renderer?.stop();
     if (error instanceof CheckpointMismatchError) {
+      json?.error(`sluice run: ${error.message}`);
+      await renderer?.stop();
       process.stderr.write(`sluice run: ${error.message}\n`);
       return 2;
     }
+    await renderer?.stop();
     throw error;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  renderer?.stop();
 
-  if (effective !== 'json') {
-    const text = summaryText({ ...summary, ...(summary.deadLetterPath ? { deadLetterPath: shortPath(summary.deadLetterPath) } : {}) }, { checkpoint: plan.checkpoint.store === 'file' ? shortPath(`${plan.checkpoint.path}/${plan.name}.json`) : plan.checkpoint.store });
-    (summary.status === 'done' ? process.stdout : process.stderr).write(`${text}\n`);
+  const report = reportOf(summary, {
+    file: positionals[0]!,
+    startedAt,
+    checkpoint: info.checkpointing ? info.checkpoint : null,
+    ...(summary.deadLetterPath ? { deadLetterPath: shortPath(summary.deadLetterPath) } : {}),
+    redact: info.redact,
+  });
+  if (json) json.end(report);
+  else await renderer?.stop();
+
+  const text = summaryText(
+    { ...summary, ...(summary.deadLetterPath ? { deadLetterPath: shortPath(summary.deadLetterPath) } : {}) },
+    { checkpoint: info.checkpoint, ...(process.stdout.isTTY ? { columns: process.stdout.columns } : {}) },
+  );
+  (summary.status === 'done' && effective !== 'json' ? process.stdout : process.stderr).write(`${info.redact(text)}\n`);
+  if (values.verbose && screen) {
+    const { repaints, mainMs, drawingMs } = screen.stats();
+    const share = (ms: number) => `${((ms / Math.max(1, summary.durationMs)) * 100).toFixed(1)}%`;
+    process.stderr.write(`screen: ${repaints} repaints; snapshots ${Math.round(mainMs)}ms (${share(mainMs)} of the run's thread), drawing ${Math.round(drawingMs)}ms in its own thread\n`);
   }
   if (values.verbose && jobRun.failure) {
     // The cause chain, for bug reports; secrets are redacted from the messages but a stack may show paths.
@@ -100,8 +144,12 @@ export async function run(argv: string[]): Promise<number> {
       cause = cause.cause;
     }
   }
-  if (values.report) {
-    await writeFile(values.report, `${JSON.stringify({ version: 1, ...summary }, null, 2)}\n`);
-  }
+  if (values.report) await writeFile(values.report, `${JSON.stringify(report, null, 2)}\n`);
   return summary.status === 'done' ? 0 : summary.status === 'interrupted' ? 130 : 1;
+}
+
+/** A terminal a screen can be drawn on: a TTY, not a dumb one, and not a CI log that happens to be one. */
+function isTerminal(stream: NodeJS.WriteStream): boolean {
+  const set = (name: string) => name in process.env && process.env[name] !== '0' && process.env[name] !== 'false';
+  return stream.isTTY === true && process.env.TERM !== 'dumb' && !set('CI') && !set('CONTINUOUS_INTEGRATION');
 }

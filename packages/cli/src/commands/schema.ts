@@ -1,20 +1,79 @@
-import { usage } from '../args.js';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { editorSchema } from '@sluice/core/internal';
-import { parse } from '../args.js';
+import { join, resolve } from 'node:path';
+import { editorSchema, loadPluginModule, type PluginRegistry } from '@sluice/core/internal';
+import { parse, usage } from '../args.js';
 import { builtInRegistry } from '../builtins.js';
 
-const USAGE = `usage: sluice schema [--out FILE]
+const USAGE = `usage: sluice schema [--out FILE] [options]
 
-Prints the JSON Schema of job files, built-in plugins' options included, for editors.
-Point yaml-language-server at it with a first line of:
+  --out FILE          write the schema to FILE instead of printing it
+  --plugin NAME       also include this plugin package or module (repeatable)
+  --from DIR          find installed plugins in DIR/node_modules (default: the current folder)
+  --builtins-only     only the built-in plugins (what sluice.schema.json in the repository holds)
+
+Prints one JSON Schema for job files: the job structure, and each plugin's options selected by
+its use: name, with descriptions and defaults. Installed plugins are the packages in
+node_modules whose package.json has the keyword sluice-plugin. Point yaml-language-server
+(VS Code YAML) at it with a first line of:
   # yaml-language-server: $schema=../sluice.schema.json`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, help } = parse(argv, { out: { type: 'string' } }, USAGE);
+  const { values, help } = parse(
+    argv,
+    { out: { type: 'string' }, plugin: { type: 'string', multiple: true }, from: { type: 'string' }, 'builtins-only': { type: 'boolean' } },
+    USAGE,
+  );
   if (help) return usage(USAGE);
-  const text = `${JSON.stringify(editorSchema(builtInRegistry()), null, 2)}\n`;
+  const registry = builtInRegistry();
+  let failed = false;
+  if (!values['builtins-only']) {
+    const from = resolve(values.from ?? '.');
+    const builtIn = new Set(registry.all().map((p) => p.origin));
+    const specs = [...installedPlugins(from).filter((name) => !builtIn.has(name)), ...(values.plugin ?? [])];
+    for (const spec of [...new Set(specs)]) {
+      const explicit = (values.plugin ?? []).includes(spec);
+      const problems = await addPlugin(registry, spec, from);
+      for (const p of problems) process.stderr.write(`sluice schema: ${explicit ? '' : 'warning: '}${spec}: ${p}\n`);
+      if (problems.length && explicit) failed = true;
+    }
+  }
+  if (failed) return 2;
+  const text = `${JSON.stringify(editorSchema(registry), null, 2)}\n`;
   if (values.out) await writeFile(values.out, text);
   else process.stdout.write(text);
   return 0;
+}
+
+async function addPlugin(registry: PluginRegistry, spec: string, from: string): Promise<string[]> {
+  try {
+    const loaded = await loadPluginModule(spec, from);
+    // A package of plugins still to come (an empty list) adds nothing and is no mistake.
+    if (Array.isArray(loaded.exported) && loaded.exported.length === 0) return [];
+    return [...loaded.warnings, ...registry.add(loaded.exported, loaded.origin).map((p) => p.message)];
+  } catch (error) {
+    return [(error as Error).message];
+  }
+}
+
+/** Packages in `dir/node_modules` (scopes included) whose package.json has the keyword `sluice-plugin`. */
+export function installedPlugins(dir: string): string[] {
+  const modules = join(dir, 'node_modules');
+  if (!existsSync(modules)) return [];
+  const names: string[] = [];
+  const consider = (name: string) => {
+    try {
+      const manifest = JSON.parse(readFileSync(join(modules, name, 'package.json'), 'utf8')) as { keywords?: unknown };
+      if (Array.isArray(manifest.keywords) && manifest.keywords.includes('sluice-plugin')) names.push(name);
+    } catch {
+      // Not a package (a .bin folder, a broken link): not a plugin.
+    }
+  };
+  for (const entry of readdirSync(modules)) {
+    if (entry.startsWith('.')) continue;
+    if (entry.startsWith('@')) {
+      for (const inner of readdirSync(join(modules, entry))) consider(`${entry}/${inner}`);
+    } else consider(entry);
+  }
+  return names.sort();
 }

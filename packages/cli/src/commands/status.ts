@@ -1,5 +1,5 @@
 import { usage } from '../args.js';
-import { CheckpointMismatchError, openCheckpointStore, RunConnections } from '@sluice/core/internal';
+import { CheckpointMismatchError, openCheckpointStore, Redactor, RunConnections } from '@sluice/core/internal';
 import { parse, UsageError } from '../args.js';
 import { builtInCheckpointStores } from '../builtins.js';
 import { loadForRun } from '../job.js';
@@ -15,16 +15,19 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('name one job file', USAGE);
   const plan = await loadForRun(positionals[0]!);
   if (!plan) return 2;
+  // The cursor and the location may hold values that came from ${env:…} or ${file:…}: secrets.
+  const { redact } = new Redactor(plan.secrets);
   const connections = new RunConnections(plan.connections);
   const store = await openCheckpointStore(plan, builtInCheckpointStores(), connections);
   try {
     const checkpoint = await store.load();
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ job: plan.name, location: store.location, checkpoint: checkpoint ?? null, matches: checkpoint ? checkpoint.fingerprint === plan.fingerprint : null }, null, 2)}\n`);
+      const status = { job: plan.name, location: store.location, checkpoint: checkpoint ?? null, matches: checkpoint ? checkpoint.fingerprint === plan.fingerprint : null };
+      process.stdout.write(`${JSON.stringify(status, (_key, value: unknown) => (typeof value === 'string' ? redact(value) : value), 2)}\n`);
       return 0;
     }
     if (!checkpoint) {
-      process.stdout.write(`${plan.name}: no checkpoint (${store.location}); the next run starts from the beginning\n`);
+      process.stdout.write(redact(`${plan.name}: no checkpoint (${store.location}); the next run starts from the beginning\n`));
       return 0;
     }
     const lines = [
@@ -35,7 +38,7 @@ export async function run(argv: string[]): Promise<number> {
     ];
     if (checkpoint.fingerprint !== plan.fingerprint) lines.push(`  warning: ${new CheckpointMismatchError(store.location).message}`);
     else lines.push(checkpoint.done ? '  the next run reads only what the source has added since; --fresh starts over' : '  the next run resumes after this batch');
-    process.stdout.write(`${lines.join('\n')}\n`);
+    process.stdout.write(redact(`${lines.join('\n')}\n`));
     return 0;
   } finally {
     await store.close?.();

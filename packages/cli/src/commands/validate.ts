@@ -3,13 +3,17 @@ import { glob } from 'tinyglobby';
 import { formatDiagnostic, loadJob, type Diagnostic } from '@sluice/core/internal';
 import { oneOf, parse, UsageError } from '../args.js';
 import { builtInRegistry } from '../builtins.js';
+import { isJobTestFile, loadJobTestFile } from '../jobtest/spec.js';
 
 const USAGE = `usage: sluice validate FILE_OR_GLOB… [options]
 
   --format FORMAT   text | json | github (default text)
   --strict-env      a missing environment variable is an error (default: a warning)
 
-Checks YAML, the job schema, every plugin's options and every expression. Runs nothing.
+Checks YAML, the job schema, every plugin's options and every expression; job test files
+(*.test.yaml) are checked as job tests. Runs nothing: no expression is evaluated and no plugin
+is started (plugins are imported for their schemas). Secrets are not needed: a missing
+environment variable is a warning unless --strict-env.
 exit codes: 0 valid · 1 invalid · 2 usage`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -34,6 +38,11 @@ export async function run(argv: string[]): Promise<number> {
   const registry = builtInRegistry();
   const results: Array<{ file: string; valid: boolean; diagnostics: Diagnostic[] }> = [];
   for (const file of [...new Set(files)]) {
+    if (isJobTestFile(file)) {
+      const { spec, diagnostics } = await loadJobTestFile(file);
+      results.push({ file, valid: spec !== undefined, diagnostics });
+      continue;
+    }
     const { plan, diagnostics } = await loadJob(file, { registry, strictEnv: Boolean(values['strict-env']) });
     results.push({ file, valid: plan !== undefined && !diagnostics.some((d) => d.severity === 'error'), diagnostics });
   }
@@ -44,8 +53,7 @@ export async function run(argv: string[]): Promise<number> {
   } else if (format === 'github') {
     for (const r of results) {
       for (const d of r.diagnostics) {
-        const message = `${d.path ? `${d.path}: ` : ''}${d.message}${d.hint ? ` (hint: ${d.hint})` : ''}`;
-        process.stdout.write(`::${d.severity === 'error' ? 'error' : 'warning'} file=${d.file},line=${d.line || 1},col=${d.col || 1}::${escapeData(message)}\n`);
+        process.stdout.write(`${githubAnnotation(d)}\n`);
       }
     }
     process.stdout.write(`${results.length - invalid} valid, ${invalid} invalid\n`);
@@ -59,7 +67,23 @@ export async function run(argv: string[]): Promise<number> {
   return invalid === 0 ? 0 : 1;
 }
 
+/**
+ * A GitHub Actions workflow command that annotates the file at the line and column:
+ * `::error file=jobs/a.yaml,line=14,col=7::steps[1].with.where: …`. A problem with no place in
+ * the file (a missing file) annotates the file alone.
+ */
+export function githubAnnotation(d: Diagnostic): string {
+  const message = `${d.path ? `${d.path}: ` : ''}${d.message}${d.hint ? `\nhint: ${d.hint}` : ''}`;
+  const place = d.line > 0 ? `,line=${d.line},col=${d.col}` : '';
+  return `::${d.severity === 'error' ? 'error' : 'warning'} file=${escapeProperty(d.file)}${place}::${escapeData(message)}`;
+}
+
 /** GitHub's workflow-command escaping for the message part. */
 function escapeData(text: string): string {
   return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+}
+
+/** … and for a property value (`file=`), where `:` and `,` separate. */
+function escapeProperty(text: string): string {
+  return escapeData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
 }

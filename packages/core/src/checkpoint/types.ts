@@ -24,6 +24,7 @@ export interface Checkpoint {
   readonly updatedAt: string;
 }
 
+/** Where a job's checkpoints (and ledgers) live; a plugin package may add kinds (`checkpointStores`). */
 export interface CheckpointStore {
   /**
    * Opens the durable ledger `name` of this job (e.g. the keys an email sink has sent). Stores

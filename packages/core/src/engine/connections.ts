@@ -5,6 +5,7 @@ export interface ConnectionConfig {
   readonly [key: string]: unknown;
 }
 
+/** What a plugin's `open` callback returns to `ctx.connections.acquire`: the shared value and how to close it. */
 export interface OpenedConnection<T> {
   readonly value: T;
   close(): Promise<void> | void;

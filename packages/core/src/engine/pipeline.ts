@@ -37,6 +37,13 @@ interface Batch {
   readonly dead: DeadLetterEntry[];
 }
 
+interface Watermark {
+  readonly seq: number;
+  readonly cursor: unknown;
+  readonly sinks: Record<string, unknown>;
+  readonly deadLetter: unknown;
+}
+
 /** A page as the engine reads it: a source page, plus the replay entry points. */
 export type EnginePage = SourcePage & { readonly entry?: number[] };
 
@@ -98,7 +105,11 @@ export class Pipeline {
   /** Live totals, including batches still in flight. */
   private readonly live: JobCounters;
   private readonly thisRun: JobCounters = emptyJobCounters();
-  private watermark: { seq: number; cursor: unknown } | undefined;
+  /**
+   * The last batch every sink finished, with the sinks' states right after it: a checkpoint saved
+   * while the next batch is being written must not pair this cursor with a later sink state.
+   */
+  private watermark: Watermark | undefined;
   private lastCheckpoint: { seq: number; cursor: unknown; at: number } | undefined;
   private nextSeq: number;
   private inFlight = 0;
@@ -123,7 +134,7 @@ export class Pipeline {
       this.committedSteps.set(step.plan.id, { ...step.counters });
     }
     this.nextSeq = o.resume ? o.resume.seq + 1 : 0;
-    this.watermark = o.resume ? { seq: o.resume.seq, cursor: o.resume.cursor } : undefined;
+    this.watermark = o.resume ? { seq: o.resume.seq, cursor: o.resume.cursor, ...this.sinkStates() } : undefined;
     this.startedAt = o.clock.now();
   }
 
@@ -257,7 +268,8 @@ export class Pipeline {
     };
     const errors = page.errors ?? [];
     this.add(batch, 'read', records.length + errors.length);
-    this.o.source.counters.out += records.length;
+    // Through the batch, so the source's count is committed (and resumed) with the batch.
+    this.addStep(batch, this.o.source.plan.id, this.o.source.counters, 'out', records.length);
     if (page.progress !== undefined) this.progressDone = page.progress;
     for (const error of errors) {
       this.recordFailed(this.o.source, batch, error.error, 1, error.position ?? { batch: seq }, undefined, error.raw);
@@ -297,6 +309,8 @@ export class Pipeline {
     let pending: Promise<void>[] | undefined;
     let syncCount = 0;
     for (let i = 0; i < n; i++) {
+      // The run is failing (a record with onError: fail, the error budget): start no more calls.
+      if (signal.aborted) break;
       const record = records[i]!;
       if (entry && entry[i]! > step.index) {
         results[i] = PASS;
@@ -339,6 +353,8 @@ export class Pipeline {
     }
     if (syncCount > 0) step.latency.add((this.o.clock.now() - started) / syncCount);
     if (pending) await Promise.all(pending);
+    // A failed run commits nothing more; what this batch did is not counted.
+    if (signal.aborted) return;
     this.collect(step, batch, results);
   }
 
@@ -384,8 +400,16 @@ export class Pipeline {
           await this.backoff(step, batch, attempt - 1, error, position);
         }
         attempted = attempt;
-        await step.throttle.take(signal);
+        // The slot first, then the throttle: a Retry-After pause set while this record waited
+        // for a slot must still hold it back, and a rate token is spent only when the call starts.
         await step.sem.acquire();
+        try {
+          await step.throttle.take(signal);
+          signal.throwIfAborted();
+        } catch (aborted) {
+          step.sem.release();
+          throw aborted;
+        }
         const info = new AttemptInfo(position, attempt, signal);
         const started = this.o.clock.now();
         try {
@@ -596,7 +620,7 @@ export class Pipeline {
     }
     if (this.failure) return;
     // Everything of this batch is written: fold its counts into the checkpoint's.
-    this.watermark = { seq: batch.seq, cursor: batch.cursor };
+    this.watermark = { seq: batch.seq, cursor: batch.cursor, ...this.sinkStates() };
     for (const key of Object.keys(batch.counts) as Array<keyof JobCounters>) this.committed[key] += batch.counts[key];
     for (const [id, counts] of batch.stepCounts) {
       const total = this.committedSteps.get(id)!;
@@ -704,8 +728,6 @@ export class Pipeline {
     if (!watermark) return;
     const steps: Record<string, StepCounters> = {};
     for (const [id, counts] of this.committedSteps) steps[id] = { ...counts };
-    const sinks: Record<string, unknown> = {};
-    for (const sink of this.o.sinks) sinks[sink.plan.id] = sink.state;
     const checkpoint: Checkpoint = {
       version: 1,
       job: this.plan.name,
@@ -713,8 +735,8 @@ export class Pipeline {
       seq: watermark.seq,
       cursor: watermark.cursor,
       batchSize: this.batchSize,
-      sinks,
-      deadLetter: this.o.deadLetter.state,
+      sinks: watermark.sinks,
+      deadLetter: watermark.deadLetter,
       counters: { ...this.committed },
       steps,
       done,
@@ -724,6 +746,12 @@ export class Pipeline {
     await this.o.store.save(checkpoint);
     this.lastCheckpoint = { seq: watermark.seq, cursor: watermark.cursor, at: this.o.clock.now() };
     this.o.bus.emit({ type: 'checkpoint', seq: watermark.seq, cursor: watermark.cursor, counters: checkpoint.counters });
+  }
+
+  private sinkStates(): Pick<Watermark, 'sinks' | 'deadLetter'> {
+    const sinks: Record<string, unknown> = {};
+    for (const sink of this.o.sinks) sinks[sink.plan.id] = sink.state;
+    return { sinks, deadLetter: this.o.deadLetter.state };
   }
 
   private fail(error: unknown): void {

@@ -117,9 +117,11 @@ export class JobRun {
     private readonly options: RunOptions = {},
   ) {
     this.bus = options.bus ?? new EventBus();
-    options.signal?.addEventListener('abort', () => this.stop(String((options.signal!.reason as Error)?.message ?? 'interrupted')), {
-      once: true,
-    });
+    const signal = options.signal;
+    const onAbort = () => this.stop(String((signal!.reason as Error)?.message ?? 'interrupted'));
+    // A signal aborted before the run was made fires no event: honour it now.
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
   }
 
   /** Stop gracefully: stop reading, finish what is in flight, checkpoint. */

@@ -103,6 +103,8 @@ export class AttemptInfo implements RecordInfo {
   }
 
   abort(reason: unknown): void {
-    this.controller?.abort(reason);
+    // A plugin may read `signal` only after the timeout (after an await): it must see it aborted.
+    void this.signal;
+    this.controller!.abort(reason);
   }
 }

@@ -12,6 +12,7 @@ export interface JobCounters {
   retries: number;
 }
 
+/** Per-step record counts (sinks count records, not batches). */
 export interface StepCounters {
   in: number;
   out: number;

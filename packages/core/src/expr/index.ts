@@ -14,11 +14,13 @@ export interface ExpressionScope {
   readonly job: Readonly<{ name: string }>;
 }
 
+/** An expression compiled once (`ctx.expression`): `evaluate(record)` returns its value. */
 export interface CompiledExpression {
   readonly source: string;
   evaluate(record: SluiceRecord): unknown;
 }
 
+/** A `{{ expression }}` template compiled once (`ctx.template`): `render(record)` returns the text. */
 export interface CompiledTemplate {
   readonly source: string;
   render(record: SluiceRecord): string;

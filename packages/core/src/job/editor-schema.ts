@@ -4,10 +4,12 @@ import { jobSchema } from './schema.js';
 
 /**
  * One JSON Schema for editors (yaml-language-server): the job structure, with each step's `with`
- * checked against the schema of the plugin its `use` names.
+ * checked against the schema of the plugin its `use` names (descriptions and defaults included,
+ * so completion shows them), and `use` offering every plugin of the step's kind.
  */
 export function editorSchema(registry: PluginRegistry): Record<string, unknown> {
   const schema = structuredClone(jobSchema) as unknown as Record<string, any>;
+  schema.$schema = 'http://json-schema.org/draft-07/schema#';
   schema.$id = 'https://sluice.dev/schema/sluice.schema.json';
   schema.title = 'Sluice job file';
   const byUse = (kind: PluginKind) => {
@@ -15,12 +17,22 @@ export function editorSchema(registry: PluginRegistry): Record<string, unknown> 
     return {
       allOf: names.map((name) => {
         const def = registry.get(kind, name)!.definition;
+        const pluginSchema = def.schema as { required?: unknown[] };
         return {
           if: { properties: { use: { const: name } }, required: ['use'] },
-          then: { properties: { with: { description: def.description, ...(def.schema as object) } } },
+          then: {
+            properties: { with: { description: def.description, ...(def.schema as object) } },
+            // A plugin with required options needs `with:` at all.
+            ...(pluginSchema.required?.length ? { required: ['with'] } : {}),
+          },
         };
       }),
-      properties: { use: { anyOf: [{ enum: names }, { type: 'string', pattern: '^(\\.{1,2}/|/)' }] } },
+      use: {
+        anyOf: [
+          ...names.map((name) => ({ const: name, description: `${registry.get(kind, name)!.definition.description} (${registry.get(kind, name)!.origin})` })),
+          { type: 'string', pattern: '^(\\.{1,2}/|/)', description: 'A path to a module that exports a plugin (./plugins/score.ts).' },
+        ],
+      },
     };
   };
   const props = schema.properties;
@@ -28,12 +40,13 @@ export function editorSchema(registry: PluginRegistry): Record<string, unknown> 
   Object.assign(props.steps.items, merge(props.steps.items, byUse('transform')));
   Object.assign(props.sink, merge(props.sink, byUse('sink')));
   Object.assign(props.sinks.items, merge(props.sinks.items, byUse('sink')));
+  Object.assign(props.deadLetter, merge(props.deadLetter, byUse('sink')));
   return schema;
 }
 
-function merge(step: Record<string, any>, extra: { allOf: unknown[]; properties: Record<string, any> }) {
+function merge(step: Record<string, any>, extra: { allOf: unknown[]; use: Record<string, unknown> }) {
   return {
     allOf: extra.allOf,
-    properties: { ...step.properties, use: { ...step.properties.use, ...extra.properties.use } },
+    properties: { ...step.properties, use: { ...step.properties.use, ...extra.use } },
   };
 }

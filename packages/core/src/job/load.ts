@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { ErrorObject } from 'ajv';
 import { parse as parseYamlValue } from 'yaml';
-import { PluginLoadError, importPlugin, isModulePath } from '../plugin/resolve.js';
+import { PluginLoadError, importPlugin, isModulePath, loadPluginModule } from '../plugin/resolve.js';
 import type { PluginRegistry } from '../plugin/registry.js';
 import type { AnyPluginDefinition, PluginKind } from '../plugin/types.js';
 import { compileSchema } from './ajv.js';
@@ -99,7 +99,9 @@ export async function loadJobText(text: string, options: LoadOptions & { dir: st
   for (const [index, spec] of (Array.isArray(job.plugins) ? (job.plugins as unknown[]) : []).entries()) {
     if (typeof spec !== 'string') continue;
     try {
-      for (const problem of registry.addModule(await importPlugin(spec, options.dir), spec)) d.error(`/plugins/${index}`, problem);
+      const loaded = await loadPluginModule(spec, options.dir);
+      for (const warning of loaded.warnings) d.add('warning', `/plugins/${index}`, warning);
+      for (const problem of registry.add(loaded.exported, loaded.origin)) d.error(`/plugins/${index}`, problem.message, problem.hint);
     } catch (error) {
       d.error(`/plugins/${index}`, (error as Error).message, (error as PluginLoadError).hint);
     }

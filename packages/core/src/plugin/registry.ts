@@ -6,6 +6,12 @@ export interface RegisteredPlugin {
   readonly origin: string;
 }
 
+/** A problem with a plugin module, and what to do about it. */
+export interface RegistryProblem {
+  readonly message: string;
+  readonly hint?: string;
+}
+
 /** Plugins known to a run, by kind and name. */
 export class PluginRegistry {
   private readonly byKind: Record<PluginKind, Map<string, RegisteredPlugin>> = {
@@ -16,20 +22,30 @@ export class PluginRegistry {
 
   /** Adds every plugin a module exported (one definition or an array); returns problems found. */
   addModule(exported: unknown, origin: string): string[] {
-    const problems: string[] = [];
+    return this.add(exported, origin).map((p) => p.message);
+  }
+
+  /** As `addModule`, with a hint to each problem. */
+  add(exported: unknown, origin: string): RegistryProblem[] {
+    const problems: RegistryProblem[] = [];
     const defs = Array.isArray(exported) ? exported : [exported];
     if (defs.length === 0 || !defs.every(isDefinition)) {
-      return [`${origin} does not export a Sluice plugin (expected defineSource/defineTransform/defineSink as its default export, or an array of them)`];
+      return [{
+        message: `${origin} does not export a Sluice plugin (expected defineSource/defineTransform/defineSink as its default export, or an array of them)`,
+      }];
     }
     for (const def of defs) {
       const version = (def as { apiVersion?: number }).apiVersion;
       if (version !== undefined && version !== PLUGIN_API_VERSION) {
-        problems.push(`${origin}: plugin '${def.name}' was built for plugin API ${version}; this sluice runs API ${PLUGIN_API_VERSION}`);
+        problems.push({ message: `${origin}: plugin '${def.name}' was built for plugin API ${version}; this sluice runs API ${PLUGIN_API_VERSION}` });
         continue;
       }
       const existing = this.byKind[def.kind].get(def.name);
       if (existing && existing.definition !== def) {
-        problems.push(`two ${def.kind} plugins are named '${def.name}': one from ${existing.origin}, one from ${origin}`);
+        problems.push({
+          message: `two ${def.kind} plugins are named '${def.name}': one from ${existing.origin}, one from ${origin}`,
+          hint: 'list only one of the two packages in plugins:; a plugin of the other can still be used by the path of its module (use: ./node_modules/<package>/dist/index.js)',
+        });
         continue;
       }
       this.byKind[def.kind].set(def.name, { definition: def, origin });

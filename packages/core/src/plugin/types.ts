@@ -11,13 +11,18 @@ export type SluiceRecord = Record<string, unknown>;
 /** Where a record came from, as precise as the source can say (file and line, byte offset, key…). */
 export type RecordPosition = Record<string, unknown>;
 
+/** What a plugin is: a `source` reads records, a `transform` changes them, a `sink` writes them. */
 export type PluginKind = 'source' | 'transform' | 'sink';
 
 /** A JSON Schema for a plugin's `with`; plain JSON Schema, validated by ajv. */
 export type PluginSchema = JSONSchema & object;
 
-/** The config type a plugin's `create` receives, inferred from its schema. */
-export type ConfigOf<S> = S extends JSONSchema ? FromSchema<S> : Record<string, unknown>;
+/**
+ * The config type a plugin's `create` receives, inferred from its schema. Options with a
+ * `default` stay optional: the engine validates `with` but does not fill defaults in, so a
+ * plugin applies them itself (`config.limit ?? 1000`).
+ */
+export type ConfigOf<S> = S extends JSONSchema ? FromSchema<S, { keepDefaultedPropertiesOptional: true }> : Record<string, unknown>;
 
 /** Job facts a plugin may read. */
 export interface JobInfo {
@@ -86,6 +91,7 @@ export interface PluginContext {
 
 // ---------- sources ----------
 
+/** What the engine passes to `SourceInstance.read`. */
 export interface ReadOptions {
   /** The cursor of the last checkpointed page, or undefined to start at the beginning. */
   readonly cursor: unknown;
@@ -107,6 +113,7 @@ export interface SourceRecordError {
   readonly position?: RecordPosition;
 }
 
+/** One page of a source: at most `batchSize` records, and the cursor to resume right after it. */
 export interface SourcePage {
   /** At most `batchSize` records. */
   readonly records: SluiceRecord[];
@@ -120,13 +127,19 @@ export interface SourcePage {
   readonly progress?: number;
 }
 
+/** How much a source will read, for the progress screen's total and ETA. */
 export interface SourceEstimate {
   /** Total in `unit`; progress is reported in the same unit. */
   readonly total: number;
   readonly unit: 'records' | 'bytes';
 }
 
+/** What a source plugin's `create` returns. */
 export interface SourceInstance {
+  /**
+   * Yields pages from `cursor` (undefined: from the start) until the source is read to its end.
+   * Stop early when `signal` aborts; the engine saves the cursor of the last page every sink finished.
+   */
   read(options: ReadOptions): AsyncIterable<SourcePage>;
   estimate?(): Promise<SourceEstimate | undefined>;
   /**
@@ -140,6 +153,7 @@ export interface SourceInstance {
 
 // ---------- transforms ----------
 
+/** What the engine passes to `TransformInstance.process` with each record. */
 export interface RecordInfo {
   /** Source position of the record. */
   readonly position: RecordPosition;
@@ -152,13 +166,19 @@ export interface RecordInfo {
 /** A record, several records, or null/undefined to drop it (counted as filtered). */
 export type TransformResult = SluiceRecord | SluiceRecord[] | null | undefined;
 
+/** What a transform plugin's `create` returns. */
 export interface TransformInstance {
+  /**
+   * Handles one record (several run at once, up to the step's `concurrency`). Throw a
+   * `PermanentError`/`RecordError` for a record that will never pass; anything else is retried.
+   */
   process(record: SluiceRecord, info: RecordInfo): TransformResult | Promise<TransformResult>;
   close?(): Promise<void> | void;
 }
 
 // ---------- sinks ----------
 
+/** What the engine passes to `SinkInstance.write` with each batch. */
 export interface WriteInfo {
   /** Sequence number of the batch (0-based, in source order). */
   readonly seq: number;
@@ -167,11 +187,13 @@ export interface WriteInfo {
   readonly signal: AbortSignal;
 }
 
+/** What `SinkInstance.write` may return: the records the destination refused. */
 export interface WriteResult {
   /** Records the destination refused on their data; they follow the sink's `onError`. */
   readonly rejected?: ReadonlyArray<{ readonly index: number; readonly error: Error }>;
 }
 
+/** What a sink plugin's `create` returns. */
 export interface SinkInstance {
   /** Writes one batch. Called in source order, one batch at a time per sink. */
   write(records: SluiceRecord[], info: WriteInfo): Promise<WriteResult | void>;
@@ -197,6 +219,7 @@ interface PluginDefinitionBase<S> {
   readonly rules?: ReadonlyArray<(config: ConfigOf<S>) => RuleViolation | RuleViolation[] | undefined>;
 }
 
+/** A cross-field problem a plugin's rule found in a step's `with`; `sluice validate` reports it. */
 export interface RuleViolation {
   /** Path inside `with`, e.g. `key` or `columns.id`. Empty for the whole `with`. */
   readonly path?: string;
@@ -204,21 +227,28 @@ export interface RuleViolation {
   readonly hint?: string;
 }
 
+/** A source plugin, as `defineSource` returns it; `S` is its schema, `ConfigOf<S>` its config. */
 export interface SourceDefinition<S = PluginSchema> extends PluginDefinitionBase<S> {
   readonly kind: 'source';
   create(config: ConfigOf<S>, ctx: PluginContext): SourceInstance | Promise<SourceInstance>;
 }
+/** A transform plugin, as `defineTransform` returns it; `S` is its schema, `ConfigOf<S>` its config. */
 export interface TransformDefinition<S = PluginSchema> extends PluginDefinitionBase<S> {
   readonly kind: 'transform';
   create(config: ConfigOf<S>, ctx: PluginContext): TransformInstance | Promise<TransformInstance>;
 }
+/** A sink plugin, as `defineSink` returns it; `S` is its schema, `ConfigOf<S>` its config. */
 export interface SinkDefinition<S = PluginSchema> extends PluginDefinitionBase<S> {
   readonly kind: 'sink';
   create(config: ConfigOf<S>, ctx: PluginContext): SinkInstance | Promise<SinkInstance>;
 }
 
+/** Any plugin definition, whatever its kind and schema (what a package's default export holds). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyPluginDefinition = SourceDefinition<any> | TransformDefinition<any> | SinkDefinition<any>;
 
-/** The plugin API version this core implements; plugins built for another major are refused. */
+/**
+ * The plugin API version this core implements; `define*` stamps it on each plugin, and a plugin
+ * stamped with another is refused. Packages also declare `peerDependencies['@sluice/core']`.
+ */
 export const PLUGIN_API_VERSION = 1;

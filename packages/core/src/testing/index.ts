@@ -7,36 +7,61 @@ import { StepThrottle } from '../engine/throttle.js';
 import { FileLedger } from '../checkpoint/ledger.js';
 import { compileExpression, compileTemplate } from '../expr/index.js';
 import type { Logger } from '../events/logger.js';
+import { compileSchema } from '../job/ajv.js';
+import { defineSink } from '../plugin/define.js';
 import type {
   PluginContext,
   PluginKind,
+  RuleViolation,
   SinkDefinition,
+  SinkInstance,
   SluiceRecord,
-  SourceDefinition,
+  SourceInstance,
   SourcePage,
-  TransformDefinition,
+  TransformInstance,
   TransformResult,
+  WriteInfo,
 } from '../plugin/types.js';
 
+/** What {@link createTestContext} and the run helpers let a test set; everything has a default. */
 export interface TestContextOptions {
   /** Folder relative paths resolve from; a fresh temp folder by default. */
   dir?: string;
+  /** `ctx.job.name` (default `test`). */
   jobName?: string;
+  /** `ctx.step.kind`; the run helpers set it. */
   kind?: PluginKind;
+  /** `ctx.step.id` (default `step`). */
   stepId?: string;
+  /** `ctx.step.concurrency` (default 1). */
   concurrency?: number;
+  /** A fixed or manual clock (default the system clock). */
   clock?: Clock;
+  /** `ctx.state`: a sink's state from the last checkpoint, to test a resume. */
   state?: unknown;
+  /** `ctx.job.dryRun`. */
   dryRun?: boolean;
+  /** The job's `connections:`. */
   connections?: Record<string, ConnectionConfig>;
+  /** `env` as expressions and templates see it. */
   env?: Record<string, string | undefined>;
+  /** The run's abort signal. */
   signal?: AbortSignal;
+  /** Values `ctx.redact` replaces with `***`. */
   secrets?: string[];
+  /** `ctx.job.checkpoint` (default `{ store: 'none' }`). */
   checkpoint?: { store: string; connection?: string };
+  /** `ctx.step.timeoutMs` (default 30000). */
   timeoutMs?: number;
+  /** `ctx.step.retryOn`. */
   retryOn?: Array<string | number>;
   /** The step's rate limit, for `ctx.throttle`. */
   rate?: { perSecond: number };
+  /**
+   * The run helpers check `config` against the plugin's schema first, as `sluice validate` would,
+   * and throw on a problem. Set false to hand a plugin a config no job could have.
+   */
+  validate?: boolean;
 }
 
 /** A logger that keeps what it was told, for assertions. */
@@ -48,7 +73,10 @@ export class MemoryLogger implements Logger {
   error(message: string, fields?: Record<string, unknown>) { this.lines.push({ level: 'error', message, fields }); }
 }
 
-/** A real plugin context over a temp folder, for a plugin's own tests. */
+/**
+ * A real plugin context over a temp folder, for a plugin's own tests: expressions and templates
+ * compile, `ctx.ledger` is a file ledger, `ctx.logger` keeps its lines (`ctx.logger.lines`).
+ */
 export function createTestContext(options: TestContextOptions = {}): PluginContext & { logger: MemoryLogger } {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'sluice-test-'));
   const jobName = options.jobName ?? 'test';
@@ -77,17 +105,131 @@ export function createTestContext(options: TestContextOptions = {}): PluginConte
   };
 }
 
+/**
+ * The parts of a plugin the helpers use. Any `define*` result fits without the compiler
+ * expanding its config type (checking it against `SourceDefinition<any>` can hit TS2589).
+ */
+interface PluginUnderTest<K extends PluginKind = PluginKind, I = unknown> {
+  readonly kind: K;
+  readonly name: string;
+  readonly schema: unknown;
+  readonly rules?: ReadonlyArray<(config: never) => RuleViolation | RuleViolation[] | undefined>;
+  create(config: never, ctx: PluginContext): I | Promise<I>;
+}
+
+/** One problem {@link checkConfig} found in a plugin's `with`. */
+export interface ConfigProblem {
+  /** Where in `with`, dotted (`csv.columns`); empty for the whole config. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/**
+ * Checks a config against a plugin's schema and then its rules (unless `rules: false`), as
+ * `sluice validate` does for a step's `with`: expressions and templates are parsed, never run.
+ * Returns the problems; an empty list means valid.
+ */
+export function checkConfig(plugin: PluginUnderTest, config: unknown, options: { rules?: boolean } = {}): ConfigProblem[] {
+  const validate = compileSchema(plugin.schema as object);
+  const dotted = (pointer: string) => pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')).join('.');
+  const join = (a: string, b: string) => (a && b ? `${a}.${b}` : a || b);
+  if (!validate(config)) {
+    return (validate.errors ?? [])
+      .filter((e) => e.keyword !== 'if' && e.keyword !== 'anyOf' && e.keyword !== 'oneOf')
+      .map((e) => {
+        const path = dotted(e.instancePath);
+        const params = e.params as Record<string, unknown>;
+        if (e.keyword === 'additionalProperties') return { path: join(path, String(params.additionalProperty)), message: `unknown key '${String(params.additionalProperty)}'` };
+        if (e.keyword === 'required') return { path, message: `missing required key '${String(params.missingProperty)}'` };
+        if (e.keyword === 'enum') return { path, message: `must be one of ${(params.allowedValues as unknown[]).map(String).join(', ')}` };
+        return { path, message: e.message ?? 'is invalid' };
+      });
+  }
+  const problems: ConfigProblem[] = [];
+  if (options.rules === false) return problems;
+  for (const rule of plugin.rules ?? []) {
+    let found: ReturnType<typeof rule>;
+    try {
+      found = rule(config as never);
+    } catch (error) {
+      found = { message: `rule failed: ${(error as Error).message}` };
+    }
+    for (const v of found === undefined ? [] : Array.isArray(found) ? found : [found]) problems.push({ path: v.path ?? '', message: v.message });
+  }
+  return problems;
+}
+
+function assertConfig(plugin: PluginUnderTest, config: unknown, options: TestContextOptions): void {
+  if (options.validate === false) return;
+  // The schema only: a plugin's own `create` checks may be what a test is after.
+  const problems = checkConfig(plugin, config, { rules: false });
+  if (problems.length) {
+    throw new Error(
+      `invalid config for ${plugin.kind} '${plugin.name}': ${problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ')}`,
+    );
+  }
+}
+
+/** What {@link captureSink} collected. */
+export interface CapturedSink {
+  /** A sink plugin that keeps every batch written to it, in order, in memory. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly plugin: SinkDefinition<any>;
+  /** The batches written, in the order the engine wrote them. */
+  readonly batches: SluiceRecord[][];
+  /** Every record written, in order. */
+  readonly records: SluiceRecord[];
+  /** The `info` of each write (seq, positions, attempt). */
+  readonly writes: Array<Omit<WriteInfo, 'signal'>>;
+}
+
+/**
+ * An in-memory sink that collects what a job or a test writes to it: put `captured.plugin` where
+ * a real sink would go and read `captured.records` afterwards. Its `with` is ignored.
+ */
+export function captureSink(name = 'capture'): CapturedSink {
+  const batches: SluiceRecord[][] = [];
+  const writes: Array<Omit<WriteInfo, 'signal'>> = [];
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const plugin = defineSink<any>({
+    name,
+    description: 'Keeps the records written to it in memory (tests).',
+    schema: { type: 'object' } as const,
+    create() {
+      return {
+        async write(records: SluiceRecord[], info: WriteInfo) {
+          batches.push(records.map((r) => structuredClone(r)));
+          writes.push({ seq: info.seq, positions: info.positions, attempt: info.attempt });
+        },
+        state: () => ({ batches: batches.length }),
+      };
+    },
+  });
+  return {
+    plugin,
+    batches,
+    writes,
+    get records() {
+      return batches.flat();
+    },
+  };
+}
+
 const flatten = (result: TransformResult): SluiceRecord[] =>
   result == null ? [] : Array.isArray(result) ? result : [result];
 
-/** Runs a transform plugin over records, one after the other, and returns what it emitted. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+/**
+ * Runs a transform plugin over records, one after the other, and returns what it emitted (a
+ * dropped record emits nothing). `config` is checked against the plugin's schema first
+ * (`checkConfig` also runs the plugin's rules).
+ */
 export async function runTransform(
-  plugin: TransformDefinition<any>,
+  plugin: PluginUnderTest<'transform', TransformInstance>,
   config: unknown,
   records: SluiceRecord[],
   options: TestContextOptions = {},
 ): Promise<SluiceRecord[]> {
+  assertConfig(plugin, config, options);
   const ctx = createTestContext({ ...options, kind: 'transform' });
   const instance = await plugin.create(config as never, ctx);
   const out: SluiceRecord[] = [];
@@ -101,13 +243,16 @@ export async function runTransform(
   return out;
 }
 
-/** Reads every page of a source plugin from `cursor` (the start by default). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+/**
+ * Reads every page of a source plugin from `cursor` (the start by default); the records are
+ * `pages.flatMap((p) => p.records)`. `config` is checked against the plugin's schema first.
+ */
 export async function collectSource(
-  plugin: SourceDefinition<any>,
+  plugin: PluginUnderTest<'source', SourceInstance>,
   config: unknown,
   options: TestContextOptions & { cursor?: unknown; batchSize?: number } = {},
 ): Promise<SourcePage[]> {
+  assertConfig(plugin, config, options);
   const ctx = createTestContext({ ...options, kind: 'source' });
   const instance = await plugin.create(config as never, ctx);
   const pages: SourcePage[] = [];
@@ -121,14 +266,17 @@ export async function collectSource(
   return pages;
 }
 
-/** Writes batches through a sink plugin, flushing and closing it; returns the last state it reported. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+/**
+ * Writes batches through a sink plugin, then flushes and closes it; returns the last state it
+ * reported (pass it as `options.state` to test a resume). `config` is checked first.
+ */
 export async function writeSink(
-  plugin: SinkDefinition<any>,
+  plugin: PluginUnderTest<'sink', SinkInstance>,
   config: unknown,
   batches: SluiceRecord[][],
   options: TestContextOptions = {},
 ): Promise<{ state: unknown }> {
+  assertConfig(plugin, config, options);
   const ctx = createTestContext({ ...options, kind: 'sink' });
   const instance = await plugin.create(config as never, ctx);
   let state: unknown = options.state;

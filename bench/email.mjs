@@ -1,0 +1,200 @@
+// Email benchmark: 2,000 messages to a local SMTP server (smtp-server, in its own process) at
+// concurrency 8 — Sluice's email sink (the built CLI) against a hand-written nodemailer pool loop.
+//
+//   node bench/email.mjs [--messages 2000] [--concurrency 8] [--rounds 3]
+//
+// Both contenders run as child processes against the same server and send the same messages
+// (rendered from the same records). Each reports its sending time: for Sluice the run's
+// `durationMs` from --report (reading, rendering, throttling, sending, recording each key in the
+// fsynced ledger, checkpoints); for the loop, from its first send to its last reply. Node start-up
+// and the SMTP verify at start are left out of both; wall-clock times are printed too.
+import { fork, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const fromEmailPackage = createRequire(join(ROOT, 'packages/plugins/email/package.json'));
+const load = async (name) => import(pathToFileURL(fromEmailPackage.resolve(name)).href);
+
+const { values } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '2000' },
+    concurrency: { type: 'string', default: '8' },
+    rounds: { type: 'string', default: '3' },
+    role: { type: 'string' },
+    url: { type: 'string' },
+    input: { type: 'string' },
+  },
+});
+const MESSAGES = Number(values.messages);
+const CONCURRENCY = Number(values.concurrency);
+
+// ---------- the SMTP server (child process) ----------
+if (values.role === 'server') {
+  const { SMTPServer } = await load('smtp-server');
+  let accepted = 0;
+  const server = new SMTPServer({
+    logger: false,
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    closeTimeout: 200,
+    onData(stream, _session, callback) {
+      stream.on('data', () => {});
+      stream.on('end', () => {
+        accepted++;
+        callback(null, 'queued');
+      });
+    },
+  });
+  server.on('error', () => {});
+  server.listen(0, '127.0.0.1', () => process.send({ port: server.server.address().port }));
+  process.on('message', (m) => {
+    if (m === 'count') process.send({ accepted });
+    if (m === 'stop') server.close(() => process.exit(0));
+  });
+}
+
+// ---------- the hand-written loop (child process) ----------
+else if (values.role === 'loop') {
+  const nodemailer = (await load('nodemailer')).default;
+  const records = readFileSync(values.input, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const transporter = nodemailer.createTransport({ pool: true, url: values.url, maxConnections: CONCURRENCY, logger: false });
+  await transporter.verify();
+  const started = performance.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < records.length) {
+      const r = records[next++];
+      await transporter.sendMail({
+        from: 'Acme <hello@acme.test>',
+        to: `${r.name} <${r.email}>`,
+        subject: `Welcome, ${r.name}!`,
+        text: `Hi ${r.name},\nyour ${r.plan} account is ready.`,
+        html: `<p>Hi ${r.name}, your ${r.plan} account is ready.</p>`,
+        messageId: `<${r.id}@bench.local>`,
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const ms = performance.now() - started;
+  transporter.close();
+  process.send({ ms });
+}
+
+// ---------- the driver ----------
+else {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-email-'));
+  const input = join(dir, 'users.jsonl');
+  const plans = ['free', 'pro', 'team'];
+  writeFileSync(
+    input,
+    Array.from({ length: MESSAGES }, (_, i) => JSON.stringify({ id: `u${i}`, name: `User ${i}`, email: `user${i}@example.test`, plan: plans[i % 3] })).join('\n') + '\n',
+  );
+  writeFileSync(
+    join(dir, 'job.yaml'),
+    `version: 1
+name: bench-email
+batch: { size: 500 }
+source: { use: file, with: { path: users.jsonl } }
+sink:
+  use: email
+  with:
+    smtp: \${env:SMTP_URL}
+    from: Acme <hello@acme.test>
+    to: "{{ record.name }} <{{ record.email }}>"
+    subject: "Welcome, {{ record.name }}!"
+    text: "Hi {{ record.name }},\\nyour {{ record.plan }} account is ready."
+    html: "<p>Hi {{ record.name }}, your {{ record.plan }} account is ready.</p>"
+  concurrency: ${CONCURRENCY}
+`,
+  );
+
+  const server = fork(fileURLToPath(import.meta.url), ['--role', 'server'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ask = (message, key) =>
+    new Promise((res) => {
+      const on = (m) => {
+        if (key in m) {
+          server.off('message', on);
+          res(m);
+        }
+      };
+      server.on('message', on);
+      if (message) server.send(message);
+    });
+  const { port } = await ask(undefined, 'port');
+  const url = `smtp://127.0.0.1:${port}`;
+  const accepted = async () => (await ask('count', 'accepted')).accepted;
+
+  const timed = (command, args, options) =>
+    new Promise((res, rej) => {
+      const t0 = performance.now();
+      const child = command(...args, options);
+      let result;
+      let stderr = '';
+      child.on('message', (m) => (result = m));
+      child.stderr?.on('data', (d) => (stderr += d));
+      const timer = setTimeout(() => (child.kill('SIGKILL'), rej(new Error('timed out'))), 300_000);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        if (code !== 0) rej(new Error(`exit ${code}: ${stderr}`));
+        else res({ wall: performance.now() - t0, result });
+      });
+    });
+
+  const runLoop = async () => {
+    const { wall, result } = await timed(fork, [fileURLToPath(import.meta.url), ['--role', 'loop', '--url', url, '--input', input, '--concurrency', String(CONCURRENCY)]], {
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    });
+    return { ms: result.ms, wall };
+  };
+  const runSluice = async () => {
+    const report = join(dir, 'report.json');
+    const { wall } = await timed(
+      spawn,
+      [process.execPath, [join(ROOT, 'packages/cli/dist/bin.js'), 'run', join(dir, 'job.yaml'), '--fresh', '--resend', '--progress', 'none', '--report', report]],
+      { env: { ...process.env, SMTP_URL: url }, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    const summary = JSON.parse(readFileSync(report, 'utf8'));
+    if (summary.counters.written !== MESSAGES) throw new Error(`sluice wrote ${summary.counters.written} of ${MESSAGES}`);
+    return { ms: summary.durationMs, wall };
+  };
+
+  const rows = { sluice: [], loop: [] };
+  // Warm-up (page cache, JIT of the server), not counted.
+  await runLoop();
+  await runSluice();
+  for (let round = 0; round < Number(values.rounds); round++) {
+    for (const [name, run] of round % 2 ? [['loop', runLoop], ['sluice', runSluice]] : [['sluice', runSluice], ['loop', runLoop]]) {
+      const before = await accepted();
+      const r = await run();
+      const got = (await accepted()) - before;
+      if (got !== MESSAGES) throw new Error(`${name}: the server accepted ${got} of ${MESSAGES}`);
+      rows[name].push(r);
+    }
+  }
+  server.send('stop');
+
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const rate = (ms) => (MESSAGES / ms) * 1000;
+  const line = (name) => {
+    const ms = median(rows[name].map((r) => r.ms));
+    const wall = median(rows[name].map((r) => r.wall));
+    return { name, ms, rate: rate(ms), wall, all: rows[name].map((r) => Math.round(rate(r.ms))) };
+  };
+  const s = line('sluice');
+  const l = line('loop');
+  console.log(`email: ${MESSAGES} messages, concurrency ${CONCURRENCY}, ${values.rounds} rounds (median), Node ${process.version}`);
+  for (const r of [s, l]) {
+    console.log(
+      `  ${r.name.padEnd(7)} ${r.rate.toFixed(0).padStart(6)} msg/s  (${r.ms.toFixed(0)} ms sending, ${r.wall.toFixed(0)} ms wall; rounds: ${r.all.join(', ')} msg/s)`,
+    );
+  }
+  // Rounds run back to back (alternating who goes first): the ratio within a round is the least
+  // disturbed by load from outside.
+  const perRound = rows.sluice.map((r, i) => rows.loop[i].ms / r.ms);
+  console.log(`  ratio   ${(s.rate / l.rate).toFixed(2)}× of medians; per round ${perRound.map((x) => x.toFixed(2)).join(', ')} (median ${median(perRound).toFixed(2)}×; target ≥ 0.8×)`);
+}

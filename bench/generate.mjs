@@ -1,0 +1,71 @@
+// Deterministic JSON Lines test data: `node bench/generate.mjs COUNT FILE`.
+// Records average ~120 bytes; `amount` is uniform in [0, 100) with two decimals, so about half pass
+// the benchmark's `amount > 50` filter. Same COUNT → byte-identical file, on any machine.
+import { openSync, writeSync, closeSync, renameSync } from 'node:fs';
+
+export const GENERATOR_VERSION = 1;
+
+/** The benchmark's transform in jq: keep amount > 50, upper-case the name, add a tag. */
+export const JQ_FILTER = 'select(.amount > 50) | .name |= ascii_upcase | .tag = "big"';
+
+const FIRST = ['alice', 'bruno', 'chen', 'dara', 'emeka', 'fatima', 'goran', 'hana', 'ivan', 'jonas', 'kofi', 'lena', 'mateo', 'nadia', 'oskar', 'priya'];
+const LAST = ['walker', 'silva', 'okafor', 'novak', 'tanaka', 'moreau', 'haddad', 'jensen', 'kowalski', 'romero', 'lindqvist', 'ferreira'];
+const CITIES = ['Lisbon', 'Oslo', 'Lagos', 'Kyoto', 'Austin', 'Porto', 'Dakar', 'Quito', 'Tallinn', 'Perth', 'Turin', 'Leeds'];
+
+/** mulberry32: small, fast, deterministic. */
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Writes COUNT records to FILE and returns `{ version, count, bytes, expected }`, where `expected` is what
+ * the transform must output — its record count and first and last line, built here as text (not with
+ * JSON.stringify), so the check does not share code with any contender.
+ */
+export function generate(count, file) {
+  const next = rng(20240601);
+  const pick = (list) => list[Math.floor(next() * list.length)];
+  const temp = `${file}.tmp`;
+  const fd = openSync(temp, 'w');
+  const base = Date.UTC(2024, 0, 1) / 1000;
+  let bytes = 0;
+  let chunk = '';
+  let kept = 0;
+  let firstOut;
+  let lastOut;
+  for (let id = 1; id <= count; id++) {
+    const first = pick(FIRST);
+    const last = pick(LAST);
+    const cents = Math.floor(next() * 10000);
+    const day = new Date((base + Math.floor(next() * 365) * 86_400) * 1000).toISOString().slice(0, 10);
+    const amount = (cents / 100).toFixed(2).replace(/\.?0+$/, '');
+    const city = pick(CITIES);
+    const rest = `"email":"${first}.${last}${id}@mail.com","amount":${amount},"city":"${city}","day":"${day}"`;
+    chunk += `{"id":${id},"name":"${first} ${last}",${rest}}\n`;
+    if (cents > 5000) {
+      kept++;
+      lastOut = `{"id":${id},"name":"${first.toUpperCase()} ${last.toUpperCase()}",${rest},"tag":"big"}`;
+      firstOut ??= lastOut;
+    }
+    if (chunk.length >= 1 << 20) {
+      bytes += writeSync(fd, chunk);
+      chunk = '';
+    }
+  }
+  if (chunk) bytes += writeSync(fd, chunk);
+  closeSync(fd);
+  renameSync(temp, file);
+  return { version: GENERATOR_VERSION, count, bytes, expected: { count: kept, first: firstOut, last: lastOut } };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [count, file] = process.argv.slice(2);
+  console.log(JSON.stringify(generate(Number(count), file)));
+}

@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import type { Clock } from './clock.js';
+import { StepThrottle } from './throttle.js';
+
+/**
+ * Virtual time: `sleep` registers a timer; once the process has nothing else to do (a macrotask
+ * turn after every microtask), time jumps to the earliest timer and wakes it.
+ */
+class VirtualClock implements Clock {
+  private t = 0;
+  private order = 0;
+  private timers: Array<{ at: number; order: number; wake: () => void }> = [];
+  private scheduled = false;
+  readonly sleeps: Array<{ at: number; ms: number }> = [];
+
+  now(): number {
+    return this.t;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    this.sleeps.push({ at: this.t, ms });
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const timer = {
+        at: this.t + Math.max(0, ms),
+        order: this.order++,
+        wake: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      const onAbort = () => {
+        this.timers = this.timers.filter((x) => x !== timer);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.timers.push(timer);
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.timers.sort((a, b) => a.at - b.at || a.order - b.order);
+      const next = this.timers.shift();
+      if (!next) return;
+      this.t = Math.max(this.t, next.at);
+      next.wake();
+      if (this.timers.length) this.schedule();
+    });
+  }
+}
+
+/** The most events any closed window [t, t + width] holds. */
+function densest(times: number[], width: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let best = 0;
+  for (let i = 0, j = 0; i < sorted.length; i++) {
+    while (sorted[i]! - sorted[j]! > width) j++;
+    best = Math.max(best, i - j + 1);
+  }
+  return best;
+}
+
+describe('StepThrottle', () => {
+  it('without a rate or a pause it is not limited and resolves at once', async () => {
+    const clock = new VirtualClock();
+    const throttle = new StepThrottle(clock);
+    expect(throttle.limited).toBe(false);
+    await Promise.all(Array.from({ length: 50 }, () => throttle.take()));
+    expect(clock.sleeps).toEqual([]);
+    expect(clock.now()).toBe(0);
+  });
+
+  it('rate 20/s: 100 takes are spaced evenly, no one-second window holds more than 21', async () => {
+    const clock = new VirtualClock();
+    const throttle = new StepThrottle(clock, { perSecond: 20 });
+    expect(throttle.limited).toBe(true);
+    const times: number[] = [];
+    await Promise.all(Array.from({ length: 100 }, () => throttle.take().then(() => times.push(clock.now()))));
+    expect(times).toHaveLength(100);
+    expect(densest(times, 1000)).toBeLessThanOrEqual(21);
+    // Even spacing (no burst at the start), and no slower than the rate either.
+    const sorted = [...times].sort((a, b) => a - b);
+    for (let i = 1; i < sorted.length; i++) expect(sorted[i]! - sorted[i - 1]!).toBeGreaterThanOrEqual(49);
+    expect(sorted[0]).toBe(0);
+    expect(sorted[99]).toBeLessThanOrEqual(99 * 50 + 100);
+  });
+
+  it('takes spread over time refill the bucket but never burst above one token', async () => {
+    const clock = new VirtualClock();
+    const throttle = new StepThrottle(clock, { perSecond: 20 });
+    const times: number[] = [];
+    await throttle.take();
+    times.push(clock.now());
+    await clock.sleep(5000); // idle: the bucket must not hold 100 tokens now
+    await Promise.all(Array.from({ length: 30 }, () => throttle.take().then(() => times.push(clock.now()))));
+    expect(densest(times, 1000)).toBeLessThanOrEqual(21);
+  });
+
+  it('pauseFor delays every waiter until the pause ends (longest pause wins)', async () => {
+    const clock = new VirtualClock();
+    const throttle = new StepThrottle(clock);
+    throttle.pauseFor(1500);
+    throttle.pauseFor(500);
+    expect(throttle.limited).toBe(true);
+    const times: number[] = [];
+    await Promise.all(Array.from({ length: 5 }, () => throttle.take().then(() => times.push(clock.now()))));
+    expect(times).toEqual([1500, 1500, 1500, 1500, 1500]);
+    expect(throttle.limited).toBe(false);
+    await throttle.take();
+    expect(clock.now()).toBe(1500);
+  });
+
+  it('a pause also holds a rate-limited step, and the rate resumes after it', async () => {
+    const clock = new VirtualClock();
+    const throttle = new StepThrottle(clock, { perSecond: 10 });
+    await throttle.take(); // t=0
+    throttle.pauseFor(2000);
+    const times: number[] = [];
+    await Promise.all(Array.from({ length: 3 }, () => throttle.take().then(() => times.push(clock.now()))));
+    expect(Math.min(...times)).toBeGreaterThanOrEqual(2000);
+    const sorted = [...times].sort((a, b) => a - b);
+    expect(sorted[1]! - sorted[0]!).toBeGreaterThanOrEqual(100);
+    expect(sorted[2]! - sorted[1]!).toBeGreaterThanOrEqual(100);
+  });
+
+  it('an aborted waiter rejects and does not hold up the ones behind it', async () => {
+    const clock = new VirtualClock();
+    const throttle = new StepThrottle(clock);
+    throttle.pauseFor(1000);
+    const controller = new AbortController();
+    const first = throttle.take(controller.signal);
+    const second = throttle.take();
+    controller.abort(new Error('stop'));
+    await expect(first).rejects.toThrow('stop');
+    await second;
+    expect(clock.now()).toBe(1000);
+  });
+});

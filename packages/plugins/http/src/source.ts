@@ -1,0 +1,416 @@
+import {
+  defineSource,
+  type PluginContext,
+  type ReadOptions,
+  type RecordPosition,
+  type RuleViolation,
+  type SluiceRecord,
+  type SourceEstimate,
+  type SourceInstance,
+  type SourcePage,
+  type SourceRecordError,
+} from '@sluice/core';
+import { HttpCaller, headerOf, parseBody } from './call.js';
+import { displayUrl, type HttpRequest, type HttpResponse } from './client.js';
+import { describeBody, HttpFailure, isRetriedBy, trimBody } from './errors.js';
+import { nextLink } from './link.js';
+import { getPath, isWellFormedPath } from './paths.js';
+import {
+  authOnce,
+  authOption,
+  headersOption,
+  queryOption,
+  RequestTemplate,
+  requestTimeoutMs,
+  timeoutOption,
+  urlIsAbsolute,
+  urlOption,
+  type RequestConfig,
+} from './request.js';
+
+const STYLES = ['none', 'page', 'offset', 'cursor', 'link'] as const;
+type Style = (typeof STYLES)[number];
+
+/** JSON Schema of the http source's `with`. */
+export const httpSourceSchema = {
+  type: 'object',
+  description: 'Reads records from a JSON API with GET, page after page.',
+  additionalProperties: false,
+  required: ['url'],
+  properties: {
+    url: { ...urlOption, description: 'The first page\'s URL, http or https (a template with `env` and `job` in scope).', examples: ['https://api.example.com/v1/users'] },
+    query: queryOption,
+    headers: headersOption,
+    auth: authOption,
+    timeout: timeoutOption,
+    items: {
+      type: 'string',
+      default: '',
+      description: 'Dotted path to the array of records in the response body (`data.items`). Empty: the body is the array.',
+      examples: ['data.items', 'results'],
+    },
+    pagination: {
+      type: 'string',
+      enum: STYLES,
+      default: 'none',
+      description:
+        'How to get the next page. page: ?page=1,2,3…; offset: ?offset=0,100,…; cursor: the token (or URL) at `next` in each response; link: the Link header\'s rel="next"; none: one request. Reading stops at an empty page or when there is no next cursor or link.',
+      examples: ['page', 'cursor', 'link'],
+    },
+    pageSize: {
+      type: 'integer',
+      minimum: 1,
+      description: 'Records per request, sent as the `params.size` parameter. Left out: the API\'s default and no parameter is sent.',
+      examples: [100, 500],
+    },
+    startPage: { type: 'integer', minimum: 0, default: 1, description: 'The first page number (pagination: page).', examples: [1, 0] },
+    next: {
+      type: 'string',
+      description:
+        'pagination: cursor — dotted path to the next cursor in the response body. A value that is a URL (absolute, or starting with /) is fetched as it is; anything else is sent as the `params.cursor` parameter. Missing, null or "": the last page.',
+      examples: ['meta.next_cursor', 'links.next', 'next'],
+    },
+    params: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Names of the query parameters pagination sets.',
+      examples: [{ page: 'p', size: 'page_size' }],
+      properties: {
+        page: { type: 'string', minLength: 1, default: 'page', description: 'Page number parameter (pagination: page).', examples: ['page', 'p'] },
+        offset: { type: 'string', minLength: 1, default: 'offset', description: 'Offset parameter (pagination: offset).', examples: ['offset', 'skip'] },
+        cursor: { type: 'string', minLength: 1, default: 'cursor', description: 'Cursor parameter (pagination: cursor).', examples: ['cursor', 'after'] },
+        size: {
+          type: 'string',
+          minLength: 1,
+          description: 'Page size parameter, sent when `pageSize` is set. Default: per_page for page, limit otherwise.',
+          examples: ['per_page', 'limit', 'page_size'],
+        },
+      },
+    },
+    total: {
+      type: 'string',
+      description: 'Dotted path to the total number of records in the first response, for the progress total and ETA.',
+      examples: ['meta.total', 'total_count'],
+    },
+    totalHeader: {
+      type: 'string',
+      minLength: 1,
+      description: 'A response header with the total number of records (instead of `total`).',
+      examples: ['X-Total-Count'],
+    },
+  },
+} as const;
+
+export type HttpSourceConfig = RequestConfig & {
+  items?: string;
+  pagination?: Style;
+  pageSize?: number;
+  startPage?: number;
+  next?: string;
+  params?: { page?: string; offset?: string; cursor?: string; size?: string };
+  total?: string;
+  totalHeader?: string;
+};
+
+/** Where the next request goes: a page number, an offset, a cursor token, a URL, or the first URL. */
+type Request = { page: number } | { offset: number } | { cursor: string | null } | { url: string | null } | { single: true };
+
+/** The checkpoint: the request to make and how many of its items are already read. */
+export type HttpSourceCursor = Request & { skip: number };
+
+/** Rule: cursor pagination needs `next`; `next` is for cursor pagination only. */
+export function cursorNeedsNext(config: HttpSourceConfig): RuleViolation | undefined {
+  if (config.pagination === 'cursor' && !config.next) {
+    return { path: 'next', message: 'pagination: cursor needs next: the path to the next cursor in the response', hint: 'e.g. next: meta.next_cursor' };
+  }
+  if (config.next !== undefined && config.pagination !== 'cursor') {
+    return { path: 'next', message: `next is for pagination: cursor (this step has ${config.pagination ?? 'none'})`, hint: 'set pagination: cursor, or remove next' };
+  }
+  return undefined;
+}
+
+/** Rule: options that belong to another pagination style, and malformed paths. */
+export function sourceOptionsFit(config: HttpSourceConfig): RuleViolation[] {
+  const found: RuleViolation[] = [];
+  const style = config.pagination ?? 'none';
+  if (config.startPage !== undefined && style !== 'page') found.push({ path: 'startPage', message: `startPage is for pagination: page (this step has ${style})` });
+  if (config.pageSize !== undefined && style === 'none') found.push({ path: 'pageSize', message: 'pageSize needs a pagination style', hint: 'set pagination: page, offset, cursor or link' });
+  if (config.total !== undefined && config.totalHeader !== undefined) found.push({ path: 'total', message: 'total and totalHeader are both set; keep one' });
+  for (const key of ['items', 'next', 'total'] as const) {
+    const path = config[key];
+    if (path !== undefined && !isWellFormedPath(path)) found.push({ path: key, message: `"${path}" has an empty segment`, hint: 'e.g. data.items' });
+  }
+  return found;
+}
+
+interface SourceSettings {
+  readonly style: Style;
+  readonly items: string;
+  readonly pageSize?: number;
+  readonly startPage: number;
+  readonly next?: string;
+  readonly params: { page: string; offset: string; cursor: string; size: string };
+  readonly total?: string;
+  readonly totalHeader?: string;
+}
+
+function settingsOf(config: HttpSourceConfig): SourceSettings {
+  const style = config.pagination ?? 'none';
+  const p = config.params ?? {};
+  return {
+    style,
+    items: config.items ?? '',
+    ...(config.pageSize !== undefined ? { pageSize: config.pageSize } : {}),
+    startPage: config.startPage ?? 1,
+    ...(config.next !== undefined ? { next: config.next } : {}),
+    params: { page: p.page ?? 'page', offset: p.offset ?? 'offset', cursor: p.cursor ?? 'cursor', size: p.size ?? (style === 'page' ? 'per_page' : 'limit') },
+    ...(config.total !== undefined ? { total: config.total } : {}),
+    ...(config.totalHeader !== undefined ? { totalHeader: config.totalHeader.toLowerCase() } : {}),
+  };
+}
+
+function firstRequest(s: SourceSettings): Request {
+  switch (s.style) {
+    case 'page':
+      return { page: s.startPage };
+    case 'offset':
+      return { offset: 0 };
+    case 'cursor':
+      return { cursor: null };
+    case 'link':
+      return { url: null };
+    case 'none':
+      return { single: true };
+  }
+}
+
+/** Checks a saved cursor against the pagination style; a mismatch means the job changed. */
+function resumeFrom(saved: unknown, s: SourceSettings): HttpSourceCursor {
+  if (saved === undefined || saved === null) return { ...firstRequest(s), skip: 0 };
+  const c = saved as Record<string, unknown>;
+  const skip = typeof c.skip === 'number' && c.skip >= 0 ? c.skip : NaN;
+  const ok =
+    !Number.isNaN(skip) &&
+    ((s.style === 'page' && typeof c.page === 'number') ||
+      (s.style === 'offset' && typeof c.offset === 'number') ||
+      (s.style === 'cursor' && ('cursor' in c ? c.cursor === null || typeof c.cursor === 'string' : typeof c.url === 'string')) ||
+      (s.style === 'link' && (c.url === null || typeof c.url === 'string')) ||
+      (s.style === 'none' && c.single === true));
+  if (!ok) throw new Error(`the checkpoint's cursor ${JSON.stringify(saved)} does not fit pagination: ${s.style}; run with --fresh`);
+  return c as HttpSourceCursor;
+}
+
+/** A page the API answered, parsed. */
+interface FetchedPage {
+  readonly request: HttpRequest;
+  readonly response: HttpResponse;
+  readonly items: unknown[];
+  readonly body: unknown;
+}
+
+class PageError extends Error {
+  constructor(
+    message: string,
+    readonly raw: string,
+  ) {
+    super(message);
+    this.name = 'PageError';
+  }
+}
+
+/** Reads the API page after page, each page split into batches of at most `batchSize`. */
+class PageReader {
+  private estimateResolve?: (estimate: SourceEstimate | undefined) => void;
+  readonly estimate: Promise<SourceEstimate | undefined>;
+
+  constructor(
+    private readonly ctx: PluginContext,
+    private readonly s: SourceSettings,
+    private readonly template: RequestTemplate,
+    private readonly caller: HttpCaller,
+  ) {
+    this.estimate = new Promise((resolve) => (this.estimateResolve = resolve));
+  }
+
+  endEstimate(): void {
+    this.estimateResolve?.(undefined);
+  }
+
+  private requestOf(at: Request): HttpRequest {
+    const s = this.s;
+    let url: URL;
+    if ('url' in at && at.url) url = new URL(at.url);
+    else {
+      url = this.template.urlFor();
+      if ('page' in at) url.searchParams.set(s.params.page, String(at.page));
+      if ('offset' in at) url.searchParams.set(s.params.offset, String(at.offset));
+      if ('cursor' in at && at.cursor !== null) url.searchParams.set(s.params.cursor, at.cursor);
+      if (s.pageSize !== undefined && s.style !== 'none') url.searchParams.set(s.params.size, String(s.pageSize));
+    }
+    return { method: 'GET', url, headers: this.template.headersFor() };
+  }
+
+  /** GET with the step's retries; a non-retried status or a page that is not the promised shape throws. */
+  private async fetch(at: Request, signal: AbortSignal): Promise<FetchedPage> {
+    const request = this.requestOf(at);
+    const policy = this.caller.retry;
+    for (let attempt = 1; ; attempt++) {
+      await this.ctx.throttle.take(signal);
+      try {
+        const response = await this.caller.send(request, { signal });
+        return this.parse(request, response);
+      } catch (error) {
+        if (!(error instanceof HttpFailure)) throw error;
+        if (!isRetriedBy(error, this.caller.retryOn) || attempt >= policy.attempts) {
+          if (error.kind === 'response') throw new PageError(error.message, error.details.body ?? '');
+          throw new Error(attempt > 1 ? `${error.message} (after ${attempt} attempts)` : error.message, { cause: error });
+        }
+        const retryAfter = error.details.retryAfterMs;
+        const exp = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.multiplier ** (attempt - 1));
+        const delay = retryAfter !== undefined ? Math.min(policy.maxDelayMs, retryAfter) : policy.jitter ? Math.floor(Math.random() * exp) : exp;
+        this.ctx.logger.warn(`${this.ctx.redact(error.message)}; retrying in ${delay}ms (attempt ${attempt + 1} of ${policy.attempts})`);
+        await this.ctx.clock.sleep(delay, signal);
+      }
+    }
+  }
+
+  private parse(request: HttpRequest, response: HttpResponse): FetchedPage {
+    const body = parseBody(request, response, 'json');
+    const items = getPath(body, this.s.items);
+    if (!Array.isArray(items)) {
+      const where = this.s.items ? `at '${this.s.items}'` : 'as the body';
+      const got = items === undefined ? (this.s.items ? 'nothing there' : 'nothing') : `${Array.isArray(body) ? 'an array' : typeof items}`;
+      throw new HttpFailure(
+        `GET ${displayUrl(request.url)}: expected an array of records ${where}, got ${got} in ${describeBody(response.text, headerOf(response, 'content-type'))}`,
+        'response',
+        { status: response.status, body: trimBody(response.text) },
+      );
+    }
+    this.noteTotal(body, response);
+    return { request, response, items, body };
+  }
+
+  private noteTotal(body: unknown, response: HttpResponse): void {
+    if (!this.estimateResolve) return;
+    const raw = this.s.total !== undefined ? getPath(body, this.s.total) : this.s.totalHeader !== undefined ? headerOf(response, this.s.totalHeader) : undefined;
+    const total = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+    this.estimateResolve(typeof total === 'number' && Number.isFinite(total) && total >= 0 ? { total, unit: 'records' } : undefined);
+    this.estimateResolve = undefined;
+  }
+
+  /** The request after `page`, or undefined when `page` was the last. */
+  private nextOf(at: Request, page: FetchedPage): Request | undefined {
+    if (page.items.length === 0) return undefined;
+    if ('page' in at) return { page: at.page + 1 };
+    if ('offset' in at) return { offset: at.offset + page.items.length };
+    if (this.s.style === 'link') {
+      const next = nextLink(page.response.headers.link, page.request.url);
+      return next ? { url: next.href } : undefined;
+    }
+    if (this.s.style === 'cursor') {
+      const next = getPath(page.body, this.s.next!);
+      if (next === undefined || next === null || next === '' || next === false) return undefined;
+      const text = String(next);
+      if (/^https?:\/\//i.test(text) || text.startsWith('/')) return { url: new URL(text, page.request.url).href };
+      return { cursor: text };
+    }
+    return undefined;
+  }
+
+  /** Where the skip of a page that could not be read leads, when the style can step over it. */
+  private pastBadPage(at: Request): Request | undefined {
+    if ('page' in at) return { page: at.page + 1 };
+    if ('offset' in at && this.s.pageSize !== undefined) return { offset: at.offset + this.s.pageSize };
+    return undefined;
+  }
+
+  private positionOf(at: Request, index: number): RecordPosition {
+    if ('page' in at) return { page: at.page, index };
+    if ('offset' in at) return { offset: at.offset + index };
+    if ('cursor' in at) return { cursor: at.cursor, index };
+    if ('url' in at) return { url: at.url ?? this.firstUrl, index };
+    return { index };
+  }
+
+  private first: string | undefined;
+  private get firstUrl(): string {
+    return (this.first ??= displayUrl(this.template.urlFor()));
+  }
+
+  async *read(options: ReadOptions): AsyncGenerator<SourcePage> {
+    const { signal } = options;
+    const batchSize = Math.max(1, options.batchSize);
+    let cursor = resumeFrom(options.cursor, this.s);
+    try {
+      for (;;) {
+        if (signal.aborted) return;
+        const { skip, ...at } = cursor;
+        let page: FetchedPage;
+        try {
+          page = await this.fetch(at as Request, signal);
+        } catch (error) {
+          if (signal.aborted) return;
+          if (!(error instanceof PageError)) throw error;
+          const past = this.pastBadPage(at as Request);
+          if (!past) {
+            throw new Error(`${error.message}; pagination: ${this.s.style} cannot step over a page it cannot read`, { cause: error });
+          }
+          // One error for the page: with onError skip or deadLetter the read goes on past it.
+          yield { records: [], errors: [{ error, raw: error.raw, position: this.positionOf(at as Request, 0) }], cursor: { ...past, skip: 0 } };
+          cursor = { ...past, skip: 0 } as HttpSourceCursor;
+          continue;
+        }
+        const next = this.nextOf(at as Request, page);
+        const items = page.items;
+        for (let from = skip; from < items.length; from += batchSize) {
+          const to = Math.min(items.length, from + batchSize);
+          const records: SluiceRecord[] = [];
+          const positions: RecordPosition[] = [];
+          const errors: SourceRecordError[] = [];
+          for (let i = from; i < to; i++) {
+            const item = items[i];
+            if (item !== null && typeof item === 'object' && !Array.isArray(item)) {
+              records.push(item as SluiceRecord);
+              positions.push(this.positionOf(at as Request, i));
+            } else {
+              errors.push({ error: new Error(`item ${i} is not an object (got ${item === null ? 'null' : Array.isArray(item) ? 'an array' : typeof item})`), raw: JSON.stringify(item) ?? String(item), position: this.positionOf(at as Request, i) });
+            }
+          }
+          const last = to === items.length;
+          const after: HttpSourceCursor = last && next ? { ...next, skip: 0 } : ({ ...at, skip: to } as HttpSourceCursor);
+          if (signal.aborted) return;
+          yield { records, positions, cursor: after, ...(errors.length ? { errors } : {}) };
+        }
+        if (!next) return;
+        cursor = { ...next, skip: 0 } as HttpSourceCursor;
+      }
+    } finally {
+      this.endEstimate();
+    }
+  }
+}
+
+/** The `http` source: paginated GET from a JSON API, resumable at the page it stopped. */
+export const httpSource = defineSource({
+  name: 'http',
+  description: 'Reads records from a JSON API with paginated GET requests (page, offset, cursor or Link header); resumes at the next page.',
+  schema: httpSourceSchema,
+  rules: [cursorNeedsNext, sourceOptionsFit, authOnce, urlIsAbsolute],
+  create(rawConfig, ctx): SourceInstance {
+    const config = rawConfig as HttpSourceConfig;
+    const s = settingsOf(config);
+    const template = new RequestTemplate(ctx, config, { accept: 'application/json' });
+    const caller = new HttpCaller(ctx, { connections: 1, timeoutMs: requestTimeoutMs(config, ctx) });
+    const reader = new PageReader(ctx, s, template, caller);
+    const wantsTotal = s.total !== undefined || s.totalHeader !== undefined;
+    return {
+      read: (options) => reader.read(options),
+      ...(wantsTotal ? { estimate: () => reader.estimate } : {}),
+      close: async () => {
+        reader.endEstimate();
+        await caller.close();
+      },
+    };
+  },
+});

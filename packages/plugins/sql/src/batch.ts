@@ -1,0 +1,44 @@
+import type { ColumnInfo } from './dialect.js';
+import type { Statement } from './system.js';
+
+/**
+ * Consecutive records of a batch that have the same fields, turned into rows of column values. A
+ * field a record lacks is not written at all (the column keeps its default, or its value on update).
+ */
+export interface PreparedBatch {
+  /** The columns written, in table order. */
+  readonly columns: readonly ColumnInfo[];
+  /** `rows[r][c]`: the record's value for `columns[c]` (undefined when the record lacks it). */
+  readonly rows: unknown[][];
+  /** `index[r]`: the record (in the `write` call) row `r` came from. */
+  readonly index: number[];
+}
+
+export interface Rejection {
+  readonly index: number;
+  readonly error: Error;
+}
+
+/** What one transaction of a sink does: optional statements first, the rows, then statements that may depend on what was refused. */
+export interface BatchPlan {
+  /** The batch's records, in order, in runs of the same fields. */
+  readonly parts: readonly PreparedBatch[];
+  readonly before: readonly Statement[];
+  after(rejected: readonly Rejection[]): Statement[];
+}
+
+/** The statement kinds a writer issues for a batch. */
+export interface WriteTarget {
+  /** Quoted table name. */
+  readonly table: string;
+  readonly mode: 'insert' | 'upsert' | 'replace';
+  /** Upsert key columns (names, unquoted). */
+  readonly key: readonly string[];
+  /** Every column of the table (for PostgreSQL's staging table). */
+  readonly allColumns: readonly ColumnInfo[];
+}
+
+/** A dialect's way of committing one batch in one transaction; returns the rows it refused (by record index). */
+export interface BatchWriter {
+  write(plan: BatchPlan): Promise<Rejection[]>;
+}

@@ -1,0 +1,135 @@
+import { createHash } from 'node:crypto';
+import type { Checkpoint, CheckpointStore, CheckpointStoreFactory, CheckpointStoreOptions, Ledger } from '@sluice/core';
+import { acquireConnection, type SqlConnection } from './connection.js';
+import { describeError } from './errors.js';
+import { rowsOf } from './introspect.js';
+import { ensureSystemTables, native, nowValue, TABLES, upsertRow, type Statement } from './system.js';
+
+/**
+ * `checkpoint: { store: sql, connection: NAME }`: the job's checkpoint is one row of
+ * `sluice_checkpoints` in that database, replaced atomically by an upsert. A `sql` sink on the
+ * same connection commits each batch with its marker row, so the pair is exactly-once.
+ */
+export class SqlCheckpointStore implements CheckpointStore {
+  readonly location: string;
+
+  constructor(
+    private readonly conn: SqlConnection,
+    /** The job's name (`name.pN` for a partition). */
+    private readonly job: string,
+  ) {
+    this.location = `${TABLES.checkpoints} (job '${job}') on connection '${conn.name}'`;
+  }
+
+  private async ready(): Promise<void> {
+    try {
+      await ensureSystemTables(this.conn);
+    } catch (error) {
+      throw new Error(`sql checkpoint store: cannot create its tables on connection '${this.conn.name}': ${this.conn.scrub(describeError(error))}`, { cause: error });
+    }
+  }
+
+  async load(): Promise<Checkpoint | undefined> {
+    await this.ready();
+    const rows = rowsOf(await this.conn.knex.raw(`select body from ${TABLES.checkpoints} where job = ?`, [this.job]));
+    if (rows.length === 0) return undefined;
+    try {
+      return JSON.parse(String(rows[0]!.body)) as Checkpoint;
+    } catch (error) {
+      throw new Error(`checkpoint ${this.location} is not valid JSON; run with --fresh (or sluice reset)`, { cause: error });
+    }
+  }
+
+  async save(checkpoint: Checkpoint): Promise<void> {
+    await this.ready();
+    const d = this.conn.dialect.name;
+    await this.transaction([
+      upsertRow(d, TABLES.checkpoints, ['job'], { job: this.job, body: JSON.stringify(checkpoint), updated_at: nowValue(d) }),
+      // Refusals of batches the checkpoint now covers are no longer needed by a resume.
+      native(d, `delete from ${TABLES.rejects} where job = ? and seq <= ?`, [this.job, checkpoint.seq]),
+    ]);
+  }
+
+  /** Forgets the checkpoint and every sink marker of the job (`--fresh`, `sluice reset`). */
+  async clear(): Promise<void> {
+    await this.ready();
+    const d = this.conn.dialect.name;
+    await this.transaction([
+      native(d, `delete from ${TABLES.checkpoints} where job = ?`, [this.job]),
+      native(d, `delete from ${TABLES.markers} where job = ?`, [this.job]),
+      native(d, `delete from ${TABLES.rejects} where job = ?`, [this.job]),
+    ]);
+  }
+
+  async ledger(name: string): Promise<Ledger> {
+    await this.ready();
+    return SqlLedger.open(this.conn, this.job, name);
+  }
+
+  async clearLedgers(): Promise<void> {
+    await this.ready();
+    await this.conn.knex.raw(`delete from ${TABLES.ledgers} where job = ?`, [this.job]);
+  }
+
+  private async transaction(statements: Statement[]): Promise<void> {
+    await this.conn.knex.transaction(async (trx) => {
+      for (const s of statements) {
+        // Statements are in the driver's style; knex.raw wants `?` placeholders.
+        await trx.raw(s.sql.replace(/\$\d+/g, '?'), s.params as never[]);
+      }
+    });
+  }
+}
+
+const hash = (key: string) => createHash('sha256').update(key).digest('hex');
+
+/** A ledger as rows of `sluice_ledgers`, keyed by the SHA-256 of each key. */
+class SqlLedger implements Ledger {
+  private readonly keys = new Set<string>();
+
+  private constructor(
+    private readonly conn: SqlConnection,
+    private readonly job: string,
+    private readonly name: string,
+  ) {}
+
+  static async open(conn: SqlConnection, job: string, name: string): Promise<SqlLedger> {
+    const ledger = new SqlLedger(conn, job, name);
+    const rows = rowsOf(await conn.knex.raw(`select key_hash from ${TABLES.ledgers} where job = ? and name = ?`, [job, name]));
+    for (const row of rows) ledger.keys.add(String(row.key_hash).trim());
+    return ledger;
+  }
+
+  get size(): number {
+    return this.keys.size;
+  }
+
+  has(key: string): boolean {
+    return this.keys.has(hash(key));
+  }
+
+  async add(key: string): Promise<void> {
+    const h = hash(key);
+    if (this.keys.has(h)) return;
+    this.keys.add(h);
+    try {
+      const verb = this.conn.dialect.name === 'mysql' ? 'insert ignore into' : 'insert into';
+      const tail = this.conn.dialect.name === 'mysql' ? '' : ' on conflict do nothing';
+      await this.conn.knex.raw(`${verb} ${TABLES.ledgers} (job, name, key_hash) values (?, ?, ?)${tail}`, [this.job, this.name, h]);
+    } catch (error) {
+      this.keys.delete(h);
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** The `sql` checkpoint store factory (`checkpointStores.sql`). */
+export const sqlCheckpointStore: CheckpointStoreFactory = async (options: CheckpointStoreOptions) => {
+  const name = options.config.connection;
+  if (!name) throw new Error('checkpoint.store: sql needs checkpoint.connection: the connection whose database keeps the checkpoint');
+  const conn = await acquireConnection(options.connections, name, options.dir);
+  const job = options.partition === undefined ? options.job : `${options.job}.p${options.partition}`;
+  return new SqlCheckpointStore(conn, job);
+};

@@ -1,0 +1,246 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import type { ConnectionConfig, ConnectionRegistry, OpenedConnection } from '@sluice/core';
+import type { Knex } from 'knex';
+import { dialectOf, type Dialect } from './dialect.js';
+import { describeError } from './errors.js';
+
+/** The clients a `connections:` entry may name. */
+export const CLIENTS = ['pg', 'mysql2', 'better-sqlite3'] as const;
+export type ClientName = (typeof CLIENTS)[number];
+
+/** Keys of a `connections:` entry this plugin understands besides `client` and `url`. */
+const FIELDS = ['host', 'port', 'user', 'password', 'database', 'filename', 'ssl', 'pool', 'schema'] as const;
+
+/**
+ * One open named connection: a knex pool and what the plugin learned about its database. Shared
+ * by every step of a run that names it (and by the `sql` checkpoint store), destroyed at run end.
+ */
+export class SqlConnection {
+  /** Promises of work done once per connection (system tables). */
+  readonly once = new Map<string, Promise<unknown>>();
+
+  constructor(
+    readonly name: string,
+    readonly knex: Knex,
+    readonly dialect: Dialect,
+    private readonly secrets: readonly string[],
+  ) {}
+
+  /** Removes the URL and password of this connection from a message. */
+  scrub(text: string): string {
+    let out = text;
+    for (const secret of this.secrets) if (secret.length >= 3) out = out.split(secret).join('***');
+    return out;
+  }
+
+  /** Runs `fn` once per connection (e.g. creating the marker tables); later callers share its promise. */
+  onlyOnce<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    let pending = this.once.get(key) as Promise<T> | undefined;
+    if (!pending) {
+      pending = fn();
+      this.once.set(key, pending);
+      pending.catch(() => this.once.delete(key));
+    }
+    return pending;
+  }
+
+  /** Borrows one raw driver connection from the pool for `fn` (a pg Client, a mysql2 Connection or a better-sqlite3 Database). */
+  async withRaw<T>(fn: (raw: unknown) => Promise<T>): Promise<T> {
+    const client = this.knex.client as { acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): Promise<void> };
+    const raw = await client.acquireConnection();
+    try {
+      return await fn(raw);
+    } finally {
+      await client.releaseConnection(raw);
+    }
+  }
+}
+
+/** The secrets of a connection config: its URL, the URL's password, a password field. */
+function secretsOf(config: ConnectionConfig): string[] {
+  const out: string[] = [];
+  if (typeof config.url === 'string' && config.url) {
+    out.push(config.url);
+    try {
+      const url = new URL(config.url);
+      if (url.password) {
+        out.push(url.password, decodeURIComponent(url.password));
+      }
+    } catch {
+      // Not a URL (a SQLite path): nothing more to hide.
+    }
+  }
+  if (typeof config.password === 'string') out.push(config.password);
+  return out.sort((a, b) => b.length - a.length);
+}
+
+/** A SQLite file from `url` (`sqlite:path`, `file:path` or a plain path) or `filename`, resolved from the job's folder. */
+function sqliteFile(config: ConnectionConfig, dir: string): string {
+  let file = typeof config.filename === 'string' ? config.filename : typeof config.url === 'string' ? config.url : undefined;
+  if (!file) throw new Error('a better-sqlite3 connection needs url or filename (the database file, e.g. out/demo.db)');
+  file = file.replace(/^(sqlite3?|file):(\/\/)?/, '');
+  if (file === ':memory:') return file;
+  return isAbsolute(file) ? file : resolve(dir, file);
+}
+
+function mysqlSettings(config: ConnectionConfig): Record<string, unknown> {
+  const settings: Record<string, unknown> = {};
+  if (typeof config.url === 'string' && config.url) {
+    let url: URL;
+    try {
+      url = new URL(config.url);
+    } catch {
+      throw new Error('url is not a valid URL (expected mysql://user:password@host:port/database)');
+    }
+    if (!/^(mysql|mariadb|mysql2):$/.test(url.protocol)) throw new Error(`url must start with mysql:// (got ${url.protocol}//…)`);
+    settings.host = url.hostname;
+    if (url.port) settings.port = Number(url.port);
+    if (url.username) settings.user = decodeURIComponent(url.username);
+    if (url.password) settings.password = decodeURIComponent(url.password);
+    const database = url.pathname.replace(/^\//, '');
+    if (database) settings.database = decodeURIComponent(database);
+  }
+  return settings;
+}
+
+/** The knex config for a named connection; the pool is sized to `demand` (+1 for the checkpoint store). */
+export function knexConfig(config: ConnectionConfig, demand: number, dir: string): Knex.Config {
+  const client = config.client as ClientName | undefined;
+  if (!client || !(CLIENTS as readonly string[]).includes(client)) {
+    throw new Error(`client must be one of ${CLIENTS.join(', ')} (got ${client === undefined ? 'nothing' : JSON.stringify(client)})`);
+  }
+  const fields: Record<string, unknown> = {};
+  for (const key of FIELDS) if (config[key] !== undefined && key !== 'pool' && key !== 'filename' && key !== 'schema') fields[key] = config[key];
+  const poolConfig = (config.pool ?? {}) as { min?: number; max?: number };
+  // At least 3: a source, a sink and the checkpoint store may each hold one at once.
+  const max = poolConfig.max ?? Math.max(3, demand + 1);
+  const silent = { warn() {}, error() {}, deprecate() {}, debug() {} };
+  const common = { log: silent, acquireConnectionTimeout: 30_000 };
+  switch (client) {
+    case 'pg':
+      return {
+        ...common,
+        client: 'pg',
+        connection: {
+          ...(typeof config.url === 'string' && config.url ? { connectionString: config.url } : {}),
+          ...fields,
+          connectionTimeoutMillis: 10_000,
+        },
+        ...(typeof config.schema === 'string' ? { searchPath: [config.schema] } : {}),
+        pool: {
+          min: poolConfig.min ?? 0,
+          max,
+          afterCreate(conn: { setTypeParser?: (oid: number, fmt: string, fn: (v: string) => unknown) => void }, done: (e: Error | null, c: unknown) => void) {
+            // bigint: a number while exact, else its digits; dates and zoneless timestamps stay as written.
+            conn.setTypeParser?.(20, 'text', (v) => {
+              const n = Number(v);
+              return Number.isSafeInteger(n) ? n : v;
+            });
+            conn.setTypeParser?.(1082, 'text', (v) => v);
+            conn.setTypeParser?.(1114, 'text', (v) => v);
+            done(null, conn);
+          },
+        },
+      };
+    case 'mysql2':
+      return {
+        ...common,
+        client: 'mysql2',
+        connection: {
+          ...mysqlSettings(config),
+          ...fields,
+          connectTimeout: 10_000,
+          timezone: 'Z',
+          supportBigNumbers: true,
+          charset: 'utf8mb4',
+          typeCast(field: { type: string; length: number; string(): string | null }, next: () => unknown) {
+            if (field.type === 'TINY' && field.length === 1) {
+              const v = field.string();
+              return v === null ? null : v !== '0';
+            }
+            return next();
+          },
+        } as Knex.MySql2ConnectionConfig,
+        pool: {
+          min: poolConfig.min ?? 0,
+          max,
+          afterCreate(conn: { query(sql: string, cb: (e: Error | null) => void): void }, done: (e: Error | null, c: unknown) => void) {
+            // Timestamps travel as UTC.
+            conn.query("SET time_zone = '+00:00'", (error) => done(error, conn));
+          },
+        },
+      };
+    case 'better-sqlite3': {
+      const filename = sqliteFile(config, dir);
+      return {
+        ...common,
+        client: 'better-sqlite3',
+        useNullAsDefault: true,
+        connection: { filename },
+        pool: {
+          min: 1,
+          max: 1,
+          afterCreate(db: { pragma(p: string): unknown }, done: (e: Error | null, c: unknown) => void) {
+            try {
+              if (filename !== ':memory:') db.pragma('journal_mode = WAL');
+              db.pragma('busy_timeout = 5000');
+              db.pragma('synchronous = FULL');
+              done(null, db);
+            } catch (error) {
+              done(error as Error, db);
+            }
+          },
+        },
+      };
+    }
+  }
+}
+
+/** Opens a knex pool for a named connection and proves it works (one round trip), or fails with a clear message. */
+export async function openConnection(name: string, config: ConnectionConfig, demand: number, dir: string): Promise<OpenedConnection<SqlConnection>> {
+  const secrets = secretsOf(config);
+  const scrub = (text: string) => secrets.reduce((t, s) => (s.length >= 3 ? t.split(s).join('***') : t), text);
+  let settings: Knex.Config;
+  try {
+    settings = knexConfig(config, demand, dir);
+  } catch (error) {
+    throw new Error(`connection '${name}': ${scrub((error as Error).message)}`);
+  }
+  if (settings.client === 'better-sqlite3') {
+    const file = (settings.connection as { filename: string }).filename;
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  }
+  const { default: knexFactory } = await import('knex');
+  const knex = knexFactory(settings);
+  const connection = new SqlConnection(name, knex, dialectOf(settings.client as ClientName), secrets);
+  try {
+    await knex.raw('select 1');
+  } catch (error) {
+    await knex.destroy().catch(() => undefined);
+    const target = describeTarget(config);
+    throw new Error(`connection '${name}' (${String(config.client)}${target ? ` ${target}` : ''}): cannot connect: ${scrub(describeError(error))}`, {
+      cause: error,
+    });
+  }
+  return { value: connection, close: () => knex.destroy() };
+}
+
+/** host:port/database of a connection, never its user or password. */
+function describeTarget(config: ConnectionConfig): string {
+  try {
+    if (typeof config.url === 'string' && /^[a-z0-9+]+:\/\//i.test(config.url)) {
+      const url = new URL(config.url);
+      return `at ${url.hostname}${url.port ? `:${url.port}` : ''}${url.pathname && url.pathname !== '/' ? url.pathname : ''}`;
+    }
+  } catch {
+    return '';
+  }
+  if (typeof config.host === 'string') return `at ${config.host}${config.port ? `:${String(config.port)}` : ''}`;
+  return '';
+}
+
+/** The shared connection `name` of this run, opened on first use. */
+export function acquireConnection(connections: ConnectionRegistry, name: string, dir: string): Promise<SqlConnection> {
+  return connections.acquire<SqlConnection>(name, (config, demand) => openConnection(name, config, demand, dir));
+}

@@ -1,0 +1,153 @@
+import type { Knex } from 'knex';
+
+/** What a column holds, as far as turning record values into column values goes. */
+export type ColumnKind = 'json' | 'bool' | 'int' | 'float' | 'timestamptz' | 'timestamp' | 'date' | 'text' | 'array' | 'other';
+
+export interface ColumnInfo {
+  readonly name: string;
+  /** The database's type name, lowercase. */
+  readonly type: string;
+  readonly kind: ColumnKind;
+  readonly nullable: boolean;
+}
+
+export interface TableInfo {
+  /** As written in the job (`users`, `public.users`). */
+  readonly name: string;
+  readonly columns: readonly ColumnInfo[];
+  readonly byName: ReadonlyMap<string, ColumnInfo>;
+  readonly primaryKey: readonly string[];
+  /** Column lists of every unique index, the primary key included. */
+  readonly uniqueKeys: ReadonlyArray<readonly string[]>;
+}
+
+export type DialectName = 'postgres' | 'mysql' | 'sqlite';
+
+export interface Dialect {
+  readonly name: DialectName;
+  readonly client: 'pg' | 'mysql2' | 'better-sqlite3';
+  /** Kind of a column from its type name. */
+  kindOf(type: string): ColumnKind;
+  /**
+   * Keyset pagination after a cursor: row values `(a, b) > (?, ?)` where the planner uses an index
+   * for them (PostgreSQL, SQLite); the expanded OR form for MySQL/MariaDB, whose range optimiser
+   * does not use an index for row values.
+   */
+  readonly rowValues: boolean;
+}
+
+const kindByPattern = (type: string, extra: (t: string) => ColumnKind | undefined): ColumnKind => {
+  const t = type.toLowerCase().trim();
+  const special = extra(t);
+  if (special) return special;
+  if (/json/.test(t)) return 'json';
+  if (/^bool/.test(t)) return 'bool';
+  if (/^(big|small|tiny|medium)?int|^integer|^serial|^bigserial|^smallserial|^int[248]/.test(t)) return 'int';
+  if (/^(double|float|real|numeric|decimal)/.test(t)) return 'float';
+  if (/^timestamp.*with time zone|^timestamptz/.test(t)) return 'timestamptz';
+  if (/^(timestamp|datetime)/.test(t)) return 'timestamp';
+  if (/^date$/.test(t)) return 'date';
+  if (/char|text|clob|string|uuid|enum/.test(t)) return 'text';
+  return 'other';
+};
+
+export const postgres: Dialect = {
+  name: 'postgres',
+  client: 'pg',
+  rowValues: true,
+  kindOf: (type) => kindByPattern(type, (t) => (t.endsWith('[]') || t === 'array' ? 'array' : undefined)),
+};
+
+export const mysql: Dialect = {
+  name: 'mysql',
+  client: 'mysql2',
+  rowValues: false,
+  kindOf: (type) =>
+    kindByPattern(type, (t) => {
+      if (t === 'tinyint(1)' || t === 'bit(1)') return 'bool';
+      // MySQL TIMESTAMP converts from the session time zone (UTC here): an instant.
+      if (/^timestamp/.test(t)) return 'timestamptz';
+      return undefined;
+    }),
+};
+
+export const sqlite: Dialect = {
+  name: 'sqlite',
+  client: 'better-sqlite3',
+  rowValues: true,
+  kindOf: (type) => kindByPattern(type, (t) => (t === '' ? 'other' : undefined)),
+};
+
+export function dialectOf(client: 'pg' | 'mysql2' | 'better-sqlite3'): Dialect {
+  return client === 'pg' ? postgres : client === 'mysql2' ? mysql : sqlite;
+}
+
+/** A quoted identifier (`"users"`, `` `users` ``, `"public"."users"`), quoted by knex. */
+export function quote(knex: Knex, identifier: string): string {
+  return knex.raw('??', [identifier]).toQuery();
+}
+
+/** Splits `schema.table` into its parts (a name without a dot has no schema). */
+export function splitTable(table: string): { schema?: string; table: string } {
+  const dot = table.lastIndexOf('.');
+  return dot > 0 ? { schema: table.slice(0, dot), table: table.slice(dot + 1) } : { table };
+}
+
+const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$/i;
+
+/** `2024-01-02 03:04:05.123000` in UTC, as MySQL DATETIME/TIMESTAMP take it. */
+function mysqlDateTime(date: Date): string {
+  return date.toISOString().replace('T', ' ').replace('Z', '');
+}
+
+/** Whether a string is a date-time with a zone or offset (so it names an instant). */
+export function isZonedDateTime(value: string): boolean {
+  return ISO_WITH_ZONE.test(value);
+}
+
+/**
+ * Turns a record value into the value bound for a column (MySQL, SQLite). JSON columns always
+ * get the value's JSON text (a string becomes a JSON string); objects elsewhere get JSON text too.
+ */
+export function bindValue(dialect: DialectName, kind: ColumnKind, value: unknown): unknown {
+  if (value === undefined || value === null) return null;
+  if (kind === 'json') return JSON.stringify(value instanceof Date ? value.toISOString() : value);
+  if (value instanceof Date) {
+    if (dialect === 'mysql' && (kind === 'timestamp' || kind === 'timestamptz')) return mysqlDateTime(value);
+    return value.toISOString();
+  }
+  switch (typeof value) {
+    case 'boolean':
+      return dialect === 'sqlite' || dialect === 'mysql' ? (value ? 1 : 0) : value;
+    case 'string':
+      if (dialect === 'mysql' && (kind === 'timestamp' || kind === 'timestamptz') && ISO_WITH_ZONE.test(value)) {
+        const date = new Date(value);
+        if (!Number.isNaN(date.getTime())) return mysqlDateTime(date);
+      }
+      return value;
+    case 'number':
+    case 'bigint':
+      return value;
+    case 'object':
+      return JSON.stringify(value);
+    default:
+      return String(value);
+  }
+}
+
+/** A value as a record carries it: dates as ISO text, buffers as base64, bigints as numbers while exact. */
+export function recordValue(value: unknown, kind?: ColumnKind): unknown {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  if (Buffer.isBuffer(value)) return value.toString('base64');
+  if (kind === 'bool' && typeof value === 'number') return value !== 0;
+  if (kind === 'json' && typeof value === 'string') {
+    try {
+      return JSON.parse(value);
+    } catch {
+      return value;
+    }
+  }
+  return value;
+}

@@ -1,0 +1,238 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Knex } from 'knex';
+import type { BatchPlan, BatchWriter, PreparedBatch, Rejection, WriteTarget } from './batch.js';
+import type { SqlConnection } from './connection.js';
+import { quote, type ColumnInfo, type ColumnKind } from './dialect.js';
+import { classify, describeError } from './errors.js';
+
+interface PgClient {
+  query(sql: string, params?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }>;
+  query<T>(stream: T): T;
+}
+
+type CopyFrom = (sql: string) => NodeJS.WritableStream;
+
+// ---------- COPY text format ----------
+
+const NEEDS_ESCAPE = /[\\\n\r\t]/;
+const ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+function copyText(text: string): string {
+  return NEEDS_ESCAPE.test(text) ? text.replace(/[\\\n\r\t]/g, (c) => ESCAPES[c]!) : text;
+}
+
+/** A PostgreSQL array literal: `{"a","b",NULL}`. */
+function arrayLiteral(value: unknown[]): string {
+  const items = value.map((item) => {
+    if (item === null || item === undefined) return 'NULL';
+    if (Array.isArray(item)) return arrayLiteral(item);
+    const text = typeof item === 'object' ? JSON.stringify(item) : String(item);
+    return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  });
+  return `{${items.join(',')}}`;
+}
+
+/** One value as a field of COPY's text format. */
+export function copyField(kind: ColumnKind, value: unknown): string {
+  if (value === null || value === undefined) return '\\N';
+  if (kind === 'json') return copyText(JSON.stringify(value instanceof Date ? value.toISOString() : value));
+  switch (typeof value) {
+    case 'string':
+      return copyText(value);
+    case 'number':
+      return Number.isFinite(value) ? String(value) : Number.isNaN(value) ? 'NaN' : value > 0 ? 'Infinity' : '-Infinity';
+    case 'boolean':
+      return value ? 't' : 'f';
+    case 'bigint':
+      return value.toString();
+    case 'object':
+      if (value instanceof Date) return value.toISOString();
+      if (Array.isArray(value) && kind === 'array') return copyText(arrayLiteral(value));
+      return copyText(JSON.stringify(value));
+    default:
+      return copyText(String(value));
+  }
+}
+
+/** COPY data for `rows` (by position in `batch.rows`), ~64 KiB per chunk; `extra` adds a trailing field per row. */
+function* copyChunks(batch: PreparedBatch, positions: readonly number[], extra?: (position: number) => string): Generator<string> {
+  const kinds = batch.columns.map((c) => c.kind);
+  let chunk = '';
+  for (const p of positions) {
+    const row = batch.rows[p]!;
+    let line = '';
+    for (let c = 0; c < kinds.length; c++) {
+      if (c > 0) line += '\t';
+      line += copyField(kinds[c]!, row[c]);
+    }
+    if (extra) line += `\t${extra(p)}`;
+    chunk += `${line}\n`;
+    if (chunk.length >= 65_536) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk) yield chunk;
+}
+
+/** The 1-based line of COPY data a PostgreSQL error names (`COPY users, line 5, column id: …`). */
+function copyLine(error: unknown): number | undefined {
+  const where = (error as { where?: unknown }).where;
+  const m = typeof where === 'string' ? /COPY [^,]+, line (\d+)/.exec(where) : null;
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * PostgreSQL: insert/replace stream the batch with `COPY … FROM STDIN`; upsert copies it into a
+ * temporary staging table, then `INSERT … SELECT DISTINCT ON (key) … ON CONFLICT (key) DO UPDATE`.
+ * Each step runs under a savepoint: a refused row is found from COPY's line number (or by halving
+ * for the upsert's INSERT), dropped with the database's message, and the rest written again — all
+ * inside the batch's one transaction, which also carries the exactly-once marker.
+ */
+export class PgWriter implements BatchWriter {
+  /** Staging tables known to exist, per pooled client (they are temporary: one per session). */
+  private readonly staged = new WeakMap<object, Set<string>>();
+  private copyFrom: CopyFrom | undefined;
+
+  constructor(
+    private readonly conn: SqlConnection,
+    private readonly target: WriteTarget,
+  ) {}
+
+  private get knex(): Knex {
+    return this.conn.knex;
+  }
+
+  async write(plan: BatchPlan): Promise<Rejection[]> {
+    if (!this.copyFrom) {
+      const module = (await import('pg-copy-streams')) as unknown as { from: CopyFrom; default?: { from: CopyFrom } };
+      this.copyFrom = module.from ?? module.default!.from;
+    }
+    return this.conn.withRaw(async (raw) => {
+      const client = raw as PgClient;
+      const rejected: Rejection[] = [];
+      await client.query('begin');
+      let stage: string | undefined;
+      try {
+        for (const s of plan.before) await client.query(s.sql, s.params);
+        for (const [i, part] of plan.parts.entries()) {
+          const all = part.rows.map((_, p) => p);
+          if (this.target.mode === 'upsert') {
+            stage ??= await this.ensureStage(client);
+            const copied = await this.copyIsolated(client, part, all, stage, rejected);
+            if (copied.length) await this.mergeIsolated(client, part, copied, stage, copied.length === all.length, rejected);
+            if (i < plan.parts.length - 1) await client.query(`delete from ${stage}`);
+          } else {
+            await this.copyIsolated(client, part, all, undefined, rejected);
+          }
+        }
+        rejected.sort((a, b) => a.index - b.index);
+        for (const s of plan.after(rejected)) await client.query(s.sql, s.params);
+        await client.query('commit');
+      } catch (error) {
+        await client.query('rollback').catch(() => undefined);
+        // A staging table made in this transaction went with it.
+        if (stage) this.staged.get(client as object)?.delete(stage);
+        throw error;
+      }
+      return rejected;
+    });
+  }
+
+  private async ensureStage(client: PgClient): Promise<string> {
+    const columns = this.target.allColumns.map((c) => c.name);
+    const name = `sluice_stage_${createHash('sha1').update(`${this.target.table}\u0000${columns.join('\u0000')}`).digest('hex').slice(0, 16)}`;
+    let known = this.staged.get(client as object);
+    if (!known) this.staged.set(client as object, (known = new Set()));
+    if (!known.has(name)) {
+      // Types only (no constraints), so the target's own constraints speak in the INSERT.
+      await client.query(
+        `create temporary table if not exists ${name} on commit delete rows as select ${columns.map((c) => quote(this.knex, c)).join(', ')} from ${this.target.table} with no data`,
+      );
+      await client.query(`alter table ${name} add column if not exists sluice_row integer`);
+      known.add(name);
+    }
+    return name;
+  }
+
+  /** COPY rows `positions` under a savepoint; refused rows go to `rejected`. Returns the positions copied. */
+  private async copyIsolated(client: PgClient, batch: PreparedBatch, positions: number[], stage: string | undefined, rejected: Rejection[]): Promise<number[]> {
+    const copied: number[] = [];
+    let rest = positions;
+    while (rest.length) {
+      await client.query('savepoint sluice_copy');
+      try {
+        await this.copy(client, batch, rest, stage);
+        await client.query('release savepoint sluice_copy');
+        copied.push(...rest);
+        break;
+      } catch (error) {
+        await client.query('rollback to savepoint sluice_copy');
+        if (classify(error) !== 'data') throw error;
+        const line = copyLine(error);
+        if (line === undefined || line < 1 || line > rest.length) {
+          // No line to go by: halve.
+          if (rest.length === 1) {
+            rejected.push({ index: batch.index[rest[0]!]!, error: new Error(describeError(error)) });
+            break;
+          }
+          const half = Math.ceil(rest.length / 2);
+          copied.push(...(await this.copyIsolated(client, batch, rest.slice(0, half), stage, rejected)));
+          rest = rest.slice(half);
+          continue;
+        }
+        const bad = rest[line - 1]!;
+        rejected.push({ index: batch.index[bad]!, error: new Error(describeError(error)) });
+        if (line > 1) copied.push(...(await this.copyIsolated(client, batch, rest.slice(0, line - 1), stage, rejected)));
+        rest = rest.slice(line);
+      }
+    }
+    return copied;
+  }
+
+  private async copy(client: PgClient, batch: PreparedBatch, positions: readonly number[], stage: string | undefined): Promise<void> {
+    const cols = batch.columns.map((c) => quote(this.knex, c.name));
+    const sql = stage ? `copy ${stage} (${cols.join(', ')}, sluice_row) from stdin` : `copy ${this.target.table} (${cols.join(', ')}) from stdin`;
+    const stream = client.query(this.copyFrom!(sql));
+    await pipeline(Readable.from(copyChunks(batch, positions, stage ? (p) => String(p) : undefined)), stream);
+  }
+
+  /** INSERT … SELECT … ON CONFLICT from the staging table, halving under savepoints to isolate refused rows. */
+  private async mergeIsolated(client: PgClient, batch: PreparedBatch, positions: number[], stage: string, whole: boolean, rejected: Rejection[]): Promise<void> {
+    await client.query('savepoint sluice_merge');
+    try {
+      await client.query(this.mergeSql(batch.columns, stage, whole), whole ? [] : [positions]);
+      await client.query('release savepoint sluice_merge');
+    } catch (error) {
+      await client.query('rollback to savepoint sluice_merge');
+      if (classify(error) !== 'data') throw error;
+      if (positions.length === 1) {
+        rejected.push({ index: batch.index[positions[0]!]!, error: new Error(describeError(error)) });
+        return;
+      }
+      const half = Math.ceil(positions.length / 2);
+      await this.mergeIsolated(client, batch, positions.slice(0, half), stage, false, rejected);
+      await this.mergeIsolated(client, batch, positions.slice(half), stage, false, rejected);
+    }
+  }
+
+  private mergeSql(columns: readonly ColumnInfo[], stage: string, whole: boolean): string {
+    const q = (c: string) => quote(this.knex, c);
+    const cols = columns.map((c) => q(c.name)).join(', ');
+    const key = this.target.key.map(q).join(', ');
+    const update = columns.filter((c) => !this.target.key.includes(c.name));
+    // A row whose values do not change is not rewritten: no new row version, no WAL, no index churn.
+    const text = (c: ColumnInfo, side: string) => (c.kind === 'json' || c.kind === 'other' || c.kind === 'array' ? `${side}.${q(c.name)}::text` : `${side}.${q(c.name)}`);
+    const changed = `(${update.map((c) => text(c, 'sluice_t')).join(', ')}) is distinct from (${update.map((c) => text(c, 'excluded')).join(', ')})`;
+    const action = update.length
+      ? `do update set ${update.map((c) => `${q(c.name)} = excluded.${q(c.name)}`).join(', ')} where ${update.length === 1 ? changed.replace(/^\((.*)\) is distinct from \((.*)\)$/, '$1 is distinct from $2') : changed}`
+      : 'do nothing';
+    // The last record of a key wins, as if the rows were upserted one by one.
+    return (
+      `insert into ${this.target.table} as sluice_t (${cols}) select distinct on (${key}) ${cols} from ${stage}` +
+      `${whole ? '' : ' where sluice_row = any($1::int[])'} order by ${key}, sluice_row desc on conflict (${key}) ${action}`
+    );
+  }
+}
