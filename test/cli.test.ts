@@ -345,7 +345,7 @@ describe.concurrent('secrets never show', () => {
 
   // BUG (core): record positions carry the source file's name unredacted, so a dead letter of a file
   // whose path came from ${env:…} shows the secret (`"position":{"file":"data/<secret>.jsonl",…}`).
-  it.fails('an ${env:} value in the path of a file with a bad line: not in the dead letters', async () => {
+  it('an ${env:} value in the path of a file with a bad line: not in the dead letters', async () => {
     const { dir, file } = project('secret-position', {
       'job.yaml': job('secret-position').replace('path: in.jsonl }', 'path: "data/${env:TOKEN}.jsonl" }\n  onError: deadLetter'),
       [`data/${TOKEN}.jsonl`]: `${INPUT}not json\n`,
@@ -369,7 +369,7 @@ describe.concurrent('secrets never show', () => {
 
   // BUG (core, job loading): a diagnostic about a value quotes it, secret or not:
   // `source.onError: must be one of fail, skip, deadLetter (got "<secret>")`.
-  it.fails('an invalid ${env:} value: the diagnostic does not quote it (run and validate)', async () => {
+  it('an invalid ${env:} value: the diagnostic does not quote it (run and validate)', async () => {
     const bad = job('secret-invalid').replace('with: { path: in.jsonl }', 'with: { path: in.jsonl }\n  onError: "${env:TOKEN}"');
     const { dir, file } = project('secret-invalid', { 'job.yaml': bad });
     const [ran, validated] = await Promise.all([

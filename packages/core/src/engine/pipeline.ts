@@ -547,6 +547,10 @@ export class Pipeline {
     const message = this.o.redact(messageOf(error));
     const plan = step.plan;
     this.addStep(batch, plan.id, step.counters, 'failed', 1);
+    // A position can hold a secret (a file path from ${env:}): it is redacted like the message.
+    const text = JSON.stringify(position);
+    const redacted = this.o.redact(text);
+    if (redacted !== text) position = JSON.parse(redacted) as RecordPosition;
     if (plan.onError === 'fail') {
       this.fail(new RunFailure(`step '${plan.id}' failed at ${formatPosition(position)}: ${message}`, { cause: error }));
       return;

@@ -153,6 +153,11 @@ export class JobRun {
     try {
       const replaying = options.input !== undefined;
       const checkpointing = !options.dryRun && options.limit === undefined && !replaying;
+      // Pools are sized to every step that names them, the checkpoint store included.
+      for (const step of [plan.source, ...plan.steps, ...plan.sinks]) {
+        const connection = step.config.connection;
+        if (typeof connection === 'string') connections.declare(connection, step.concurrency);
+      }
       const store = await openCheckpointStore(plan, options.checkpointStores, connections, options.partition?.index);
       container.register(Services.CheckpointStore, { useValue: store });
       closers.push(() => store.close?.());
@@ -173,10 +178,6 @@ export class JobRun {
         dryRun: options.dryRun ?? false,
         checkpoint: { store: plan.checkpoint.store, ...(plan.checkpoint.connection ? { connection: plan.checkpoint.connection } : {}) },
       };
-      for (const step of [plan.source, ...plan.steps, ...plan.sinks]) {
-        const connection = step.config.connection;
-        if (typeof connection === 'string') connections.declare(connection, step.concurrency);
-      }
 
       const throttles = new Map<string, StepThrottle>();
       const throttleOf = (step: StepPlan) => {
@@ -208,6 +209,7 @@ export class JobRun {
           concurrency: step.concurrency,
           timeoutMs: step.timeoutMs,
           ...(step.retry.on ? { retryOn: step.retry.on } : {}),
+          retry: step.retry,
         },
         ledger,
         throttle: throttleOf(step),

@@ -9,6 +9,7 @@ import type { AnyPluginDefinition, PluginKind } from '../plugin/types.js';
 import { compileSchema } from './ajv.js';
 import { didYouMean, displayPath, shown, type Diagnostic } from './diagnostics.js';
 import { interpolate } from './interpolate.js';
+import { Redactor } from '../events/bus.js';
 import type { JobPlan, RetryPolicy, StepPlan } from './plan.js';
 import { jobSchema } from './schema.js';
 import { parseDuration, parseFailureBudget, parseRate } from './values.js';
@@ -75,6 +76,7 @@ export async function loadJobText(text: string, options: LoadOptions & { dir: st
 
   const env = options.env ?? process.env;
   const interpolated = interpolate(raw, { env, dir: options.dir });
+  d.redact = new Redactor(interpolated.secrets).redact;
   for (const problem of interpolated.problems) {
     const warn = problem.kind === 'missing-env' && options.strictEnv === false;
     d.add(warn ? 'warning' : 'error', problem.pointer, problem.message, problem.hint);
@@ -277,13 +279,17 @@ class Diagnostics {
     readonly list: Diagnostic[],
   ) {}
 
+  /** Hides `${env:}`/`${file:}` values: a message may quote the value that is wrong. */
+  redact: (text: string) => string = (text) => text;
+
   hasErrors(): boolean {
     return this.list.some((x) => x.severity === 'error');
   }
 
   add(severity: Diagnostic['severity'], pointer: string, message: string, hint?: string, where?: { key?: boolean; extra?: number }): void {
     const pos = locate(this.yaml, pointer, where);
-    this.list.push({ severity, file: this.file, line: pos.line, col: pos.col, path: displayPath(pointer), message, ...(hint ? { hint } : {}) });
+    const safe = this.redact;
+    this.list.push({ severity, file: this.file, line: pos.line, col: pos.col, path: displayPath(pointer), message: safe(message), ...(hint ? { hint: safe(hint) } : {}) });
   }
 
   error(pointer: string, message: string, hint?: string): void {

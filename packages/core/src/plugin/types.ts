@@ -55,6 +55,14 @@ export interface PluginContext {
     readonly retryOn?: ReadonlyArray<string | number>;
     /** The step's per-attempt timeout in milliseconds. */
     readonly timeoutMs: number;
+    /** The step's retry policy, for plugins that retry calls inside one attempt (sinks sending per record). */
+    readonly retry?: {
+      readonly attempts: number;
+      readonly initialDelayMs: number;
+      readonly maxDelayMs: number;
+      readonly multiplier: number;
+      readonly jitter: boolean;
+    };
   };
   readonly logger: Logger;
   readonly clock: Clock;
