@@ -1,6 +1,6 @@
 // What the progress screen costs: the same 1M-record job with `--progress none` and `--progress tui`,
 // both in a real terminal (tmux), alternating, several times each.
-// Usage: node scripts/progress-overhead.mjs [RUNS=7] [RECORDS=1000000]   (Linux, tmux; build first)
+// Usage: node scripts/progress-overhead.mjs [RUNS=7] [RECORDS=1000000] [MODE=tui]   (Linux, tmux; build first)
 // Wall-clock throughput is noisy on a shared machine, so it also reports the CPU time of the main
 // thread (where records and the screen both run), which other load disturbs much less.
 import { spawnSync } from 'node:child_process';
@@ -13,6 +13,8 @@ const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'packages/cli/dist/bin.js');
 const runs = Number(process.argv[2] ?? 7);
 const records = Number(process.argv[3] ?? 1_000_000);
+/** The mode to compare with `none` (tui by default; plain and json work too). */
+const other = process.argv[4] ?? 'tui';
 const dir = mkdtempSync(join(tmpdir(), 'sluice-overhead-'));
 const socket = join(dir, 'tmux.sock');
 
@@ -90,10 +92,10 @@ async function once(mode, i) {
   return { durationMs: report.durationMs, rate: report.throughput.recordsPerSecond, cpu, ...(drawing ? { repaints: Number(drawing[1]), mainMs: Number(drawing[2]), drawingMs: Number(drawing[3]) } : {}) };
 }
 
-const results = { none: [], tui: [] };
+const results = { none: [], [other]: [] };
 try {
   for (let i = 0; i < runs; i++) {
-    for (const mode of i % 2 ? ['tui', 'none'] : ['none', 'tui']) {
+    for (const mode of i % 2 ? [other, 'none'] : ['none', other]) {
       const r = await once(mode, i);
       results[mode].push(r);
       const drew = r.repaints !== undefined ? `, ${r.repaints} repaints: ${r.mainMs} ms on the main thread (${((r.mainMs / r.durationMs) * 100).toFixed(2)}%), ${r.drawingMs} ms drawing in the worker` : '';
@@ -104,15 +106,19 @@ try {
   tmux('kill-server');
   rmSync(dir, { recursive: true, force: true });
 }
+// Each round runs both modes back to back, so they see about the same background load: the median
+// of the rounds' ratios is steadier than the ratio of medians on a shared machine.
+const ratios = results.none.map((n, i) => results[other][i].rate / n.rate);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const best = (xs) => Math.max(...xs);
 const sum = (mode, pick) => ({ median: median(results[mode].map(pick)), best: best(results[mode].map(pick)) });
 const none = sum('none', (r) => r.rate);
-const tui = sum('tui', (r) => r.rate);
+const tui = sum(other, (r) => r.rate);
 const cpuNone = median(results.none.map((r) => r.cpu));
-const cpuTui = median(results.tui.map((r) => r.cpu));
-console.log(`\nthroughput, median: none ${Math.round(none.median)}/s, tui ${Math.round(tui.median)}/s, tui/none ${(tui.median / none.median).toFixed(3)}`);
-console.log(`throughput, best:   none ${Math.round(none.best)}/s, tui ${Math.round(tui.best)}/s, tui/none ${(tui.best / none.best).toFixed(3)}`);
-const shares = results.tui.filter((r) => r.repaints !== undefined).map((r) => r.mainMs / r.durationMs);
+const cpuTui = median(results[other].map((r) => r.cpu));
+console.log(`\nthroughput, median: none ${Math.round(none.median)}/s, ${other} ${Math.round(tui.median)}/s, ${other}/none ${(tui.median / none.median).toFixed(3)}`);
+console.log(`throughput, paired: median of ${other}/none per round ${median(ratios).toFixed(3)} (rounds: ${ratios.map((r) => r.toFixed(2)).join(' ')})`);
+console.log(`throughput, best:   none ${Math.round(none.best)}/s, ${other} ${Math.round(tui.best)}/s, ${other}/none ${(tui.best / none.best).toFixed(3)}`);
+const shares = results[other].filter((r) => r.repaints !== undefined).map((r) => r.mainMs / r.durationMs);
 if (shares.length) console.log(`screen on the main thread, median: ${(median(shares) * 100).toFixed(2)}% of the run's time (max ${(Math.max(...shares) * 100).toFixed(2)}%)`);
-console.log(`main thread cpu, median: none ${cpuNone.toFixed(2)} s, tui ${cpuTui.toFixed(2)} s, tui/none ${(cpuTui / cpuNone).toFixed(3)}`);
+console.log(`main thread cpu, median: none ${cpuNone.toFixed(2)} s, ${other} ${cpuTui.toFixed(2)} s, ${other}/none ${(cpuTui / cpuNone).toFixed(3)}`);

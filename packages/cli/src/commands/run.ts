@@ -86,7 +86,7 @@ export async function run(argv: string[]): Promise<number> {
   if (effective === 'tui') {
     // The screen's module loads only for the screen (Ink itself loads in its drawing thread).
     const { tuiRenderer } = await import('../ui/tui.js');
-    renderer = screen = tuiRenderer(watch, {
+    renderer = screen = await tuiRenderer(watch, {
       stdout: process.stderr,
       stdin: process.stdin,
       onStop: () => {

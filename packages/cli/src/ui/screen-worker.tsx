@@ -23,6 +23,7 @@ export type ToScreen =
 export type FromScreen =
   | { readonly type: 'write'; readonly generation: number; readonly data: string }
   | { readonly type: 'drawn'; readonly ms: number }
+  | { readonly type: 'ready' }
   | { readonly type: 'final'; readonly text: string | undefined };
 
 const port = parentPort!;
@@ -69,6 +70,7 @@ const mount = (view: ProgressView): Instance =>
   });
 
 let instance = mount(setup.view);
+send({ type: 'ready' });
 port.on('message', (message: ToScreen) => {
   const started = performance.now();
   if (message.type === 'view') {

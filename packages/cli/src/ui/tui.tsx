@@ -9,8 +9,10 @@ export interface TuiOptions {
   /** Where the screen is drawn (the run command uses stderr, so stdout stays for the summary). */
   readonly stdout: NodeJS.WriteStream;
   readonly stdin?: NodeJS.ReadStream;
-  /** Repaint interval: 100 ms, so at most 10 repaints a second. */
+  /** Shortest repaint interval: 100 ms, so at most 10 repaints a second. */
   readonly intervalMs?: number;
+  /** The share of one core drawing may take; repaints space out when frames are slow (default 2%). */
+  readonly budget?: number;
   /** `q`: stop gracefully (drain, checkpoint, exit 130). */
   readonly onStop: () => void;
   /** Ctrl-C typed while the terminal is in raw mode: handled like SIGINT. */
@@ -41,7 +43,7 @@ const CLEAR_SCREEN = '\u001B[2J\u001B[H';
  * old frames behind), and the scrollback keeps no frames. When the run ends, the last frame is
  * printed on the main screen, above the summary.
  */
-export function tuiRenderer(watch: RunWatch, options: TuiOptions): TuiRenderer {
+export async function tuiRenderer(watch: RunWatch, options: TuiOptions): Promise<TuiRenderer> {
   const { stdout } = options;
   const intervalMs = Math.max(100, options.intervalMs ?? 100);
   const fullScreen = stdout.isTTY === true;
@@ -51,6 +53,7 @@ export function tuiRenderer(watch: RunWatch, options: TuiOptions): TuiRenderer {
   let repaints = 0;
   let mainMs = 0;
   let drawingMs = 0;
+  let frameMs = 0;
   const snapshot = (): ProgressView => {
     const started = performance.now();
     const view = watch.view();
@@ -59,38 +62,54 @@ export function tuiRenderer(watch: RunWatch, options: TuiOptions): TuiRenderer {
   };
 
   const setup: ScreenSetup = { view: snapshot(), ...size(), tty: fullScreen, keys: keys.available };
-  // React's production build: several times cheaper a frame. The worker's environment is its own.
-  const worker = new Worker(new URL('./screen-worker.js', import.meta.url), {
-    workerData: setup,
-    env: { ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'production' },
-  });
+  // The worker's environment is its own: React's production build (several times cheaper a frame),
+  // and no CI variables, which make Ink print only the last frame; the screen was asked for.
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'production' };
+  delete env.CI;
+  delete env.CONTINUOUS_INTEGRATION;
+  const worker = new Worker(new URL('./screen-worker.js', import.meta.url), { workerData: setup, env });
   worker.unref();
 
   // Frames drawn for an earlier size are dropped: the screen was cleared for the new one.
   let generation = 0;
   let busy = true;
   let finished: ((text: string | undefined) => void) | undefined;
+  let ready: (() => void) | undefined;
   worker.on('message', (message: FromScreen) => {
-    if (message.type === 'write') {
+    if (message.type === 'ready') {
+      busy = false;
+      ready?.();
+    } else if (message.type === 'write') {
       if (message.generation === generation) stdout.write(message.data);
     } else if (message.type === 'drawn') {
       busy = false;
       repaints++;
       drawingMs += message.ms;
+      // Smoothed, so one slow frame (a pause for garbage collection) counts for little; the first
+      // frames run cold code and do not count.
+      if (repaints > 2) frameMs = frameMs === 0 ? message.ms : (frameMs * 3 + Math.min(message.ms, frameMs * 3)) / 4;
     } else finished?.(message.text);
   });
   worker.on('error', (error) => {
     process.stderr.write(`sluice: the progress screen failed (${error.message}); the run goes on\n`);
+    ready?.();
     finished?.(undefined);
   });
-  worker.on('online', () => (busy = false));
 
   const post = (message: ToScreen) => {
     busy = true;
     worker.postMessage(message);
   };
+  // At most ten repaints a second; fewer when frames are slow to draw, so drawing takes at most
+  // `budget` of a core even on a machine with no core to spare.
+  const budget = options.budget ?? 0.02;
+  let lastPost = 0;
   const timer = setInterval(() => {
-    if (!busy) post({ type: 'view', view: snapshot() });
+    const now = performance.now();
+    if (!busy && now - lastPost >= Math.min(1000, frameMs / budget) - intervalMs / 2) {
+      lastPost = now;
+      post({ type: 'view', view: snapshot() });
+    }
   }, intervalMs);
   timer.unref();
   const onResize = () => {
@@ -101,6 +120,15 @@ export function tuiRenderer(watch: RunWatch, options: TuiOptions): TuiRenderer {
   stdout.on('resize', onResize);
   if (fullScreen) stdout.write(ALTERNATE_SCREEN + CLEAR_SCREEN);
   keys.start();
+  // The run starts once the screen is up: loading Ink and compiling its layout engine takes a few
+  // hundred milliseconds of a core, better spent before the records flow than while they do.
+  await new Promise<void>((resolve) => {
+    const timeout = setTimeout(resolve, 5000);
+    ready = () => {
+      clearTimeout(timeout);
+      resolve();
+    };
+  });
   const held = new HeldConsole();
 
   let stopped = false;
