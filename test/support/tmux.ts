@@ -7,6 +7,8 @@ export function hasTmux(): boolean {
   return spawnSync('tmux', ['-V'], { timeout: 5000 }).status === 0;
 }
 
+let sessions = 0;
+
 /**
  * A private tmux server (its own socket in `dir`) with one session: a real pseudo-terminal for
  * end-to-end tests of the progress screen. Every call has a timeout; `kill()` ends the server.
@@ -19,7 +21,8 @@ export class TmuxSession {
     dir: string,
     readonly name = 'sluice',
   ) {
-    this.socket = join(dir, 'tmux.sock');
+    // A socket per session: a server still shutting down never meets the next one.
+    this.socket = join(dir, `tmux-${name}-${++sessions}.sock`);
     // A terminal as a user has it: UTF-8, colours; not a CI log (Ink only prints the last frame there), not nested in tmux.
     const env: NodeJS.ProcessEnv = { ...process.env, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', TERM: 'xterm-256color' };
     for (const key of Object.keys(env)) if (key === 'CI' || key === 'CONTINUOUS_INTEGRATION' || key === 'TMUX' || key === 'NO_COLOR') delete env[key];
@@ -34,7 +37,16 @@ export class TmuxSession {
 
   /** Starts `command` (a shell command line) in a `columns`×`rows` terminal. */
   start(command: string, columns = 100, rows = 40, cwd?: string): void {
-    this.tmux('new-session', '-d', '-s', this.name, '-x', String(columns), '-y', String(rows), ...(cwd ? ['-c', cwd] : []), command);
+    // Under heavy load a fresh tmux server sometimes dies while starting ("server exited
+    // unexpectedly") before it ran anything; try again a couple of times.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.tmux('new-session', '-d', '-s', this.name, '-x', String(columns), '-y', String(rows), ...(cwd ? ['-c', cwd] : []), command);
+        return;
+      } catch (error) {
+        if (attempt >= 3 || !/server exited unexpectedly/.test((error as Error).message)) throw error;
+      }
+    }
   }
 
   /** The screen as text, one line per row, trailing blanks trimmed. */
