@@ -16,7 +16,6 @@ const records = Number(process.argv[3] ?? 1_000_000);
 /** The mode to compare with `none` (tui by default; plain and json work too). */
 const other = process.argv[4] ?? 'tui';
 const dir = mkdtempSync(join(tmpdir(), 'sluice-overhead-'));
-const socket = join(dir, 'tmux.sock');
 
 // Records of about 120 bytes; half pass the filter.
 let chunk = '';
@@ -54,6 +53,8 @@ sink:
 
 const env = { ...process.env, LANG: 'C.UTF-8', TERM: 'xterm-256color' };
 for (const key of ['CI', 'CONTINUOUS_INTEGRATION', 'TMUX', 'NODE_ENV']) delete env[key];
+// A server per run (its own socket): a server shutting down never meets the next run's.
+let socket = join(dir, 'tmux.sock');
 const tmux = (...args) => {
   const result = spawnSync('tmux', ['-u', '-S', socket, '-f', '/dev/null', ...args], { env, encoding: 'utf8', timeout: 10_000 });
   if (result.status !== 0 && args[0] !== 'kill-server') throw new Error(`tmux ${args[0]}: ${result.stderr}`);
@@ -73,6 +74,7 @@ function mainThreadCpu(pid) {
 
 async function once(mode, i) {
   const tag = `${mode}-${i}`;
+  socket = join(dir, `${tag}.sock`);
   // node is the pane's own process, so its pid is the pane's; --verbose makes the screen say how long it spent drawing.
   tmux('new-session', '-d', '-s', tag, '-x', '100', '-y', '40', '-c', dir, 'node', BIN, 'run', 'job.yaml', '--fresh', '--progress', mode, '--verbose', '--report', `${tag}.json`);
   tmux('set-option', '-t', tag, 'remain-on-exit', 'on');

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { format } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import type { Renderer } from '../render/plain.js';
@@ -11,7 +12,7 @@ export interface TuiOptions {
   readonly stdin?: NodeJS.ReadStream;
   /** Shortest repaint interval: 100 ms, so at most 10 repaints a second. */
   readonly intervalMs?: number;
-  /** The share of one core drawing may take; repaints space out when frames are slow (default 2%). */
+  /** The share of one core drawing may take; repaints space out when frames are slow (default 10% with four cores or more, else 2%). */
   readonly budget?: number;
   /** `q`: stop gracefully (drain, checkpoint, exit 130). */
   readonly onStop: () => void;
@@ -100,9 +101,10 @@ export async function tuiRenderer(watch: RunWatch, options: TuiOptions): Promise
     busy = true;
     worker.postMessage(message);
   };
-  // At most ten repaints a second; fewer when frames are slow to draw, so drawing takes at most
-  // `budget` of a core even on a machine with no core to spare.
-  const budget = options.budget ?? 0.02;
+  // At most ten repaints a second; fewer when frames are slow to draw, so that drawing takes at
+  // most `budget` of a core. With four cores or more the drawing thread has one to itself, and
+  // can take a tenth of it; with fewer, it takes its share from the records: 2%.
+  const budget = options.budget ?? (availableParallelism() >= 4 ? 0.1 : 0.02);
   let lastPost = 0;
   const timer = setInterval(() => {
     const now = performance.now();
@@ -119,6 +121,12 @@ export async function tuiRenderer(watch: RunWatch, options: TuiOptions): Promise
   };
   stdout.on('resize', onResize);
   if (fullScreen) stdout.write(ALTERNATE_SCREEN + CLEAR_SCREEN);
+  // Should the process end without stopping the screen (a crash), the terminal gets its main
+  // screen back; node itself takes it out of raw mode.
+  const onExit = () => {
+    if (fullScreen) stdout.write(MAIN_SCREEN);
+  };
+  process.once('exit', onExit);
   keys.start();
   // The run starts once the screen is up: loading Ink and compiling its layout engine takes a few
   // hundred milliseconds of a core, better spent before the records flow than while they do.
@@ -134,6 +142,7 @@ export async function tuiRenderer(watch: RunWatch, options: TuiOptions): Promise
   let stopped = false;
   const release = () => {
     stopped = true;
+    process.off('exit', onExit);
     clearInterval(timer);
     stdout.off('resize', onResize);
     keys.stop();
