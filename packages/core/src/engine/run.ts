@@ -33,7 +33,7 @@ export interface CheckpointStoreOptions {
   readonly job: string;
   /** The job file's folder. */
   readonly dir: string;
-  readonly config: { readonly store: string; readonly path: string; readonly connection?: string };
+  readonly config: { readonly store: string; readonly path: string; readonly connection?: string; readonly url?: string; readonly prefix?: string };
   readonly connections: ConnectionRegistry;
   /** Set for a partition of a distributed run: its checkpoint is kept apart from the others. */
   readonly partition?: number;
@@ -177,6 +177,7 @@ export class JobRun {
         runId: randomUUID(),
         dryRun: options.dryRun ?? false,
         checkpoint: { store: plan.checkpoint.store, ...(plan.checkpoint.connection ? { connection: plan.checkpoint.connection } : {}) },
+        ...(options.partition ? { partition: { index: options.partition.index, count: options.partition.count } } : {}),
       };
 
       const throttles = new Map<string, StepThrottle>();

@@ -91,6 +91,7 @@ export async function loadJobText(text: string, options: LoadOptions & { dir: st
   if (job.sink === undefined && job.sinks === undefined) d.error('', "missing required key 'sink'", 'add sink: { use: file, with: { path: out/result.jsonl } }');
   const checkpoint = (job.checkpoint ?? {}) as Raw;
   if (checkpoint.store === 'sql' && !checkpoint.connection) d.error('/checkpoint', 'checkpoint store sql needs connection: <name of a connection>');
+  if (checkpoint.store === 'redis' && !checkpoint.url) d.error('/checkpoint', 'checkpoint store redis needs url: redis://host:6379 (or ${env:REDIS_URL})');
   if (checkpoint.connection !== undefined && !(job.connections as Raw | undefined)?.[checkpoint.connection as string]) {
     d.error('/checkpoint/connection', `unknown connection '${String(checkpoint.connection)}'`, knownHint(Object.keys((job.connections as Raw) ?? {}), String(checkpoint.connection)));
   }
@@ -177,6 +178,8 @@ export async function loadJobText(text: string, options: LoadOptions & { dir: st
         store: ((checkpoint.store as JobPlan['checkpoint']['store'] | undefined) ?? 'file'),
         path: resolveFrom(options.dir, (checkpoint.path as string | undefined) ?? '.sluice/checkpoints'),
         connection: checkpoint.connection as string | undefined,
+        ...(checkpoint.url !== undefined ? { url: checkpoint.url as string } : {}),
+        ...(checkpoint.prefix !== undefined ? { prefix: checkpoint.prefix as string } : {}),
       },
       connections: (job.connections ?? {}) as JobPlan['connections'],
       source,

@@ -38,7 +38,15 @@ export interface JobPlan {
   readonly name: string;
   readonly description?: string;
   readonly batch: { readonly size: number; readonly inFlight: number };
-  readonly checkpoint: { readonly store: 'file' | 'sql' | 'none'; readonly path: string; readonly connection?: string };
+  readonly checkpoint: {
+    readonly store: 'file' | 'sql' | 'redis' | 'none';
+    readonly path: string;
+    readonly connection?: string;
+    /** Redis store: the server's URL (`redis://host:6379`). */
+    readonly url?: string;
+    /** Redis store: key prefix (default `sluice`). */
+    readonly prefix?: string;
+  };
   readonly connections: Readonly<Record<string, ConnectionConfig>>;
   readonly source: StepPlan;
   readonly steps: readonly StepPlan[];

@@ -107,9 +107,11 @@ export const jobSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        store: { enum: ['file', 'sql', 'none'], default: 'file', description: 'Where checkpoints live.' },
+        store: { enum: ['file', 'sql', 'redis', 'none'], default: 'file', description: 'Where checkpoints live.' },
         path: { type: 'string', default: '.sluice/checkpoints', description: "File store: folder, relative to the job file." },
         connection: { type: 'string', description: 'SQL store: the connection whose database keeps the checkpoint.' },
+        url: { type: 'string', minLength: 1, description: 'Redis store: the server URL, e.g. redis://127.0.0.1:6379 or ${env:REDIS_URL}.' },
+        prefix: { type: 'string', pattern: '^[A-Za-z0-9_.:-]+$', default: 'sluice', description: 'Redis store: prefix of every key Sluice writes.' },
       },
     },
     source: stepSchema('source'),

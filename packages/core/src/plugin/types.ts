@@ -41,6 +41,12 @@ export interface JobInfo {
    * its data and its progress in one transaction.
    */
   readonly checkpoint: { readonly store: string; readonly connection?: string };
+  /**
+   * Set when this run is one partition of a distributed run (`sluice run --workers`). Partitions
+   * run at once on different workers: anything a sink keys by job (markers, output files) must
+   * also be keyed by `index`.
+   */
+  readonly partition?: { readonly index: number; readonly count: number };
 }
 
 /** Everything a plugin gets from the engine, resolved from the run's service container. */
