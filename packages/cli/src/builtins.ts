@@ -2,6 +2,7 @@ import * as emailPlugins from '@sluice/plugin-email';
 import * as filePlugins from '@sluice/plugin-file';
 import * as httpPlugins from '@sluice/plugin-http';
 import * as sqlPlugins from '@sluice/plugin-sql';
+import * as redisPlugins from '@sluice/plugin-redis';
 import * as transformPlugins from '@sluice/plugin-transforms';
 import { PluginRegistry, type CheckpointStoreFactory } from '@sluice/core/internal';
 
@@ -17,6 +18,7 @@ const BUILT_IN: ReadonlyArray<readonly [PluginPackage, string]> = [
   [sqlPlugins as PluginPackage, '@sluice/plugin-sql'],
   [httpPlugins as PluginPackage, '@sluice/plugin-http'],
   [emailPlugins as PluginPackage, '@sluice/plugin-email'],
+  [redisPlugins as PluginPackage, '@sluice/plugin-redis'],
 ];
 
 /** The plugins every job can use without naming them in `plugins:`. */
