@@ -488,6 +488,46 @@ deadLetter: { use: dl }
     expect(summary.steps.find((s) => s.id === 'sink')).toMatchObject({ in: 30, out: 28, failed: 2 });
   });
 
+  it('fan-out: a record two sinks refuse gets a dead letter from each but is counted once', async () => {
+    const logs: Record<string, SinkLog> = {};
+    const dead: DeadLetterEntry[] = [];
+    const refuse = (bad: number[]) => (records: SluiceRecord[]) => ({
+      rejected: records.flatMap((r, index) => (bad.includes(r.id as number) ? [{ index, error: new RecordError(`refused ${String(r.id)}`) }] : [])),
+    });
+    const registry = registryOf(
+      listSource(30),
+      memorySink('first', logs, { write: refuse([4, 7]) }),
+      memorySink('second', logs, { write: refuse([4, 9]) }),
+      deadLetterSink(dead),
+    );
+    const { summary } = await run(
+      registry,
+      `
+version: 1
+name: fan-out-refusals
+batch: { size: 10 }
+checkpoint: { store: none }
+source: { use: list }
+sinks:
+  - { id: a, use: first, with: { log: a }, onError: deadLetter }
+  - { id: b, use: second, with: { log: b }, onError: deadLetter }
+deadLetter: { use: dl }
+`,
+    );
+    expect(summary.status).toBe('done');
+    expect(dead.map((d) => [d.step, d.record]).sort((x, y) => String(x).localeCompare(String(y)))).toEqual([
+      ['a', { id: 4 }],
+      ['a', { id: 7 }],
+      ['b', { id: 4 }],
+      ['b', { id: 9 }],
+    ]);
+    // Three records failed somewhere: 4, 7 and 9. 27 reached every sink.
+    expect(summary.counters).toMatchObject({ read: 30, written: 27, deadLettered: 3 });
+    expectBalanced(summary.counters);
+    expect(summary.steps.find((s) => s.id === 'a')).toMatchObject({ in: 30, out: 28, failed: 2 });
+    expect(summary.steps.find((s) => s.id === 'b')).toMatchObject({ in: 30, out: 28, failed: 2 });
+  });
+
   it('a sink refusing a batch with a poison record: the batch is halved until the poison stands alone', async () => {
     const logs: Record<string, SinkLog> = {};
     const dead: DeadLetterEntry[] = [];

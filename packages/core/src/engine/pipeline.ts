@@ -543,6 +543,11 @@ export class Pipeline {
     position: RecordPosition,
     record?: SluiceRecord,
     raw?: string,
+    /**
+     * False when another sink already failed this record (fan-out): the failure still gets its
+     * dead letter and the step's count, but the record leaves the job through one door only.
+     */
+    countRecord = true,
   ): void {
     const message = this.o.redact(messageOf(error));
     const plan = step.plan;
@@ -556,10 +561,10 @@ export class Pipeline {
       return;
     }
     if (plan.onError === 'skip') {
-      this.add(batch, 'skipped', 1);
+      if (countRecord) this.add(batch, 'skipped', 1);
       this.o.bus.emit({ type: 'skip', step: plan.id, error: message, position });
     } else {
-      this.add(batch, 'deadLettered', 1);
+      if (countRecord) this.add(batch, 'deadLettered', 1);
       batch.dead.push({
         job: this.plan.name,
         step: plan.id,
@@ -644,8 +649,7 @@ export class Pipeline {
         try {
           matches = sink.when.evaluate(batch.records[i]!);
         } catch (error) {
-          failedIndices.add(i);
-          this.recordFailed(sink, batch, new Error(`when: ${(error as Error).message}`), 1, batch.positions[i]!, batch.records[i]);
+          this.recordFailed(sink, batch, new Error(`when: ${(error as Error).message}`), 1, batch.positions[i]!, batch.records[i], undefined, firstFailure(failedIndices, i));
           continue;
         }
         if (matches) indices.push(i);
@@ -684,8 +688,7 @@ export class Pipeline {
         sink.latency.add(this.o.clock.now() - started);
         const rejected = (result as WriteResult | undefined)?.rejected ?? [];
         for (const { index, error: why } of rejected) {
-          failedIndices.add(indices[index]!);
-          this.recordFailed(sink, batch, why, attempt, positions[index]!, records[index]);
+          this.recordFailed(sink, batch, why, attempt, positions[index]!, records[index], undefined, firstFailure(failedIndices, indices[index]!));
         }
         this.addStep(batch, sink.plan.id, sink.counters, 'out', records.length - rejected.length);
         return;
@@ -703,8 +706,7 @@ export class Pipeline {
       return;
     }
     for (const [k, i] of indices.entries()) {
-      failedIndices.add(i);
-      this.recordFailed(sink, batch, error, attempted, positions[k]!, records[k]);
+      this.recordFailed(sink, batch, error, attempted, positions[k]!, records[k], undefined, firstFailure(failedIndices, i));
       if (this.failure) return;
     }
   }
@@ -827,4 +829,11 @@ export function formatPosition(position: RecordPosition): string {
   if (typeof position.file === 'string' && position.line !== undefined) return `${position.file}:${String(position.line)}`;
   const parts = Object.entries(position).map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
   return parts.length ? parts.join(', ') : 'unknown position';
+}
+
+/** Marks record `index` of a batch as failed in some sink; true the first time (that failure counts the record). */
+function firstFailure(failed: Set<number>, index: number): boolean {
+  if (failed.has(index)) return false;
+  failed.add(index);
+  return true;
 }
