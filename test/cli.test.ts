@@ -232,6 +232,9 @@ describe.concurrent('sluice run: options', () => {
       .filter((e) => e.type === 'checkpoint');
     expect(checkpoints.length).toBeGreaterThan(0);
     expect(checkpoints.at(-1).seq).toBe(9);
+    // One event per checkpointed batch: the final save (marking it done) does not repeat it.
+    const seqs = checkpoints.map((e) => e.seq as number);
+    expect(new Set(seqs).size).toBe(seqs.length);
     expect(JSON.parse(readFileSync(checkpointOf(dir, 'overridden'), 'utf8'))).toMatchObject({ seq: 9, done: true });
   });
 

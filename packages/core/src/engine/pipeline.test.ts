@@ -309,8 +309,8 @@ ${sinks.map((s) => `  - { id: ${s}, use: memory, with: { log: ${s} } }`).join('\
     expect(last.sinks).toEqual({ fast: { seq: 49, count: 1000 }, slow: { seq: 49, count: 1000 } });
     // Each checkpoint came after a flush of every sink.
     for (const log of Object.values(logs)) expect(log.flushes.length).toBeGreaterThanOrEqual(store.saved.length);
-    // The events report the same checkpoints, in order.
-    expect(events.filter((e) => e.type === 'checkpoint').map((e) => (e as { seq: number }).seq)).toEqual(store.saved.map((c) => c.seq));
+    // The events report the same checkpoints, in order, once each (the final save marks the last one done).
+    expect(events.filter((e) => e.type === 'checkpoint').map((e) => (e as { seq: number }).seq)).toEqual([...new Set(store.saved.map((c) => c.seq))]);
     // The saved file is the last checkpoint.
     const onDisk = JSON.parse(await readFile(join(dir, 'ckpt', 'durable.json'), 'utf8')) as Checkpoint;
     expect(onDisk).toEqual(last);

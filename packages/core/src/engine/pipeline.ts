@@ -750,8 +750,10 @@ export class Pipeline {
     };
     await Promise.all([...this.o.sinks, this.o.deadLetter].map((s) => s.instance.flush?.()));
     await this.o.store.save(checkpoint);
+    const again = this.lastCheckpoint?.seq === watermark.seq;
     this.lastCheckpoint = { seq: watermark.seq, cursor: watermark.cursor, at: this.o.clock.now() };
-    this.o.bus.emit({ type: 'checkpoint', seq: watermark.seq, cursor: watermark.cursor, counters: checkpoint.counters });
+    // The final save only marks the last checkpoint done: one event per checkpointed batch.
+    if (!again) this.o.bus.emit({ type: 'checkpoint', seq: watermark.seq, cursor: watermark.cursor, counters: checkpoint.counters });
   }
 
   private sinkStates(): Pick<Watermark, 'sinks' | 'deadLetter'> {
