@@ -608,6 +608,33 @@ deadLetter: { use: dl }
   });
 });
 
+describe('progress', () => {
+  it("the source's row has a rate: what it hands on per second", async () => {
+    const logs: Record<string, SinkLog> = {};
+    // 20 pages of 10, 30 ms apart: about 330 records a second.
+    const registry = registryOf(listSource(200, undefined, () => pause(30)), memorySink('memory', logs), deadLetterSink([]));
+    const plan = await planOf(registry, `
+version: 1
+name: source-rate
+batch: { size: 10 }
+checkpoint: { store: none }
+source: { use: list }
+sink: { use: memory, with: { log: out } }
+deadLetter: { use: dl }
+`);
+    const jobRun = new JobRun(plan);
+    const rates: number[] = [];
+    const sampler = setInterval(() => {
+      const source = jobRun.progress()?.steps.find((s) => s.kind === 'source');
+      if (source) rates.push(source.rate);
+    }, 100);
+    const summary = await jobRun.run();
+    clearInterval(sampler);
+    expect(summary.status).toBe('done');
+    expect(Math.max(...rates)).toBeGreaterThan(50);
+  });
+});
+
 describe('when:', () => {
   it('a transform sees only matching records; the others pass by untouched', async () => {
     const logs: Record<string, SinkLog> = {};

@@ -73,7 +73,8 @@ export function snapshotOf(step: RuntimeStep<unknown>, now: number): StepSnapsho
     ...step.counters,
     retrying: step.retrying,
     active: step.sem.active,
-    rate: step.meter.update(step.counters.in, now),
+    // A source has no `in`: its rate is what it hands on.
+    rate: step.meter.update(step.plan.kind === 'source' ? step.counters.out : step.counters.in, now),
     p95Ms: step.latency.p95(),
   };
 }
