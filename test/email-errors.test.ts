@@ -82,6 +82,42 @@ deadLetter: { use: file, with: { path: out/rejects.jsonl } }
     expect(summary.counters).toMatchObject({ read: COUNT, written: COUNT - 2, deadLettered: 2 });
   });
 
+  it('a message deferred (451) on every attempt is dead-lettered alone; the rest of its batch counts as written', async () => {
+    const server = await startSmtpServer({
+      onMessage: ({ envelope }) =>
+        envelope.to.includes('user3@example.test') ? { code: 451, message: '4.2.1 Mailbox busy, try later' } : undefined,
+    });
+    servers.push(server);
+    const users = Array.from({ length: 10 }, (_, i) => ({ id: `k${i}`, email: `user${i}@example.test` }));
+    const dir = project({
+      'users.jsonl': jsonl(users),
+      'job.yaml': `version: 1
+name: deferred
+batch: { size: 10 }
+source: { use: file, with: { path: users.jsonl } }
+sink:
+  use: email
+  with:
+    smtp: \${env:SMTP_URL}
+    from: hello@acme.test
+    to: "{{ record.email }}"
+    subject: "Hi"
+    text: "Hello"
+  concurrency: 3
+  retry: { attempts: 2, initialDelay: 10ms, maxDelay: 20ms }
+  onError: deadLetter
+deadLetter: { use: file, with: { path: out/rejects.jsonl } }
+`,
+    });
+    const result = await sluice(['run', join(dir, 'job.yaml'), '--progress', 'none', '--report', join(dir, 'report.json')], { env: { SMTP_URL: server.url }, timeoutMs: 60_000 });
+    expect(result.code, result.stderr).toBe(0);
+    expect(server.received).toHaveLength(9);
+    const dead = deadLetters(join(dir, 'out/rejects.jsonl'));
+    expect(dead.map((d) => d.record.id)).toEqual(['k3']);
+    expect(dead[0]!.error).toMatch(/not sent after 2 attempts: .*451/);
+    expect(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')).counters).toMatchObject({ read: 10, written: 9, deadLettered: 1 });
+  });
+
   it('STARTTLS and AUTH with secrets from the environment; the password never shows, a wrong one stops the start', async () => {
     const server = await startSmtpServer({ auth: { user: 'mailer', pass: 'S3cret-pa55word' } });
     servers.push(server);

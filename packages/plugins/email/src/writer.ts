@@ -75,7 +75,7 @@ export class EmailWriter implements SinkInstance {
     if (this.fatal) throw this.fatal;
     if (this.refused.seq !== info.seq) this.refused = { seq: info.seq, keys: new Map() };
     const rejected: Array<{ index: number; error: Error }> = [];
-    const transient: Error[] = [];
+    const transient: Array<{ index: number; error: Error }> = [];
     let next = 0;
     const slot = async () => {
       let previous = settled;
@@ -84,7 +84,7 @@ export class EmailWriter implements SinkInstance {
         const { outcome, recorded } = await this.deliver(records[index]!, info.signal, previous);
         previous = recorded;
         if (outcome.kind === 'rejected') rejected.push({ index, error: outcome.error });
-        else if (outcome.kind === 'transient') transient.push(outcome.error);
+        else if (outcome.kind === 'transient') transient.push({ index, error: outcome.error });
       }
       // The batch is written when every key sent is recorded.
       await previous.catch(() => undefined);
@@ -92,8 +92,13 @@ export class EmailWriter implements SinkInstance {
     await Promise.all(Array.from({ length: Math.max(1, Math.min(this.ctx.step.concurrency, records.length)) }, slot));
     if (this.fatal) throw this.fatal;
     const unsent = transient.length + (records.length - next);
-    if (unsent > 0) {
-      const why = transient[0]?.message ?? `stopped: ${String((info.signal.reason as Error | undefined)?.message ?? 'aborted')}`;
+    const lastAttempt = this.ctx.step.retry !== undefined && info.attempt >= this.ctx.step.retry.attempts;
+    if (unsent > 0 && lastAttempt && next === records.length && !info.signal.aborted) {
+      // The engine will not try this batch again: refuse only what was not sent, so the messages
+      // that were sent (and recorded) count as written, not as dead letters.
+      for (const { index, error } of transient) rejected.push({ index, error: new RecordError(`email: not sent after ${info.attempt} attempts: ${error.message}`, undefined, { cause: error }) });
+    } else if (unsent > 0) {
+      const why = transient[0]?.error.message ?? `stopped: ${String((info.signal.reason as Error | undefined)?.message ?? 'aborted')}`;
       throw new TransientError(
         `email: ${unsent} message(s) of this batch not sent yet (${why}); the ones sent are recorded and will not be sent again`,
       );
