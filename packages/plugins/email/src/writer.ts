@@ -46,6 +46,8 @@ const settled = Promise.resolve();
  * Temporary failures (4xx, 503, dropped connections) are retried here a few times; what still fails
  * makes the write throw a TransientError after every other message of the batch has settled, and the
  * engine retries the batch by the step's `retry` policy — resending only the keys not yet recorded.
+ * On the step's last attempt the write refuses just the unsent records instead, so the messages
+ * that did go out count as written and only the others follow `onError`.
  * A 5xx to the message is permanent: that record is rejected with the server's reply.
  */
 export class EmailWriter implements SinkInstance {
