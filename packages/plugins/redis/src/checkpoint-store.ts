@@ -1,0 +1,132 @@
+import type { Checkpoint, CheckpointStore, CheckpointStoreFactory, CheckpointStoreOptions, Ledger } from '@sluice/core';
+import { RedisConnection } from './connection.js';
+import { RedisLedger } from './ledger.js';
+import { checkpointKey, DEFAULT_PREFIX, deleteMatching, globLiteral, ledgerKey } from './keys.js';
+
+/** Where a {@link RedisCheckpointStore} keeps one job's (or one partition's) checkpoint. */
+export interface RedisCheckpointStoreOptions {
+  /** `redis://[user:password@]host:6379[/db]`; never shown with its credentials. */
+  readonly url: string;
+  /** Prefix of every key (default `sluice`). */
+  readonly prefix?: string;
+  readonly job: string;
+  /** The job's fingerprint: part of the key of a partition's checkpoint. */
+  readonly fingerprint: string;
+  /** Set for a partition of a distributed run. */
+  readonly partition?: number;
+}
+
+/**
+ * `checkpoint: { store: redis, url, prefix }`: the checkpoint is one JSON string, replaced by a
+ * single SET (atomic). A local run uses `<prefix>:checkpoint:<job>`; partition n of a distributed
+ * run uses `<prefix>:checkpoint:<job>:<fingerprint>:p<n>`. Ledgers are sets at
+ * `<prefix>:ledger:<job>:<name>`, shared by every partition and kept by `clear()`.
+ *
+ * Each store has its own client (connected on first use); its ledgers share it. A Redis that is
+ * down or goes away makes `load`, `save` and ledger adds reject within a few seconds.
+ */
+export class RedisCheckpointStore implements CheckpointStore {
+  /** `redis://host:port <key>`: no credentials. */
+  readonly location: string;
+  /** The Redis key of the checkpoint. */
+  readonly key: string;
+  private readonly prefix: string;
+
+  private constructor(
+    private readonly conn: RedisConnection,
+    private readonly options: RedisCheckpointStoreOptions,
+  ) {
+    this.prefix = options.prefix ?? DEFAULT_PREFIX;
+    this.key = checkpointKey(this.prefix, options.job, options.fingerprint, options.partition);
+    this.location = `${conn.endpoint.display} ${this.key}`;
+  }
+
+  /** Makes the store; nothing is sent to Redis until the first call. Rejects a malformed URL. */
+  static async open(options: RedisCheckpointStoreOptions): Promise<RedisCheckpointStore> {
+    return new RedisCheckpointStore(await RedisConnection.open(options.url), options);
+  }
+
+  async load(): Promise<Checkpoint | undefined> {
+    const text = await this.conn.run(`load checkpoint ${this.key}`, (client) => client.get(this.key));
+    if (text === null) return undefined;
+    try {
+      return JSON.parse(text) as Checkpoint;
+    } catch (error) {
+      throw new Error(`checkpoint ${this.location} is not valid JSON; run with --fresh (or sluice reset)`, { cause: error });
+    }
+  }
+
+  async save(checkpoint: Checkpoint): Promise<void> {
+    const json = JSON.stringify(checkpoint);
+    await this.conn.run(`save checkpoint ${this.key}`, (client) => client.set(this.key, json));
+  }
+
+  /** Forgets this run's checkpoint (`--fresh`, `sluice reset`); ledgers stay. */
+  async clear(): Promise<void> {
+    await this.conn.run(`clear checkpoint ${this.key}`, (client) => client.del(this.key));
+  }
+
+  ledger(name: string): Promise<Ledger> {
+    return RedisLedger.open(this.conn, ledgerKey(this.prefix, this.options.job, name));
+  }
+
+  /** Deletes every `<prefix>:ledger:<job>:*` set (`--fresh --resend`), found with SCAN. */
+  async clearLedgers(): Promise<void> {
+    const pattern = `${globLiteral(ledgerKey(this.prefix, this.options.job, ''))}*`;
+    await this.conn.run('clear ledgers', (client) => deleteMatching(client, pattern));
+  }
+
+  /** Closes the client (QUIT, or a hard disconnect after a second if Redis is gone). */
+  close(): Promise<void> {
+    return this.conn.close();
+  }
+}
+
+/** The `redis` checkpoint store of a job file: `checkpoint.url`, `checkpoint.prefix` (default `sluice`). */
+export const redisStoreFactory: CheckpointStoreFactory = (options: CheckpointStoreOptions) =>
+  RedisCheckpointStore.open({
+    url: options.config.url!,
+    prefix: options.config.prefix ?? DEFAULT_PREFIX,
+    job: options.job,
+    fingerprint: options.fingerprint,
+    ...(options.partition !== undefined ? { partition: options.partition } : {}),
+  });
+
+/**
+ * A factory that keeps checkpoints in the given Redis whatever the job file says (its
+ * `checkpoint.url` and `prefix` are ignored): a distributed worker puts every partition's
+ * checkpoint in the queue's Redis.
+ */
+export function redisCheckpointStore(defaults: { url: string; prefix?: string }): CheckpointStoreFactory {
+  return (options: CheckpointStoreOptions) =>
+    RedisCheckpointStore.open({
+      url: defaults.url,
+      prefix: defaults.prefix ?? DEFAULT_PREFIX,
+      job: options.job,
+      fingerprint: options.fingerprint,
+      ...(options.partition !== undefined ? { partition: options.partition } : {}),
+    });
+}
+
+/**
+ * Deletes every partition checkpoint of `job` (`<prefix>:checkpoint:<job>:<fingerprint>:p<n>`),
+ * of one fingerprint or, when none is given, of all; the local checkpoint and the ledgers stay.
+ * Used by the coordinator's `--fresh`. Resolves to the number of keys deleted.
+ */
+export async function clearRunCheckpoints(url: string, prefix: string | undefined, job: string, fingerprint?: string): Promise<number> {
+  const conn = await RedisConnection.open(url);
+  const base = `${prefix ?? DEFAULT_PREFIX}:checkpoint:${job}:`;
+  const pattern = `${globLiteral(base)}${fingerprint === undefined ? '*' : `${globLiteral(fingerprint)}:p*`}`;
+  // The glob also matches a longer job name or fingerprint containing ':'; the check does not.
+  const partitionKey = (key: string) => {
+    if (!key.startsWith(base)) return false;
+    const rest = key.slice(base.length);
+    const match = /^([^:]+):p\d+$/.exec(rest);
+    return match !== null && (fingerprint === undefined || match[1] === fingerprint);
+  };
+  try {
+    return await conn.run(`clear the partition checkpoints of job ${job}`, (client) => deleteMatching(client, pattern, partitionKey));
+  } finally {
+    await conn.close();
+  }
+}
