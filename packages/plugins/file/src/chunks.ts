@@ -8,8 +8,9 @@ import type { InputFile } from './files.js';
 export const READ_CHUNK = 1 << 20;
 
 /**
- * The bytes of one input file from `start` (an offset in the uncompressed data), as Buffers.
- * `compressedRead` tells how much of the file on disk has been read, for progress.
+ * The bytes of one input file from `start` (an offset in the uncompressed data) up to `end`
+ * (exclusive; plain files only, the end of the file when undefined), as Buffers. `diskRead`
+ * tells how much of the file on disk has been read, for progress.
  */
 export class FileChunks implements AsyncIterable<Buffer> {
   private disk: ReadStream | undefined;
@@ -17,6 +18,7 @@ export class FileChunks implements AsyncIterable<Buffer> {
   constructor(
     private readonly file: InputFile,
     private readonly start: number,
+    private readonly end?: number,
   ) {}
 
   /** Bytes read from disk so far (compressed bytes for `.gz`), counting the skipped start. */
@@ -27,8 +29,10 @@ export class FileChunks implements AsyncIterable<Buffer> {
 
   async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
     if (!this.file.gzip) {
-      // A real seek: the bytes before `start` are never read.
-      this.disk = createReadStream(this.file.path, { start: this.start, highWaterMark: READ_CHUNK });
+      if (this.end !== undefined && this.end <= this.start) return;
+      // A real seek: the bytes before `start` are never read. (`end` of a read stream is inclusive.)
+      const end = this.end === undefined ? {} : { end: this.end - 1 };
+      this.disk = createReadStream(this.file.path, { start: this.start, highWaterMark: READ_CHUNK, ...end });
       yield* this.disk as AsyncIterable<Buffer>;
       return;
     }

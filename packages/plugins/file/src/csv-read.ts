@@ -3,7 +3,7 @@ import { Parser, type CsvError, type InfoField, type InfoRecord, type Options } 
 import { FileChunks } from './chunks.js';
 import type { InputFile } from './files.js';
 import { trimRaw } from './formats.js';
-import { recordError } from './lines.js';
+import { recordErrorAt, type PositionMode } from './lines.js';
 import type { PageCollector } from './page.js';
 
 export interface CsvReadOptions {
@@ -124,6 +124,53 @@ class LineCounter {
     return this.endsWithNewline ? this.newlines : this.newlines + 1;
   }
 
+  /**
+   * Where the next row starts: the offset (from where parsing began) of the first byte at or
+   * after `pos` that is not a line break.
+   */
+  nextContentOffset(): number {
+    let start = this.first;
+    for (const chunk of this.chunks) {
+      for (let i = Math.max(0, this.pos - start); i < chunk.length; i++) {
+        const c = chunk[i];
+        if (c !== 10 && c !== 13) return start + i;
+      }
+      start += chunk.length;
+    }
+    return Math.max(this.pos, start);
+  }
+
+  /**
+   * Where a record that ends at `end` (its line break included) and holds `breaks` line breaks
+   * starts: just after the line break before its first line. Found backwards from `end`, so text
+   * skipped before it (a broken quote) does not count; when that line break lies before `pos`,
+   * the record starts at the first byte after `pos` that is not a line break.
+   */
+  recordStart(end: number, breaks: number): number {
+    let base = this.first;
+    const bases: number[] = [];
+    for (const chunk of this.chunks) {
+      bases.push(base);
+      base += chunk.length;
+    }
+    let seen = -1; // -1: still in the record's own line break
+    for (let c = this.chunks.length - 1; c >= 0; c--) {
+      const chunk = this.chunks[c]!;
+      const at = bases[c]!;
+      if (at >= end) continue;
+      for (let i = Math.min(chunk.length, end - at) - 1; i >= 0 && at + i >= this.pos; i--) {
+        const b = chunk[i];
+        if (seen === -1) {
+          if (b === 10 || b === 13) continue;
+          seen = 0;
+        }
+        if (b === 10 && ++seen > breaks) return at + i + 1;
+      }
+      if (at <= this.pos) break;
+    }
+    return this.nextContentOffset();
+  }
+
   /** The line of the first byte after `pos` that is not a line break (where the next row starts). */
   nextContentLine(): number {
     let line = this.newlines + 1;
@@ -145,6 +192,17 @@ type RawRecord = { record: Record<string, unknown> | unknown[]; raw: string };
 type RawOptions = Options<RawRecord, RawRecord>;
 const asOptions = (options: RawOptions) => options as unknown as Options;
 
+/** How a {@link CsvRecordParser} reports positions, and where its input stops short of the file's end. */
+export interface CsvParseRange {
+  /** `offset`: positions are `{ file, offset }` (a byte range of a split file). Default `line`. */
+  readonly mode?: PositionMode;
+  /**
+   * The absolute offset where the input stops before the end of the file (a byte range): an
+   * unterminated quote there means a quoted field with a line break crosses the range's end.
+   */
+  readonly cutAt?: number;
+}
+
 /**
  * CSV through csv-parse, fed chunk by chunk. Records arrive synchronously through `on_record`
  * (returning null keeps them out of the stream's buffer), with the byte offset after the record
@@ -160,6 +218,9 @@ export class CsvRecordParser {
   private readonly named: boolean;
   private readonly lines: LineCounter;
   private firstLength: number | undefined;
+  private readonly mode: PositionMode;
+  /** The input ended inside quotes. */
+  private openQuote = false;
 
   constructor(
     private readonly out: PageCollector,
@@ -169,7 +230,9 @@ export class CsvRecordParser {
     options: CsvReadOptions,
     /** The header row when resuming past it; ignored unless `options.header` is true. */
     resumeColumns?: readonly string[],
+    private readonly range: CsvParseRange = {},
   ) {
+    this.mode = range.mode ?? 'line';
     const header = options.header;
     const columns: RawOptions['columns'] =
       header === false ? false : header === true ? (resumeColumns ? [...resumeColumns] : true) : [...header];
@@ -211,6 +274,11 @@ export class CsvRecordParser {
     if (this.failure) throw this.failure;
     this.parser.end();
     await this.done;
+    if (this.openQuote && this.range.cutAt !== undefined) {
+      throw new PermanentError(
+        `file: '${this.file}' is inside a quoted CSV field at byte ${this.range.cutAt}, where it was split for a distributed run (a quoted field with a line break, or a broken quote); set split: files on this source`,
+      );
+    }
     if (this.held.length > 0) {
       const out = this.out;
       out.offset = this.offset + this.fed;
@@ -222,11 +290,18 @@ export class CsvRecordParser {
     }
   }
 
+  private positionAt(line: number, offset: number): Record<string, unknown> {
+    return this.mode === 'line' ? { file: this.file, line } : { file: this.file, offset };
+  }
+
   private onRecord(item: RawRecord, info: InfoRecord): void {
     const out = this.out;
-    const endLine = this.lines.lineEndingAt(info.bytes);
     const raw = trimLineBreaks(item.raw);
-    const line = endLine - countLineBreaks(raw);
+    const breaks = countLineBreaks(raw);
+    const first = this.mode === 'offset' ? this.offset + this.lines.recordStart(info.bytes, breaks) : 0;
+    const endLine = this.lines.lineEndingAt(info.bytes);
+    const line = endLine - breaks;
+    const position = this.positionAt(line, first);
     for (const error of this.held) out.error(error, false);
     this.held = [];
     out.offset = this.offset + info.bytes;
@@ -237,22 +312,20 @@ export class CsvRecordParser {
       const columns = (info as unknown as { columns: unknown }).columns;
       const expected = Array.isArray(columns) ? columns.length : this.firstLength;
       const message = `wrong number of fields: expected ${expected}, got ${info.index}`;
-      out.error({ error: recordError(message, this.file, line, info.error), raw: trimRaw(raw), position: { file: this.file, line } });
+      out.error({ error: recordErrorAt(message, position, info.error), raw: trimRaw(raw), position });
       return;
     }
     const record = this.named ? (item.record as Record<string, unknown>) : { ...(item.record as unknown[]) };
-    out.record(record, { file: this.file, line });
+    out.record(record, position);
   }
 
   private onSkip(error: CsvError | undefined, rawText: string | undefined): void {
     const raw = trimLineBreaks(rawText ?? '');
-    const line = this.lines.nextContentLine();
+    const position =
+      this.mode === 'line' ? this.positionAt(this.lines.nextContentLine(), 0) : this.positionAt(0, this.offset + this.lines.nextContentOffset());
     const cause = error ?? new Error('invalid CSV row');
-    this.held.push({
-      error: recordError(describeCsvError(cause), this.file, line, cause),
-      raw: trimRaw(raw),
-      position: { file: this.file, line },
-    });
+    if ((cause as CsvError).code === 'CSV_QUOTE_NOT_CLOSED') this.openQuote = true;
+    this.held.push({ error: recordErrorAt(describeCsvError(cause), position, cause), raw: trimRaw(raw), position });
   }
 }
 
@@ -261,12 +334,21 @@ export class CsvRecordParser {
  * needs the column names.
  */
 export async function readCsvHeader(file: InputFile, options: CsvReadOptions): Promise<string[]> {
+  return (await readCsvHeaderRow(file, options)).columns;
+}
+
+/** The header row of a CSV file and the offset just after it (the first data row starts at or after it). */
+export async function readCsvHeaderRow(file: InputFile, options: CsvReadOptions): Promise<{ columns: string[]; end: number }> {
   let header: string[] | undefined;
+  let end = 0;
   const parser = new Parser(
     asOptions({
       ...parserOptions(options, true, false),
-      on_record: (item) => {
-        header ??= (item.record as unknown[]).map(String);
+      on_record: (item, info) => {
+        if (!header) {
+          header = (item.record as unknown[]).map(String);
+          end = info.bytes;
+        }
         return null;
       },
     }),
@@ -284,5 +366,5 @@ export async function readCsvHeader(file: InputFile, options: CsvReadOptions): P
   }
   parser.destroy();
   if (!header) throw new PermanentError(`file: cannot read the header row of '${file.name}' to resume; run with --fresh`);
-  return header;
+  return { columns: header, end };
 }

@@ -1,13 +1,25 @@
-import { RecordError } from '@sluice/core';
+import { RecordError, type RecordPosition } from '@sluice/core';
 import { trimRaw } from './formats.js';
 import type { PageCollector } from './page.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
 
+/**
+ * What a record's position says: `line` (its line number, when the read began at the start of
+ * the file), or `offset` (the byte offset of its first byte, for a byte range of a file split
+ * for a distributed run, where counting the lines before the range would mean reading them).
+ */
+export type PositionMode = 'line' | 'offset';
+
 /** A record-level error with the file position in its details. */
 export function recordError(message: string, file: string, line: number, cause?: unknown): RecordError {
-  return new RecordError(message, { file, line }, cause === undefined ? undefined : { cause });
+  return recordErrorAt(message, { file, line }, cause);
+}
+
+/** A record-level error with `position` as its details. */
+export function recordErrorAt(message: string, position: RecordPosition, cause?: unknown): RecordError {
+  return new RecordError(message, { ...position }, cause === undefined ? undefined : { cause });
 }
 
 /**
@@ -19,17 +31,21 @@ export class JsonLinesParser {
   private pending: Buffer[] = [];
   /** Absolute offset of the next chunk's first byte. */
   private base: number;
-  /** Number of the last line seen (1-based). */
+  /** Number of the last line seen (1-based; counted from where the read began in offset mode). */
   private line: number;
+  /** Absolute offset of the current line's first byte. */
+  private lineStart: number;
 
   constructor(
     private readonly out: PageCollector,
     private readonly file: string,
     offset: number,
     line: number,
+    private readonly mode: PositionMode = 'line',
   ) {
     this.base = offset;
     this.line = line;
+    this.lineStart = offset;
   }
 
   feed(chunk: Buffer): void {
@@ -68,6 +84,8 @@ export class JsonLinesParser {
 
   private onLine(buf: Buffer, start: number, end: number, after: number): void {
     const line = ++this.line;
+    const first = this.lineStart;
+    this.lineStart = after;
     if (end > start && buf[end - 1] === CR) end--;
     if (end === start) return;
     const text = buf.toString('utf8', start, end);
@@ -77,39 +95,44 @@ export class JsonLinesParser {
     } catch (error) {
       // Rare paths only: a blank line, or a UTF-8 byte order mark before the first line.
       if (text.trim() === '') return;
-      if (line === 1 && text.charCodeAt(0) === 0xfeff) {
-        return this.onText(text.slice(1), line, after);
+      if (first === 0 && text.charCodeAt(0) === 0xfeff) {
+        return this.onText(text.slice(1), line, first, after);
       }
-      return this.fail(`invalid JSON: ${(error as Error).message}`, text, line, after, error);
+      return this.fail(`invalid JSON: ${(error as Error).message}`, text, line, first, after, error);
     }
-    this.accept(value, text, line, after);
+    this.accept(value, text, line, first, after);
   }
 
-  private onText(text: string, line: number, after: number): void {
+  private onText(text: string, line: number, first: number, after: number): void {
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (error) {
-      return this.fail(`invalid JSON: ${(error as Error).message}`, text, line, after, error);
+      return this.fail(`invalid JSON: ${(error as Error).message}`, text, line, first, after, error);
     }
-    this.accept(value, text, line, after);
+    this.accept(value, text, line, first, after);
   }
 
-  private accept(value: unknown, text: string, line: number, after: number): void {
+  private position(line: number, first: number): RecordPosition {
+    return this.mode === 'line' ? { file: this.file, line } : { file: this.file, offset: first };
+  }
+
+  private accept(value: unknown, text: string, line: number, first: number, after: number): void {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      return this.fail(`expected a JSON object, got ${describeJson(value)}`, text, line, after);
+      return this.fail(`expected a JSON object, got ${describeJson(value)}`, text, line, first, after);
     }
     const out = this.out;
     out.offset = after;
     out.line = line;
-    out.record(value as Record<string, unknown>, { file: this.file, line });
+    out.record(value as Record<string, unknown>, this.position(line, first));
   }
 
-  private fail(message: string, text: string, line: number, after: number, cause?: unknown): void {
+  private fail(message: string, text: string, line: number, first: number, after: number, cause?: unknown): void {
     const out = this.out;
     out.offset = after;
     out.line = line;
-    out.error({ error: recordError(message, this.file, line, cause), raw: trimRaw(text), position: { file: this.file, line } });
+    const position = this.position(line, first);
+    out.error({ error: recordErrorAt(message, position, cause), raw: trimRaw(text), position });
   }
 }
 

@@ -5,7 +5,7 @@ import { gunzipSync } from 'node:zlib';
 import type { SinkInstance, SluiceRecord } from '@sluice/core';
 import { collectSource, createTestContext, writeSink } from '@sluice/core/testing';
 import { describe, expect, it } from 'vitest';
-import { fileSink, sinkCsvOptionsNeedCsv, sinkFormatIsKnown } from './sink.js';
+import { fileSink, partitionPath, sinkCsvOptionsNeedCsv, sinkFormatIsKnown } from './sink.js';
 import { fileSource } from './source.js';
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'sluice-file-sink-'));
@@ -221,5 +221,55 @@ describe('file sink: options', () => {
     const again = await open(dir, { path: 't.json' }, states[0]);
     await again.close!();
     expect(JSON.parse(readFileSync(join(dir, 't.json'), 'utf8'))).toEqual(batches[0]);
+  });
+});
+
+describe('file sink: partitions of a distributed run', () => {
+  const partitioned = (dir: string, index: number, state?: unknown) => {
+    const ctx = createTestContext({ dir, kind: 'sink', state });
+    return { ...ctx, job: { ...ctx.job, partition: { index, count: 4 } } };
+  };
+
+  it.each([
+    ['out/users.jsonl', 2, 'out/users.p2.jsonl'],
+    ['out.csv.gz', 0, 'out.p0.csv.gz'],
+    ['out', 3, 'out.p3'],
+    ['a.b/c.d.json', 1, 'a.b/c.d.p1.json'],
+    ['dir.x/out', 1, 'dir.x/out.p1'],
+    ['.hidden', 1, '.hidden.p1'],
+    ['x.GZ', 1, 'x.p1.GZ'],
+    ['out/users-{partition}.jsonl', 2, 'out/users-2.jsonl'],
+    ['out/{partition}/users.{partition}.jsonl', 3, 'out/3/users.3.jsonl'],
+    ['out/users-{partition}.jsonl', undefined, 'out/users-0.jsonl'],
+    ['out/users.jsonl', undefined, 'out/users.jsonl'],
+  ])('%s in partition %s → %s', (path, index, expected) => {
+    expect(partitionPath(path, index === undefined ? undefined : { index })).toBe(expected);
+  });
+
+  it('each partition writes its own file, and resumes it by its own state', async () => {
+    const dir = tempDir();
+    const sink = await fileSink.create({ path: 'out/users.jsonl' } as never, partitioned(dir, 2));
+    const [state] = await writeAll(sink, batches.slice(0, 1));
+    await writeAll(sink, batches.slice(1), 1);
+    await sink.close!();
+    expect(existsSync(join(dir, 'out/users.jsonl'))).toBe(false);
+    expect(readFileSync(join(dir, 'out/users.p2.jsonl'), 'utf8').trim().split('\n')).toHaveLength(5);
+    // Partition 2 resumes after its first batch: its own file is cut back to its own size.
+    const again = await fileSink.create({ path: 'out/users.jsonl' } as never, partitioned(dir, 2, state));
+    await writeAll(again, batches.slice(1), 1);
+    await again.close!();
+    const text = readFileSync(join(dir, 'out/users.p2.jsonl'), 'utf8');
+    expect(text).toBe(batches.flat().map((r) => JSON.stringify(r) + '\n').join(''));
+  });
+
+  it('{partition} in the path is the partition number, or 0 outside a distributed run', async () => {
+    const dir = tempDir();
+    const sink = await fileSink.create({ path: 'out/part-{partition}.csv' } as never, partitioned(dir, 3));
+    await writeAll(sink, batches.slice(0, 1));
+    await sink.close!();
+    expect(readFileSync(join(dir, 'out/part-3.csv'), 'utf8')).toMatch(/^id,name,tags,ok\n1,Ann/);
+    await writeSink(fileSink, { path: 'out/part-{partition}.csv' }, batches.slice(0, 1), { dir });
+    expect(existsSync(join(dir, 'out/part-0.csv'))).toBe(true);
+    expect(existsSync(join(dir, 'out/part-{partition}.csv'))).toBe(false);
   });
 });

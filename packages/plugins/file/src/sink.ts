@@ -22,8 +22,9 @@ export const fileSinkSchema = {
     path: {
       type: 'string',
       minLength: 1,
-      description: 'Output file, relative to the job file. A fresh run replaces it; a resumed run truncates it to its checkpointed size and appends.',
-      examples: ['out/users.jsonl', 'out/users.csv.gz', 'out/report.json'],
+      description:
+        'Output file, relative to the job file. A fresh run replaces it; a resumed run truncates it to its checkpointed size and appends. In a distributed run (sluice run --workers) each partition writes its own file: {partition} in the path becomes the partition number, and a path without it gets .p<number> before its extension (out/users.jsonl → out/users.p0.jsonl, out.csv.gz → out.p0.csv.gz). A run that is not distributed writes {partition} as 0.',
+      examples: ['out/users.jsonl', 'out/users.csv.gz', 'out/report.json', 'out/users-{partition}.jsonl'],
     },
     format: {
       type: 'string',
@@ -96,6 +97,34 @@ export function normaliseSinkConfig(config: Config): FileSinkOptions {
     gzip: config.gzip ?? isGzipPath(config.path),
     mkdir: config.mkdir ?? true,
   };
+}
+
+/** Stands for the partition number in a sink path. */
+export const PARTITION_PLACEHOLDER = '{partition}';
+
+/**
+ * The file a sink writes: `{partition}` becomes the partition number (0 when the run is not
+ * distributed); in a partition of a distributed run, a path without it gets `.p<index>` before
+ * its extension(s) — `out/users.jsonl` → `out/users.p2.jsonl`, `out.csv.gz` → `out.p2.csv.gz`,
+ * `out` → `out.p2` — so partitions running at once never share a file.
+ */
+export function partitionPath(path: string, partition: { readonly index: number } | undefined): string {
+  if (path.includes(PARTITION_PLACEHOLDER)) return path.split(PARTITION_PLACEHOLDER).join(String(partition?.index ?? 0));
+  if (!partition) return path;
+  const slash = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
+  const dir = path.slice(0, slash + 1);
+  let name = path.slice(slash + 1);
+  let extension = '';
+  if (/.\.gz$/i.test(name)) {
+    extension = name.slice(-3);
+    name = name.slice(0, -3);
+  }
+  const dot = name.lastIndexOf('.');
+  if (dot > 0) {
+    extension = name.slice(dot) + extension;
+    name = name.slice(0, dot);
+  }
+  return `${dir}${name}.p${partition.index}${extension}`;
 }
 
 /** Rule: the format is given or follows from the file extension. */
@@ -293,7 +322,7 @@ export const fileSink = defineSink({
   async create(config, ctx): Promise<SinkInstance> {
     const options = normaliseSinkConfig(config as Config);
     if (ctx.job.dryRun) return dryRunSink;
-    const absolute = ctx.resolvePath(options.path);
+    const absolute = ctx.resolvePath(partitionPath(options.path, ctx.job.partition));
     const { fh, state } = await openOutput(options, absolute, ctx.state);
     return new FileWriter(fh, options, absolute, ctx, state);
   },

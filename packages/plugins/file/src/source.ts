@@ -1,12 +1,16 @@
-import { defineSource, type ReadOptions, type RuleViolation, type SourceInstance, type SourcePage } from '@sluice/core';
+import { defineSource, PermanentError, type ReadOptions, type RuleViolation, type SourceInstance, type SourcePage } from '@sluice/core';
 import { FileChunks } from './chunks.js';
-import { CsvRecordParser, readCsvHeader, type CsvReadOptions } from './csv-read.js';
-import { resumePoint, START, type FileCursor } from './cursor.js';
+import { CsvRecordParser, readCsvHeader, readCsvHeaderRow, type CsvReadOptions } from './csv-read.js';
+import { resumePoint, type FileCursor } from './cursor.js';
 import { expandInputs, type InputFile } from './files.js';
 import { FORMATS, formatHint, formatProblem, inferFormat, requireFormat, type FileFormat } from './formats.js';
 import { JsonArrayParser } from './json-array.js';
-import { JsonLinesParser } from './lines.js';
+import { JsonLinesParser, type PositionMode } from './lines.js';
 import { PageCollector } from './page.js';
+import { isRange, lineStartAtOrAfter, planPartitions, slicesOf, sliceSpan, type FileSlice } from './partition.js';
+
+const SPLITS = ['auto', 'files'] as const;
+type Split = (typeof SPLITS)[number];
 
 const csvReadSchema = {
   type: 'object',
@@ -82,6 +86,14 @@ export const fileSourceSchema = {
       default: 'utf8',
       examples: ['utf8'],
     },
+    split: {
+      type: 'string',
+      enum: SPLITS,
+      description:
+        'How a distributed run (sluice run --workers) splits the input. auto: into groups of whole files, and a file of at least 1.5 partitions\' share into byte ranges cut at line starts (jsonl and csv; .gz files and JSON arrays only whole). Records of a byte range have the position { file, offset } (the byte offset of their first byte) instead of a line number. CSV byte ranges assume no line break inside a quoted field: a partition that ends inside quotes (such a field, or a broken quote) fails and says so. files: whole files only (use it for CSV with multi-line fields).',
+      default: 'auto',
+      examples: ['auto', 'files'],
+    },
   },
 } as const;
 
@@ -89,6 +101,7 @@ type Config = {
   path: string | readonly string[];
   format?: string;
   csv?: { delimiter?: string; header?: boolean | readonly string[]; quote?: string; skipEmptyLines?: boolean; cast?: boolean };
+  split?: Split;
 };
 
 /** Options with every default filled in. */
@@ -96,6 +109,7 @@ export interface FileSourceOptions {
   readonly patterns: readonly string[];
   readonly format: FileFormat;
   readonly csv: CsvReadOptions;
+  readonly split: Split;
 }
 
 const patternsOf = (config: Config): string[] => (typeof config.path === 'string' ? [config.path] : [...config.path]);
@@ -114,6 +128,7 @@ export function normaliseSourceConfig(config: Config): FileSourceOptions {
       skipEmptyLines: csv.skipEmptyLines ?? true,
       cast: csv.cast ?? false,
     },
+    split: config.split ?? 'auto',
   };
 }
 
@@ -135,35 +150,74 @@ interface ItemParser {
   end(): void | Promise<void>;
 }
 
-async function openParser(options: FileSourceOptions, pages: PageCollector, file: InputFile, from: FileCursor): Promise<ItemParser> {
+/** Where a slice's read begins and ends (absolute offsets; `end` undefined: the end of the file). */
+interface Span {
+  readonly start: number;
+  readonly end: number | undefined;
+  readonly mode: PositionMode;
+}
+
+async function openParser(options: FileSourceOptions, pages: PageCollector, file: InputFile, from: FileCursor, span: Span): Promise<ItemParser> {
   switch (options.format) {
     case 'jsonl':
-      return new JsonLinesParser(pages, file.name, from.offset, from.line);
+      return new JsonLinesParser(pages, file.name, from.offset, from.line, span.mode);
     case 'json':
       return new JsonArrayParser(pages, file.name, from.offset, from.line, from.index ?? -1);
     case 'csv': {
-      // A resumed read seeks past the header row, so read it first from the file's start.
+      // A resumed read (and a byte range) seeks past the header row, so read it first from the file's start.
       const header = options.csv.header === true && from.offset > 0 ? await readCsvHeader(file, options.csv) : undefined;
-      return new CsvRecordParser(pages, file.name, from.offset, from.line, options.csv, header);
+      const cutAt = span.end !== undefined && span.end < file.size ? span.end : undefined;
+      return new CsvRecordParser(pages, file.name, from.offset, from.line, options.csv, header, { mode: span.mode, ...(cutAt !== undefined ? { cutAt } : {}) });
     }
   }
 }
 
-/** Reads the files in order from `cursor`, in pages of at most `batchSize` items. */
-async function* readFiles(files: readonly InputFile[], options: FileSourceOptions, read: ReadOptions): AsyncGenerator<SourcePage> {
+/**
+ * Where a slice's read begins and ends. A byte range starts at the first line start at or after
+ * its `start` and ends at the first line start at or after its `end`, so each line belongs to the
+ * range its first byte is in. A CSV range at the start of a file with a header row begins after it.
+ */
+async function spanOf(slice: FileSlice, file: InputFile, options: FileSourceOptions): Promise<Span> {
+  if (!isRange(slice)) return { start: 0, end: undefined, mode: 'line' };
+  let start = await lineStartAtOrAfter(file, slice.start ?? 0);
+  const end = slice.end === undefined ? undefined : await lineStartAtOrAfter(file, slice.end);
+  if (start === 0 && options.format === 'csv' && options.csv.header === true) start = (await readCsvHeaderRow(file, options.csv)).end;
+  return { start, end: end === undefined ? undefined : Math.max(start, end), mode: 'offset' };
+}
+
+/** The slice a cursor stopped in: the last slice of its file that starts at or before its offset. */
+function sliceOfCursor(slices: readonly FileSlice[], cursor: FileCursor): number {
+  let found = -1;
+  for (const [k, slice] of slices.entries()) {
+    if (slice.file === cursor.file && (slice.start ?? 0) <= cursor.offset) found = k;
+  }
+  if (found === -1) throw notInPartition(cursor);
+  return found;
+}
+
+const notInPartition = (cursor: FileCursor) =>
+  new PermanentError(`file: the checkpoint stopped in '${cursor.name}' at byte ${cursor.offset}, which this partition does not read; run with --fresh to start over`);
+
+/** Reads the slices (every file, or a partition's) in order from `cursor`, in pages of at most `batchSize` items. */
+async function* readSlices(files: readonly InputFile[], slices: readonly FileSlice[], options: FileSourceOptions, read: ReadOptions): AsyncGenerator<SourcePage> {
   const { signal } = read;
-  const start = resumePoint(read.cursor, files, options.patterns.map((p) => `'${p}'`).join(', '));
+  const resumed = read.cursor === undefined || read.cursor === null ? undefined : resumePoint(read.cursor, files, options.patterns.map((p) => `'${p}'`).join(', '));
+  const first = resumed ? sliceOfCursor(slices, resumed) : 0;
   const pages = new PageCollector(Math.max(1, read.batchSize), options.format === 'json');
   let before = 0;
-  for (let i = 0; i < start.file; i++) before += files[i].size;
-  for (let i = start.file; i < files.length; i++) {
+  for (let k = 0; k < first; k++) before += sliceSpan(slices[k]!, files[slices[k]!.file]!);
+  for (let k = first; k < slices.length; k++) {
     if (signal.aborted) return;
-    const file = files[i];
-    const from = i === start.file ? start : START;
-    const chunks = new FileChunks(file, from.offset);
-    const parser = await openParser(options, pages, file, from);
+    const slice = slices[k]!;
+    const file = files[slice.file]!;
+    const span = await spanOf(slice, file, options);
+    if (k === first && resumed && span.end !== undefined && resumed.offset > span.end) throw notInPartition(resumed);
+    const from: FileCursor = k === first && resumed ? resumed : { file: slice.file, name: file.name, offset: span.start, line: 0, index: -1 };
+    const chunks = new FileChunks(file, from.offset, span.end);
+    const parser = await openParser(options, pages, file, from, span);
     const base = before;
-    pages.beginFile(i, file.name, file.gzip ? () => base + chunks.diskRead : () => base + pages.offset);
+    const origin = slice.start ?? 0;
+    pages.beginFile(slice.file, file.name, file.gzip ? () => base + chunks.diskRead : () => base + pages.offset - origin);
     for await (const chunk of chunks) {
       parser.feed(chunk);
       while (pages.ready.length > 0) {
@@ -177,11 +231,17 @@ async function* readFiles(files: readonly InputFile[], options: FileSourceOption
       if (signal.aborted) return;
       yield pages.ready.shift()!;
     }
-    before += file.size;
+    before += sliceSpan(slice, file);
   }
   pages.finish(before);
   const last = pages.ready.shift();
   if (last && !signal.aborted) yield last;
+}
+
+/** A read that fails at its first page (the engine reports it as the source's failure). */
+// eslint-disable-next-line require-yield
+async function* failing(error: unknown): AsyncGenerator<SourcePage> {
+  throw error;
 }
 
 /** The `file` source: JSON Lines, CSV or a JSON array, from one file or a glob of many, `.gz` or not. */
@@ -193,10 +253,29 @@ export const fileSource = defineSource({
   async create(config, ctx): Promise<SourceInstance> {
     const options = normaliseSourceConfig(config as Config);
     const files = await expandInputs(options.patterns, (p) => ctx.resolvePath(p), ctx.job.dir);
-    const total = files.reduce((sum, f) => sum + f.size, 0);
+    const patterns = options.patterns.map((p) => `'${p}'`).join(', ');
+    const ranges = options.format !== 'json';
+    // The partition this instance reads, once `read` names it (the estimate is that partition's bytes).
+    let reading: readonly FileSlice[] | undefined;
     return {
-      read: (read) => readFiles(files, options, read),
-      estimate: async () => ({ total, unit: 'bytes' }),
+      read(read) {
+        let slices: readonly FileSlice[];
+        try {
+          slices = slicesOf(read.partition, files, patterns, ranges);
+        } catch (error) {
+          return failing(error);
+        }
+        reading = slices;
+        return readSlices(files, slices, options, read);
+      },
+      async estimate() {
+        // The engine asks for the estimate just before it calls read with the partition; give it that turn.
+        if (!reading) await new Promise((resolve) => setImmediate(resolve));
+        const slices = reading ?? slicesOf(undefined, files, patterns, ranges);
+        return { total: slices.reduce((sum, slice) => sum + sliceSpan(slice, files[slice.file]!), 0), unit: 'bytes' };
+      },
+      partitions: (n) =>
+        planPartitions(files, n, (file) => options.split === 'auto' && !file.gzip && (options.format === 'jsonl' || options.format === 'csv')),
     };
   },
 });

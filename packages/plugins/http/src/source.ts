@@ -119,6 +119,54 @@ type Request = { page: number } | { offset: number } | { cursor: string | null }
 /** The checkpoint: the request to make and how many of its items are already read. */
 export type HttpSourceCursor = Request & { skip: number };
 
+/**
+ * A partition of an http source (distributed runs), for pagination page or offset with a known
+ * total: pages `firstPage`…`lastPage` (`itemsPerPage`: the page size the split saw), or the
+ * items at offsets `fromOffset` up to `toOffset` (exclusive). The last partition has no
+ * `lastPage`/`toOffset` and reads on to the empty page, like a normal read. `{}` is everything.
+ */
+export type HttpPartition =
+  | { readonly firstPage: number; readonly lastPage?: number; readonly itemsPerPage: number }
+  | { readonly fromOffset: number; readonly toOffset?: number }
+  | Readonly<Record<string, never>>;
+
+type PageRange = { readonly firstPage: number; readonly lastPage?: number; readonly itemsPerPage: number };
+type OffsetRange = { readonly fromOffset: number; readonly toOffset?: number };
+type Range = PageRange | OffsetRange | undefined;
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+
+/** The range a partition spec names, checked against the pagination style; undefined for everything. */
+function rangeOf(partition: unknown, s: SourceSettings): Range {
+  if (partition === undefined || partition === null) return undefined;
+  const p = partition as Record<string, unknown>;
+  if (typeof p === 'object' && !Array.isArray(p)) {
+    const keys = Object.keys(p);
+    if (keys.length === 0) return undefined;
+    const only = (allowed: string[]) => keys.every((k) => allowed.includes(k));
+    if (
+      s.style === 'page' &&
+      only(['firstPage', 'lastPage', 'itemsPerPage']) &&
+      isCount(p.firstPage) &&
+      isCount(p.itemsPerPage) &&
+      p.itemsPerPage > 0 &&
+      (p.lastPage === undefined || (isCount(p.lastPage) && p.lastPage >= p.firstPage))
+    ) {
+      return p as PageRange;
+    }
+    if (s.style === 'offset' && only(['fromOffset', 'toOffset']) && isCount(p.fromOffset) && (p.toOffset === undefined || (isCount(p.toOffset) && p.toOffset > p.fromOffset))) {
+      return p as OffsetRange;
+    }
+  }
+  throw new Error(`${JSON.stringify(partition)} is not a partition of this http source (pagination: ${s.style})`);
+}
+
+/** A read that fails at its first page (the engine reports it as the source's failure). */
+// eslint-disable-next-line require-yield
+async function* failing(error: unknown): AsyncGenerator<SourcePage> {
+  throw error;
+}
+
 /** Rule: cursor pagination needs `next`; `next` is for cursor pagination only. */
 export function cursorNeedsNext(config: HttpSourceConfig): RuleViolation | undefined {
   if (config.pagination === 'cursor' && !config.next) {
@@ -223,6 +271,8 @@ class PageError extends Error {
 class PageReader {
   private estimateResolve?: (estimate: SourceEstimate | undefined) => void;
   readonly estimate: Promise<SourceEstimate | undefined>;
+  /** The partition being read (undefined: everything). */
+  private range: Range;
 
   constructor(
     private readonly ctx: PluginContext,
@@ -291,12 +341,83 @@ class PageReader {
     return { request, response, items, body };
   }
 
-  private noteTotal(body: unknown, response: HttpResponse): void {
-    if (!this.estimateResolve) return;
+  /** The total number of records a response states (`total` or `totalHeader`), if any. */
+  private totalOf(body: unknown, response: HttpResponse): number | undefined {
     const raw = this.s.total !== undefined ? getPath(body, this.s.total) : this.s.totalHeader !== undefined ? headerOf(response, this.s.totalHeader) : undefined;
     const total = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
-    this.estimateResolve(typeof total === 'number' && Number.isFinite(total) && total >= 0 ? { total, unit: 'records' } : undefined);
+    return typeof total === 'number' && Number.isFinite(total) && total >= 0 ? total : undefined;
+  }
+
+  private noteTotal(body: unknown, response: HttpResponse): void {
+    if (!this.estimateResolve) return;
+    const total = this.totalOf(body, response);
+    this.estimateResolve(total === undefined ? undefined : { total: this.shareOf(total), unit: 'records' });
     this.estimateResolve = undefined;
+  }
+
+  /** How many of `total` records the partition being read holds. */
+  private shareOf(total: number): number {
+    const r = this.range;
+    if (!r) return total;
+    if ('fromOffset' in r) return Math.max(0, Math.min(total, r.toOffset ?? total) - r.fromOffset);
+    const before = (r.firstPage - this.s.startPage) * r.itemsPerPage;
+    const upTo = r.lastPage === undefined ? total : Math.min(total, (r.lastPage - this.s.startPage + 1) * r.itemsPerPage);
+    return Math.max(0, upTo - before);
+  }
+
+  /**
+   * Splits the pages into at most `n` contiguous runs, from the total and the page size the first
+   * page shows. One partition (`{}`) when it cannot: another pagination style, no total, or a
+   * single page.
+   */
+  async split(n: number, signal: AbortSignal): Promise<HttpPartition[]> {
+    const wanted = Math.floor(n);
+    const s = this.s;
+    if (!(wanted > 1) || (s.style !== 'page' && s.style !== 'offset') || (s.total === undefined && s.totalHeader === undefined)) return [{}];
+    let first: FetchedPage;
+    try {
+      first = await this.fetch(firstRequest(s), signal);
+    } catch (error) {
+      throw new Error(`cannot split the source: ${(error as Error).message}`, { cause: error });
+    }
+    const total = this.totalOf(first.body, first.response);
+    const size = first.items.length;
+    if (total === undefined) {
+      this.ctx.logger.warn(`the first page states no total at ${s.total !== undefined ? `'${s.total}'` : `header ${s.totalHeader}`}; the source is not split`);
+      return [{}];
+    }
+    if (size === 0 || total <= size) return [{}];
+    const pages = Math.ceil(total / size);
+    const count = Math.min(wanted, pages);
+    const out: HttpPartition[] = [];
+    for (let i = 0; i < count; i++) {
+      const from = Math.floor((i * pages) / count);
+      const to = Math.floor(((i + 1) * pages) / count);
+      const last = i === count - 1;
+      out.push(
+        s.style === 'page'
+          ? { firstPage: s.startPage + from, ...(last ? {} : { lastPage: s.startPage + to - 1 }), itemsPerPage: size }
+          : { fromOffset: from * size, ...(last ? {} : { toOffset: to * size }) },
+      );
+    }
+    return out;
+  }
+
+  /** Whether a request lies past the end of the partition being read. */
+  private beyond(at: Request): boolean {
+    const r = this.range;
+    if (!r) return false;
+    if ('page' in at && 'firstPage' in r) return r.lastPage !== undefined && at.page > r.lastPage;
+    if ('offset' in at && 'fromOffset' in r) return r.toOffset !== undefined && at.offset >= r.toOffset;
+    return false;
+  }
+
+  /** Where a read starts: the first request of the partition, or of the source. */
+  private startOf(): Request {
+    const r = this.range;
+    if (r && 'firstPage' in r) return { page: r.firstPage };
+    if (r && 'fromOffset' in r) return { offset: r.fromOffset };
+    return firstRequest(this.s);
   }
 
   /** The request after `page`, or undefined when `page` was the last. */
@@ -338,14 +459,25 @@ class PageReader {
     return (this.first ??= displayUrl(this.template.urlFor()));
   }
 
-  async *read(options: ReadOptions): AsyncGenerator<SourcePage> {
+  read(options: ReadOptions): AsyncGenerator<SourcePage> {
+    try {
+      this.range = rangeOf(options.partition, this.s);
+    } catch (error) {
+      this.endEstimate();
+      return failing(error);
+    }
+    return this.pages(options);
+  }
+
+  private async *pages(options: ReadOptions): AsyncGenerator<SourcePage> {
     const { signal } = options;
     const batchSize = Math.max(1, options.batchSize);
-    let cursor = resumeFrom(options.cursor, this.s);
+    let cursor = options.cursor === undefined || options.cursor === null ? { ...this.startOf(), skip: 0 } : resumeFrom(options.cursor, this.s);
     try {
       for (;;) {
         if (signal.aborted) return;
         const { skip, ...at } = cursor;
+        if (this.beyond(at as Request)) return;
         let page: FetchedPage;
         try {
           page = await this.fetch(at as Request, signal);
@@ -362,7 +494,9 @@ class PageReader {
           continue;
         }
         const next = this.nextOf(at as Request, page);
-        const items = page.items;
+        // An offset partition stops at its end, in the middle of a page if it must.
+        const r = this.range;
+        const items = r && 'fromOffset' in r && r.toOffset !== undefined && 'offset' in at ? page.items.slice(0, Math.max(0, r.toOffset - at.offset)) : page.items;
         for (let from = skip; from < items.length; from += batchSize) {
           const to = Math.min(items.length, from + batchSize);
           const records: SluiceRecord[] = [];
@@ -407,6 +541,7 @@ export const httpSource = defineSource({
     return {
       read: (options) => reader.read(options),
       ...(wantsTotal ? { estimate: () => reader.estimate } : {}),
+      partitions: (n) => reader.split(n, ctx.signal),
       close: async () => {
         reader.endEstimate();
         await caller.close();

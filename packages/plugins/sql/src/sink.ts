@@ -142,6 +142,15 @@ export function keyIsMapped(config: Config): RuleViolation | undefined {
   return missing.length ? { path: 'key', message: `key column(s) ${missing.join(', ')} are not among the columns written`, hint: 'add them to columns' } : undefined;
 }
 
+/**
+ * The job its markers are kept under: the job's name, or `name.pN` for partition N of a
+ * distributed run — the key the `sql` checkpoint store keeps that partition's checkpoint under,
+ * so its `clear()` forgets exactly that partition's markers.
+ */
+export function markerJob(job: PluginContext['job']): string {
+  return job.partition === undefined ? job.name : `${job.name}.p${job.partition.index}`;
+}
+
 /** Whether this sink and the checkpoint share a transaction: store sql on the sink's own connection. */
 export function exactlyOnce(ctx: PluginContext, connection: string): boolean {
   return !ctx.job.dryRun && ctx.job.checkpoint.store === 'sql' && ctx.job.checkpoint.connection === connection;
@@ -162,8 +171,9 @@ const isState = (s: unknown): s is SqlSinkState => !!s && typeof s === 'object' 
 /**
  * Writes batches into a table, one transaction per batch. With the checkpoint in the same
  * database (`checkpoint: { store: sql, connection: <this connection> }`) each transaction also
- * upserts the sink's marker `(job, sink) → seq`; a batch whose seq is at or below the marker was
- * committed by a run that died before its checkpoint, and is skipped — exactly once.
+ * upserts the sink's marker `(job, sink) → seq` (job `name.pN` for partition N of a distributed
+ * run); a batch whose seq is at or below the marker was committed by a run that died before its
+ * checkpoint, and is skipped — exactly once.
  */
 class SqlSink implements SinkInstance {
   private info: TableInfo | undefined;
@@ -184,6 +194,8 @@ class SqlSink implements SinkInstance {
   private chain: Promise<unknown> = Promise.resolve();
   private readonly table: string;
   private readonly sinkId: string;
+  /** The job key of this sink's markers (per partition in a distributed run). */
+  private readonly jobKey: string;
 
   constructor(
     private readonly conn: SqlConnection,
@@ -197,6 +209,7 @@ class SqlSink implements SinkInstance {
     this.key = keyList(config.key);
     this.table = quote(conn.knex, config.table);
     this.sinkId = ctx.step.id;
+    this.jobKey = markerJob(ctx.job);
     const state = isState(ctx.state) ? ctx.state : undefined;
     this.lastSeq = state?.seq;
     this.emptyFirst = (config.mode ?? 'insert') === 'replace' && state === undefined;
@@ -207,10 +220,10 @@ class SqlSink implements SinkInstance {
   async start(): Promise<void> {
     if (!this.eo) return;
     await ensureSystemTables(this.conn);
-    this.marker = await readMarker(this.conn, this.ctx.job.name, this.sinkId);
+    this.marker = await readMarker(this.conn, this.jobKey, this.sinkId);
     if (this.marker !== undefined) {
       this.emptyFirst = false;
-      this.rejects = await readRejects(this.conn, this.ctx.job.name, this.sinkId, this.lastSeq ?? -1);
+      this.rejects = await readRejects(this.conn, this.jobKey, this.sinkId, this.lastSeq ?? -1);
     }
   }
 
@@ -261,7 +274,7 @@ class SqlSink implements SinkInstance {
         before,
         after: (refused) => {
           const all = [...rejected, ...refused].sort((a, b) => a.index - b.index);
-          return eo ? markerStatements(this.conn.dialect.name, this.ctx.job.name, this.sinkId, info.seq, all) : [];
+          return eo ? markerStatements(this.conn.dialect.name, this.jobKey, this.sinkId, info.seq, all) : [];
         },
       };
       const refused = parts.length > 0 || before.length > 0 || eo ? await this.writer!.write(plan) : [];
@@ -277,7 +290,7 @@ class SqlSink implements SinkInstance {
 
   private async readMarkerAgain(): Promise<number | undefined> {
     try {
-      return await readMarker(this.conn, this.ctx.job.name, this.sinkId);
+      return await readMarker(this.conn, this.jobKey, this.sinkId);
     } catch (error) {
       throw this.wrap(error);
     }

@@ -68,6 +68,33 @@ export interface SqlCursor {
   readonly after: unknown[];
 }
 
+/**
+ * A partition of a sql source (distributed runs): the rows whose first key column is `>= from`
+ * and `< to`. The first partition has no `from`, the last no `to` (rows added above the highest
+ * key after the split are still read); `{}` is every row.
+ */
+export interface SqlPartition {
+  readonly from?: unknown;
+  readonly to?: unknown;
+}
+
+function partitionOf(value: unknown): SqlPartition {
+  if (value === undefined || value === null) return {};
+  const ok =
+    typeof value === 'object' &&
+    !Array.isArray(value) &&
+    Object.keys(value).every((k) => k === 'from' || k === 'to') &&
+    Object.values(value).every((v) => v !== null && v !== undefined);
+  if (!ok) throw new Error(`sql: ${JSON.stringify(value)} is not a partition of a sql source ({ from?, to? })`);
+  return value as SqlPartition;
+}
+
+/** A read that fails at its first page (the engine reports it as the source's failure). */
+// eslint-disable-next-line require-yield
+async function* failing(error: unknown): AsyncGenerator<SourcePage> {
+  throw error;
+}
+
 /** Rule: read a table or a query, not both. */
 export function tableOrQuery(config: Config): RuleViolation | undefined {
   if (config.table !== undefined && config.query !== undefined) return { path: 'query', message: 'set table or query, not both' };
@@ -101,6 +128,9 @@ function isCursor(value: unknown, width: number): value is SqlCursor {
  * key of the previous page) ORDER BY key LIMIT n`. Memory holds one page; the cursor is the last key.
  */
 class KeysetReader implements SourceInstance {
+  /** The partition `read` was given, for `estimate`. */
+  private reading: SqlPartition | undefined;
+
   constructor(
     private readonly conn: SqlConnection,
     private readonly config: Config,
@@ -111,15 +141,22 @@ class KeysetReader implements SourceInstance {
     private readonly kinds: ReadonlyMap<string, ColumnKind>,
   ) {}
 
-  private from(knex: Knex): Knex.QueryBuilder {
+  private from(knex: Knex, range: SqlPartition = {}): Knex.QueryBuilder {
     const base = this.config.table !== undefined ? knex.from(this.config.table) : knex.from(knex.raw(`(${this.config.query}) as sluice_q`));
     if (this.config.where !== undefined) base.whereRaw(`(${this.config.where})`);
+    const first = this.key[0]!;
+    if (range.from !== undefined) base.where(first, '>=', this.bind(first, range.from) as never);
+    if (range.to !== undefined) base.where(first, '<', this.bind(first, range.to) as never);
     return base;
   }
 
-  private page(after: unknown[] | undefined, limit: number): Knex.QueryBuilder {
+  private bind(column: string, value: unknown): unknown {
+    return bindValue(this.conn.dialect.name, this.kinds.get(column) ?? 'other', value);
+  }
+
+  private page(after: unknown[] | undefined, limit: number, range: SqlPartition): Knex.QueryBuilder {
     const { knex, dialect } = this.conn;
-    const q = this.from(knex).select(this.select ?? '*');
+    const q = this.from(knex, range).select(this.select ?? '*');
     if (after) {
       const values = after.map((v, i) => bindValue(dialect.name, this.kinds.get(this.key[i]!) ?? 'other', v));
       if (dialect.rowValues && this.key.length > 1) {
@@ -139,7 +176,18 @@ class KeysetReader implements SourceInstance {
     return q.orderBy(this.key.map((column) => ({ column, order: 'asc' }))).limit(limit);
   }
 
-  async *read(options: ReadOptions): AsyncGenerator<SourcePage> {
+  read(options: ReadOptions): AsyncGenerator<SourcePage> {
+    let range: SqlPartition;
+    try {
+      range = partitionOf(options.partition);
+    } catch (error) {
+      return failing(error);
+    }
+    this.reading = range;
+    return this.pages(options, range);
+  }
+
+  private async *pages(options: ReadOptions, range: SqlPartition): AsyncGenerator<SourcePage> {
     let after = isCursor(options.cursor, this.key.length) ? options.cursor.after : undefined;
     if (options.cursor !== undefined && options.cursor !== null && !after) {
       throw new Error(`sql: the checkpoint's cursor ${JSON.stringify(options.cursor)} does not fit key (${this.key.join(', ')}); run with --fresh`);
@@ -149,7 +197,7 @@ class KeysetReader implements SourceInstance {
       if (options.signal.aborted) return;
       let rows: Array<Record<string, unknown>>;
       try {
-        rows = rowsOf(await this.page(after, limit));
+        rows = rowsOf(await this.page(after, limit, range));
       } catch (error) {
         throw new Error(`sql: reading ${this.config.table ?? 'the query'} failed: ${this.conn.scrub(describeError(error))}`, { cause: error });
       }
@@ -174,10 +222,54 @@ class KeysetReader implements SourceInstance {
   }
 
   async estimate(): Promise<{ total: number; unit: 'records' } | undefined> {
-    const { knex } = this.conn;
-    const rows = rowsOf(await this.from(knex).count({ n: '*' }));
-    const n = Number(rows[0]?.n);
+    // The engine asks for the estimate just before it calls read with the partition; give it that turn.
+    if (!this.reading) await new Promise((resolve) => setImmediate(resolve));
+    const n = await this.count(this.reading ?? {});
     return Number.isFinite(n) ? { total: n, unit: 'records' } : undefined;
+  }
+
+  private async count(range: SqlPartition): Promise<number> {
+    const rows = rowsOf(await this.from(this.conn.knex, range).count({ n: '*' }));
+    return Number(rows[0]?.n);
+  }
+
+  /**
+   * Splits the rows into at most `n` ranges of the first key column with about the same number of
+   * rows each: boundary k is the first-key value `count / n` rows past boundary k - 1, found by
+   * `ORDER BY key LIMIT 1 OFFSET …` from the previous boundary (so the index is walked once). Rows
+   * with equal first keys stay in one partition, so keyset pagination inside it stays exact.
+   */
+  async partitions(n: number): Promise<SqlPartition[]> {
+    const wanted = Math.floor(n);
+    if (!(wanted > 1)) return [{}];
+    const first = this.key[0]!;
+    const kind = this.kinds.get(first);
+    let rows: number;
+    const bounds: unknown[] = [];
+    try {
+      rows = await this.count({});
+      if (!(rows > 0)) return [{}];
+      const step = Math.ceil(rows / wanted);
+      for (let k = 1; k < wanted; k++) {
+        const q = this.from(this.conn.knex).select(first).orderBy(first).limit(1);
+        if (bounds.length === 0) q.offset(step);
+        else {
+          q.where(first, '>', this.bind(first, bounds[bounds.length - 1]) as never);
+          if (step > 1) q.offset(step - 1);
+        }
+        const found = rowsOf(await q);
+        if (found.length === 0) break;
+        const value = recordValue(found[0]![first], kind);
+        if (value === null) throw new Error(`a row has a NULL in key column ${first}; keyset pagination needs a key that is never null`);
+        bounds.push(value);
+      }
+    } catch (error) {
+      throw new Error(`sql: splitting ${this.config.table ?? 'the query'} by ${first} failed: ${this.conn.scrub(describeError(error))}`, { cause: error });
+    }
+    return Array.from({ length: bounds.length + 1 }, (_, i) => ({
+      ...(i > 0 ? { from: bounds[i - 1] } : {}),
+      ...(i < bounds.length ? { to: bounds[i] } : {}),
+    }));
   }
 }
 

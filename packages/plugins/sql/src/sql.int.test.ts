@@ -204,5 +204,165 @@ describe.each(['better-sqlite3', 'pg', 'mysql2'] as Client[])('sql plugin on %s'
       const source = await collectSource(sqlSource, { connection: 'db', table: 'users', key: 'idd' }, { connections: { db: db.connection } }).catch((e: Error) => e.message);
       expect(source).toMatch(/no column 'idd'; did you mean 'id'\?/);
     });
+
+    // ---------- distributed runs: partitions of the source, markers per partition ----------
+
+    /** Creates a source as a worker would (fresh instance), reads one partition, closes it. */
+    async function readPartition(config: Record<string, unknown>, partition: unknown, options: { cursor?: unknown; batchSize?: number } = {}) {
+      const ctx = createTestContext({ kind: 'source', connections: { db: db.connection } });
+      const source = await sqlSource.create({ connection: 'db', ...config } as never, ctx);
+      const estimate = source.estimate!();
+      // A read that fails leaves the estimate to fail on the closed pool; that is not what is tested.
+      estimate.catch(() => undefined);
+      const pages: SourcePage[] = [];
+      try {
+        for await (const page of source.read({ cursor: options.cursor, batchSize: options.batchSize ?? 1000, signal: ctx.signal, partition })) pages.push(page);
+        return { pages, estimate: (await estimate)!.total };
+      } finally {
+        await source.close?.();
+        await (ctx.connections as RunConnections).closeAll();
+      }
+    }
+
+    async function partitionsOf(config: Record<string, unknown>, n: number): Promise<Array<{ from?: unknown; to?: unknown }>> {
+      const ctx = createTestContext({ kind: 'source', connections: { db: db.connection } });
+      const source = await sqlSource.create({ connection: 'db', ...config } as never, ctx);
+      try {
+        return JSON.parse(JSON.stringify(await source.partitions!(n)));
+      } finally {
+        await source.close?.();
+        await (ctx.connections as RunConnections).closeAll();
+      }
+    }
+
+    async function insertRows(table: string, list: Array<Record<string, unknown>>) {
+      for (let i = 0; i < list.length; i += 200) await db.knex(table).insert(list.slice(i, i + 200));
+    }
+
+    it('splits 10k rows with gaps in the key into 4 balanced key ranges that read every row once, where respected', async () => {
+      await open();
+      await db.knex.raw(`create table parts (id ${t.int} primary key, grp ${t.int} not null, v ${t.text})`);
+      // Gaps of 4-6 between keys, a jump of a million after row 8000, rows inserted out of order.
+      const ids = Array.from({ length: 10_000 }, (_, i) => i * 5 + (i % 3) + (i > 8000 ? 1_000_000 : 0) - 20_000);
+      await insertRows('parts', [...ids].reverse().map((id, i) => ({ id, grp: Math.abs(id) % 10, v: `v${i}` })));
+      const config = { table: 'parts', where: 'grp <> 3' };
+      const whole = (await readAll(db, config)).flatMap((p) => p.records);
+      expect(whole).toHaveLength(ids.filter((id) => Math.abs(id) % 10 !== 3).length);
+
+      const parts = await partitionsOf(config, 4);
+      expect(parts).toHaveLength(4);
+      expect(parts[0]).not.toHaveProperty('from');
+      expect(parts[3]).not.toHaveProperty('to');
+      for (let i = 1; i < 4; i++) expect(parts[i]!.from).toBe(parts[i - 1]!.to);
+      const got = [];
+      for (const part of parts) {
+        const { pages, estimate } = await readPartition(config, part, { batchSize: 333 });
+        const records = pages.flatMap((p) => p.records);
+        expect(estimate).toBe(records.length);
+        expect(records.length).toBeGreaterThan(whole.length * 0.2);
+        expect(records.length).toBeLessThan(whole.length * 0.3);
+        got.push(...records);
+      }
+      expect(got).toEqual(whole);
+
+      // Resume inside partition 2 from a mid cursor: exactly the rest of that partition.
+      const { pages } = await readPartition(config, parts[2], { batchSize: 100 });
+      const rest = (await readPartition(config, parts[2], { batchSize: 100, cursor: JSON.parse(JSON.stringify(pages[4]!.cursor)) })).pages;
+      expect(rest.flatMap((p) => p.records)).toEqual(pages.slice(5).flatMap((p) => p.records));
+
+      // Rows added above the highest key after the split are read by the last partition only.
+      await insertRows('parts', [{ id: 5_000_000, grp: 1, v: 'late' }, { id: 5_000_001, grp: 3, v: 'late, filtered' }]);
+      const last = (await readPartition(config, parts[3])).pages.flatMap((p) => p.records);
+      expect(last.at(-1)).toEqual({ id: 5_000_000, grp: 1, v: 'late' });
+      expect((await readPartition(config, parts[2])).pages.flatMap((p) => p.records).some((r) => r.v === 'late')).toBe(false);
+
+      // A query source splits the same way on its key.
+      const query = { query: 'select id, v from parts where grp < 5', key: 'id' };
+      const all = (await readAll(db, query)).flatMap((p) => p.records);
+      const queried = [];
+      const qparts = await partitionsOf(query, 3);
+      expect(qparts).toHaveLength(3);
+      for (const part of qparts) queried.push(...(await readPartition(query, part)).pages.flatMap((p) => p.records));
+      expect(queried).toEqual(all);
+    }, 60_000);
+
+    it('splits a composite text key on its first column, keeping ties together; an empty table is one partition', async () => {
+      await open();
+      await db.knex.raw(`create table regional (region ${t.varchar} not null, id ${t.int} not null, v ${t.int}, primary key (region, id))`);
+      const regions = ['ams', 'ber', 'cph', 'dub', 'fra', 'hel', 'lis', 'mad', 'osl', 'par', 'rom', 'sto'];
+      await insertRows('regional', Array.from({ length: 9_000 }, (_, i) => ({ region: regions[(i * 7) % regions.length]!, id: i, v: i % 13 })));
+      const config = { table: 'regional' };
+      const whole = (await readAll(db, config)).flatMap((p) => p.records);
+      const parts = await partitionsOf(config, 5);
+      expect(parts.length).toBeGreaterThanOrEqual(3);
+      expect(parts.length).toBeLessThanOrEqual(5);
+      const seen = new Map<unknown, number>();
+      const got = [];
+      for (const [index, part] of parts.entries()) {
+        const records = (await readPartition(config, part, { batchSize: 250 })).pages.flatMap((p) => p.records);
+        for (const r of records) {
+          expect(seen.get(r.region) ?? index, `region ${String(r.region)} in two partitions`).toBe(index);
+          seen.set(r.region, index);
+        }
+        got.push(...records);
+      }
+      expect(got).toEqual(whole);
+      expect(seen.size).toBe(regions.length);
+
+      await db.knex.raw(`create table vacant (id ${t.int} primary key)`);
+      expect(await partitionsOf({ table: 'vacant' }, 4)).toEqual([{}]);
+      expect((await readPartition({ table: 'vacant' }, {})).pages).toEqual([]);
+      await expect(readPartition({ table: 'regional' }, { form: 'x' })).rejects.toThrow(/is not a partition of a sql source/);
+    }, 60_000);
+
+    it('exactly once per partition: each partition keeps its own marker, a resume skips only its own batches, clear() forgets only its own', async () => {
+      await open();
+      await db.knex.raw(`create table events (id ${t.int} not null, part ${t.int} not null)`);
+      const checkpoint = { store: 'sql', connection: 'db' };
+      /** The sink as partition `index` of a 2-way distributed run creates it. */
+      const inPartition = (index: number, state?: unknown) => async () => {
+        const ctx = contextFor(db, { checkpoint, ...(state === undefined ? {} : { state }) });
+        const sink = await sqlSink.create({ connection: 'db', table: 'events' } as never, { ...ctx, job: { ...ctx.job, partition: { index, count: 2 } } });
+        const close = async () => {
+          await sink.close?.();
+          await (ctx.connections as RunConnections).closeAll();
+        };
+        return { sink, close };
+      };
+      const batch = (part: number, seq: number) => [0, 1].map((i) => ({ id: part * 1000 + seq * 10 + i, part }));
+      // Both partitions number their batches from 0; partition 0 commits 0..2, partition 1 commits 0..1.
+      let p0 = await inPartition(0)();
+      let p1 = await inPartition(1)();
+      for (const seq of [0, 1, 2]) expect(await write(p0.sink, batch(0, seq), seq)).toEqual({});
+      for (const seq of [0, 1]) expect(await write(p1.sink, batch(1, seq), seq)).toEqual({});
+      await p0.close();
+      await p1.close();
+      const count = async (part: number) => Number((await rows(db.knex, 'select count(*) as n from events where part = ?', [part]))[0]!.n);
+      expect([await count(0), await count(1)]).toEqual([6, 4]);
+      const markers = await rows(db.knex, 'select job, sink, seq from sluice_sink_markers order by job');
+      expect(markers.map((m) => [m.job, m.sink, Number(m.seq)])).toEqual([['job.p0', 'sink', 2], ['job.p1', 'sink', 1]]);
+
+      // Partition 1 crashed after committing seq 1 with a checkpoint at seq 0: seq 1 is skipped, seq 2 written.
+      p1 = await inPartition(1, { seq: 0 })();
+      expect(await write(p1.sink, batch(1, 1), 1)).toEqual({});
+      expect(await write(p1.sink, batch(1, 2), 2)).toEqual({});
+      await p1.close();
+      // Partition 0 resumes from seq 1: its marker (2) makes it skip seq 2, not partition 1's.
+      p0 = await inPartition(0, { seq: 1 })();
+      expect(await write(p0.sink, batch(0, 2), 2)).toEqual({});
+      expect(await write(p0.sink, batch(0, 3), 3)).toEqual({});
+      await p0.close();
+      expect([await count(0), await count(1)]).toEqual([8, 6]);
+      expect((await rows(db.knex, 'select id from events order by id')).map((r) => Number(r.id))).toEqual([
+        0, 1, 10, 11, 20, 21, 30, 31, 1000, 1001, 1010, 1011, 1020, 1021,
+      ]);
+
+      const connections = new RunConnections({ db: db.connection });
+      const store = await sqlCheckpointStore({ job: 'job', dir: '.', config: { store: 'sql', path: '', connection: 'db' }, connections, fingerprint: 'f', partition: 1 });
+      await store.clear();
+      const left = await rows(db.knex, 'select job, seq from sluice_sink_markers order by job');
+      expect(left.map((m) => [m.job, Number(m.seq)])).toEqual([['job.p0', 3]]);
+      await connections.closeAll();
+    });
   });
 });
