@@ -91,4 +91,32 @@ describe('parsers give the same pages whatever the chunk boundaries', () => {
       `cursor 0:${data.length} line 8`,
     ]);
   });
+  it.each(sizes)('CSV with broken quotes in chunks of %i bytes: each costs its own row, up to the line it is on', async (size) => {
+    const data = Buffer.from('\ufeffid,v\r\n1,"a"b\r\n\r\n2,x\r\n3,c"d\r\n4,"multi\r\nline"\r\n5,"e""f\r\ng"h,i\r\n6,y\r\n7,"z"!');
+    const options = { delimiter: ',', header: true, quote: '"', skipEmptyLines: true, cast: false };
+    const make: Make = (out) => new CsvRecordParser(out, 'f', 0, 0, options);
+    const expected = await parseInChunks(make, data, data.length);
+    expect(await parseInChunks(make, data, size)).toEqual(expected);
+    expect(summary(expected)).toEqual([
+      'error 2 1,"a"b',
+      'record 4 {"id":"2","v":"x"}',
+      'error 5 3,c"d',
+      'cursor 0:31 line 5',
+      'record 6 {"id":"4","v":"multi\\r\\nline"}',
+      'error 8 5,"e""f\r\ng"h,i',
+      'record 10 {"id":"6","v":"y"}',
+      'cursor 0:69 line 10',
+      'error 11 7,"z"!',
+      `cursor 0:${data.length} line 11`,
+    ]);
+  });
+
+  it.each(sizes)('CSV without a header row in chunks of %i bytes: rows after a broken quote are held to the first row\'s length', async (size) => {
+    const data = Buffer.from('1,a\n2,"b"c\n3,d,extra\n4,e\n');
+    const options = { delimiter: ',', header: false, quote: '"', skipEmptyLines: true, cast: false };
+    const make: Make = (out) => new CsvRecordParser(out, 'f', 0, 0, options);
+    const expected = await parseInChunks(make, data, data.length);
+    expect(await parseInChunks(make, data, size)).toEqual(expected);
+    expect(summary(expected)).toEqual(['record 1 {"0":"1","1":"a"}', 'error 2 2,"b"c', 'error 3 3,d,extra', 'cursor 0:21 line 3', 'record 4 {"0":"4","1":"e"}', `cursor 0:${data.length} line 4`]);
+  });
 });

@@ -219,8 +219,8 @@ describe('file source partitions: CSV', () => {
     const expected = items(whole).map(({ r, at }) => ({ r, at: { file: 'p.csv', offset: lineOffsets[at.line as number] } }));
     expect(expected.filter((e) => typeof e.r === 'string')).toHaveLength(16);
     const sorted = (list: typeof expected) => [...list].sort((x, y) => (x.at.offset as number) - (y.at.offset as number));
-    // Ranges that start at a good row (a broken quote swallows rows up to the next quote, so a range
-    // starting inside such a stretch reads differently — and the range before it then fails).
+    // Ranges that start at a good row (one starting inside a quoted line break reads differently, and
+    // the range before it fails: see the next test).
     const good = expected.filter((e) => typeof e.r !== 'string').map((e) => e.at.offset as number);
     expect(good.length).toBeGreaterThan(150);
     for (const start of [0, good[Math.floor(good.length / 3)]! - 1, good[Math.floor((2 * good.length) / 3)]!]) {

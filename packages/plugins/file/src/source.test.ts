@@ -321,6 +321,15 @@ describe('file source: CSV', () => {
     ]);
   });
 
+  it('fails on a header row with a broken quote, from the start or resuming past it (every row would get the wrong names)', async () => {
+    const dir = tempDir();
+    put(dir, 'h.csv', 'id,"na"me\n1,a\n2,b\n');
+    const message = "file: the header row of 'h.csv' is not valid CSV: invalid closing quote";
+    await expect(collectSource(fileSource, { path: 'h.csv' }, { dir })).rejects.toThrow(message);
+    const cursor = { file: 0, name: 'h.csv', offset: 'id,"na"me\n1,a\n'.length, line: 2 };
+    await expect(collectSource(fileSource, { path: 'h.csv' }, { dir, cursor })).rejects.toThrow(message);
+  });
+
   it('resumes from every page cursor, bad rows included', async () => {
     const dir = tempDir();
     const rows = Array.from({ length: 30 }, (_, i) => (i === 9 ? `${i}` : i === 17 ? `${i},"multi\nline",x` : `${i},"v${i}"`));
