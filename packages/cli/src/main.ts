@@ -10,6 +10,7 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run: (ar
   reset: { summary: "delete a job's checkpoint", load: () => import('./commands/reset.js') },
   replay: { summary: 'send dead-lettered records back through the job', load: () => import('./commands/replay.js') },
   test: { summary: 'run job tests (*.test.yaml) with the source and sinks replaced', load: () => import('./commands/test.js') },
+  worker: { summary: 'take partitions of distributed runs (run --workers) from a Redis queue', load: () => import('./commands/worker.js') },
   new: { summary: 'scaffold a plugin package: sluice new plugin NAME', load: () => import('./commands/new.js') },
 };
 

@@ -10,6 +10,7 @@ export { PluginRegistry, type RegisteredPlugin, type RegistryProblem } from './p
 export { importPlugin, loadPluginModule, resolvePackage, isModulePath, PluginLoadError, CORE_VERSION, type LoadedPluginModule } from './plugin/resolve.js';
 export { parseYaml, locate, type PositionedYaml } from './job/yaml.js';
 export { JobRun, CheckpointMismatchError, Services, openCheckpointStore, type RunOptions, type CheckpointStoreFactory, type CheckpointStoreOptions } from './engine/run.js';
+export { planPartitions, type PartitionPlan, type PlanPartitionsOptions } from './engine/partitions.js';
 export { Pipeline, RunFailure, formatPosition, messageOf, type EnginePage } from './engine/pipeline.js';
 export { backoffDelay } from './engine/backoff.js';
 export { StepThrottle } from './engine/throttle.js';

@@ -23,6 +23,13 @@ const USAGE = `usage: sluice run JOB.yaml [options]
                           terminal, plain lines otherwise)
   --verbose               show error causes and stacks
 
+distributed runs (see sluice worker --help):
+  --workers URL           run on the workers of this Redis queue (redis://host:6379) instead of
+                          here: the source is split into partitions, one per BullMQ job; started
+                          again for the same job, it resumes the same partitions
+  --partitions N          how many partitions to split the source into (default 8)
+  --prefix P              key prefix of the queue and the run state (default sluice)
+
 exit codes: 0 done · 1 job failed · 2 invalid job or usage · 130 interrupted, checkpoint saved`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -37,6 +44,9 @@ export async function run(argv: string[]): Promise<number> {
       report: { type: 'string' },
       progress: { type: 'string' },
       verbose: { type: 'boolean' },
+      workers: { type: 'string' },
+      partitions: { type: 'string' },
+      prefix: { type: 'string' },
     },
     USAGE,
   );
@@ -53,9 +63,24 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   if (values.resend && !values.fresh) throw new UsageError('--resend only goes with --fresh', USAGE);
+  const distributed = distributedOptions(values, USAGE);
 
   const plan = await loadForRun(positionals[0]!, values.set ?? []);
   if (!plan) return 2;
+  if (distributed) {
+    const { runCoordinator } = await import('../distributed/coordinator.js');
+    return runCoordinator({
+      ...distributed,
+      file: positionals[0]!,
+      plan,
+      fresh: values.fresh ?? false,
+      sets: values.set ?? [],
+      ...(values.report ? { report: values.report } : {}),
+      mode,
+      verbose: values.verbose ?? false,
+      isTerminal,
+    });
+  }
 
   const stop = new AbortController();
   const options = { checkpointStores: builtInCheckpointStores(), fresh: values.fresh, resend: values.resend, dryRun: values['dry-run'], limit, signal: stop.signal };
@@ -146,6 +171,28 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (values.report) await writeFile(values.report, `${JSON.stringify(report, null, 2)}\n`);
   return summary.status === 'done' ? 0 : summary.status === 'interrupted' ? 130 : 1;
+}
+
+/** `--workers`, `--partitions`, `--prefix`: checked before the job loads (usage errors exit 2). */
+function distributedOptions(
+  values: { workers?: string; partitions?: string; prefix?: string; 'dry-run'?: boolean; limit?: string; resend?: boolean },
+  usage: string,
+): { url: string; partitions?: number; prefix: string } | undefined {
+  if (values.workers === undefined) {
+    if (values.partitions !== undefined || values.prefix !== undefined) throw new UsageError(`${values.partitions !== undefined ? '--partitions' : '--prefix'} only goes with --workers`, usage);
+    return undefined;
+  }
+  if (values['dry-run'] || values.limit !== undefined) throw new UsageError(`${values['dry-run'] ? '--dry-run' : '--limit'} cannot be used with --workers; try it on a local run first`, usage);
+  if (values.resend) throw new UsageError('--resend cannot be used with --workers', usage);
+  if (!/^rediss?:\/\//.test(values.workers)) throw new UsageError('--workers must be a Redis URL: redis://[user:password@]host:6379[/db]', usage);
+  let partitions: number | undefined;
+  if (values.partitions !== undefined) {
+    partitions = Number(values.partitions);
+    if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1000) throw new UsageError(`--partitions must be a whole number from 1 to 1000 (got '${values.partitions}')`, usage);
+  }
+  const prefix = values.prefix ?? 'sluice';
+  if (!prefix || /[\s*?]/.test(prefix)) throw new UsageError(`--prefix must be a non-empty word without spaces or wildcards (got '${prefix}')`, usage);
+  return { url: values.workers, ...(partitions !== undefined ? { partitions } : {}), prefix };
 }
 
 /** A terminal a screen can be drawn on: a TTY, not a dumb one, and not a CI log that happens to be one. */

@@ -1,16 +1,17 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
 import { FileCheckpointStore, NoCheckpointStore } from '../checkpoint/file-store.js';
 import type { Checkpoint, CheckpointStore } from '../checkpoint/types.js';
 import type { Ledger } from '../checkpoint/ledger.js';
 import { BusLogger, EventBus, Redactor } from '../events/bus.js';
 import type { RunSummary, ProgressSnapshot } from '../events/types.js';
-import { compileExpression, compileTemplate, type ExpressionScope } from '../expr/index.js';
+import { compileExpression } from '../expr/index.js';
 import type { JobPlan, StepPlan } from '../job/plan.js';
-import type { JobInfo, PluginContext, SinkInstance, SourceInstance, TransformInstance } from '../plugin/types.js';
+import type { PluginContext, SinkInstance, SourceInstance, TransformInstance } from '../plugin/types.js';
 import { systemClock, type Clock } from './clock.js';
+import { expressionScopeOf, jobInfoOf, pluginContext, type ContextServices } from './context.js';
 import { RunConnections, type ConnectionRegistry } from './connections.js';
 import { Pipeline, RunFailure, messageOf, type EnginePage } from './pipeline.js';
 import { Semaphore } from './semaphore.js';
@@ -169,16 +170,8 @@ export class JobRun {
         if (resume && resume.fingerprint !== plan.fingerprint) throw new CheckpointMismatchError(store.location);
       }
 
-      const scope: ExpressionScope = { env: Object.freeze({ ...plan.env }), job: Object.freeze({ name: plan.name }) };
-      const jobInfo: JobInfo = {
-        name: plan.name,
-        dir: plan.dir,
-        fingerprint: plan.fingerprint,
-        runId: randomUUID(),
-        dryRun: options.dryRun ?? false,
-        checkpoint: { store: plan.checkpoint.store, ...(plan.checkpoint.connection ? { connection: plan.checkpoint.connection } : {}) },
-        ...(options.partition ? { partition: { index: options.partition.index, count: options.partition.count } } : {}),
-      };
+      const scope = expressionScopeOf(plan);
+      const jobInfo = jobInfoOf(plan, { runId: randomUUID(), dryRun: options.dryRun ?? false, ...(options.partition ? { partition: options.partition } : {}) });
 
       const throttles = new Map<string, StepThrottle>();
       const throttleOf = (step: StepPlan) => {
@@ -202,28 +195,19 @@ export class JobRun {
       };
       if (options.fresh && options.resend && !options.dryRun) await store.clearLedgers?.();
 
-      const makeContext = (step: StepPlan, state: unknown): PluginContext => ({
+      const services: ContextServices = {
+        plan,
         job: jobInfo,
-        step: {
-          id: step.id,
-          kind: step.kind,
-          concurrency: step.concurrency,
-          timeoutMs: step.timeoutMs,
-          ...(step.retry.on ? { retryOn: step.retry.on } : {}),
-          retry: step.retry,
-        },
-        ledger,
-        throttle: throttleOf(step),
-        logger: logger.child(step.id),
+        scope,
         clock: container.resolve<Clock>(Services.Clock),
+        logger,
         connections: container.resolve<RunConnections>(Services.Connections),
         signal: this.abort.signal,
-        resolvePath: (path: string) => (isAbsolute(path) ? path : resolve(plan.dir, path)),
-        expression: (source: string) => compileExpression(source, scope),
-        template: (source: string) => compileTemplate(source, scope),
-        state,
         redact: redactor.redact,
-      });
+        ledger,
+        throttleOf,
+      };
+      const makeContext = (step: StepPlan, state: unknown): PluginContext => pluginContext(services, step, state);
 
       const runtime = <I>(step: StepPlan, instance: I, index: number): RuntimeStep<I> => ({
         plan: step,

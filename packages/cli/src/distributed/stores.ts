@@ -1,0 +1,28 @@
+import type { CheckpointStoreFactory, JobPlan } from '@sluice/core/internal';
+import { redisCheckpointStore } from '@sluice/plugin-redis';
+import { builtInCheckpointStores } from '../builtins.js';
+import { partitionJobId } from './keys.js';
+import type { RedisTarget } from './redis.js';
+
+/**
+ * The checkpoint stores of a partition run. A partition moves between machines, so a `file`
+ * checkpoint (one machine's disk) could not follow it: `file` and `redis` both go to the queue's
+ * Redis, keyed by job, fingerprint and partition. `sql` stays in its database (shared, and
+ * committed with the sink's rows); `none` stays none.
+ */
+export function partitionCheckpointStores(target: RedisTarget, prefix: string): Record<string, CheckpointStoreFactory> {
+  const redis = redisCheckpointStore({ url: target.url, prefix });
+  return { ...builtInCheckpointStores(), file: redis, redis };
+}
+
+/** Where partition checkpoints live, for messages and the report (no credentials). */
+export function partitionCheckpointLabel(plan: JobPlan, target: RedisTarget, prefix: string): string | null {
+  switch (plan.checkpoint.store) {
+    case 'none':
+      return null;
+    case 'sql':
+      return `sql (connection ${plan.checkpoint.connection ?? '?'}, one checkpoint per partition)`;
+    default:
+      return `${target.display} ${prefix}:checkpoint:${partitionJobId(plan.name, plan.fingerprint, 0).replace(/p0$/, 'p*')}`;
+  }
+}
