@@ -1,0 +1,168 @@
+// Distributed runs (issue 8): one CPU-heavy job run three ways, round by round in one script —
+//   local   `sluice run job.yaml` (the baseline)
+//   1 worker  `sluice run job.yaml --workers URL` with one `sluice worker` process
+//   2 workers the same with two worker processes
+// Targets (docs/benchmarks.md): 2 workers ≥ 1.6× as fast as 1 worker; the coordinator path with one
+// worker costs ≤ 10% against the local run. Workers are long-lived services, so they are started
+// (and given a moment to connect) before the clock starts; the clock covers the coordinator command.
+//
+// Usage: node bench/distributed.mjs [--records 150000] [--hash-rounds 80] [--runs 3] [--partitions 8]
+//                                   [--redis redis://127.0.0.1:6379] [--json FILE]
+// Needs a build (npm run setup) and Redis.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = join(ROOT, 'packages/cli/dist/bin.js');
+const { values } = parseArgs({
+  options: {
+    records: { type: 'string', default: '150000' },
+    'hash-rounds': { type: 'string', default: '80' },
+    runs: { type: 'string', default: '3' },
+    partitions: { type: 'string', default: '8' },
+    redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
+    json: { type: 'string' },
+  },
+});
+const RECORDS = Number(values.records);
+const RUNS = Number(values.runs);
+const URL = values.redis;
+const TARGETS = { speedup: 1.6, overhead: 0.1 };
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-dist-'));
+const lines = [];
+for (let id = 1; id <= RECORDS; id++) lines.push(JSON.stringify({ id, name: `user ${id}`, amount: id % 100 }));
+writeFileSync(join(dir, 'data.jsonl'), `${lines.join('\n')}\n`);
+writeFileSync(
+  join(dir, 'job.yaml'),
+  `version: 1
+name: bench-distributed
+plugins:
+  - ${JSON.stringify(join(ROOT, 'bench/plugins/burn.mjs'))}
+batch: { size: 1000 }
+source:
+  use: file
+  with: { path: data.jsonl }
+steps:
+  - use: burn
+    with: { rounds: ${Number(values['hash-rounds'])} }
+sink:
+  use: file
+  with: { path: out/records.jsonl }
+`,
+);
+
+const redis = new Redis(URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+await redis.connect();
+
+async function dropKeys(prefix) {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+function start(args) {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  return { child, output: () => output };
+}
+
+async function timed(args) {
+  const started = performance.now();
+  const { child, output } = start(args);
+  const [code] = await once(child, 'exit');
+  const seconds = (performance.now() - started) / 1000;
+  if (code !== 0) throw new Error(`sluice ${args.join(' ')} exited ${code}:\n${output()}`);
+  return seconds;
+}
+
+function outputCount() {
+  const out = join(dir, 'out');
+  let count = 0;
+  for (const name of readdirSync(out)) count += readFileSync(join(out, name), 'utf8').split('\n').filter(Boolean).length;
+  return count;
+}
+
+async function local() {
+  rmSync(join(dir, 'out'), { recursive: true, force: true });
+  const seconds = await timed(['run', 'job.yaml', '--fresh', '--progress', 'none']);
+  if (outputCount() !== RECORDS) throw new Error(`local run wrote ${outputCount()} records, not ${RECORDS}`);
+  return seconds;
+}
+
+async function distributed(workers, round) {
+  rmSync(join(dir, 'out'), { recursive: true, force: true });
+  const prefix = `sluice-bench-${process.pid}-${round}-${workers}`;
+  const procs = Array.from({ length: workers }, () => start(['worker', '--queue', URL, '--prefix', prefix]));
+  try {
+    await new Promise((r) => setTimeout(r, 2000));
+    const seconds = await timed(['run', 'job.yaml', '--workers', URL, '--prefix', prefix, '--partitions', values.partitions, '--fresh', '--progress', 'none']);
+    if (outputCount() !== RECORDS) throw new Error(`${workers}-worker run wrote ${outputCount()} records, not ${RECORDS}`);
+    return seconds;
+  } finally {
+    for (const p of procs) p.child.kill('SIGKILL');
+    await Promise.all(procs.map((p) => (p.child.exitCode === null && p.child.signalCode === null ? once(p.child, 'exit') : undefined)));
+    await dropKeys(prefix);
+  }
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const rounds = [];
+try {
+  for (let round = 1; round <= RUNS; round++) {
+    // Rotate the order each round so drift in the machine's speed does not always favour one contender.
+    const order = [['local'], ['one'], ['two']];
+    for (let i = 1; i < round; i++) order.push(order.shift());
+    const r = {};
+    for (const [which] of order) {
+      r[which] = which === 'local' ? await local() : await distributed(which === 'one' ? 1 : 2, round);
+    }
+    rounds.push(r);
+    process.stderr.write(`round ${round}: local ${r.local.toFixed(2)} s · 1 worker ${r.one.toFixed(2)} s · 2 workers ${r.two.toFixed(2)} s\n`);
+  }
+} finally {
+  redis.disconnect();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const speedup = median(rounds.map((r) => r.one / r.two));
+const overhead = median(rounds.map((r) => r.one / r.local)) - 1;
+const result = {
+  machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg() },
+  records: RECORDS,
+  hashRounds: Number(values['hash-rounds']),
+  partitions: Number(values.partitions),
+  rounds,
+  median: { local: median(rounds.map((r) => r.local)), one: median(rounds.map((r) => r.one)), two: median(rounds.map((r) => r.two)) },
+  speedup,
+  overhead,
+  pass: { speedup: speedup >= TARGETS.speedup, overhead: overhead <= TARGETS.overhead },
+};
+const fmt = (s) => `${s.toFixed(2)} s`;
+process.stdout.write(
+  [
+    `distributed benchmark: ${RECORDS} records × ${result.hashRounds} SHA-256 rounds, ${result.partitions} partitions, ${RUNS} rounds (${cpus().length} cores)`,
+    `  local run            ${fmt(result.median.local)} (median)`,
+    `  coordinator+1 worker ${fmt(result.median.one)}`,
+    `  coordinator+2 workers ${fmt(result.median.two)}`,
+    `  ${result.pass.speedup ? 'PASS' : 'FAIL'}  speed-up 2 workers vs 1: ${speedup.toFixed(2)}×   target ≥ ${TARGETS.speedup}×`,
+    `  ${result.pass.overhead ? 'PASS' : 'FAIL'}  coordinator overhead (1 worker vs local): ${(overhead * 100).toFixed(1)}%   target ≤ ${TARGETS.overhead * 100}%`,
+    '  (ratios: median of per-round ratios)',
+  ].join('\n') + '\n',
+);
+if (values.json) writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);
