@@ -1,233 +1,104 @@
-// Loading CSV rows into PostgreSQL, side by side:
-//   (a) psql \copy                             — the limit
-//   (b) knex insert() of 1,000-row batches     — what teams hand-write
-//   (c) sluice run, sql sink mode: insert      — COPY … FROM STDIN
-//   (d) sluice run, sql sink mode: upsert      — into a table already holding the rows (COPY into a
-//       temp table + INSERT … ON CONFLICT DO UPDATE), beside (e) a knex onConflict().merge() loop.
-// Usage: node bench/sql.mjs [ROWS]   (default 1,000,000; needs PostgreSQL at SLUICE_BENCH_PG or
-// postgres://postgres@127.0.0.1:5432/test, and psql on PATH). Prints a table and writes
-// bench/.data/sql-results.json.
-import { execFileSync, spawn } from 'node:child_process';
+// Loading 1M rows into PostgreSQL, side by side, interleaved over rounds, every output verified:
+//   \copy                — psql's \copy of the CSV (the limit)
+//   sluice CSV insert    — file (CSV) → sql sink, mode insert, fresh table
+//   sluice JSONL insert  — file (JSON Lines, the same rows) → sql sink, mode insert, fresh table
+//   knex merge loop      — insert().onConflict('id').merge() of 1,000-row batches into the full table
+//   sluice CSV upsert    — file (CSV) → sql sink, mode upsert, into the full table
+// "The full table" holds a stale copy of every row (other name and amount), so an upsert must
+// rewrite every row and its result shows whether it did.
+// Usage: node bench/sql.mjs [ROWS] [ROUNDS]   (default 1,000,000 rows, 3 rounds; PostgreSQL at
+// SLUICE_BENCH_PG or postgres://postgres@127.0.0.1:5432/test; psql on PATH). Writes
+// bench/results/sql-postgres.json and regenerates docs/benchmarks-sql.md.
+import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { COLUMNS, dataFiles, interleave, jsonlBatches, result, ROOT, runSluice, saveResults, sluiceJob, timedChild, timedHere } from './sql-lib.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(ROOT, 'packages/plugins/sql/package.json'));
 const knexFactory = require('knex');
 
 const ROWS = Number(process.argv[2] ?? 1_000_000);
+const ROUNDS = Number(process.argv[3] ?? 3);
 const BASE = process.env.SLUICE_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 const DB = 'sluice_bench_sql';
 const url = BASE.replace(/\/[^/]*$/, `/${DB}`);
-const DATA = join(ROOT, 'bench/.data');
-const CSV = join(DATA, `sql-${ROWS}.csv`);
-const JSONL = join(DATA, `sql-${ROWS}.jsonl`);
-const BATCH = Number(process.env.SLUICE_BENCH_BATCH ?? 5000);
-const IN_FLIGHT = Number(process.env.SLUICE_BENCH_INFLIGHT ?? 2);
-const COLUMNS = ['id', 'name', 'email', 'amount', 'active', 'created_at', 'note'];
-const DDL = (t) =>
-  `create table ${t} (id bigint primary key, name text not null, email text, amount double precision, active boolean, created_at timestamptz, note text)`;
-
-/** Deterministic CSV: ~85 bytes a row; no field needs quoting, so the knex loop can split on commas. */
-function generate() {
-  if (existsSync(CSV)) return;
-  mkdirSync(DATA, { recursive: true });
-  let a = 42;
-  const rnd = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const fd = openSync(`${CSV}.tmp`, 'w');
-  let chunk = `${COLUMNS.join(',')}\n`;
-  const start = Date.UTC(2024, 0, 1);
-  for (let id = 1; id <= ROWS; id++) {
-    const ts = new Date(start + Math.floor(rnd() * 3e10)).toISOString();
-    chunk += `${id},user ${id},user${id}@example.com,${(rnd() * 1000).toFixed(2)},${rnd() < 0.5},${ts},${'n'.repeat(Math.floor(rnd() * 20))}\n`;
-    if (chunk.length > 1 << 20) {
-      writeSync(fd, chunk);
-      chunk = '';
-    }
-  }
-  writeSync(fd, chunk);
-  closeSync(fd);
-  execFileSync('mv', [`${CSV}.tmp`, CSV]);
-}
-
-/** The same rows as JSON Lines, to show the sink's own speed apart from the CSV parser's. */
-function generateJsonl() {
-  if (existsSync(JSONL)) return;
-  const fd = openSync(`${JSONL}.tmp`, 'w');
-  let chunk = '';
-  for (const row of csvRows()) {
-    chunk += `${JSON.stringify(row)}\n`;
-    if (chunk.length > 1 << 20) {
-      writeSync(fd, chunk);
-      chunk = '';
-    }
-  }
-  writeSync(fd, chunk);
-  closeSync(fd);
-  execFileSync('mv', [`${JSONL}.tmp`, JSONL]);
-}
-
-function* csvRows() {
-  const lines = readFileSync(CSV, 'utf8').split('\n');
-  for (let i = 1; i < lines.length; i++) {
-    if (!lines[i]) continue;
-    const [id, name, email, amount, active, created_at, note] = lines[i].split(',');
-    yield { id: Number(id), name, email, amount: Number(amount), active: active === 'true', created_at, note };
-  }
-}
-
-async function timed(fn) {
-  const t0 = process.hrtime.bigint();
-  const extra = await fn();
-  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, ...(extra ?? {}) };
-}
-
-/** Runs a command under /usr/bin/time for its peak RSS. */
-function run(cmd, args, options = {}) {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn('/usr/bin/time', ['-f', '%M', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`${cmd} ${args.join(' ')} exited ${code}\n${out}\n${err}`));
-      const lines = err.trim().split('\n');
-      resolvePromise({ rssMB: Math.round(Number(lines[lines.length - 1]) / 1024), out });
-    });
-  });
-}
+const DDL = (t) => `create table ${t} (id bigint primary key, email text, name text, country text, amount numeric(12,2), created_at timestamptz)`;
 
 async function main() {
-  generate();
-  generateJsonl();
+  const { csv, jsonl } = dataFiles(ROWS);
   const admin = knexFactory({ client: 'pg', connection: BASE, pool: { min: 0, max: 1 } });
   await admin.raw(`drop database if exists ${DB} with (force)`);
   await admin.raw(`create database ${DB}`);
   await admin.destroy();
   const knex = knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 2 } });
-  for (const t of ['t_copy', 't_knex', 't_sluice']) await knex.raw(DDL(t));
-  const count = async (t) => Number((await knex.raw(`select count(*) as n from ${t}`)).rows[0].n);
-  const results = {};
+  const psqlCopy = (table) => ['psql', [url, '-qc', `\\copy ${table} (${COLUMNS.join(', ')}) from '${csv}' with (format csv, header true)`]];
 
-  // (a) psql \copy
-  results.copy = await timed(() => run('psql', [url, '-qc', `\\copy t_copy (${COLUMNS.join(', ')}) from '${CSV}' with (format csv, header true)`]));
-
-  // (b) knex insert of 1,000-row batches
-  results.knexInsert = await timed(async () => {
-    let batch = [];
-    for (const row of csvRows()) {
-      batch.push(row);
-      if (batch.length === 1000) {
-        await knex('t_knex').insert(batch);
-        batch = [];
-      }
-    }
-    if (batch.length) await knex('t_knex').insert(batch);
-  });
-
-  // (c) sluice run, insert
-  const dir = join(DATA, 'sql-jobs');
-  mkdirSync(dir, { recursive: true });
-  const job = (name, mode, input = 'csv') => {
-    const file = join(dir, `${name}.yaml`);
-    writeFileSync(
-      file,
-      `version: 1
-name: ${name}
-connections:
-  pg: { client: pg, url: "${url}" }
-batch: { size: ${BATCH}, inFlight: ${IN_FLIGHT} }
-source:
-  use: file
-  # CSV fields stay text (cast: false): PostgreSQL parses them into the column types, as \\copy does.
-  with: ${input === 'csv' ? `{ path: ${CSV}, csv: { cast: false } }` : `{ path: ${JSONL} }`}
-sink:
-  use: sql
-  with: { connection: pg, table: t_sluice, mode: ${mode}${mode === 'upsert' ? ', key: id' : ''} }
-`,
-    );
-    return file;
+  // The reference: what \copy makes of the file. Every contender's table must hash the same.
+  await knex.raw(DDL('reference'));
+  execFileSync(...psqlCopy('reference'));
+  const fingerprint = async (table) => {
+    const { rows } = await knex.raw(`select count(*)::bigint as n, md5(string_agg(md5(t::text), '' order by t.id, t::text collate "C")) as h from ${table} t`);
+    return { n: Number(rows[0].n), h: rows[0].h };
   };
-  const bin = join(ROOT, 'packages/cli/dist/bin.js');
-  const insertJob = job('bench-sql-insert', 'insert');
-  results.sluiceInsert = await timed(() => run(process.execPath, [bin, 'run', insertJob, '--fresh', '--progress', 'none']));
-  // (c′) the same from JSON Lines, into a fresh table: the sink without the CSV parser in front.
-  await knex.raw('drop table t_sluice');
-  await knex.raw(DDL('t_sluice'));
-  const jsonlJob = job('bench-sql-insert-jsonl', 'insert', 'jsonl');
-  results.sluiceInsertJsonl = await timed(() => run(process.execPath, [bin, 'run', jsonlJob, '--fresh', '--progress', 'none']));
+  const expected = await fingerprint('reference');
+  if (expected.n !== ROWS) throw new Error(`the reference table holds ${expected.n} rows, expected ${ROWS}`);
+  const verify = (table) => async () => {
+    const got = await fingerprint(table);
+    if (got.n !== expected.n) return `${got.n} rows, expected ${expected.n}`;
+    if (got.h !== expected.h) return `rows differ from the reference (hash ${got.h}, expected ${expected.h})`;
+    return undefined;
+  };
+  const fresh = (table) => async () => {
+    await knex.raw(`drop table if exists ${table}`);
+    await knex.raw(DDL(table));
+  };
+  const stale = (table) => async () => {
+    await fresh(table)();
+    await knex.raw(`insert into ${table} select id, email, name || ' (old)', country, amount + 1, created_at from reference`);
+    await knex.raw(`vacuum analyze ${table}`);
+  };
+  const connection = `{ client: pg, url: "${url}" }`;
+  const csvSource = `{ path: ${csv} }`;
+  const jobs = {
+    csvInsert: sluiceJob('bench-pg-csv-insert', { connection, source: csvSource, sink: '{ connection: db, table: t_csv_insert }' }),
+    jsonlInsert: sluiceJob('bench-pg-jsonl-insert', { connection, source: `{ path: ${jsonl} }`, sink: '{ connection: db, table: t_jsonl_insert }' }),
+    csvUpsert: sluiceJob('bench-pg-csv-upsert', { connection, source: csvSource, sink: '{ connection: db, table: t_csv_upsert, mode: upsert, key: id }' }),
+  };
 
-  // (d) sluice run, upsert into the table that now holds every row
-  const upsertJob = job('bench-sql-upsert', 'upsert');
-  results.sluiceUpsert = await timed(() => run(process.execPath, [bin, 'run', upsertJob, '--fresh', '--progress', 'none']));
-  // (d′) the same from JSON Lines.
-  const upsertJsonlJob = job('bench-sql-upsert-jsonl', 'upsert', 'jsonl');
-  results.sluiceUpsertJsonl = await timed(() => run(process.execPath, [bin, 'run', upsertJsonlJob, '--fresh', '--progress', 'none']));
-
-  // (e) knex onConflict().merge() of 1,000-row batches, into the same full table
-  results.knexMerge = await timed(async () => {
-    let batch = [];
-    const flush = () => knex('t_knex').insert(batch).onConflict('id').merge();
-    for (const row of csvRows()) {
-      batch.push(row);
-      if (batch.length === 1000) {
-        await flush();
-        batch = [];
-      }
-    }
-    if (batch.length) await flush();
-  });
-
-  for (const t of ['t_copy', 't_knex', 't_sluice']) {
-    const n = await count(t);
-    if (n !== ROWS) throw new Error(`${t} holds ${n} rows, expected ${ROWS}`);
-  }
+  const contenders = [
+    { id: 'copy', label: '`psql \\copy` (CSV)', prepare: fresh('t_copy'), run: () => timedChild(...psqlCopy('t_copy')), verify: verify('t_copy') },
+    { id: 'csvInsert', sluice: true, label: 'sluice: CSV → sql `insert`', prepare: fresh('t_csv_insert'), run: () => runSluice(jobs.csvInsert), verify: verify('t_csv_insert') },
+    { id: 'jsonlInsert', sluice: true, label: 'sluice: JSON Lines → sql `insert`', prepare: fresh('t_jsonl_insert'), run: () => runSluice(jobs.jsonlInsert), verify: verify('t_jsonl_insert') },
+    {
+      id: 'knexMerge',
+      label: 'knex `insert().onConflict().merge()`, 1,000-row batches, full table',
+      prepare: stale('t_knex_merge'),
+      run: () =>
+        timedHere(async () => {
+          for (const batch of jsonlBatches(jsonl, 1000)) await knex('t_knex_merge').insert(batch).onConflict('id').merge();
+        }),
+      verify: verify('t_knex_merge'),
+    },
+    { id: 'csvUpsert', sluice: true, label: 'sluice: CSV → sql `upsert`, full table', prepare: stale('t_csv_upsert'), run: () => runSluice(jobs.csvUpsert), verify: verify('t_csv_upsert') },
+  ];
+  const rounds = await interleave(contenders, ROUNDS);
   await knex.destroy();
 
-  const rate = (r) => Math.round(ROWS / r.seconds);
-  const lines = [
-    ['(a) psql \\copy', results.copy],
-    ['(b) knex insert, 1,000-row batches', results.knexInsert],
-    ['(c) sluice run, sql insert (COPY), CSV source', results.sluiceInsert],
-    ["(c′) sluice run, sql insert (COPY), JSON Lines source", results.sluiceInsertJsonl],
-    ['(d) sluice run, sql upsert (full table), CSV source', results.sluiceUpsert],
-    ['(d′) sluice run, sql upsert (full table), JSON Lines source', results.sluiceUpsertJsonl],
-    ['(e) knex onConflict().merge(), 1,000-row batches', results.knexMerge],
-  ].map(([name, r]) => `| ${name} | ${r.seconds.toFixed(2)} s | ${rate(r).toLocaleString('en-US')} rows/s | ${r.rssMB ? `${r.rssMB} MB` : '—'} |`);
-  const ratios = {
-    insertVsCopy: results.copy.seconds / results.sluiceInsert.seconds,
-    insertVsKnex: results.knexInsert.seconds / results.sluiceInsert.seconds,
-    jsonlInsertVsCopy: results.copy.seconds / results.sluiceInsertJsonl.seconds,
-    jsonlInsertVsKnex: results.knexInsert.seconds / results.sluiceInsertJsonl.seconds,
-    upsertVsKnexMerge: results.knexMerge.seconds / results.sluiceUpsert.seconds,
-    jsonlUpsertVsKnexMerge: results.knexMerge.seconds / results.sluiceUpsertJsonl.seconds,
-  };
-  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${execFileSync('psql', ['--version']).toString().trim()}`;
-  const text = [
-    `${ROWS.toLocaleString('en-US')} CSV rows into PostgreSQL — ${machine}`,
-    '',
-    '| contender | time | rate | peak RSS |',
-    '|---|---|---|---|',
-    ...lines,
-    '',
-    `(c) vs (a): ${ratios.insertVsCopy.toFixed(2)}× of \\copy's speed (target ≥ 0.5×)`,
-    `(c) vs (b): ${ratios.insertVsKnex.toFixed(2)}× the knex insert loop (target ≥ 3×)`,
-    `(c′) vs (a): ${ratios.jsonlInsertVsCopy.toFixed(2)}× of \\copy's speed; vs (b): ${ratios.jsonlInsertVsKnex.toFixed(2)}× the knex insert loop`,
-    `(d) vs (e): ${ratios.upsertVsKnexMerge.toFixed(2)}× the knex merge loop (target ≥ 2×); (d′) vs (e): ${ratios.jsonlUpsertVsKnexMerge.toFixed(2)}×`,
-    `sluice batch: ${BATCH} records, ${IN_FLIGHT} in flight`,
-  ].join('\n');
-  process.stdout.write(`${text}\n`);
-  writeFileSync(join(DATA, 'sql-results.json'), `${JSON.stringify({ rows: ROWS, machine, batch: BATCH, inFlight: IN_FLIGHT, results, ratios }, null, 2)}\n`);
+  const out = result({
+    title: 'PostgreSQL',
+    rows: ROWS,
+    rounds,
+    contenders,
+    machineExtra: execFileSync('psql', [url, '-Atc', 'show server_version']).toString().trim().replace(/^/, 'PostgreSQL '),
+    targets: [
+      { label: 'CSV insert vs `\\copy`', sluice: 'csvInsert', peer: 'copy', min: 0.6 },
+      { label: 'JSON Lines insert vs `\\copy`', sluice: 'jsonlInsert', peer: 'copy', min: 0.6 },
+      { label: 'CSV upsert (full table) vs knex merge loop', sluice: 'csvUpsert', peer: 'knexMerge', min: 4 },
+      { label: 'CSV upsert (full table) vs `\\copy`', sluice: 'csvUpsert', peer: 'copy', min: 0.4 },
+    ],
+  });
+  saveResults('postgres', out);
+  process.stdout.write(`${JSON.stringify(out.targets.map((t) => ({ target: t.label, median: t.ratio?.median })), null, 1)}\n`);
 }
 
 main().catch((error) => {

@@ -1,0 +1,297 @@
+// Shared parts of the SQL benchmarks (bench/sql.mjs, bench/sql-mariadb.mjs, bench/sql-sqlite.mjs):
+// the data, timed child processes with their peak RSS, interleaved rounds, paired ratios, and the
+// results files. A figure is printed only for a contender whose output was verified (row count and
+// an ordered hash of every row against the reference table the database's own loader made).
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const DATA = join(ROOT, 'bench/.data');
+export const RESULTS = join(ROOT, 'bench/results');
+/** The CLI under test; SLUICE_BENCH_BIN points at another build (e.g. a checkout of an older commit). */
+export const BIN = process.env.SLUICE_BENCH_BIN ?? join(ROOT, 'packages/cli/dist/bin.js');
+
+/** The columns of every SQL benchmark: the file of issue 12 (1M rows × 6 columns). */
+export const COLUMNS = ['id', 'email', 'name', 'country', 'amount', 'created_at'];
+
+const FIRST = ['Ana', 'Bruno', 'Chen', 'Dara', 'Emeka', 'Fatima', 'Goran', 'Hana', 'Ivan', 'Jonas', 'Kofi', 'Lena'];
+const LAST = ['Walker', 'Silva', 'Okafor', 'Novak', 'Tanaka', 'Moreau', 'Haddad', "O'Neil", 'Kowalski', 'Romero'];
+const COUNTRIES = ['PT', 'NO', 'NG', 'JP', 'US', 'SN', 'EC', 'EE', 'AU', 'IT', 'GB', 'DE'];
+
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The data files for `rows` rows: CSV (header, RFC 4180; one name in 50 is "Last, First" and so
+ * quoted) and the same rows as JSON Lines. Deterministic; made once, kept in bench/.data.
+ */
+export function dataFiles(rows) {
+  const csv = join(DATA, `sqlbench-${rows}.csv`);
+  const jsonl = join(DATA, `sqlbench-${rows}.jsonl`);
+  if (existsSync(csv) && existsSync(jsonl)) return { csv, jsonl };
+  mkdirSync(DATA, { recursive: true });
+  const next = rng(1207);
+  const pick = (list) => list[Math.floor(next() * list.length)];
+  const c = openSync(`${csv}.tmp`, 'w');
+  const j = openSync(`${jsonl}.tmp`, 'w');
+  let a = `${COLUMNS.join(',')}\n`;
+  let b = '';
+  const base = Date.UTC(2023, 0, 1);
+  for (let id = 1; id <= rows; id++) {
+    const first = pick(FIRST);
+    const last = pick(LAST);
+    const name = next() < 0.02 ? `${last}, ${first}` : `${first} ${last}`;
+    const email = `${first}.${last}${id}@example.com`.toLowerCase().replace("'", '');
+    const country = pick(COUNTRIES);
+    const amount = (Math.floor(next() * 1_000_000) / 100).toFixed(2);
+    const created = new Date(base + Math.floor(next() * 3e10)).toISOString();
+    a += `${id},${email},${name.includes(',') ? `"${name}"` : name},${country},${amount},${created}\n`;
+    b += `{"id":${id},"email":"${email}","name":"${name}","country":"${country}","amount":${amount},"created_at":"${created}"}\n`;
+    if (a.length > 1 << 20) {
+      writeSync(c, a);
+      writeSync(j, b);
+      a = b = '';
+    }
+  }
+  writeSync(c, a);
+  writeSync(j, b);
+  closeSync(c);
+  closeSync(j);
+  renameSync(`${csv}.tmp`, csv);
+  renameSync(`${jsonl}.tmp`, jsonl);
+  return { csv, jsonl };
+}
+
+/** The rows of the JSON Lines file, `size` at a time (for the hand-written knex loops). */
+export function* jsonlBatches(file, size) {
+  let batch = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line) continue;
+    batch.push(JSON.parse(line));
+    if (batch.length === size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length) yield batch;
+}
+
+/** Runs a command under /usr/bin/time: `{ seconds, rssMB }`; rejects on a non-zero exit. */
+export function timedChild(cmd, args, options = {}) {
+  return new Promise((resolvePromise, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn('/usr/bin/time', ['-f', '%M', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('close', (code) => {
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (code !== 0) return reject(new Error(`${cmd} ${args.join(' ')} exited ${code}\n${out.slice(-2000)}\n${err.slice(-2000)}`));
+      const lines = err.trim().split('\n');
+      resolvePromise({ seconds, rssMB: Math.round(Number(lines[lines.length - 1]) / 1024), out, err });
+    });
+  });
+}
+
+/** Times an in-process function (a hand-written loop): `{ seconds, rssMB: undefined }`. */
+export async function timedHere(fn) {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+}
+
+/** A sluice job file for a benchmark: default batch settings unless `extra` says otherwise. */
+export function sluiceJob(name, { connection, source, sink, extra = '' }) {
+  const dir = join(DATA, 'sql-jobs');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(
+    file,
+    `version: 1
+name: ${name}
+connections:
+  db: ${connection}
+checkpoint: { store: none }
+${extra}source:
+  use: file
+  with: ${source}
+sink:
+  use: sql
+  with: ${sink}
+`,
+  );
+  return file;
+}
+
+/** `sluice run JOB --fresh --progress none` under /usr/bin/time; `SLUICE_BENCH_PROFILE=DIR` adds --cpu-prof. */
+export function runSluice(job) {
+  const prof = process.env.SLUICE_BENCH_PROFILE;
+  const args = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), BIN, 'run', job, '--fresh', '--progress', 'none'];
+  return timedChild(process.execPath, args, { cwd: ROOT });
+}
+
+export const median = (values) => {
+  const s = [...values].sort((x, y) => x - y);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+const loadNow = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+
+/**
+ * Runs `contenders` for `rounds` rounds, interleaved (the order rotates each round). Each contender:
+ * `{ id, label, prepare?(), run(), verify() }` — `prepare` (untimed) makes its fresh or pre-filled
+ * table; `run` returns `{ seconds, rssMB? }`; `verify` returns undefined when the output is right or
+ * a message saying what is wrong. Returns `{ rounds: [{ load, results: { id: { seconds, rssMB, ok, problem } } }] }`.
+ */
+export async function interleave(contenders, rounds) {
+  const out = [];
+  for (let r = 0; r < rounds; r++) {
+    const order = contenders.map((_, i) => contenders[(i + r) % contenders.length]);
+    const results = {};
+    const load = { before: loadNow() };
+    for (const c of order) {
+      await c.prepare?.();
+      const loadBefore = loadavg()[0];
+      let timing;
+      try {
+        timing = await c.run();
+      } catch (error) {
+        results[c.id] = { ok: false, problem: `failed: ${String(error.message ?? error).split('\n').slice(0, 3).join(' ')}` };
+        process.stderr.write(`round ${r + 1} ${c.id}: ${results[c.id].problem}\n`);
+        continue;
+      }
+      const problem = await c.verify();
+      results[c.id] = { seconds: timing.seconds, rssMB: timing.rssMB, ok: problem === undefined, ...(problem ? { problem } : {}), load1: Number(loadBefore.toFixed(2)) };
+      process.stderr.write(
+        `round ${r + 1} ${c.id}: ${timing.seconds.toFixed(2)} s${timing.rssMB ? `, ${timing.rssMB} MB` : ''}${problem ? `, WRONG OUTPUT: ${problem}` : ', verified'} (load ${loadNow()})\n`,
+      );
+    }
+    load.after = loadNow();
+    out.push({ load, results });
+  }
+  return out;
+}
+
+/**
+ * Median over rounds of `peer time / sluice time` (how many times the peer's speed sluice reaches),
+ * only from rounds where both outputs were verified; undefined when any round's output was wrong.
+ */
+export function pairedRatio(rounds, sluiceId, peerId) {
+  const ratios = [];
+  for (const { results } of rounds) {
+    const s = results[sluiceId];
+    const p = results[peerId];
+    if (!s?.ok || !p?.ok) return undefined;
+    ratios.push(p.seconds / s.seconds);
+  }
+  return ratios.length ? { median: median(ratios), each: ratios } : undefined;
+}
+
+/** Median time and max RSS of one contender, or undefined when any of its outputs was wrong. */
+export function summary(rounds, id) {
+  const all = rounds.map((r) => r.results[id]);
+  if (all.some((x) => !x?.ok)) return { ok: false, problem: all.find((x) => !x?.ok)?.problem ?? 'missing' };
+  const rss = all.map((x) => x.rssMB).filter((x) => x !== undefined);
+  return { ok: true, seconds: median(all.map((x) => x.seconds)), rssMB: rss.length ? Math.max(...rss) : undefined };
+}
+
+export function machine(extra) {
+  return `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}${extra ? `, ${extra}` : ''}`;
+}
+
+export function commit() {
+  try {
+    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'bench', 'packages'], { cwd: ROOT }).toString().trim();
+    return dirty ? `${sha} (with uncommitted changes)` : sha;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * Writes `bench/results/sql-NAME.json` and regenerates docs/benchmarks-sql.md from every
+ * `bench/results/sql-*.json` present, so the document is always what committed code produced.
+ */
+export function saveResults(name, result) {
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(join(RESULTS, `sql-${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  const parts = readdirSync(RESULTS)
+    .filter((f) => /^sql-[a-z]+\.json$/.test(f))
+    .sort()
+    .map((f) => JSON.parse(readFileSync(join(RESULTS, f), 'utf8')));
+  writeFileSync(join(ROOT, 'docs/benchmarks-sql.md'), renderDoc(parts));
+}
+
+const fmt = (x, digits = 2) => (x === undefined ? '—' : x.toFixed(digits));
+
+function renderDoc(parts) {
+  const lines = [
+    '# SQL benchmarks',
+    '',
+    '<!-- Generated by bench/sql.mjs, bench/sql-mariadb.mjs and bench/sql-sqlite.mjs from bench/results/sql-*.json; do not edit. -->',
+    '',
+    'Each script loads the same deterministic 6-column file (id, email, name, country, amount,',
+    'created_at; one name in 50 is quoted CSV) with Sluice and with the database\'s own loader, into a',
+    'fresh table per contender (or a table pre-filled with a stale copy of every row, for the upserts),',
+    'then checks the output: the row count and a hash of every row in key order must equal those of a',
+    "reference table loaded by the database's own tool. A contender whose output is wrong gets no",
+    'figure. Contenders run interleaved (the order rotates each round); a ratio is the median over',
+    'rounds of `peer time / sluice time` from the same round. Sluice runs are the real CLI',
+    '(`sluice run --fresh --progress none`, startup included) with the default job settings (no',
+    '`batch:`), peak RSS from `/usr/bin/time`. `load` is the 1-minute load average around each run on',
+    'a 2-core machine: above ~1 the figures are from a shared, busy machine.',
+    '',
+  ];
+  for (const p of parts) {
+    lines.push(`## ${p.title}`, '', `${p.rows.toLocaleString('en-US')} rows, ${p.rounds.length} rounds; ${p.machine}; commit ${p.commit}; ${p.date}.`, '');
+    lines.push(`Load average (1, 5, 15 min) before/after each round: ${p.rounds.map((r, i) => `round ${i + 1}: ${r.load.before} / ${r.load.after}`).join('; ')}.`, '');
+    lines.push('| contender | median time | rows/s | peak RSS | verified |', '|---|--:|--:|--:|---|');
+    for (const c of p.contenders) {
+      const s = c.summary;
+      lines.push(
+        `| ${c.label} | ${s.ok ? `${fmt(s.seconds)} s` : '—'} | ${s.ok ? Math.round(p.rows / s.seconds).toLocaleString('en-US') : '—'} | ${s.ok && s.rssMB !== undefined ? `${s.rssMB} MB` : '—'} | ${s.ok ? 'yes, every round' : `**no**: ${s.problem}`} |`,
+      );
+    }
+    lines.push('', '| target | per round | median | met? |', '|---|---|--:|---|');
+    for (const t of p.targets) {
+      const r = t.ratio;
+      lines.push(
+        `| ${t.label} ≥ ${t.min}× | ${r ? r.each.map((x) => fmt(x)).join(', ') : 'no figure: an output failed verification'} | ${r ? `${fmt(r.median)}×` : '—'} | ${r ? (r.median >= t.min ? 'yes' : '**no**') : '**no**'} |`,
+      );
+    }
+    const rss = p.contenders.filter((c) => c.sluice && c.summary.ok).map((c) => c.summary.rssMB);
+    if (rss.length) lines.push(`| Sluice peak RSS ≤ 128 MB | | ${Math.max(...rss)} MB | ${Math.max(...rss) <= 128 ? 'yes' : '**no**'} |`);
+    if (p.notes?.length) lines.push('', ...p.notes);
+    lines.push('');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Builds the result object a script saves. */
+export function result({ title, rows, rounds, contenders, targets, machineExtra, notes }) {
+  return {
+    title,
+    rows,
+    date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
+    machine: machine(machineExtra),
+    commit: commit(),
+    rounds,
+    contenders: contenders.map((c) => ({ id: c.id, label: c.label, sluice: !!c.sluice, summary: summary(rounds, c.id) })),
+    targets: targets.map((t) => ({ ...t, ratio: pairedRatio(rounds, t.sluice, t.peer) })),
+    notes,
+  };
+}
