@@ -1,4 +1,5 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { checkAliases } from './aliases.js';
 import type { Diagnostic } from './diagnostics.js';
 
 export interface NodePosition {
@@ -34,8 +35,16 @@ export function parseYaml(text: string, file: string): PositionedYaml {
     });
   }
   const positions = new Map<string, NodePosition>();
-  if (doc.errors.length === 0) walk(doc.contents as Node | null, '', undefined, positions);
-  const value = doc.errors.length === 0 ? doc.toJS({ maxAliasCount: 100 }) : undefined;
+  if (doc.errors.length > 0) return { value: undefined, positions, lines, diagnostics };
+  const aliasProblem = checkAliases(doc);
+  if (aliasProblem) {
+    const pos = lines.linePos(aliasProblem.offset);
+    diagnostics.push({ severity: 'error', file, line: pos.line, col: pos.col, path: '', message: aliasProblem.message, hint: aliasProblem.hint });
+    return { value: undefined, positions, lines, diagnostics };
+  }
+  walk(doc.contents as Node | null, '', undefined, positions);
+  // checkAliases bounded the expansion already; the library's own count would refuse legitimate reuse.
+  const value = doc.toJS({ maxAliasCount: -1 });
   return { value, positions, lines, diagnostics };
 }
 
