@@ -51,6 +51,8 @@ export class TestServer {
   items: number;
   pageSize: number;
   pageDelayMs: number;
+  /** When set, next-page URLs (cursor `meta.next`, Link) point at this origin instead of this server. */
+  nextOrigin: string | undefined;
   private readonly queued: Array<{ prefix: string; fault: Fault; skip: number }> = [];
   private random?: { prefix: string; rate: number; next: () => number; faults: Fault[] };
   private readonly sockets = new Set<Socket>();
@@ -112,6 +114,7 @@ export class TestServer {
     this.received.length = 0;
     this.queued.length = 0;
     this.random = undefined;
+    this.nextOrigin = undefined;
   }
 
   /** Closes the server and every connection; gives up waiting after `timeoutMs`. */
@@ -164,6 +167,7 @@ export class TestServer {
     }
     if (url.pathname.startsWith('/enrich/')) return this.enrich(url, seen, res);
     if (url.pathname.startsWith('/sink')) return this.sink(seen, res);
+    if (url.pathname === '/redirect') return this.send(res, 302, '', 'text/plain', { location: url.searchParams.get('to') ?? '/' });
     if (url.pathname === '/text') return this.send(res, 200, 'plain words', 'text/plain');
     if (url.pathname === '/echo') return this.json(res, 200, { method: seen.method, query: Object.fromEntries(url.searchParams), headers: seen.headers, body: seen.body });
     this.json(res, 404, { error: `no route ${url.pathname}` });
@@ -220,7 +224,8 @@ export class TestServer {
 
   /**
    * /data/page?page=N&per_page=M (1-based), /data/offset?offset=N&limit=M,
-   * /data/cursor?cursor=TOKEN&limit=M (next at meta.next), /data/link?page=N&per_page=M (Link header).
+   * /data/cursor?cursor=TOKEN&limit=M (next at meta.next), /data/link?page=N&per_page=M (Link header);
+ * with `nextOrigin` set, the next cursor and Link are absolute URLs on that origin.
    * Every body: { data: { items: [...] }, meta: { total } }.
    */
   private data(url: URL, res: ServerResponse): void {
@@ -234,14 +239,15 @@ export class TestServer {
       const page = Number(q.get('page') ?? 1);
       from = (page - 1) * size;
       if (style === 'link' && from + size < this.items) {
-        headers.link = `<${url.pathname}?page=${page + 1}&per_page=${size}>; rel="next", <${url.pathname}?page=1&per_page=${size}>; rel="first"`;
+        headers.link = `<${this.nextOrigin ?? ''}${url.pathname}?page=${page + 1}&per_page=${size}>; rel="next", <${url.pathname}?page=1&per_page=${size}>; rel="first"`;
       }
     } else if (style === 'offset') {
       from = Number(q.get('offset') ?? 0);
     } else if (style === 'cursor') {
       const cursor = q.get('cursor');
       from = cursor ? Number(Buffer.from(cursor, 'base64url').toString('utf8').replace('at:', '')) : 0;
-      meta.next = from + size < this.items ? Buffer.from(`at:${from + size}`).toString('base64url') : null;
+      const token = Buffer.from(`at:${from + size}`).toString('base64url');
+      meta.next = from + size >= this.items ? null : this.nextOrigin ? `${this.nextOrigin}${url.pathname}?cursor=${token}&limit=${size}` : token;
     } else {
       return this.json(res, 404, { error: 'unknown style' });
     }

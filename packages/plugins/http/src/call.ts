@@ -3,6 +3,7 @@ import type { PluginContext } from '@sluice/core';
 import { displayUrl, HttpClient, type HttpRequest, type HttpResponse, type SendOptions } from './client.js';
 import { parseRetryAfter } from './durations.js';
 import { DEFAULT_RETRY_ON, describeBody, HttpFailure, isRetriedBy, toEngineError, trimBody, unknownRetryClasses } from './errors.js';
+import { type OriginPolicy, withoutCredentials } from './origins.js';
 
 /** The step's retry policy as the engine runs it (defaults when the engine does not pass it). */
 export interface RetrySettings {
@@ -65,11 +66,14 @@ export class HttpCaller {
   readonly retryOn: ReadonlyArray<string | number>;
   readonly retry: RetrySettings;
 
+  private readonly origins: OriginPolicy;
+
   constructor(
     private readonly ctx: PluginContext,
-    options: { connections: number; timeoutMs: number },
+    options: { connections: number; timeoutMs: number; origins: OriginPolicy },
   ) {
-    this.client = new HttpClient({ ...options, signal: ctx.signal });
+    this.origins = options.origins;
+    this.client = new HttpClient({ connections: options.connections, timeoutMs: options.timeoutMs, signal: ctx.signal });
     this.gate = new PauseGate(ctx);
     this.retryOn = ctx.step.retryOn ?? DEFAULT_RETRY_ON;
     this.retry = retrySettingsOf(ctx);
@@ -82,6 +86,7 @@ export class HttpCaller {
   }
 
   async send(request: HttpRequest, options: SendOptions = {}, policy: StatusPolicy = ok2xx): Promise<HttpResponse> {
+    if (request.url.origin !== this.origins.home) request = this.awayFromHome(request);
     const waiting = this.gate.wait(options.signal ?? this.ctx.signal);
     if (waiting) await waiting;
     const response = await this.client.send(request, options);
@@ -93,6 +98,19 @@ export class HttpCaller {
       this.gate.pause(Math.min(retryAfter, this.retry.maxDelayMs));
     }
     throw failure;
+  }
+
+  /** A request to another origin than url's: refused, or sent without the step's credentials. */
+  private awayFromHome(request: HttpRequest): HttpRequest {
+    const origin = request.url.origin;
+    const verdict = this.origins.verdict(origin);
+    if (verdict === 'credentials') return request;
+    if (verdict === 'refused') throw new HttpFailure(`${request.method} ${displayUrl(request.url)}: ${this.origins.refusal(origin)}`, 'origin');
+    const url = new URL(request.url.href);
+    url.username = '';
+    url.password = '';
+    for (const [name, value] of [...url.searchParams]) if (this.ctx.redact(value) !== value) url.searchParams.delete(name, value);
+    return { ...request, url, headers: withoutCredentials(this.ctx, request.headers) };
   }
 
   /** The engine's view of a failure: retried (TransientError) or not (RecordError/PermanentError). */

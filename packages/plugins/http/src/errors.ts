@@ -6,8 +6,8 @@ export const RETRY_CLASSES = ['timeout', 'network'] as const;
 /** What Sluice retries when a step says nothing (`retry.on` left out). */
 export const DEFAULT_RETRY_ON: ReadonlyArray<string | number> = [429, '5xx', 'timeout', 'network'];
 
-/** Why a request did not give a usable answer. */
-export type FailureKind = 'status' | 'timeout' | 'network' | 'response';
+/** Why a request did not give a usable answer (`origin`: refused before sending, see allowOrigins). */
+export type FailureKind = 'status' | 'timeout' | 'network' | 'response' | 'origin';
 
 /**
  * A failed request: a status the step does not accept, a timeout, a network error, or a response
@@ -96,6 +96,7 @@ export function isRetriedBy(failure: HttpFailure, on: ReadonlyArray<string | num
       return on.includes(status) || on.includes(String(status)) || on.includes(`${Math.floor(status / 100)}xx`);
     }
     case 'response':
+    case 'origin':
       return false;
   }
 }
@@ -115,7 +116,7 @@ export function toEngineError(failure: HttpFailure, on: ReadonlyArray<string | n
   const details: Record<string, unknown> = {};
   if (failure.details.status !== undefined) details.status = failure.details.status;
   if (failure.details.body !== undefined) details.body = failure.details.body;
-  return failure.kind === 'response' || failure.kind === 'status'
+  return failure.kind === 'response' || failure.kind === 'status' || failure.kind === 'origin'
     ? new RecordError(failure.message, details, { cause: failure })
     : new PermanentError(failure.message, { cause: failure });
 }

@@ -1,5 +1,6 @@
 import { PermanentError, type PluginContext, type RuleViolation, type SluiceRecord } from '@sluice/core';
 import { parseDuration } from './durations.js';
+import type { AllowOrigin } from './origins.js';
 
 /** Options every http plugin shares: where, with which headers, as whom, how long. */
 export const urlOption = {
@@ -77,6 +78,7 @@ export interface RequestConfig {
   headers?: Record<string, string>;
   auth?: Auth;
   timeout?: string | number;
+  allowOrigins?: AllowOrigin[];
 }
 
 /** The per-request timeout: `with.timeout`, else the step's. */

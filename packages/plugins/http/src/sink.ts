@@ -26,6 +26,7 @@ import {
   urlOption,
   type RequestConfig,
 } from './request.js';
+import { allowOriginsAreOrigins, allowOriginsOption, authHasAnOrigin, OriginPolicy, staticOrigin } from './origins.js';
 
 const METHODS = ['POST', 'PUT', 'PATCH'] as const;
 
@@ -41,6 +42,7 @@ export const httpSinkSchema = {
     query: queryOption,
     headers: headersOption,
     auth: authOption,
+    allowOrigins: allowOriginsOption,
     timeout: {
       ...timeoutOption,
       description: `${timeoutOption.description} The step's own timeout covers a whole batch: with one request per record, give it room for every request of a batch.`,
@@ -111,12 +113,13 @@ export const httpSink = defineSink({
   name: 'http',
   description: 'POSTs (or PUTs/PATCHes) records to an HTTP API, one per request or a batch as a JSON array or NDJSON; at least once, with an Idempotency-Key.',
   schema: httpSinkSchema,
-  rules: [sinkOptionsFit, authOnce, urlIsAbsolute],
+  rules: [sinkOptionsFit, authOnce, urlIsAbsolute, allowOriginsAreOrigins, authHasAnOrigin],
   create(rawConfig, ctx): SinkInstance {
     const config = rawConfig as HttpSinkConfig;
     const batch = config.batch ?? false;
     const concurrency = batch ? 1 : ctx.step.concurrency;
-    const caller = new HttpCaller(ctx, { connections: concurrency, timeoutMs: requestTimeoutMs(config, ctx) });
+    const origins = new OriginPolicy(staticOrigin(config.url), config.allowOrigins);
+    const caller = new HttpCaller(ctx, { connections: concurrency, timeoutMs: requestTimeoutMs(config, ctx), origins });
     const template = new RequestTemplate(ctx, config, { accept: 'application/json' });
     const method = config.method ?? 'POST';
     const header = config.idempotencyHeader === undefined ? 'idempotency-key' : config.idempotencyHeader === false ? undefined : config.idempotencyHeader.toLowerCase();

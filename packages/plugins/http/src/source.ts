@@ -27,6 +27,7 @@ import {
   urlOption,
   type RequestConfig,
 } from './request.js';
+import { allowOriginsAreOrigins, allowOriginsOption, OriginPolicy } from './origins.js';
 
 const STYLES = ['none', 'page', 'offset', 'cursor', 'link'] as const;
 type Style = (typeof STYLES)[number];
@@ -42,6 +43,7 @@ export const httpSourceSchema = {
     query: queryOption,
     headers: headersOption,
     auth: authOption,
+    allowOrigins: allowOriginsOption,
     timeout: timeoutOption,
     items: {
       type: 'string',
@@ -525,17 +527,27 @@ class PageReader {
   }
 }
 
+function originOf(template: RequestTemplate): string | undefined {
+  try {
+    return template.urlFor().origin;
+  } catch {
+    return undefined; // a bad URL: the first request says so
+  }
+}
+
 /** The `http` source: paginated GET from a JSON API, resumable at the page it stopped. */
 export const httpSource = defineSource({
   name: 'http',
   description: 'Reads records from a JSON API with paginated GET requests (page, offset, cursor or Link header); resumes at the next page.',
   schema: httpSourceSchema,
-  rules: [cursorNeedsNext, sourceOptionsFit, authOnce, urlIsAbsolute],
+  rules: [cursorNeedsNext, sourceOptionsFit, authOnce, urlIsAbsolute, allowOriginsAreOrigins],
   create(rawConfig, ctx): SourceInstance {
     const config = rawConfig as HttpSourceConfig;
     const s = settingsOf(config);
     const template = new RequestTemplate(ctx, config, { accept: 'application/json' });
-    const caller = new HttpCaller(ctx, { connections: 1, timeoutMs: requestTimeoutMs(config, ctx) });
+    // The source's url has no record in it: its origin is known once rendered.
+    const origins = new OriginPolicy(originOf(template), config.allowOrigins);
+    const caller = new HttpCaller(ctx, { connections: 1, timeoutMs: requestTimeoutMs(config, ctx), origins });
     const reader = new PageReader(ctx, s, template, caller);
     const wantsTotal = s.total !== undefined || s.totalHeader !== undefined;
     return {

@@ -15,6 +15,7 @@ import {
   urlOption,
   type RequestConfig,
 } from './request.js';
+import { allowOriginsAreOrigins, allowOriginsOption, authHasAnOrigin, OriginPolicy, staticOrigin } from './origins.js';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
@@ -30,6 +31,7 @@ export const httpTransformSchema = {
     query: queryOption,
     headers: headersOption,
     auth: authOption,
+    allowOrigins: allowOriginsOption,
     body: bodyOption,
     json: jsonOption,
     parse: {
@@ -101,7 +103,7 @@ export const httpTransform = defineTransform({
   name: 'http',
   description: 'Calls an HTTP API once per record (method, URL and body templates) and puts the parsed response into the record.',
   schema: httpTransformSchema,
-  rules: [oneBody, transformPaths, authOnce, urlIsAbsolute],
+  rules: [oneBody, transformPaths, authOnce, urlIsAbsolute, allowOriginsAreOrigins, authHasAnOrigin],
   create(rawConfig, ctx): TransformInstance {
     const config = rawConfig as HttpTransformConfig;
     const method = config.method ?? 'GET';
@@ -109,7 +111,8 @@ export const httpTransform = defineTransform({
     const timeoutMs = requestTimeoutMs(config, ctx);
     const template = new RequestTemplate(ctx, config, parse === 'json' ? { accept: 'application/json' } : {});
     const body = bodyRenderer(ctx, config, 'none');
-    const caller = new HttpCaller(ctx, { connections: ctx.step.concurrency, timeoutMs });
+    const origins = new OriginPolicy(staticOrigin(config.url), config.allowOrigins);
+    const caller = new HttpCaller(ctx, { connections: ctx.step.concurrency, timeoutMs, origins });
     const nullOn = new Set(config.nullOn ?? []);
     const policy: StatusPolicy = (status) => ((status >= 200 && status < 300) || nullOn.has(status) ? 'ok' : 'fail');
     // The engine times each attempt out too; its signal is only worth its cost when ours runs longer.
