@@ -126,3 +126,48 @@ describe('every problem is reported, not only the first', () => {
     expect(messages).toContain('must be a string (got number 3)');
   });
 });
+
+describe('an unquoted expression that breaks the YAML is one error saying to quote it', () => {
+  const job = (steps: string) => base.replace("  - use: filter\n    with: { where: record.amount > 10 }\n", steps);
+  // [case, steps: block, line, col, path, suggested fix]
+  it.each<[string, string, number, number, string, string]>([
+    ['a ternary with strings', "  - use: filter\n    with:\n      where: record.a > 1 ? 'x' : 'y'\n", 9, 14, 'steps[0].with.where', `where: "record.a > 1 ? 'x' : 'y'"`],
+    ['a leading quoted string', "  - use: filter\n    with:\n      where: 'a' + record.b == 'ab'\n", 9, 14, 'steps[0].with.where', `where: "'a' + record.b == 'ab'"`],
+    ['a leading array', '  - use: filter\n    with:\n      where: [1, 2].includes(record.a)\n', 9, 14, 'steps[0].with.where', 'where: "[1, 2].includes(record.a)"'],
+    ['a negation read as a YAML tag', '  - use: filter\n    with:\n      where: !record.deleted\n', 9, 14, 'steps[0].with.where', 'where: "!record.deleted"'],
+    ['a template literal', '  - use: filter\n    with:\n      where: `${record.a}` == "1"\n', 9, 14, 'steps[0].with.where', "where: '`${record.a}` == \"1\"'"],
+    ['a set value with a colon', "  - use: map\n    with:\n      set:\n        label: record.kind == 'a' ? 'A: first' : 'B'\n", 10, 16, 'steps[0].with.set.label', `label: "record.kind == 'a' ? 'A: first' : 'B'"`],
+    ['a when', "  - use: filter\n    when: record.t ? 'a' : 'b'\n    with: { where: record.a }\n", 8, 11, 'steps[0].when', `when: "record.t ? 'a' : 'b'"`],
+    ['an expression in a flow mapping', '  - use: filter\n    with: { where: record.tags.includes(record.a) && { x: 1 }.x }\n', 8, 20, 'steps[0].with.where', 'where: "…"'],
+    ['a template', '  - use: http\n    with:\n      url: {{ record.base }}/v1\n', 9, 12, 'steps[0].with.url', 'url: "{{ record.base }}/v1"'],
+  ])('%s', async (_name, steps, line, col, path, fix) => {
+    const { plan, diagnostics } = await load(job(steps));
+    expect(plan).toBeUndefined();
+    expect(diagnostics.map(formatDiagnostic)).toHaveLength(1);
+    expect(diagnostics[0]).toMatchObject({ severity: 'error', line, col, path });
+    expect(diagnostics[0]!.message).toMatch(/^the (expression|template) must be quoted/);
+    expect(diagnostics[0]!.hint).toContain(`write ${fix}`);
+  });
+
+  it('names one error per broken expression, and none for the parser errors that follow', async () => {
+    const { diagnostics } = await load(
+      job("  - use: filter\n    with:\n      where: record.a > 1 ? 'x' : 'y'\n  - use: map\n    with:\n      set:\n        b: record.b ? 'x' : 'y'\n"),
+    );
+    expect(diagnostics.map((d) => [d.line, d.path])).toEqual([[9, 'steps[0].with.where'], [13, 'steps[1].with.set.b']]);
+  });
+
+  it('does not talk about expressions for a YAML error elsewhere', async () => {
+    const { diagnostics } = await load(base.replace('with: { path: in.jsonl }', 'with: { path: [in.jsonl }'));
+    expect(diagnostics).toHaveLength(1);
+    expect(diagnostics[0]!.message).toMatch(/^invalid YAML: /);
+    expect(diagnostics[0]!.hint).toBeUndefined();
+  });
+
+  it.each([
+    ['an expression', '  - use: filter\n    with:\n      where: true\n', 'steps[0].with.where', 'must be a string (got boolean true)'],
+    ['a template', '  - use: http\n    with:\n      url: {{ record.url }}\n', 'steps[0].with.url', 'must be a string (got a mapping)'],
+  ])('says to quote %s that YAML read as another type', async (_name, steps, path, message) => {
+    const { diagnostics } = await load(job(steps));
+    expect(diagnostics).toMatchObject([{ path, message, hint: expect.stringContaining('quote it') }]);
+  });
+});

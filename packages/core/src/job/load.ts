@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { ErrorObject } from 'ajv';
-import { parse as parseYamlValue } from 'yaml';
 import { PluginLoadError, importPlugin, isModulePath, loadPluginModule } from '../plugin/resolve.js';
 import type { PluginRegistry } from '../plugin/registry.js';
 import type { AnyPluginDefinition, PluginKind } from '../plugin/types.js';
@@ -11,9 +9,14 @@ import { didYouMean, displayPath, shown, type Diagnostic } from './diagnostics.j
 import { interpolate } from './interpolate.js';
 import { Redactor } from '../events/bus.js';
 import type { JobPlan, RetryPolicy, StepPlan } from './plan.js';
+import { applySet, fingerprintOf } from './overrides.js';
 import { jobSchema } from './schema.js';
 import { parseDuration, parseFailureBudget, parseRate } from './values.js';
+import { placeKind } from './places.js';
 import { locate, parseYaml, type PositionedYaml } from './yaml.js';
+import type { PlaceOf } from './yaml-errors.js';
+
+export { applySet, fingerprintOf } from './overrides.js';
 
 export interface LoadOptions {
   /** Built-in plugins (and any the host adds); the job's own `plugins:` are added to a copy. */
@@ -59,7 +62,8 @@ export async function loadJob(file: string, options: LoadOptions): Promise<LoadR
 
 export async function loadJobText(text: string, options: LoadOptions & { dir: string }): Promise<LoadResult> {
   const file = options.displayName ?? '<job>';
-  const yaml = parseYaml(text, file);
+  const placeOf: PlaceOf = (pointer, doc) => placeKind(pointer, (step) => doc.getIn([...step.split('/').slice(1), 'use']), options.registry);
+  const yaml = parseYaml(text, file, placeOf);
   const diagnostics: Diagnostic[] = [...yaml.diagnostics];
   if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
   if (!yaml.value || typeof yaml.value !== 'object' || Array.isArray(yaml.value)) {
@@ -325,7 +329,12 @@ class Diagnostics {
         return this.error(pointer, `must be ${shown(params.allowedValue)} (got ${shown(error.data)})`);
       case 'type': {
         const types = ([] as string[]).concat(params.type as string | string[]).join(' or ');
-        return this.error(pointer, `must be ${types === 'object' ? 'a mapping' : types === 'array' ? 'a list' : `a ${types}`} (got ${describe(error.data)})`);
+        const what = parent?.expression ? 'expression' : parent?.template ? 'template' : undefined;
+        return this.error(
+          pointer,
+          `must be ${types === 'object' ? 'a mapping' : types === 'array' ? 'a list' : `a ${types}`} (got ${describe(error.data)})`,
+          what && `an ${what} is text: quote it, e.g. ${what === 'expression' ? '"record.amount > 10"' : '"https://api/{{ record.id }}"'}`,
+        );
       }
       case 'expression':
       case 'template': {
@@ -364,66 +373,4 @@ function knownHint(known: string[], name: string): string {
 
 function resolveFrom(dir: string, path: string): string {
   return isAbsolute(path) ? path : resolve(dir, path);
-}
-
-/**
- * `--set a.b[0].c=value`: the value is read as YAML (`--set batch.size=100` is a number).
- * Returns the new object or a message.
- */
-export function applySet(raw: Raw, set: string): Raw | string {
-  const eq = set.indexOf('=');
-  if (eq <= 0) return 'expected path=value';
-  const path = set
-    .slice(0, eq)
-    .replace(/\[(\d+)\]/g, '.$1')
-    .split('.')
-    .filter(Boolean);
-  let value: unknown;
-  try {
-    value = parseYamlValue(set.slice(eq + 1));
-  } catch {
-    value = set.slice(eq + 1);
-  }
-  const copy = structuredClone(raw);
-  let node: Raw = copy;
-  for (const [i, part] of path.entries()) {
-    if (i === path.length - 1) {
-      node[part] = value;
-      break;
-    }
-    const next = node[part];
-    if (next === undefined || next === null) node[part] = /^\d+$/.test(path[i + 1]!) ? [] : {};
-    else if (typeof next !== 'object') return `${path.slice(0, i + 1).join('.')} is not a mapping or list`;
-    node = node[part] as Raw;
-  }
-  return copy;
-}
-
-/**
- * What names a checkpoint: source, steps and sinks as written (before interpolation, so a rotated
- * secret doesn't orphan it), without the settings that change how, not what, a job does.
- */
-export function fingerprintOf(raw: Raw): string {
-  const strip = (step: unknown) => {
-    if (!step || typeof step !== 'object') return step;
-    const { concurrency: _c, retry: _r, timeout: _t, rateLimit: _l, ...rest } = step as Raw;
-    return rest;
-  };
-  const subject = {
-    source: strip(raw.source),
-    steps: ((raw.steps as unknown[] | undefined) ?? []).map(strip),
-    sinks: ((raw.sinks as unknown[] | undefined) ?? [raw.sink]).map(strip),
-  };
-  return createHash('sha256').update(canonical(subject)).digest('hex').slice(0, 16);
-}
-
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((value as Raw)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
 }

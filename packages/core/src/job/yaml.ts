@@ -1,6 +1,7 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { checkAliases } from './aliases.js';
 import type { Diagnostic } from './diagnostics.js';
+import { yamlDiagnostics, type PlaceOf } from './yaml-errors.js';
 
 export interface NodePosition {
   /** Absolute offset of the value's first character. */
@@ -19,23 +20,16 @@ export interface PositionedYaml {
   readonly diagnostics: Diagnostic[];
 }
 
-export function parseYaml(text: string, file: string): PositionedYaml {
+/**
+ * Parses a job file. `placeOf` tells which places hold expressions and templates, so a YAML error
+ * there can say to quote them.
+ */
+export function parseYaml(text: string, file: string, placeOf?: PlaceOf): PositionedYaml {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, strict: true });
-  const diagnostics: Diagnostic[] = [];
-  for (const error of [...doc.errors, ...doc.warnings]) {
-    const pos = lines.linePos(error.pos[0]);
-    diagnostics.push({
-      severity: doc.errors.includes(error as never) ? 'error' : 'warning',
-      file,
-      line: pos.line,
-      col: pos.col,
-      path: '',
-      message: `invalid YAML: ${firstLine(error.message)}`,
-    });
-  }
+  const diagnostics = yamlDiagnostics(doc, text, lines, file, placeOf);
   const positions = new Map<string, NodePosition>();
-  if (doc.errors.length > 0) return { value: undefined, positions, lines, diagnostics };
+  if (diagnostics.some((d) => d.severity === 'error')) return { value: undefined, positions, lines, diagnostics };
   const aliasProblem = checkAliases(doc);
   if (aliasProblem) {
     const pos = lines.linePos(aliasProblem.offset);
@@ -46,10 +40,6 @@ export function parseYaml(text: string, file: string): PositionedYaml {
   // checkAliases bounded the expansion already; the library's own count would refuse legitimate reuse.
   const value = doc.toJS({ maxAliasCount: -1 });
   return { value, positions, lines, diagnostics };
-}
-
-function firstLine(message: string): string {
-  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
 }
 
 function walk(node: Node | null | undefined, pointer: string, keyOffset: number | undefined, out: Map<string, NodePosition>) {
