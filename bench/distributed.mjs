@@ -9,6 +9,7 @@
 // Usage: node bench/distributed.mjs [--records 150000] [--hash-rounds 80] [--runs 3] [--partitions 8]
 //                                   [--redis redis://127.0.0.1:6379] [--json FILE]
 // Needs a build (npm run setup) and Redis.
+import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -70,8 +71,11 @@ async function dropKeys(prefix) {
   } while (cursor !== '0');
 }
 
+// Coordinator and workers sign and check partitions with the same key, as in production.
+const randomQueueKey = randomBytes(32).toString('hex');
+
 function start(args) {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: dir, env: { ...process.env, SLUICE_QUEUE_KEY: randomQueueKey }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));

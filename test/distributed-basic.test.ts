@@ -15,6 +15,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { finished, ROOT, sluice, start, tempDir } from './support/cli.js';
 
 const REDIS_URL = process.env.SLUICE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const QUEUE_KEY = 'test-queue-key-0123456789abcdef';
 const FILES = 4;
 const PER_FILE = 5000;
 const RECORDS = FILES * PER_FILE;
@@ -36,7 +37,7 @@ function newPrefix(): string {
 }
 
 function worker(prefix: string, name: string): Child {
-  const child = start(['worker', '--queue', REDIS_URL, '--prefix', prefix, '--lock-timeout', '3s', '--name', name], { cwd: dir });
+  const child = start(['worker', '--queue', REDIS_URL, '--prefix', prefix, '--lock-timeout', '3s', '--name', name], { cwd: dir, env: { SLUICE_QUEUE_KEY: QUEUE_KEY } });
   children.push(child);
   return child;
 }
@@ -138,7 +139,7 @@ describe('sluice run --workers', () => {
     await ready(late);
 
     const report = join(dir, 'report.json');
-    const coordinator = start(['run', 'job.yaml', '--workers', REDIS_URL, '--prefix', prefix, '--partitions', '4', '--progress', 'plain', '--report', report], { cwd: dir });
+    const coordinator = start(['run', 'job.yaml', '--workers', REDIS_URL, '--prefix', prefix, '--partitions', '4', '--progress', 'plain', '--report', report], { cwd: dir, env: { SLUICE_QUEUE_KEY: QUEUE_KEY } });
     children.push(coordinator);
     const result = await finished(coordinator, 45_000);
     const info = output(coordinator, early, late);
@@ -196,7 +197,7 @@ describe('sluice run --workers', () => {
     // Started again for the same job: every partition is done already, nothing runs again.
     const before = files.map((f) => readFileSync(join(dir, 'out', f), 'utf8'));
     const startsBefore = (early.output.stderr + late.output.stderr).match(/started/g)?.length ?? 0;
-    const again = await sluice(['run', 'job.yaml', '--workers', REDIS_URL, '--prefix', prefix, '--progress', 'none', '--report', join(dir, 'report-2.json')], { cwd: dir, timeoutMs: 20_000 });
+    const again = await sluice(['run', 'job.yaml', '--workers', REDIS_URL, '--prefix', prefix, '--progress', 'none', '--report', join(dir, 'report-2.json')], { cwd: dir, env: { SLUICE_QUEUE_KEY: QUEUE_KEY }, timeoutMs: 20_000 });
     expect(again.code, output(early, late) + again.stderr).toBe(0);
     const r2 = JSON.parse(readFileSync(join(dir, 'report-2.json'), 'utf8')) as { counters: { read: number }; thisRun: { read: number }; resumed: boolean };
     expect(r2.counters.read).toBe(RECORDS);
@@ -214,14 +215,14 @@ describe('sluice run --workers', () => {
   it('Redis unreachable: exit 1 with one clear line, no stack, no password', async () => {
     const port = await freePort();
     const url = `redis://sluice:s3cret-pass@127.0.0.1:${port}`;
-    const result = await sluice(['run', 'job.yaml', '--workers', url, '--prefix', newPrefix(), '--progress', 'none'], { cwd: dir, timeoutMs: 20_000 });
+    const result = await sluice(['run', 'job.yaml', '--workers', url, '--prefix', newPrefix(), '--progress', 'none'], { cwd: dir, env: { SLUICE_QUEUE_KEY: QUEUE_KEY }, timeoutMs: 20_000 });
     expect(result.code, result.stderr).toBe(1);
     expect(result.stderr).toContain(`cannot reach Redis at redis://127.0.0.1:${port}`);
     expect(result.stderr).not.toContain('s3cret-pass');
     expect(result.stderr).not.toMatch(/\n\s+at /);
     expect(result.stderr).not.toContain('internal error');
 
-    const workerResult = await sluice(['worker', '--queue', url], { cwd: dir, timeoutMs: 20_000 });
+    const workerResult = await sluice(['worker', '--queue', url], { cwd: dir, env: { SLUICE_QUEUE_KEY: QUEUE_KEY }, timeoutMs: 20_000 });
     expect(workerResult.code, workerResult.stderr).toBe(1);
     expect(workerResult.stderr).toContain(`cannot reach Redis at redis://127.0.0.1:${port}`);
     expect(workerResult.stderr).not.toContain('s3cret-pass');
@@ -230,7 +231,7 @@ describe('sluice run --workers', () => {
 
   it('an invalid job: exit 2 before anything is queued; --dry-run and --limit are usage errors', async () => {
     const prefix = newPrefix();
-    const invalid = await sluice(['run', 'invalid.yaml', '--workers', REDIS_URL, '--prefix', prefix], { cwd: dir, timeoutMs: 20_000 });
+    const invalid = await sluice(['run', 'invalid.yaml', '--workers', REDIS_URL, '--prefix', prefix], { cwd: dir, env: { SLUICE_QUEUE_KEY: QUEUE_KEY }, timeoutMs: 20_000 });
     expect(invalid.code, invalid.stderr).toBe(2);
     expect(invalid.stderr).toMatch(/invalid\.yaml:6:\d+\s+steps\[0\]\.with\.where/);
     const redis = new Redis(REDIS_URL);
@@ -241,7 +242,7 @@ describe('sluice run --workers', () => {
       redis.disconnect();
     }
     for (const flag of [['--dry-run'], ['--limit', '10']]) {
-      const usage = await sluice(['run', 'job.yaml', '--workers', REDIS_URL, ...flag], { cwd: dir, timeoutMs: 20_000 });
+      const usage = await sluice(['run', 'job.yaml', '--workers', REDIS_URL, ...flag], { cwd: dir, env: { SLUICE_QUEUE_KEY: QUEUE_KEY }, timeoutMs: 20_000 });
       expect(usage.code, usage.stderr).toBe(2);
       expect(usage.stderr).toContain(`${flag[0]} cannot be used with --workers`);
     }

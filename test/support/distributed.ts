@@ -9,11 +9,13 @@ import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { createDatabase, rows, type TestDatabase } from '../../packages/plugins/sql/test/services.js';
 import { BIN, ROOT, type CliResult } from './cli.js';
 
 export const REDIS_URL = process.env.SLUICE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** The queue key every coordinator and worker of these tests signs and checks messages with. */
+export const QUEUE_KEY = 'test-queue-key-0123456789abcdef';
 
 /** A child process with its output collected (for assertions and for failure messages). */
 export interface Proc {
@@ -58,7 +60,7 @@ function track(name: string, child: ChildProcess): Proc {
 function sluiceProc(name: string, args: string[], cwd: string = ROOT, env: NodeJS.ProcessEnv = {}): Proc {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd,
-    env: { ...process.env, NO_COLOR: '1', ...env },
+    env: { ...process.env, NO_COLOR: '1', SLUICE_QUEUE_KEY: QUEUE_KEY, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return track(name, child);
@@ -113,6 +115,8 @@ export interface WorkerOptions {
   lockTimeout?: string;
   cwd?: string;
   name?: string;
+  env?: NodeJS.ProcessEnv;
+  extra?: string[];
 }
 
 export function startWorker(options: WorkerOptions): Proc {
@@ -120,7 +124,8 @@ export function startWorker(options: WorkerOptions): Proc {
   if (options.concurrency !== undefined) args.push('--concurrency', String(options.concurrency));
   // The same name in the worker's messages, the report's partitions and our diagnostics.
   if (options.name !== undefined) args.push('--name', options.name);
-  return sluiceProc(options.name ?? 'worker', args, options.cwd);
+  args.push(...(options.extra ?? []));
+  return sluiceProc(options.name ?? 'worker', args, options.cwd, options.env);
 }
 
 export function startWorkers(n: number, options: WorkerOptions): Proc[] {
@@ -163,6 +168,7 @@ export interface CoordinatorOptions {
   report: string;
   cwd?: string;
   extra?: string[];
+  env?: NodeJS.ProcessEnv;
 }
 
 export function startCoordinator(job: string, options: CoordinatorOptions): Proc {
@@ -170,7 +176,7 @@ export function startCoordinator(job: string, options: CoordinatorOptions): Proc
   if (options.partitions !== undefined) args.push('--partitions', String(options.partitions));
   if (options.fresh) args.push('--fresh');
   args.push(...(options.extra ?? []));
-  return sluiceProc('coordinator', args, options.cwd);
+  return sluiceProc('coordinator', args, options.cwd, options.env);
 }
 
 /** The run report's parts these tests read (see packages/cli/report.schema.json). */
@@ -251,28 +257,36 @@ export async function freePort(): Promise<number> {
 /** A redis-server of our own (no persistence), so a test can kill it and start it again. */
 export class PrivateRedis {
   proc: Proc | undefined;
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    /** More redis-server arguments (`--requirepass`, `--user`, TLS with `--port 0 --tls-port PORT`). */
+    private readonly extra: string[],
+    /** How our own readiness check connects (credentials, TLS). */
+    private readonly client: RedisOptions,
+  ) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<PrivateRedis> {
-    const redis = new PrivateRedis(await freePort());
+  static async start(options: { args?: (port: number) => string[]; client?: RedisOptions } = {}): Promise<PrivateRedis> {
+    const port = await freePort();
+    const redis = new PrivateRedis(port, options.args?.(port) ?? [], options.client ?? {});
     await redis.up();
     return redis;
   }
 
   /** Starts the server on its port (again) and waits until it answers PING. */
   async up(timeoutMs = 10_000): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], {
+    const plain = this.extra.includes('--tls-port') ? [] : ['--port', String(this.port)];
+    const child = spawn('redis-server', [...plain, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...this.extra], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc = track(`redis-server:${this.port}`, child);
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (!this.proc.alive()) throw new Error(`redis-server on port ${this.port} exited\n${outputOf(this.proc)}`);
-      const client = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
+      const client = new Redis({ host: '127.0.0.1', port: this.port, ...this.client, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
       client.on('error', () => {});
       try {
         await client.connect();

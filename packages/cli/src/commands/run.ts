@@ -29,6 +29,10 @@ distributed runs (see sluice worker --help):
                           again for the same job, it resumes the same partitions
   --partitions N          how many partitions to split the source into (default 8)
   --prefix P              key prefix of the queue and the run state (default sluice)
+  --queue-key-file FILE   the queue key the partitions are signed with (else SLUICE_QUEUE_KEY);
+                          the workers must hold the same key
+  --insecure-queue        send unsigned partitions (only to workers started with --insecure-queue)
+  --redis-ca FILE         the CA certificate (PEM) of a rediss:// server
 
 exit codes: 0 done · 1 job failed · 2 invalid job or usage · 130 interrupted, checkpoint saved`;
 
@@ -47,6 +51,9 @@ export async function run(argv: string[]): Promise<number> {
       workers: { type: 'string' },
       partitions: { type: 'string' },
       prefix: { type: 'string' },
+      'queue-key-file': { type: 'string' },
+      'insecure-queue': { type: 'boolean' },
+      'redis-ca': { type: 'string' },
     },
     USAGE,
   );
@@ -64,6 +71,7 @@ export async function run(argv: string[]): Promise<number> {
 
   if (values.resend && !values.fresh) throw new UsageError('--resend only goes with --fresh', USAGE);
   const distributed = distributedOptions(values, USAGE);
+  const trust = distributed ? await queueTrustOf(values, USAGE) : undefined;
 
   const plan = await loadForRun(positionals[0]!, values.set ?? []);
   if (!plan) return 2;
@@ -79,6 +87,8 @@ export async function run(argv: string[]): Promise<number> {
       mode,
       verbose: values.verbose ?? false,
       isTerminal,
+      trust: trust!,
+      ...(values['redis-ca'] !== undefined ? { ca: values['redis-ca'] } : {}),
     });
   }
 
@@ -175,11 +185,22 @@ export async function run(argv: string[]): Promise<number> {
 
 /** `--workers`, `--partitions`, `--prefix`: checked before the job loads (usage errors exit 2). */
 function distributedOptions(
-  values: { workers?: string; partitions?: string; prefix?: string; 'dry-run'?: boolean; limit?: string; resend?: boolean },
+  values: {
+    workers?: string;
+    partitions?: string;
+    prefix?: string;
+    'dry-run'?: boolean;
+    limit?: string;
+    resend?: boolean;
+    'queue-key-file'?: string;
+    'insecure-queue'?: boolean;
+    'redis-ca'?: string;
+  },
   usage: string,
 ): { url: string; partitions?: number; prefix: string } | undefined {
   if (values.workers === undefined) {
-    if (values.partitions !== undefined || values.prefix !== undefined) throw new UsageError(`${values.partitions !== undefined ? '--partitions' : '--prefix'} only goes with --workers`, usage);
+    const alone = (['partitions', 'prefix', 'queue-key-file', 'insecure-queue', 'redis-ca'] as const).find((name) => values[name] !== undefined);
+    if (alone) throw new UsageError(`--${alone} only goes with --workers`, usage);
     return undefined;
   }
   if (values['dry-run'] || values.limit !== undefined) throw new UsageError(`${values['dry-run'] ? '--dry-run' : '--limit'} cannot be used with --workers; try it on a local run first`, usage);
@@ -193,6 +214,17 @@ function distributedOptions(
   const prefix = values.prefix ?? 'sluice';
   if (!prefix || /[\s*?]/.test(prefix)) throw new UsageError(`--prefix must be a non-empty word without spaces or wildcards (got '${prefix}')`, usage);
   return { url: values.workers, ...(partitions !== undefined ? { partitions } : {}), prefix };
+}
+
+/** The queue key of a coordinator (`--queue-key-file`, `SLUICE_QUEUE_KEY`) or its opt-out; a usage error without either. */
+async function queueTrustOf(values: { 'queue-key-file'?: string; 'insecure-queue'?: boolean }, usage: string) {
+  const { queueTrust, QueueKeyError } = await import('../distributed/trust.js');
+  try {
+    return await queueTrust({ ...(values['queue-key-file'] !== undefined ? { keyFile: values['queue-key-file'] } : {}), insecure: values['insecure-queue'] ?? false });
+  } catch (error) {
+    if (error instanceof QueueKeyError) throw new UsageError(error.message, usage);
+    throw error;
+  }
 }
 
 /** A terminal a screen can be drawn on: a TTY, not a dumb one, and not a CI log that happens to be one. */

@@ -17,6 +17,14 @@ them. Start it from the same project checkout as the coordinator: the job file's
                           another worker takes them over (default 30s)
   --name NAME             this worker's name in messages and reports (default host-pid)
   --progress MODE         plain: a line per partition start and end (default) | none
+  --queue-key-file FILE   the queue key (else SLUICE_QUEUE_KEY): a partition is run only when
+                          the coordinator signed it with the same key
+  --insecure-queue        run unsigned partitions (a trusted local setup only: anyone who can
+                          write to this Redis then chooses the --set values this worker applies)
+  --redis-ca FILE         the CA certificate (PEM) of a rediss:// server
+
+A worker runs only the job file in its own folder at the path the coordinator gives, and only
+when that file is the coordinator's (same SHA-256); see "Trust model" in docs/distributed.md.
 
 SIGTERM/SIGINT: running partitions drain, save their checkpoints and go back to the queue for
 another worker; exit 0. A second signal exits at once.`;
@@ -31,6 +39,9 @@ export async function run(argv: string[]): Promise<number> {
       'lock-timeout': { type: 'string' },
       name: { type: 'string' },
       progress: { type: 'string' },
+      'queue-key-file': { type: 'string' },
+      'insecure-queue': { type: 'boolean' },
+      'redis-ca': { type: 'string' },
     },
     USAGE,
   );
@@ -52,9 +63,17 @@ export async function run(argv: string[]): Promise<number> {
   const name = values.name ?? `${hostname()}-${process.pid}`;
   if (!/^[\w.@-]+$/.test(name)) throw new UsageError(`--name may hold letters, digits and . _ @ - (got '${name}')`, USAGE);
 
+  const { queueTrust, QueueKeyError } = await import('../distributed/trust.js');
+  let trust: Awaited<ReturnType<typeof queueTrust>>;
+  try {
+    trust = await queueTrust({ ...(values['queue-key-file'] !== undefined ? { keyFile: values['queue-key-file'] } : {}), insecure: values['insecure-queue'] ?? false });
+  } catch (error) {
+    if (error instanceof QueueKeyError) throw new UsageError(error.message, USAGE);
+    throw error;
+  }
   const { runWorker } = await import('../distributed/worker.js');
   try {
-    return await runWorker({ url: values.queue, prefix, concurrency, lockTimeoutMs, name, progress });
+    return await runWorker({ url: values.queue, prefix, concurrency, lockTimeoutMs, name, progress, trust, ...(values['redis-ca'] !== undefined ? { ca: values['redis-ca'] } : {}) });
   } catch (error) {
     // A malformed URL: say so without repeating it (it may hold a password).
     if (error instanceof Error && error.message.startsWith('--queue:')) throw new UsageError(error.message, USAGE);

@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { relative, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -18,6 +19,7 @@ import { partitionJobId, partitionLabel, QUEUE, runKey, stopKey } from './keys.j
 import { FORWARDED, isSummary, type PartitionJobData, type PartitionProgress } from './protocol.js';
 import { RedisTarget, redisErrorText } from './redis.js';
 import { partitionCheckpointLabel } from './stores.js';
+import { fileDigest, refusal, relativeJobPath, seal, type QueueTrust } from './trust.js';
 
 export type ProgressMode = 'auto' | 'tui' | 'plain' | 'json' | 'none';
 
@@ -36,6 +38,10 @@ export interface CoordinatorOptions {
   readonly mode: ProgressMode;
   readonly verbose: boolean;
   readonly isTerminal: (stream: NodeJS.WriteStream) => boolean;
+  /** The queue key the messages are signed with (or the operator's opt-out). */
+  readonly trust: QueueTrust;
+  /** `--redis-ca`: the CA of a `rediss://` server's certificate. */
+  readonly ca?: string;
 }
 
 export const DEFAULT_PARTITIONS = 8;
@@ -54,6 +60,8 @@ const NO_WORKER_HINT_MS = 30_000;
 /** The partition plan kept in Redis, so a restarted coordinator keeps the same partitions (and checkpoints). */
 interface StoredPlan {
   readonly version: 1;
+  /** The run's id (messages carry it); plans stored before it had one use `<job>:<fingerprint>`. */
+  readonly run?: string;
   readonly job: string;
   readonly fingerprint: string;
   readonly specs: unknown[];
@@ -89,7 +97,7 @@ function timed<T>(promise: Promise<T>, what: string, ms = COMMAND_TIMEOUT_MS): P
 export async function runCoordinator(o: CoordinatorOptions): Promise<number> {
   let target: RedisTarget;
   try {
-    target = RedisTarget.parse(o.url, '--workers');
+    target = RedisTarget.parse(o.url, '--workers', o.ca);
   } catch (error) {
     throw new UsageError(messageOf(error));
   }
@@ -161,8 +169,12 @@ class Coordinator {
   async run(): Promise<number> {
     const { o, plan } = this;
     const path = resolve(o.file);
-    const text = (await readFile(path, 'utf8')).replace(/^\uFEFF/, '');
-    const file = relative(process.cwd(), path) || path;
+    const digest = fileDigest(await readFile(path, 'utf8'));
+    // Workers read the job from their own checkout at this path, so it must be one they can have.
+    const file = relativeJobPath(path);
+    if (file === undefined) {
+      throw new UsageError(`the job file ${o.file} is outside this folder; start the coordinator from the project folder (workers read the job at the same relative path from theirs)`);
+    }
 
     if (o.fresh) await this.forgetRun();
     const stored = await this.partitionPlan();
@@ -181,11 +193,12 @@ class Coordinator {
 
     for (const part of combined.parts) {
       const data: PartitionJobData = {
-        version: 1,
+        version: 2,
+        run: stored.run ?? `${plan.name}:${plan.fingerprint}`,
         job: plan.name,
         fingerprint: plan.fingerprint,
         file,
-        text,
+        digest,
         sets: [...o.sets],
         partition: { index: part.index, count, spec: stored.specs[part.index] ?? null },
         fresh: o.fresh,
@@ -293,7 +306,7 @@ class Coordinator {
     }
     for (const job of jobs) await job.remove().catch(() => undefined);
     await this.redis.del(this.keys.run);
-    await clearRunCheckpoints(this.target.url, this.o.prefix, this.plan.name, this.plan.fingerprint).catch((error: unknown) => {
+    await clearRunCheckpoints(this.target.endpoint, this.o.prefix, this.plan.name, this.plan.fingerprint).catch((error: unknown) => {
       throw new CoordinatorError(`--fresh: ${messageOf(error)}`);
     });
   }
@@ -339,6 +352,7 @@ class Coordinator {
     const planned = await planPartitions(this.plan, this.o.partitions ?? DEFAULT_PARTITIONS);
     const doc: StoredPlan = {
       version: 1,
+      run: randomUUID(),
       job: this.plan.name,
       fingerprint: this.plan.fingerprint,
       specs: planned.specs.map((spec) => spec ?? null),
@@ -371,7 +385,7 @@ class Coordinator {
   private async enqueueOnce(part: PartitionState, asked: PartitionJobData): Promise<void> {
     const existing = await this.queue.getJob(part.id);
     // A --fresh of an earlier start that no worker carried out yet stays asked for.
-    const data = { ...asked, fresh: asked.fresh || existing?.data?.fresh === true };
+    const data = seal({ ...asked, fresh: asked.fresh || (existing !== undefined && this.trusted(existing) && existing.data.fresh === true) }, part.id, this.o.trust);
     if (existing) {
       const state = await existing.getState();
       if (state === 'completed') {
@@ -405,6 +419,11 @@ class Coordinator {
       }
     }
     await this.queue.add('partition', data, { jobId: part.id, attempts: 1, removeOnComplete: false, removeOnFail: false });
+  }
+
+  /** Whether a queued job's data is this run's own (signed with our key): only then is its `fresh` taken in. */
+  private trusted(job: Job<PartitionJobData>): boolean {
+    return job.data?.version === 2 && refusal(job.data, job.id ?? '', this.o.trust) === undefined;
   }
 
   /** Whether partition `index`'s checkpoint says done (only the Redis store can be read from here; others trust the worker). */
@@ -507,10 +526,14 @@ class Coordinator {
 
   /** Reads a partition's BullMQ job and takes its state in; false when the job is gone. */
   private async refresh(part: PartitionState): Promise<boolean> {
-    const job = await timed(this.queue.getJob(part.id), `read partition ${part.id}`);
+    let job = await timed(this.queue.getJob(part.id), `read partition ${part.id}`);
     if (!job) return false;
     const state = await timed(job.getState(), `read partition ${part.id}`);
     if (isFinal(part)) return true;
+    // The job was read before its state: one that ended in between is read again for its result.
+    if ((state === 'completed' && job.returnvalue == null) || (state === 'failed' && !job.failedReason)) {
+      job = (await timed(this.queue.getJob(part.id), `read partition ${part.id}`)) ?? job;
+    }
     const progress = (job.progress && typeof job.progress === 'object' ? job.progress : {}) as PartitionProgress;
     if (state === 'completed') {
       const value: unknown = job.returnvalue;
@@ -560,7 +583,8 @@ class Coordinator {
     if (state === 'failed' || state === 'completed') await job!.remove();
     else if (state !== 'unknown') return;
     // The worker turns `fresh` off once it cleared the checkpoint: keep what the job says.
-    const data = { ...this.data[part.index]!, fresh: job?.data?.fresh ?? this.data[part.index]!.fresh };
+    const asked = this.data[part.index]!;
+    const data = seal({ ...asked, fresh: job && this.trusted(job) ? job.data.fresh : asked.fresh }, part.id, this.o.trust);
     await timed(this.queue.add('partition', data, { jobId: part.id, attempts: 1, removeOnComplete: false, removeOnFail: false }), `queue ${part.id}`);
   }
 

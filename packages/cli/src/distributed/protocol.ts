@@ -1,17 +1,21 @@
 import type { JobCounters, ProgressSnapshot, RunEvent, RunSummary } from '@sluice/core/internal';
 
 /**
- * A BullMQ job's data: everything a worker needs to run one partition. Secrets never travel: the
- * job's text has its `${env:…}` unresolved, and each worker reads its own environment.
+ * A BullMQ job's data: what a worker needs to run one partition. It carries no job text: the
+ * worker reads the job file at `file` from its own checkout and runs it only when its content
+ * fingerprint is `digest` (docs/distributed.md, "Trust model"). What the coordinator adds to the
+ * file (`sets`, the partition, the run) is signed with the queue key both hold.
  */
 export interface PartitionJobData {
-  readonly version: 1;
+  readonly version: 2;
+  /** The run: the stored partition plan's id (a new one after `--fresh`). */
+  readonly run: string;
   readonly job: string;
   readonly fingerprint: string;
-  /** The job file relative to the coordinator's folder; a worker resolves it from its own. */
+  /** The job file relative to the coordinator's folder; a worker reads it from its own. */
   readonly file: string;
-  /** The job file's text as the coordinator read it. */
-  readonly text: string;
+  /** SHA-256 of the job file's text as the coordinator read it. */
+  readonly digest: string;
   /** `--set` overrides, applied by the worker as the coordinator did. */
   readonly sets: readonly string[];
   readonly partition: { readonly index: number; readonly count: number; readonly spec: unknown };
@@ -19,6 +23,8 @@ export interface PartitionJobData {
   readonly fresh: boolean;
   /** Where the plan and the stop flag live (the BullMQ prefix). */
   readonly prefix: string;
+  /** HMAC-SHA256 (hex) of the other fields and the BullMQ job id, with the queue key; absent with `--insecure-queue`. */
+  readonly signature?: string;
 }
 
 /** What a worker publishes with `job.updateProgress` (at most twice a second). */

@@ -1,63 +1,34 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { messageOf } from '@sluice/core/internal';
+import { RedisEndpoint, redisErrorText } from '@sluice/plugin-redis';
+
+export { redisErrorText };
 
 /**
- * The Redis a distributed run talks to (`--workers URL`, `--queue URL`): connection options for
- * ioredis and BullMQ, and a name for messages without credentials (`redis://host:6379`).
+ * The Redis a distributed run talks to (`--workers URL`, `--queue URL`): the redis plugin's
+ * endpoint (the one parser of Redis URLs: ACL users, `rediss://` with a CA file), plus the
+ * clients the coordinator and the workers need.
  */
 export class RedisTarget {
-  private constructor(
-    /** The URL as given: for clients only, never for messages. */
-    readonly url: string,
-    /** `redis://host:port[/db]`: what every message names. */
-    readonly display: string,
-    readonly options: RedisOptions,
-    private readonly secrets: readonly string[],
-  ) {}
+  private constructor(readonly endpoint: RedisEndpoint) {}
 
-  /** Parses `redis://[user:password@]host[:port][/db]` (or `rediss://`); the error never repeats the URL. */
-  static parse(url: string, flag: string): RedisTarget {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new Error(`${flag}: not a valid URL; expected redis://[user:password@]host:6379[/db]`);
-    }
-    if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-      throw new Error(`${flag}: must start with redis:// or rediss:// (got ${parsed.protocol}//…)`);
-    }
-    const decode = (text: string) => {
-      try {
-        return decodeURIComponent(text);
-      } catch {
-        return text;
-      }
-    };
-    const password = decode(parsed.password);
-    const username = decode(parsed.username);
-    const secrets = [...new Set([parsed.password, password].filter((s) => s.length >= 3))].sort((a, b) => b.length - a.length);
-    const host = parsed.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
-    const port = parsed.port ? Number(parsed.port) : 6379;
-    const dbMatch = /^\/(\d+)$/.exec(parsed.pathname);
-    if (parsed.pathname && parsed.pathname !== '/' && !dbMatch) throw new Error(`${flag}: the path must be a database number (redis://host:6379/0)`);
-    const db = dbMatch ? Number(dbMatch[1]) : 0;
-    const options: RedisOptions = {
-      host,
-      port,
-      db,
-      ...(username ? { username } : {}),
-      ...(password ? { password } : {}),
-      ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
-    };
-    const display = `${parsed.protocol}//${parsed.hostname || '127.0.0.1'}:${port}${db ? `/${db}` : ''}`;
-    return new RedisTarget(url, display, options, secrets);
+  /** Parses `url` for `flag`; `ca` is `--redis-ca`. The error never repeats the URL. */
+  static parse(url: string, flag: string, ca?: string): RedisTarget {
+    return new RedisTarget(RedisEndpoint.parse(url, { setting: flag, ...(ca !== undefined ? { ca } : {}) }));
+  }
+
+  /** `redis://host:port[/db]`: what every message names. */
+  get display(): string {
+    return this.endpoint.display;
+  }
+
+  /** Connection options for ioredis and BullMQ (credentials and TLS included). */
+  get options(): RedisOptions {
+    return this.endpoint.options;
   }
 
   /** Replaces the URL's password (and the URL itself) in `text`. */
   scrub(text: string): string {
-    let out = text.split(this.url).join(this.display);
-    for (const secret of this.secrets) out = out.split(secret).join('***');
-    return out;
+    return this.endpoint.scrub(text);
   }
 
   /** A plain client that gives up on a command quickly while Redis is away (the caller retries). */
@@ -91,10 +62,4 @@ export class RedisTarget {
       client.disconnect();
     }
   }
-}
-
-/** An error's text, AggregateErrors (a host with IPv4 and IPv6) included. */
-export function redisErrorText(error: unknown): string {
-  if (error instanceof AggregateError && !error.message) return error.errors.map(redisErrorText).join('; ');
-  return messageOf(error) || String((error as NodeJS.ErrnoException)?.code ?? error);
 }

@@ -11,7 +11,7 @@ import type { RedisTarget } from './redis.js';
  * committed with the sink's rows); `none` stays none.
  */
 export function partitionCheckpointStores(target: RedisTarget, prefix: string): Record<string, CheckpointStoreFactory> {
-  const redis = redisCheckpointStore({ url: target.url, prefix });
+  const redis = redisCheckpointStore({ url: target.endpoint, prefix });
   return { ...builtInCheckpointStores(), file: redis, redis };
 }
 

@@ -23,6 +23,7 @@ import { partitionLabel, QUEUE, stopKey } from './keys.js';
 import { FORWARDED, jsonSafe, type PartitionJobData, type PartitionProgress } from './protocol.js';
 import { RedisTarget, redisErrorText } from './redis.js';
 import { partitionCheckpointStores } from './stores.js';
+import { ownJobText, refusal, seal, type QueueTrust } from './trust.js';
 
 export interface WorkerOptions {
   /** `--queue`: the Redis to take partitions from. */
@@ -35,6 +36,10 @@ export interface WorkerOptions {
   readonly name: string;
   /** plain: a line per partition start and end on stderr; none: only problems. */
   readonly progress: 'plain' | 'none';
+  /** The queue key the coordinator's messages must be signed with (or the operator's opt-out). */
+  readonly trust: QueueTrust;
+  /** `--redis-ca`: the CA of a `rediss://` server's certificate. */
+  readonly ca?: string;
 }
 
 /** Progress messages at most this often (BullMQ stores each, and the coordinator reads them). */
@@ -64,7 +69,7 @@ class Attempt {
  * their checkpoints and go back to the queue for another worker.
  */
 export async function runWorker(o: WorkerOptions): Promise<number> {
-  const target = RedisTarget.parse(o.url, '--queue');
+  const target = RedisTarget.parse(o.url, '--queue', o.ca);
   const say = (line: string) => process.stderr.write(`${target.scrub(line)}\n`);
   const why = await target.unreachable();
   if (why) {
@@ -131,6 +136,7 @@ export async function runWorker(o: WorkerOptions): Promise<number> {
     redis.disconnect();
     return 1;
   }
+  if (!('key' in o.trust)) say(`${me}: --insecure-queue: running unsigned partitions; anyone who can write to ${target.display} chooses the --set values applied here`);
   tell(`waiting for partitions on ${target.display} (prefix ${o.prefix}, up to ${o.concurrency} at once)`);
   void worker.run().catch((error: unknown) => say(`${me}: ${redisErrorText(error)}`));
   await closed;
@@ -157,10 +163,17 @@ interface PartitionContext {
 async function runPartition(job: Job<PartitionJobData, RunSummary>, token: string | undefined, c: PartitionContext): Promise<RunSummary> {
   const data = job.data;
   const me = `worker ${c.o.name}`;
-  if (data?.version !== 1 || !data.partition) {
+  if (data?.version !== 2 || !data.partition) {
     throw new UnrecoverableError(`${me} cannot read this queue entry (format ${String(data?.version)}); run the same Sluice version as the coordinator`);
   }
   const label = partitionLabel(data.partition.index, data.partition.count);
+  const refuse = (message: string): never => {
+    c.say(`${me}: refused ${label} of ${String(data.job)}: ${message}`);
+    throw new UnrecoverableError(message);
+  };
+  // Nothing in a message is acted on before its signature is checked: not even the stop flag's key.
+  const untrusted = refusal(data, job.id ?? '', c.o.trust);
+  if (untrusted) refuse(untrusted);
   // Taken while this worker is stopping: back to the queue at once.
   if (c.shuttingDown()) {
     await job.moveToWait(token);
@@ -170,20 +183,23 @@ async function runPartition(job: Job<PartitionJobData, RunSummary>, token: strin
   const flagged = await c.redis.get(stopFlag).catch(() => null);
   if (flagged) throw new UnrecoverableError(`interrupted: the run was stopped before this partition started (${flagged})`);
 
-  // The job as the coordinator read it, its relative paths resolved from this worker's own checkout.
+  // The job as this worker's own checkout holds it: never the text of a message.
+  let text = '';
+  try {
+    text = await ownJobText(data);
+  } catch (error) {
+    refuse(messageOf(error));
+  }
   const file = resolve(data.file);
-  const loaded = await loadJobText(data.text, { dir: dirname(file), displayName: data.file, registry: builtInRegistry(), sets: [...data.sets], strictEnv: true });
+  const loaded = await loadJobText(text, { dir: dirname(file), displayName: data.file, registry: builtInRegistry(), sets: [...data.sets], strictEnv: true });
   const plan = loaded.plan;
   if (!plan) {
     const problems = loaded.diagnostics.filter((d) => d.severity === 'error').map((d) => formatDiagnostic(d));
-    const message = c.target.scrub(`the job is not valid on ${me}: ${problems.join('; ')}`);
-    c.say(`${me}: ${label} of ${data.job}: ${message}`);
-    throw new UnrecoverableError(message);
+    refuse(c.target.scrub(`the job is not valid on ${me}: ${problems.join('; ')}`));
+    return undefined as never;
   }
   if (plan.fingerprint !== data.fingerprint) {
-    throw new UnrecoverableError(
-      `the job's fingerprint on ${me} (${plan.fingerprint}) differs from the coordinator's (${data.fingerprint}); run the same Sluice version on every machine`,
-    );
+    refuse(`the job's fingerprint on ${me} (${plan.fingerprint}) differs from the coordinator's (${data.fingerprint}); run the same Sluice version on every machine`);
   }
   const { redact: jobRedact } = new Redactor(plan.secrets);
   const redact = (text: string) => c.target.scrub(jobRedact(text));
@@ -193,7 +209,7 @@ async function runPartition(job: Job<PartitionJobData, RunSummary>, token: strin
   if (data.fresh) {
     await clearCheckpoint(plan, c.stores, index);
     // Cleared once: a worker taking the partition over later resumes instead of starting over.
-    await job.updateData({ ...data, fresh: false });
+    await job.updateData(seal({ ...data, fresh: false }, job.id ?? '', c.o.trust));
   }
 
   const attempt = new Attempt();

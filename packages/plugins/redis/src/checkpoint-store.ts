@@ -1,12 +1,15 @@
 import type { Checkpoint, CheckpointStore, CheckpointStoreFactory, CheckpointStoreOptions, Ledger } from '@sluice/core';
 import { RedisConnection } from './connection.js';
+import type { RedisEndpoint } from './endpoint.js';
 import { RedisLedger } from './ledger.js';
 import { checkpointKey, DEFAULT_PREFIX, deleteMatching, globLiteral, ledgerKey } from './keys.js';
 
 /** Where a {@link RedisCheckpointStore} keeps one job's (or one partition's) checkpoint. */
 export interface RedisCheckpointStoreOptions {
-  /** `redis://[user:password@]host:6379[/db]`; never shown with its credentials. */
-  readonly url: string;
+  /** `redis://[user:password@]host:6379[/db]` (or `rediss://…?ca=…`), or a parsed endpoint; never shown with its credentials. */
+  readonly url: string | RedisEndpoint;
+  /** Where a relative `?ca=` path resolves from (the job's folder). */
+  readonly dir?: string;
   /** Prefix of every key (default `sluice`). */
   readonly prefix?: string;
   readonly job: string;
@@ -43,7 +46,7 @@ export class RedisCheckpointStore implements CheckpointStore {
 
   /** Makes the store; nothing is sent to Redis until the first call. Rejects a malformed URL. */
   static async open(options: RedisCheckpointStoreOptions): Promise<RedisCheckpointStore> {
-    return new RedisCheckpointStore(await RedisConnection.open(options.url), options);
+    return new RedisCheckpointStore(await RedisConnection.open(options.url, options.dir ? { dir: options.dir } : {}), options);
   }
 
   async load(): Promise<Checkpoint | undefined> {
@@ -86,6 +89,7 @@ export class RedisCheckpointStore implements CheckpointStore {
 export const redisStoreFactory: CheckpointStoreFactory = (options: CheckpointStoreOptions) =>
   RedisCheckpointStore.open({
     url: options.config.url!,
+    dir: options.dir,
     prefix: options.config.prefix ?? DEFAULT_PREFIX,
     job: options.job,
     fingerprint: options.fingerprint,
@@ -97,7 +101,7 @@ export const redisStoreFactory: CheckpointStoreFactory = (options: CheckpointSto
  * `checkpoint.url` and `prefix` are ignored): a distributed worker puts every partition's
  * checkpoint in the queue's Redis.
  */
-export function redisCheckpointStore(defaults: { url: string; prefix?: string }): CheckpointStoreFactory {
+export function redisCheckpointStore(defaults: { url: string | RedisEndpoint; prefix?: string }): CheckpointStoreFactory {
   return (options: CheckpointStoreOptions) =>
     RedisCheckpointStore.open({
       url: defaults.url,
@@ -113,7 +117,7 @@ export function redisCheckpointStore(defaults: { url: string; prefix?: string })
  * of one fingerprint or, when none is given, of all; the local checkpoint and the ledgers stay.
  * Used by the coordinator's `--fresh`. Resolves to the number of keys deleted.
  */
-export async function clearRunCheckpoints(url: string, prefix: string | undefined, job: string, fingerprint?: string): Promise<number> {
+export async function clearRunCheckpoints(url: string | RedisEndpoint, prefix: string | undefined, job: string, fingerprint?: string): Promise<number> {
   const conn = await RedisConnection.open(url);
   const base = `${prefix ?? DEFAULT_PREFIX}:checkpoint:${job}:`;
   const pattern = `${globLiteral(base)}${fingerprint === undefined ? '*' : `${globLiteral(fingerprint)}:p*`}`;

@@ -1,5 +1,5 @@
 import type { Redis, RedisOptions } from 'ioredis';
-import { RedisEndpoint } from './endpoint.js';
+import { messageOf, RedisEndpoint, withoutCredentials, type EndpointParseOptions } from './endpoint.js';
 
 /** How long one command (queued while connecting included) may wait for its reply. */
 export const COMMAND_TIMEOUT_MS = 5_000;
@@ -41,12 +41,13 @@ export class RedisConnection {
   }
 
   /** Makes a client for `url` (not connected yet: the first command connects). */
-  static async open(url: string | undefined): Promise<RedisConnection> {
-    const endpoint = RedisEndpoint.parse(url);
+  static async open(url: string | RedisEndpoint | undefined, parse: EndpointParseOptions = {}): Promise<RedisConnection> {
+    if (url === undefined || url === '') throw new Error('checkpoint.store: redis needs checkpoint.url: redis://host:6379 (or ${env:REDIS_URL})');
+    const endpoint = typeof url === 'string' ? RedisEndpoint.parse(url, parse) : url;
     const { Redis } = await import('ioredis');
     let client: Redis;
     try {
-      client = new Redis(url!, CLIENT_OPTIONS);
+      client = new Redis({ ...endpoint.options, ...CLIENT_OPTIONS });
     } catch (error) {
       throw new Error(`redis checkpoint store at ${endpoint.display}: ${endpoint.scrub(messageOf(error))}`);
     }
@@ -98,20 +99,4 @@ export class RedisConnection {
     })();
     return this.closing;
   }
-}
-
-/** The text of an error, AggregateErrors (a host with IPv4 and IPv6) included. */
-export function messageOf(error: unknown): string {
-  if (error instanceof AggregateError && !error.message) return error.errors.map(messageOf).join('; ');
-  if (error instanceof Error) return error.message || (error as NodeJS.ErrnoException).code || error.name;
-  return String(error);
-}
-
-/** ioredis attaches the failed command to a reply error: for AUTH its arguments are the credentials. */
-function withoutCredentials(error: unknown): unknown {
-  const command = (error as { command?: { name?: unknown; args?: unknown } } | undefined)?.command;
-  if (command && typeof command === 'object' && /^(auth|hello|migrate)$/i.test(String(command.name))) {
-    (error as { command: unknown }).command = { name: command.name, args: ['***'] };
-  }
-  return error;
 }

@@ -1,46 +1,123 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { RedisOptions } from 'ioredis';
+
+/** How a caller names the setting a URL came from in messages: `--workers`, `checkpoint.url`. */
+export interface EndpointParseOptions {
+  /** The flag or job key, for messages (default `checkpoint.url`). */
+  readonly setting?: string;
+  /** A PEM file of the certificate authority that signed the server's certificate (`rediss://` only). */
+  readonly ca?: string;
+  /** Where a relative `ca` path resolves from (default: the working directory). */
+  readonly dir?: string;
+}
+
 /**
- * A Redis server as Sluice may name it in messages: the URL without user, password, path
- * credentials or query (`redis://host:6379`), plus the secrets to scrub from any text.
+ * A Redis server as Sluice connects to it and names it: the one parser of Redis URLs for the
+ * coordinator, the workers and the `redis` checkpoint store.
+ *
+ * `redis://[user:password@]host[:port][/db]` or `rediss://…` (TLS). `user` is a Redis ACL user
+ * (none: the `default` user). A CA file for a server whose certificate no public authority signed
+ * comes from `options.ca` (`--redis-ca`) or the URL's `?ca=/path/ca.pem`. Messages only ever name
+ * {@link display} (`rediss://host:6380/2`): never the user's password, nor the URL itself.
  */
 export class RedisEndpoint {
   private constructor(
-    /** `redis://host:port` or `rediss://host:port`, never a credential. */
+    /** `redis://host:port[/db]` or `rediss://…`, never a credential. */
     readonly display: string,
+    /** Connection options for ioredis and BullMQ. */
+    readonly options: RedisOptions,
     private readonly secrets: readonly string[],
+    private readonly url: string,
   ) {}
 
-  /** Parses `checkpoint.url`; the error never repeats the URL, which may hold a password. */
-  static parse(url: string | undefined): RedisEndpoint {
-    if (!url) throw new Error('checkpoint.store: redis needs checkpoint.url: redis://host:6379 (or ${env:REDIS_URL})');
+  /** Parses `url`; the error never repeats the URL, which may hold a password. */
+  static parse(url: string | undefined, o: EndpointParseOptions = {}): RedisEndpoint {
+    const setting = o.setting ?? 'checkpoint.url';
+    if (!url) throw new Error(`${setting}: missing; expected redis://[user:password@]host:6379[/db] (or \${env:REDIS_URL})`);
     let parsed: URL;
     try {
       parsed = new URL(url);
     } catch {
-      throw new Error('checkpoint.url: not a valid URL; expected redis://[user:password@]host:6379[/db]');
+      throw new Error(`${setting}: not a valid URL; expected redis://[user:password@]host:6379[/db]`);
     }
     if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-      throw new Error(`checkpoint.url: must start with redis:// or rediss:// (got ${parsed.protocol}//…)`);
+      throw new Error(`${setting}: must start with redis:// or rediss:// (got ${parsed.protocol}//…)`);
     }
-    const secrets = new Set<string>();
-    for (const value of [parsed.password, parsed.searchParams.get('password') ?? '']) {
-      // Like the engine's redactor: one- and two-character secrets would mangle every message.
-      if (value.length < 3) continue;
-      secrets.add(value);
+    const tls = parsed.protocol === 'rediss:';
+    const decode = (text: string) => {
       try {
-        secrets.add(decodeURIComponent(value));
+        return decodeURIComponent(text);
       } catch {
-        // A malformed escape: the raw form is scrubbed, which is all the text can contain.
+        // A malformed escape: taken as written, which is all a message could contain.
+        return text;
       }
+    };
+    const password = decode(parsed.password);
+    const username = decode(parsed.username);
+    // Like the engine's redactor: one- and two-character secrets would mangle every message.
+    const secrets = [...new Set([parsed.password, password].filter((s) => s.length >= 3))].sort((a, b) => b.length - a.length);
+
+    const host = parsed.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
+    const port = parsed.port ? Number(parsed.port) : 6379;
+    const dbMatch = /^\/(\d+)$/.exec(parsed.pathname);
+    if (parsed.pathname && parsed.pathname !== '/' && !dbMatch) throw new Error(`${setting}: the path must be a database number (redis://host:6379/0)`);
+    const db = dbMatch ? Number(dbMatch[1]) : 0;
+    for (const key of parsed.searchParams.keys()) {
+      if (key !== 'ca') throw new Error(`${setting}: unknown URL parameter '${key}' (only ?ca=/path/to/ca.pem, for rediss://)`);
     }
-    const host = parsed.hostname || '127.0.0.1';
-    const db = /^\/\d+$/.test(parsed.pathname) && parsed.pathname !== '/0' ? parsed.pathname : '';
-    return new RedisEndpoint(`${parsed.protocol}//${host}:${parsed.port || '6379'}${db}`, [...secrets].sort((a, b) => b.length - a.length));
+    const caPath = o.ca ?? parsed.searchParams.get('ca') ?? undefined;
+    if (caPath !== undefined && !tls) throw new Error(`${setting}: a CA file only applies to TLS; use rediss://`);
+    const display = `${parsed.protocol}//${parsed.hostname || '127.0.0.1'}:${port}${db ? `/${db}` : ''}`;
+
+    let tlsOptions: RedisOptions['tls'];
+    if (tls) {
+      tlsOptions = {};
+      if (caPath !== undefined) {
+        const path = resolve(o.dir ?? '.', caPath);
+        try {
+          tlsOptions.ca = readFileSync(path);
+        } catch (error) {
+          throw new Error(`${setting}: cannot read the CA file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+        }
+      }
+      // Certificates name hosts; an IP address is checked against the certificate's IP entries instead.
+      if (!/^[\d.]+$|:/.test(host)) tlsOptions.servername = host;
+    }
+    const options: RedisOptions = {
+      host,
+      port,
+      db,
+      ...(username ? { username } : {}),
+      ...(password ? { password } : {}),
+      ...(tlsOptions ? { tls: tlsOptions } : {}),
+    };
+    return new RedisEndpoint(display, options, secrets, url);
   }
 
-  /** Replaces every secret of the URL in `text` by `***`. */
+  /** Replaces the URL (and its password, in every form it was written) in `text`. */
   scrub(text: string): string {
-    let out = text;
+    let out = text.split(this.url).join(this.display);
     for (const secret of this.secrets) out = out.split(secret).join('***');
     return out;
   }
+}
+
+/** The text of an error, AggregateErrors (a host with IPv4 and IPv6) included. */
+export function messageOf(error: unknown): string {
+  if (error instanceof AggregateError && !error.message) return error.errors.map(messageOf).join('; ');
+  if (error instanceof Error) return error.message || (error as NodeJS.ErrnoException).code || error.name;
+  return String(error ?? '');
+}
+
+/**
+ * ioredis attaches the failed command to a reply error: for AUTH and HELLO its arguments are the
+ * credentials. Replaces them so the error can be logged or kept as a cause.
+ */
+export function withoutCredentials<T>(error: T): T {
+  const command = (error as { command?: { name?: unknown; args?: unknown } } | undefined)?.command;
+  if (command && typeof command === 'object' && /^(auth|hello|migrate)$/i.test(String(command.name))) {
+    (error as { command: unknown }).command = { name: command.name, args: ['***'] };
+  }
+  return error;
 }

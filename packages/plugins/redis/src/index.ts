@@ -10,3 +10,4 @@ export const checkpointStores: Readonly<Record<string, CheckpointStoreFactory>> 
 export { RedisCheckpointStore, redisCheckpointStore, clearRunCheckpoints, type RedisCheckpointStoreOptions } from './checkpoint-store.js';
 export { RedisLedger } from './ledger.js';
 export { checkpointKey, ledgerKey, DEFAULT_PREFIX } from './keys.js';
+export { RedisEndpoint, messageOf as redisErrorText, withoutCredentials, type EndpointParseOptions } from './endpoint.js';
