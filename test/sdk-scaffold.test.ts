@@ -36,8 +36,8 @@ describe('sluice new plugin', () => {
     expect(created.stdout).toBe(
       `created sluice-plugin-my-${kind}/: ${kind} plugin 'my-${kind}' in package @acme/sluice-plugin-my-${kind}\n` +
         '  package.json\n  tsconfig.json\n  .gitignore\n  src/index.ts\n  src/index.test.ts\n  README.md\n' +
-        // This sluice runs from a checkout: its @sluice/core is on no registry, so the hint installs it from there.
-        `next: cd sluice-plugin-my-${kind} && npm install --no-save ${join(ROOT, 'packages/core')} && npm test\n`,
+        // The next step is the same wherever this sluice runs: never a path into a checkout.
+        `next: cd sluice-plugin-my-${kind} && npm install && npm test\n`,
     );
     const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
     expect(manifest).toMatchObject({

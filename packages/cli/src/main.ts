@@ -1,4 +1,5 @@
 import { UsageError } from './args.js';
+import { CLI_VERSION } from './version.js';
 
 /** The commands, each loaded only when it runs. */
 const commands: Record<string, { summary: string; load: () => Promise<{ run: (argv: string[]) => Promise<number> }> }> = {
@@ -11,7 +12,8 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run: (ar
   replay: { summary: 'send dead-lettered records back through the job', load: () => import('./commands/replay.js') },
   test: { summary: 'run job tests (*.test.yaml) with the source and sinks replaced', load: () => import('./commands/test.js') },
   worker: { summary: 'take partitions of distributed runs (run --workers) from a Redis queue', load: () => import('./commands/worker.js') },
-  new: { summary: 'scaffold a plugin package: sluice new plugin NAME', load: () => import('./commands/new.js') },
+  init: { summary: 'set up a project for jobs: package.json scripts, an example job and its test, CI', load: () => import('./commands/init.js') },
+  new: { summary: 'scaffold a job from a template or a plugin package: sluice new job|plugin NAME', load: () => import('./commands/new.js') },
 };
 
 export const USAGE = `usage: sluice <command> [options]
@@ -30,7 +32,7 @@ export async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
   if (name === '--version' || name === '-v') {
-    process.stdout.write('sluice 0.1.0\n');
+    process.stdout.write(`sluice ${CLI_VERSION}\n`);
     return 0;
   }
   const command = commands[name];
