@@ -1,9 +1,9 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { editorSchema, loadPluginModule, type PluginRegistry } from '@sluice/core/internal';
 import { parse, usage } from '../args.js';
 import { builtInRegistry } from '../builtins.js';
+import { pluginPackagesIn } from '../installed.js';
 
 const USAGE = `usage: sluice schema [--out FILE] [options]
 
@@ -56,24 +56,7 @@ async function addPlugin(registry: PluginRegistry, spec: string, from: string): 
   }
 }
 
-/** Packages in `dir/node_modules` (scopes included) whose package.json has the keyword `sluice-plugin`. */
+/** Names of the packages in `dir/node_modules` (scopes included) whose package.json has the keyword `sluice-plugin`. */
 export function installedPlugins(dir: string): string[] {
-  const modules = join(dir, 'node_modules');
-  if (!existsSync(modules)) return [];
-  const names: string[] = [];
-  const consider = (name: string) => {
-    try {
-      const manifest = JSON.parse(readFileSync(join(modules, name, 'package.json'), 'utf8')) as { keywords?: unknown };
-      if (Array.isArray(manifest.keywords) && manifest.keywords.includes('sluice-plugin')) names.push(name);
-    } catch {
-      // Not a package (a .bin folder, a broken link): not a plugin.
-    }
-  };
-  for (const entry of readdirSync(modules)) {
-    if (entry.startsWith('.')) continue;
-    if (entry.startsWith('@')) {
-      for (const inner of readdirSync(join(modules, entry))) consider(`${entry}/${inner}`);
-    } else consider(entry);
-  }
-  return names.sort();
+  return pluginPackagesIn(join(dir, 'node_modules')).map((p) => p.name);
 }
