@@ -12,6 +12,7 @@ const VALUES = [
   'ExpressionError',
   'PermanentError',
   'RecordError',
+  'StartupRefusal',
   'TransientError',
   'captureSink',
   'checkConfig',

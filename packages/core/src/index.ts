@@ -54,7 +54,7 @@ export type { CompiledExpression, CompiledTemplate, ExpressionScope } from './ex
 export type { Ledger } from './checkpoint/ledger.js';
 
 // Errors
-export { RecordError, TransientError, PermanentError } from './errors/index.js';
+export { RecordError, TransientError, PermanentError, StartupRefusal } from './errors/index.js';
 export { ExpressionError } from './expr/index.js';
 
 // Checkpoint stores a plugin package may add (`export const checkpointStores`)

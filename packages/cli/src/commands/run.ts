@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { CheckpointMismatchError, JobRun, type RunSummary } from '@sluice/core/internal';
+import { StartupRefusal } from '@sluice/core';
 import { oneOf, parse, UsageError } from '../args.js';
 import { builtInCheckpointStores } from '../builtins.js';
 import { loadForRun, shortPath } from '../job.js';
@@ -138,7 +139,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     summary = await jobRun.run();
   } catch (error) {
-    if (error instanceof CheckpointMismatchError) {
+    if (error instanceof CheckpointMismatchError || error instanceof StartupRefusal) {
       json?.error(`sluice run: ${error.message}`);
       await renderer?.stop();
       process.stderr.write(`sluice run: ${error.message}\n`);

@@ -7,6 +7,7 @@ import type { Checkpoint, CheckpointStore } from '../checkpoint/types.js';
 import type { Ledger } from '../checkpoint/ledger.js';
 import { BusLogger, EventBus, Redactor } from '../events/bus.js';
 import type { RunSummary, ProgressSnapshot } from '../events/types.js';
+import { StartupRefusal } from '../errors/index.js';
 import { compileExpression } from '../expr/index.js';
 import type { JobPlan, StepPlan } from '../job/plan.js';
 import type { PluginContext, SinkInstance, SourceInstance, TransformInstance } from '../plugin/types.js';
@@ -228,6 +229,7 @@ export class JobRun {
           closers.push(() => instance.close?.());
           return instance;
         } catch (error) {
+          if (error instanceof StartupRefusal) throw new StartupRefusal(`step '${step.id}' (${step.use}): ${redactor.redact(messageOf(error))}`, { cause: error });
           throw new RunFailure(`step '${step.id}' (${step.use}) could not start: ${redactor.redact(messageOf(error))}`, { cause: error });
         }
       };
@@ -280,7 +282,7 @@ export class JobRun {
     } catch (error) {
       this.abort.abort(error);
       await this.closeAll(closers, connections);
-      if (error instanceof CheckpointMismatchError) throw error;
+      if (error instanceof CheckpointMismatchError || error instanceof StartupRefusal) throw error;
       const failure = error instanceof RunFailure ? error : new RunFailure(redactor.redact(messageOf(error)), { cause: error });
       this.failure = failure;
       const summary: RunSummary = {

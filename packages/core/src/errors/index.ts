@@ -38,6 +38,18 @@ export class RecordError extends PermanentError {
   }
 }
 
+/**
+ * A plugin refuses to start because the job, as written, would do something the user did not ask
+ * for against what the plugin found (e.g. a fresh `insert` into a table that already holds rows).
+ * The run stops before reading anything and the CLI exits 2, as for an invalid job.
+ */
+export class StartupRefusal extends PermanentError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'StartupRefusal';
+  }
+}
+
 /** Whether the engine should retry after `error` (before the step's `retry.on` narrows it). */
 export function isRetryable(error: unknown): boolean {
   return !(error && typeof error === 'object' && (error as { retryable?: unknown }).retryable === false);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Checkpoint, CheckpointStore, CheckpointStoreFactory, CheckpointStoreOptions, Ledger } from '@sluice/core';
 import { acquireConnection, type SqlConnection } from './connection.js';
 import { describeError } from './errors.js';
+import { withRetry } from './retry.js';
 import { rowsOf } from './introspect.js';
 import { ensureSystemTables, native, nowValue, TABLES, upsertRow, type Statement } from './system.js';
 
@@ -29,9 +30,17 @@ export class SqlCheckpointStore implements CheckpointStore {
     }
   }
 
+  /**
+   * Retries a lost connection (a database restart, a terminated backend) with the most patient
+   * retry policy of the steps on this connection, naming the store and the connection.
+   */
+  private retrying<T>(doing: string, fn: () => Promise<T>): Promise<T> {
+    return withRetry({ policy: this.conn.retryPolicy, what: `sql checkpoint store on connection '${this.conn.name}': ${doing}`, scrub: (t) => this.conn.scrub(t) }, fn);
+  }
+
   async load(): Promise<Checkpoint | undefined> {
     await this.ready();
-    const rows = rowsOf(await this.conn.knex.raw(`select body from ${TABLES.checkpoints} where job = ?`, [this.job]));
+    const rows = rowsOf(await this.retrying('loading the checkpoint', () => this.conn.knex.raw(`select body from ${TABLES.checkpoints} where job = ?`, [this.job])));
     if (rows.length === 0) return undefined;
     try {
       return JSON.parse(String(rows[0]!.body)) as Checkpoint;
@@ -72,12 +81,14 @@ export class SqlCheckpointStore implements CheckpointStore {
   }
 
   private async transaction(statements: Statement[]): Promise<void> {
-    await this.conn.knex.transaction(async (trx) => {
-      for (const s of statements) {
-        // Statements are in the driver's style; knex.raw wants `?` placeholders.
-        await trx.raw(s.sql.replace(/\$\d+/g, '?'), s.params as never[]);
-      }
-    });
+    await this.retrying('saving', () =>
+      this.conn.knex.transaction(async (trx) => {
+        for (const s of statements) {
+          // Statements are in the driver's style; knex.raw wants `?` placeholders.
+          await trx.raw(s.sql.replace(/\$\d+/g, '?'), s.params as never[]);
+        }
+      }),
+    );
   }
 }
 

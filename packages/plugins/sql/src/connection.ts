@@ -4,6 +4,7 @@ import type { ConnectionConfig, ConnectionRegistry, OpenedConnection } from '@sl
 import type { Knex } from 'knex';
 import { dialectOf, type Dialect } from './dialect.js';
 import { describeError } from './errors.js';
+import { DEFAULT_POLICY, type RetryPolicy } from './retry.js';
 
 /** The clients a `connections:` entry may name. */
 export const CLIENTS = ['pg', 'mysql2', 'better-sqlite3'] as const;
@@ -19,6 +20,16 @@ const FIELDS = ['host', 'port', 'user', 'password', 'database', 'filename', 'ssl
 export class SqlConnection {
   /** Promises of work done once per connection (system tables). */
   readonly once = new Map<string, Promise<unknown>>();
+  /**
+   * The most patient retry policy of the steps on this connection: what the connection's own work
+   * (the `sql` checkpoint store) retries a lost connection with.
+   */
+  retryPolicy: RetryPolicy = DEFAULT_POLICY;
+
+  /** A step on this connection retries with `policy`; the checkpoint store retries at least as long. */
+  useRetry(policy: RetryPolicy | undefined): void {
+    if (policy && policy.attempts > this.retryPolicy.attempts) this.retryPolicy = policy;
+  }
 
   constructor(
     readonly name: string,
@@ -166,8 +177,9 @@ export function knexConfig(config: ConnectionConfig, demand: number, dir: string
           min: poolConfig.min ?? 0,
           max,
           afterCreate(conn: { query(sql: string, cb: (e: Error | null) => void): void }, done: (e: Error | null, c: unknown) => void) {
-            // Timestamps travel as UTC.
-            conn.query("SET time_zone = '+00:00'", (error) => done(error, conn));
+            // Timestamps travel as UTC; strict mode makes a value that does not fit its column an
+            // error (a refused record) instead of a warning and a silently truncated value.
+            conn.query("SET time_zone = '+00:00', sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES')", (error) => done(error, conn));
           },
         },
       };

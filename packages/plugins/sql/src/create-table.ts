@@ -1,5 +1,6 @@
 import type { SqlConnection } from './connection.js';
-import { isZonedDateTime, type DialectName } from './dialect.js';
+import { isZonedDateTime, quote, quoteColumn, type DialectName } from './dialect.js';
+import { describeTable } from './introspect.js';
 
 type Inferred = 'int' | 'float' | 'bool' | 'text' | 'timestamptz' | 'json';
 
@@ -27,11 +28,24 @@ function widen(a: Inferred | undefined, b: Inferred | undefined): Inferred | und
   return 'text';
 }
 
+/** Column → inferred type over `rows`, in first-seen order (only `only` columns when given). */
+function inferColumns(rows: ReadonlyArray<Record<string, unknown>>, only?: ReadonlySet<string>): Map<string, Inferred | undefined> {
+  const kinds = new Map<string, Inferred | undefined>();
+  for (const row of rows) {
+    for (const column in row) {
+      if (only && !only.has(column)) continue;
+      kinds.set(column, widen(kinds.get(column), inferOne(row[column])));
+    }
+  }
+  return kinds;
+}
+
 /**
  * `createTable: true`: when the table is missing, creates it from the first batch — one column per
  * field (in first-seen order), typed from the values (integer, float, boolean, text, timestamp
  * with zone for ISO date-times with an offset, JSON for objects and arrays; text when every value
- * is null), with `key` as the primary key.
+ * is null), with `key` as the primary key. Column names are quoted exactly as given (knex's
+ * schema builder would trim them).
  */
 export async function createTableFrom(
   conn: SqlConnection,
@@ -39,20 +53,37 @@ export async function createTableFrom(
   rows: ReadonlyArray<Record<string, unknown>>,
   key: readonly string[],
 ): Promise<void> {
-  const kinds = new Map<string, Inferred | undefined>();
-  for (const row of rows) {
-    for (const [column, value] of Object.entries(row)) kinds.set(column, widen(kinds.get(column), inferOne(value)));
-  }
+  const kinds = inferColumns(rows);
   for (const k of key) {
     if (!kinds.has(k)) throw new Error(`cannot create table ${table}: key column '${k}' is not a field of the first batch`);
   }
-  const types = TYPES[conn.dialect.name];
-  await conn.knex.schema.createTable(table, (t) => {
-    for (const [column, kind] of kinds) {
-      const type = key.includes(column) && (kind === 'text' || kind === undefined) ? types.key : types[kind ?? 'text'];
-      const col = t.specificType(column, type);
-      if (key.includes(column)) col.notNullable();
-    }
-    if (key.length) t.primary([...key]);
+  const d = conn.dialect.name;
+  const types = TYPES[d];
+  const columns = [...kinds].map(([column, kind]) => {
+    const type = key.includes(column) && (kind === 'text' || kind === undefined) ? types.key : types[kind ?? 'text'];
+    return `${quoteColumn(d, column)} ${type}${key.includes(column) ? ' not null' : ''}`;
   });
+  if (key.length) columns.push(`primary key (${key.map((k) => quoteColumn(d, k)).join(', ')})`);
+  await conn.knex.raw(`create table ${quote(conn.knex, table)} (${columns.join(', ')})`);
+}
+
+/**
+ * `evolve: addColumns`: adds a nullable column for each of `missing`, typed from the values `rows`
+ * hold for it (as createTable would). Returns the columns added.
+ */
+export async function addColumnsFrom(conn: SqlConnection, table: string, rows: ReadonlyArray<Record<string, unknown>>, missing: ReadonlySet<string>): Promise<string[]> {
+  const kinds = inferColumns(rows, missing);
+  const d = conn.dialect.name;
+  const added: string[] = [];
+  for (const [column, kind] of kinds) {
+    const sql = `alter table ${quote(conn.knex, table)} add column ${quoteColumn(d, column)} ${TYPES[d][kind ?? 'text']}`;
+    try {
+      await conn.knex.raw(sql);
+      added.push(column);
+    } catch (error) {
+      // Another run (or partition) may have added it first: fine if it is there now.
+      if (!(await describeTable(conn, table))?.byName.has(column)) throw error;
+    }
+  }
+  return added;
 }

@@ -19,6 +19,8 @@ export interface TableInfo {
   readonly primaryKey: readonly string[];
   /** Column lists of every unique index, the primary key included. */
   readonly uniqueKeys: ReadonlyArray<readonly string[]>;
+  /** A view (or another relation without indexes of its own): the database cannot tell what is unique in it. */
+  readonly view: boolean;
 }
 
 export type DialectName = 'postgres' | 'mysql' | 'sqlite';
@@ -85,6 +87,39 @@ export function dialectOf(client: 'pg' | 'mysql2' | 'better-sqlite3'): Dialect {
 /** A quoted identifier (`"users"`, `` `users` ``, `"public"."users"`), quoted by knex. */
 export function quote(knex: Knex, identifier: string): string {
   return knex.raw('??', [identifier]).toQuery();
+}
+
+/**
+ * A quoted column name, exactly as given: unlike knex's `??`, which trims the name and reads a dot
+ * as a qualifier and ` as ` as an alias, so `"name "` or `"a.b"` would reach another column.
+ */
+export function quoteColumn(dialect: DialectName, name: string): string {
+  return dialect === 'mysql' ? `\`${name.replace(/`/g, '``')}\`` : `"${name.replace(/"/g, '""')}"`;
+}
+
+/** The longest column name each database keeps whole: PostgreSQL cuts longer ones silently (63 bytes); MySQL refuses them. */
+const MAX_NAME: Record<DialectName, { length: number; unit: 'bytes' | 'characters' } | undefined> = {
+  postgres: { length: 63, unit: 'bytes' },
+  mysql: { length: 64, unit: 'characters' },
+  sqlite: undefined,
+};
+
+/**
+ * Why `name` cannot be a column exactly as written, or undefined when it can: empty, leading or
+ * trailing white space (knex, most tools and MySQL trim or refuse it: a different column would be
+ * meant), control characters, or longer than the database keeps.
+ */
+export function columnNameProblem(dialect: DialectName, name: string): string | undefined {
+  if (name.length === 0) return 'it is empty';
+  if (/^\s|\s$/.test(name)) return `it ${/^\s/.test(name) ? 'starts' : 'ends'} with white space`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(name)) return 'it contains a control character';
+  const max = MAX_NAME[dialect];
+  if (max) {
+    const size = max.unit === 'bytes' ? Buffer.byteLength(name) : [...name].length;
+    if (size > max.length) return `it is ${size} ${max.unit} long; ${dialect === 'postgres' ? 'PostgreSQL' : 'MySQL/MariaDB'} keeps at most ${max.length}`;
+  }
+  return undefined;
 }
 
 /** Splits `schema.table` into its parts (a name without a dot has no schema). */

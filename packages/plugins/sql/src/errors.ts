@@ -79,6 +79,10 @@ export function describeError(error: unknown): string {
     if (cut >= 0 && /^(select|insert|update|delete|with|create|alter|copy|pragma)\b/i.test(message)) message = message.slice(cut + 3);
   }
   if (typeof e.detail === 'string' && e.detail && !message.includes(e.detail)) message = `${message} (${e.detail})`;
+  // PostgreSQL names the column of a refused COPY value only in `where`: `COPY t, line 3, column amount: "x"`.
+  const where = (e as { where?: unknown }).where;
+  const column = typeof where === 'string' ? /^COPY [^,]+, line \d+, column ([^:]+):/.exec(where)?.[1] : undefined;
+  if (column && !message.includes(`column ${column}`) && !message.includes(`column "${column}"`)) message = `${message} (column ${column})`;
   if (error instanceof AggregateError && error.errors.length) return describeError(error.errors[0]);
   return message;
 }

@@ -41,10 +41,11 @@ export async function describeTable(conn: SqlConnection, table: string): Promise
   let columns: ColumnInfo[] = [];
   let primaryKey: string[] = [];
   let uniqueKeys: string[][] = [];
+  let view = false;
   if (dialect.name === 'postgres') {
     const found = rowsOf(
       await knex.raw(
-        `select c.oid::bigint as oid from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        `select c.oid::bigint as oid, c.relkind as kind from pg_class c join pg_namespace n on n.oid = c.relnamespace
           where c.relname = ? and c.relkind in ('r','p','v','m','f') and ${schema === undefined ? 'n.nspname = any(current_schemas(false))' : 'n.nspname = ?'}
           order by array_position(current_schemas(false), n.nspname) limit 1`,
         schema === undefined ? [name] : [name, schema],
@@ -52,6 +53,7 @@ export async function describeTable(conn: SqlConnection, table: string): Promise
     );
     if (found.length === 0) return undefined;
     const oid = Number(found[0]!.oid);
+    view = !['r', 'p'].includes(String(found[0]!.kind));
     columns = rowsOf(
       await knex.raw(
         `select attname as name, format_type(atttypid, atttypmod) as type, not attnotnull as nullable
@@ -81,6 +83,8 @@ export async function describeTable(conn: SqlConnection, table: string): Promise
       ),
     ).map(lowerKeys);
     if (raw.length === 0) return undefined;
+    const kind = rowsOf(await knex.raw(`select table_type as type from information_schema.tables where ${where} and table_name = ?`, params)).map(lowerKeys);
+    view = String(kind[0]?.type ?? '').toUpperCase() !== 'BASE TABLE';
     // MariaDB's JSON is LONGTEXT with a json_valid() check.
     const checks = rowsOf(
       await knex
@@ -110,6 +114,8 @@ export async function describeTable(conn: SqlConnection, table: string): Promise
     const prefix = schema === undefined ? '' : `${quote(knex, schema)}.`;
     const info = rowsOf(await knex.raw(`pragma ${prefix}table_info(${quote(knex, name)})`));
     if (info.length === 0) return undefined;
+    const kind = rowsOf(await knex.raw(`select type from ${prefix}sqlite_master where name = ?`, [name]));
+    view = String(kind[0]?.type ?? 'table') !== 'table';
     columns = info.map((r) => ({ name: String(r.name), type: String(r.type ?? '').toLowerCase(), kind: dialect.kindOf(String(r.type ?? '')), nullable: !r.notnull && !(Number(r.pk) > 0) }));
     primaryKey = info
       .filter((r) => Number(r.pk) > 0)
@@ -124,13 +130,30 @@ export async function describeTable(conn: SqlConnection, table: string): Promise
     }
     if (primaryKey.length) uniqueKeys.push(primaryKey);
   }
-  return { name: table, columns, byName: new Map(columns.map((c) => [c.name, c])), primaryKey, uniqueKeys };
+  return { name: table, columns, byName: new Map(columns.map((c) => [c.name, c])), primaryKey, uniqueKeys, view };
 }
 
 /** Whether some unique index covers exactly `key` (in any order): what ON CONFLICT / upsert needs. */
 export function hasUniqueKey(info: TableInfo, key: readonly string[]): boolean {
   const want = [...key].sort().join('\u0000');
   return info.uniqueKeys.some((k) => [...k].sort().join('\u0000') === want);
+}
+
+/**
+ * Why keyset pagination by `key` could skip rows of this table, when the database can tell: a key
+ * column that may hold NULL, or no unique index among the key's columns. Undefined when the key
+ * is sound, or for a view (whose ties are caught while reading).
+ */
+export function keyProblem(info: TableInfo, key: readonly string[]): string | undefined {
+  if (info.view) return undefined;
+  const nullable = key.filter((k) => info.byName.get(k)?.nullable);
+  if (nullable.length) {
+    return `key column(s) ${nullable.join(', ')} of table ${info.name} may hold NULL, and rows with a NULL key would never be read; use NOT NULL columns (alter table … alter column … set not null), or another key`;
+  }
+  if (!info.uniqueKeys.some((unique) => unique.every((c) => key.includes(c)))) {
+    return `key (${key.join(', ')}) of table ${info.name} is not unique (no primary key or unique index on these columns or a part of them), and rows that share a key across a page boundary would be skipped; add the primary key to it (e.g. key: [${[...key, ...(info.primaryKey.length ? info.primaryKey : ['id'])].filter((c, i, all) => all.indexOf(c) === i).join(', ')}]) or create a unique index`;
+  }
+  return undefined;
 }
 
 /** `did you mean` for a column name. */

@@ -1,9 +1,9 @@
 import {
   defineSink,
   PermanentError,
+  StartupRefusal,
   TransientError,
   type PluginContext,
-  type RuleViolation,
   type SinkInstance,
   type SluiceRecord,
   type WriteInfo,
@@ -11,136 +11,17 @@ import {
 } from '@sluice/core';
 import type { BatchPlan, BatchWriter, PreparedBatch, Rejection, WriteTarget } from './batch.js';
 import { acquireConnection, type SqlConnection } from './connection.js';
-import { createTableFrom } from './create-table.js';
-import { quote, type ColumnInfo, type TableInfo } from './dialect.js';
+import { addColumnsFrom, createTableFrom } from './create-table.js';
+import { columnNameProblem, quote, type ColumnInfo, type TableInfo } from './dialect.js';
 import { classify, describeError } from './errors.js';
-import { describeTable, hasUniqueKey, missingColumn } from './introspect.js';
+import { describeTable, missingColumn, rowsOf } from './introspect.js';
+import { checkTable, columnsAreDistinct, createdUpsertNeedsKey, keyIsMapped, keyList, keyNeedsUpsertOrCreate, mappingOf, sqlSinkSchema, type Config, type SqlSinkState } from './sink-config.js';
 import { ensureSystemTables, markerStatements, native, readMarker, readRejects, type Statement } from './system.js';
 import { MySqlWriter } from './write-mysql.js';
 import { PgWriter } from './write-pg.js';
 import { SqliteWriter } from './write-sqlite.js';
 
-const keySchema = {
-  anyOf: [
-    { type: 'string', minLength: 1 },
-    { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
-  ],
-} as const;
-
-/** JSON Schema of the sql sink's `with`. */
-export const sqlSinkSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['connection', 'table'],
-  properties: {
-    connection: {
-      type: 'string',
-      minLength: 1,
-      description: 'Name of an entry of the job\'s connections: (client pg, mysql2 or better-sqlite3).',
-      examples: ['warehouse'],
-    },
-    table: {
-      type: 'string',
-      minLength: 1,
-      description: 'Table to write, optionally schema-qualified (public.users). It must exist unless createTable is true.',
-      examples: ['users', 'analytics.events'],
-    },
-    mode: {
-      type: 'string',
-      enum: ['insert', 'upsert', 'replace'],
-      default: 'insert',
-      description:
-        'insert: add rows. upsert: insert, or update the row with the same key (needs a unique index on key). replace: a fresh run (no checkpoint) first deletes every row of the table, in the same transaction as its first batch; then inserts.',
-      examples: ['insert', 'upsert'],
-    },
-    key: {
-      ...keySchema,
-      description:
-        'upsert: the column(s) that identify a row; they need a primary key or unique index. Default: the primary key. With createTable, the new table\'s primary key.',
-      examples: ['id', ['tenant_id', 'id']],
-    },
-    columns: {
-      anyOf: [
-        { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
-        { type: 'object', additionalProperties: { type: 'string', minLength: 1 }, minProperties: 1 },
-      ],
-      description:
-        'Which record fields to write: a list of fields (columns of the same name), or a map field → column. Other fields are left out. Default: every field, each into the column of its name.',
-      examples: [['id', 'email'], { id: 'user_id', mail: 'email' }],
-    },
-    createTable: {
-      type: 'boolean',
-      default: false,
-      description:
-        'Create the table when it is missing, from the first batch: one column per field, typed from its values (integer, float, boolean, text, timestamp with zone, JSON), key as primary key.',
-      examples: [true],
-    },
-    ignoreUnknown: {
-      type: 'boolean',
-      default: false,
-      description: 'Leave out record fields the table has no column for, instead of refusing the record.',
-      examples: [true],
-    },
-  },
-} as const;
-
-type Mode = 'insert' | 'upsert' | 'replace';
-interface Config {
-  connection: string;
-  table: string;
-  mode?: Mode;
-  key?: string | readonly string[];
-  columns?: readonly string[] | Readonly<Record<string, string>>;
-  createTable?: boolean;
-  ignoreUnknown?: boolean;
-}
-
-/** What the sink saves with each checkpoint: the seq of the last batch it committed. */
-export interface SqlSinkState {
-  readonly seq: number;
-}
-
-const keyList = (key: Config['key']): string[] => (key === undefined ? [] : typeof key === 'string' ? [key] : [...key]);
-
-/** Field → column pairs, or undefined for "every field into the column of its name". */
-function mappingOf(columns: Config['columns']): Array<[string, string]> | undefined {
-  if (columns === undefined) return undefined;
-  return Array.isArray(columns) ? columns.map((c: string) => [c, c]) : Object.entries(columns as Record<string, string>);
-}
-
-/** Rule: two fields cannot go into one column. */
-export function columnsAreDistinct(config: Config): RuleViolation | undefined {
-  const mapping = mappingOf(config.columns);
-  if (!mapping) return undefined;
-  const seen = new Map<string, string>();
-  for (const [field, column] of mapping) {
-    const other = seen.get(column);
-    if (other !== undefined) return { path: `columns.${field}`, message: `fields '${other}' and '${field}' both go to column '${column}'`, hint: 'map each field to its own column' };
-    seen.set(column, field);
-  }
-  return undefined;
-}
-
-/** Rule: key means something for upsert (and as the primary key of a created table) only. */
-export function keyNeedsUpsertOrCreate(config: Config): RuleViolation | undefined {
-  if (config.key === undefined || (config.mode ?? 'insert') === 'upsert' || config.createTable) return undefined;
-  return { path: 'key', message: `key is used by mode upsert (or as the primary key with createTable); this sink's mode is ${config.mode ?? 'insert'}`, hint: 'set mode: upsert, or remove key' };
-}
-
-/** Rule: a created table for upsert needs its key. */
-export function createdUpsertNeedsKey(config: Config): RuleViolation | undefined {
-  if (config.mode !== 'upsert' || !config.createTable || config.key !== undefined) return undefined;
-  return { path: 'key', message: 'createTable with mode upsert needs key: the primary key of the table it creates', hint: 'add key: [id]' };
-}
-
-/** Rule: the mapped columns include the key. */
-export function keyIsMapped(config: Config): RuleViolation | undefined {
-  const mapping = mappingOf(config.columns);
-  if (!mapping) return undefined;
-  const targets = new Set(mapping.map(([, column]) => column));
-  const missing = keyList(config.key).filter((k) => !targets.has(k));
-  return missing.length ? { path: 'key', message: `key column(s) ${missing.join(', ')} are not among the columns written`, hint: 'add them to columns' } : undefined;
-}
+export { sqlSinkSchema, columnsAreDistinct, keyNeedsUpsertOrCreate, createdUpsertNeedsKey, keyIsMapped, type SqlSinkState } from './sink-config.js';
 
 /**
  * The job its markers are kept under: the job's name, or `name.pN` for partition N of a
@@ -188,6 +69,8 @@ class SqlSink implements SinkInstance {
   private emptyFirst: boolean;
   private lastSeq: number | undefined;
   private readonly shapes = new Map<string, Shape>();
+  /** Field names known to be fine as column names. */
+  private readonly goodNames = new Set<string>();
   /** Set at the first write: whether this run is a `sluice replay`. */
   private replay: boolean | undefined;
   /** Writes one at a time, even when the engine gives up on a slow attempt and retries. */
@@ -212,19 +95,28 @@ class SqlSink implements SinkInstance {
     this.jobKey = markerJob(ctx.job);
     const state = isState(ctx.state) ? ctx.state : undefined;
     this.lastSeq = state?.seq;
-    this.emptyFirst = (config.mode ?? 'insert') === 'replace' && state === undefined;
+    this.emptyFirst = state === undefined && ((config.mode ?? 'insert') === 'replace' || config.onFresh === 'truncate');
     if (info) this.writer = this.makeWriter(info);
   }
 
-  /** Exactly-once: read the marker once, and the refusals of batches a resume will skip. */
+  /**
+   * Exactly-once: read the marker once, and the refusals of batches a resume will skip. Then, on a
+   * fresh start, what `onFresh` says about a table that already holds rows.
+   */
   async start(): Promise<void> {
-    if (!this.eo) return;
-    await ensureSystemTables(this.conn);
-    this.marker = await readMarker(this.conn, this.jobKey, this.sinkId);
-    if (this.marker !== undefined) {
-      this.emptyFirst = false;
-      this.rejects = await readRejects(this.conn, this.jobKey, this.sinkId, this.lastSeq ?? -1);
+    if (this.eo) {
+      await ensureSystemTables(this.conn);
+      this.marker = await readMarker(this.conn, this.jobKey, this.sinkId);
+      if (this.marker !== undefined) {
+        this.emptyFirst = false;
+        this.rejects = await readRejects(this.conn, this.jobKey, this.sinkId, this.lastSeq ?? -1);
+      }
     }
+  }
+
+  /** Whether this run starts the table's load over: no checkpoint state and no marker of an earlier run. */
+  get fresh(): boolean {
+    return this.ctx.state === undefined && this.marker === undefined;
   }
 
   private makeWriter(info: TableInfo): BatchWriter {
@@ -265,8 +157,10 @@ class SqlSink implements SinkInstance {
       return rejected?.length ? { rejected } : undefined;
     }
     try {
-      if (!this.info) await this.createTable(records);
       const rejected: Rejection[] = [];
+      const named = this.refuseBadNames(records, rejected);
+      if (!this.info) await this.createTable(named.length === records.length ? records : named);
+      if (this.config.evolve === 'addColumns') await this.evolve(named);
       const parts = this.prepare(records, rejected);
       const before: Statement[] = this.emptyFirst ? [native(this.conn.dialect.name, `delete from ${this.table}`, [])] : [];
       const plan: BatchPlan = {
@@ -312,7 +206,9 @@ class SqlSink implements SinkInstance {
     const parts: PreparedBatch[] = [];
     let current: Shape | undefined;
     let part: { columns: readonly ColumnInfo[]; rows: unknown[][]; index: number[] } | undefined;
+    const refused = rejected.length ? new Set(rejected.map((r) => r.index)) : undefined;
     for (let i = 0; i < records.length; i++) {
+      if (refused?.has(i)) continue;
       const record = records[i]!;
       const shape = this.shapeOf(record);
       if (shape.problem !== undefined) {
@@ -359,13 +255,65 @@ class SqlSink implements SinkInstance {
     return shape;
   }
 
+  /**
+   * Records with a field that would go to a column the table lacks and that no database can name
+   * exactly (white space at either end, control characters, too long) are refused here, naming the
+   * field, instead of reaching a CREATE or ALTER that knex or the database would silently change.
+   * Returns the other records. Only fields written without a `columns:` mapping are checked: mapped
+   * column names were checked at startup.
+   */
+  private refuseBadNames(records: SluiceRecord[], rejected: Rejection[]): SluiceRecord[] {
+    if (this.mapping) return records;
+    const kept: SluiceRecord[] = [];
+    const d = this.conn.dialect.name;
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
+      let problem: string | undefined;
+      for (const field in record) {
+        if (this.info?.byName.has(field) || this.goodNames.has(field)) continue;
+        const why = columnNameProblem(d, field);
+        if (why === undefined) {
+          if (this.goodNames.size < 10_000) this.goodNames.add(field);
+          continue;
+        }
+        problem = `field ${JSON.stringify(field)} cannot be a column of ${this.config.table}: ${why}; rename it (a map step) or map it with columns:`;
+        break;
+      }
+      if (problem === undefined) kept.push(record);
+      else rejected.push({ index: i, error: new Error(problem) });
+    }
+    return kept;
+  }
+
+  /** `evolve: addColumns`: adds the columns the batch's (well-named) records need and the table lacks. */
+  private async evolve(named: SluiceRecord[]): Promise<void> {
+    const info = this.info!;
+    const missing = new Set<string>();
+    const rows = this.mapping ? named.map((record) => this.mapped(record)) : named;
+    for (const row of rows) for (const column in row) if (!info.byName.has(column) && row[column] !== undefined) missing.add(column);
+    if (missing.size === 0) return;
+    let added: string[];
+    try {
+      added = await addColumnsFrom(this.conn, this.config.table, rows, missing);
+    } catch (error) {
+      throw new Error(`sql: cannot add column(s) ${[...missing].map((c) => JSON.stringify(c)).join(', ')} to ${this.config.table}: ${this.conn.scrub(describeError(error))}`, { cause: error });
+    }
+    if (added.length) this.ctx.logger.info(`sql: added column(s) ${added.join(', ')} to ${this.config.table}`, { table: this.config.table, columns: added });
+    const fresh = await describeTable(this.conn, this.config.table);
+    if (!fresh) throw new PermanentError(`sql: table ${this.config.table} disappeared`);
+    this.info = fresh;
+    this.shapes.clear();
+    this.writer = this.makeWriter(fresh);
+  }
+
+  private mapped(record: SluiceRecord): Record<string, unknown> {
+    const row: Record<string, unknown> = {};
+    for (const [field, column] of this.mapping!) if (field in record) row[column] = record[field];
+    return row;
+  }
+
   private async createTable(records: SluiceRecord[]): Promise<void> {
-    const rows = records.map((record) => {
-      if (!this.mapping) return record;
-      const row: Record<string, unknown> = {};
-      for (const [field, column] of this.mapping) if (field in record) row[column] = record[field];
-      return row;
-    });
+    const rows = this.mapping ? records.map((record) => this.mapped(record)) : records;
     try {
       if (!(await describeTable(this.conn, this.config.table))) {
         await createTableFrom(this.conn, this.config.table, rows, this.key);
@@ -393,21 +341,13 @@ class SqlSink implements SinkInstance {
   }
 }
 
-/** Checks the table against the config at startup: it exists (or will be created), and every named column does. */
-function checkTable(config: Config, info: TableInfo | undefined, key: string[]): string[] {
-  const problems: string[] = [];
-  if (!info) return problems;
-  for (const [field, column] of mappingOf(config.columns) ?? []) {
-    if (!info.byName.has(column)) problems.push(`${missingColumn(column, info)} (columns.${field})`);
+/** Whether `table` holds at least one row. */
+async function holdsRows(conn: SqlConnection, table: string): Promise<boolean> {
+  try {
+    return rowsOf(await conn.knex.raw(`select 1 as one from ${quote(conn.knex, table)} limit 1`)).length > 0;
+  } catch (error) {
+    throw new Error(`sql: cannot read table ${table}: ${conn.scrub(describeError(error))}`, { cause: error });
   }
-  for (const k of key) if (!info.byName.has(k)) problems.push(`${missingColumn(k, info)} (key)`);
-  if ((config.mode ?? 'insert') === 'upsert' && problems.length === 0) {
-    if (key.length === 0) problems.push(`table ${info.name} has no primary key; set key: the column(s) that identify a row (with a unique index)`);
-    else if (!hasUniqueKey(info, key)) {
-      problems.push(`upsert key (${key.join(', ')}) of table ${info.name} has no primary key or unique index on exactly these columns; add one, e.g. create unique index on ${info.name} (${key.join(', ')})`);
-    }
-  }
-  return problems;
 }
 
 /** For `--dry-run`: checks at startup like a real run, writes nothing. */
@@ -423,6 +363,7 @@ export const sqlSink = defineSink({
   async create(rawConfig, ctx): Promise<SinkInstance> {
     const config = rawConfig as Config;
     const conn = await acquireConnection(ctx.connections, config.connection, ctx.job.dir);
+    conn.useRetry(ctx.step.retry);
     let info: TableInfo | undefined;
     try {
       info = await describeTable(conn, config.table);
@@ -434,14 +375,29 @@ export const sqlSink = defineSink({
     }
     const key = keyList(config.key);
     const effectiveKey = key.length === 0 && (config.mode ?? 'insert') === 'upsert' && info ? [...info.primaryKey] : key;
-    const problems = checkTable(config, info, effectiveKey);
+    const problems = checkTable(config, info, effectiveKey, conn.dialect.name);
     if (problems.length) throw new Error(`sql: ${problems.join('; ')}`);
+    const mode = config.mode ?? 'insert';
+    const onFresh = config.onFresh ?? (mode === 'upsert' ? 'append' : 'refuse');
+    if (config.onFresh === 'truncate' && ctx.job.partition !== undefined) {
+      throw new StartupRefusal(
+        `sql: onFresh: truncate cannot run in a distributed run (each partition would empty ${config.table} under the others); empty the table before the run, or set onFresh: append`,
+      );
+    }
     if (ctx.job.dryRun) return dryRunSink;
     const sink = new SqlSink(conn, { ...config, key: effectiveKey }, ctx, exactlyOnce(ctx, config.connection), info);
     try {
       await sink.start();
     } catch (error) {
       throw new Error(`sql: cannot read the sink's marker on connection '${config.connection}': ${conn.scrub(describeError(error))}`, { cause: error });
+    }
+    // A fresh start into a table that holds rows: doubling them (insert) must be asked for. In a
+    // distributed run the other partitions' rows are expected, so partitions do not check.
+    if (mode !== 'replace' && onFresh === 'refuse' && info && sink.fresh && ctx.job.partition === undefined && (await holdsRows(conn, config.table))) {
+      throw new StartupRefusal(
+        `sql: table ${config.table} already holds rows and this run starts fresh (no checkpoint), so mode ${mode} would add them again; ` +
+          'set onFresh: truncate (empty it first), onFresh: append (keep them and add), or mode: replace',
+      );
     }
     return sink;
   },

@@ -1,9 +1,10 @@
-import { defineSource, type ReadOptions, type RuleViolation, type SourceInstance, type SourcePage } from '@sluice/core';
+import { defineSource, type PluginContext, type ReadOptions, type RuleViolation, type SourceInstance, type SourcePage } from '@sluice/core';
 import type { Knex } from 'knex';
 import { acquireConnection, type SqlConnection } from './connection.js';
 import { bindValue, recordValue, type ColumnKind, type TableInfo } from './dialect.js';
 import { describeError } from './errors.js';
-import { describeTable, missingColumn, rowsOf } from './introspect.js';
+import { DEFAULT_POLICY, withRetry } from './retry.js';
+import { describeTable, keyProblem, missingColumn, rowsOf } from './introspect.js';
 
 /** JSON Schema of the sql source's `with`. */
 export const sqlSourceSchema = {
@@ -139,7 +140,13 @@ class KeysetReader implements SourceInstance {
     private readonly select: string[] | undefined,
     private readonly drop: string[],
     private readonly kinds: ReadonlyMap<string, ColumnKind>,
+    private readonly ctx: PluginContext,
   ) {}
+
+  /** `table orders` or `the query`, for messages. */
+  private get what(): string {
+    return this.config.table !== undefined ? this.config.table : 'the query';
+  }
 
   private from(knex: Knex, range: SqlPartition = {}): Knex.QueryBuilder {
     const base = this.config.table !== undefined ? knex.from(this.config.table) : knex.from(knex.raw(`(${this.config.query}) as sluice_q`));
@@ -193,14 +200,20 @@ class KeysetReader implements SourceInstance {
       throw new Error(`sql: the checkpoint's cursor ${JSON.stringify(options.cursor)} does not fit key (${this.key.join(', ')}); run with --fresh`);
     }
     const limit = Math.max(1, options.batchSize);
+    const retry = {
+      policy: this.ctx.step.retry ?? DEFAULT_POLICY,
+      clock: this.ctx.clock,
+      logger: this.ctx.logger,
+      signal: options.signal,
+      what: `sql: reading ${this.what} on connection '${this.conn.name}'`,
+      scrub: (text: string) => this.conn.scrub(text),
+    };
     for (;;) {
       if (options.signal.aborted) return;
-      let rows: Array<Record<string, unknown>>;
-      try {
-        rows = rowsOf(await this.page(after, limit, range));
-      } catch (error) {
-        throw new Error(`sql: reading ${this.config.table ?? 'the query'} failed: ${this.conn.scrub(describeError(error))}`, { cause: error });
-      }
+      // One row more than the page: if it has the last row's key, the key has ties and the next
+      // page (`key > last`) would skip rows.
+      const fetched = rowsOf(await withRetry(retry, async () => this.page(after, limit + 1, range)));
+      const rows = fetched.length > limit ? fetched.slice(0, limit) : fetched;
       if (rows.length === 0) return;
       const records = rows.map((row) => this.toRecord(row));
       const last = rows[rows.length - 1]!;
@@ -208,9 +221,17 @@ class KeysetReader implements SourceInstance {
       if (after.some((v) => v === null)) {
         throw new Error(`sql: a row has a NULL in key column(s) ${this.key.join(', ')}; keyset pagination needs a key that is never null`);
       }
+      if (fetched.length > limit) {
+        const next = this.key.map((k) => recordValue(fetched[limit]![k], this.kinds.get(k)));
+        if (JSON.stringify(next) === JSON.stringify(after)) {
+          throw new Error(
+            `sql: key (${this.key.join(', ')}) of ${this.what} is not unique: two rows have (${after.map((v) => JSON.stringify(v)).join(', ')}), and keyset pagination would skip rows; add a column that makes it unique (e.g. key: [${[...this.key, 'id'].join(', ')}])`,
+          );
+        }
+      }
       const positions = rows.map((row) => ({ key: Object.fromEntries(this.key.map((k) => [k, recordValue(row[k], this.kinds.get(k))])) }));
       yield { records, cursor: { after } satisfies SqlCursor, positions };
-      if (rows.length < limit) return;
+      if (fetched.length <= limit) return;
     }
   }
 
@@ -318,6 +339,8 @@ export const sqlSource = defineSource({
       }
       const problems = [...(config.columns ?? []).filter((c) => !info.byName.has(c)).map((c) => `${missingColumn(c, info)} (columns)`), ...key.filter((k) => !info.byName.has(k)).map((k) => `${missingColumn(k, info)} (key)`)];
       if (problems.length) throw new Error(`sql: ${problems.join('; ')}`);
+      const unsound = keyProblem(info, key);
+      if (unsound) throw new Error(`sql: ${unsound}`);
       if (config.columns) {
         select = [...config.columns];
         for (const k of key) {
@@ -345,6 +368,7 @@ export const sqlSource = defineSource({
       if (missing.length) throw new Error(`sql: key column(s) ${missing.join(', ')} are not among the query's columns (${[...columns.keys()].join(', ')})`);
       for (const [name, kind] of columns) if (kind !== 'other') kinds.set(name, kind);
     }
-    return new KeysetReader(conn, config, key, select, drop, kinds);
+    conn.useRetry(ctx.step.retry);
+    return new KeysetReader(conn, config, key, select, drop, kinds, ctx);
   },
 });

@@ -1,6 +1,6 @@
 import type { BatchPlan, BatchWriter, PreparedBatch, Rejection, WriteTarget } from './batch.js';
 import type { SqlConnection } from './connection.js';
-import { bindValue, quote } from './dialect.js';
+import { bindValue, quoteColumn } from './dialect.js';
 import { classify, describeError } from './errors.js';
 
 interface MySqlConnection {
@@ -77,7 +77,7 @@ export class MySqlWriter implements BatchWriter {
   }
 
   private insertSql(batch: PreparedBatch, rows: number): string {
-    const q = (name: string) => quote(this.conn.knex, name);
+    const q = (name: string) => quoteColumn('mysql', name);
     const cols = batch.columns.map((c) => q(c.name));
     const tuple = `(${cols.map(() => '?').join(', ')})`;
     let sql = `insert into ${this.target.table} (${cols.join(', ')}) values ${new Array<string>(rows).fill(tuple).join(', ')}`;

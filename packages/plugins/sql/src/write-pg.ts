@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Knex } from 'knex';
 import type { BatchPlan, BatchWriter, PreparedBatch, Rejection, WriteTarget } from './batch.js';
 import type { SqlConnection } from './connection.js';
-import { quote, type ColumnInfo, type ColumnKind } from './dialect.js';
+import { quoteColumn, type ColumnInfo, type ColumnKind } from './dialect.js';
 import { classify, describeError } from './errors.js';
 
 interface PgClient {
@@ -149,7 +149,7 @@ export class PgWriter implements BatchWriter {
     if (!known.has(name)) {
       // Types only (no constraints), so the target's own constraints speak in the INSERT.
       await client.query(
-        `create temporary table if not exists ${name} on commit delete rows as select ${columns.map((c) => quote(this.knex, c)).join(', ')} from ${this.target.table} with no data`,
+        `create temporary table if not exists ${name} on commit delete rows as select ${columns.map((c) => quoteColumn('postgres', c)).join(', ')} from ${this.target.table} with no data`,
       );
       await client.query(`alter table ${name} add column if not exists sluice_row integer`);
       known.add(name);
@@ -193,7 +193,7 @@ export class PgWriter implements BatchWriter {
   }
 
   private async copy(client: PgClient, batch: PreparedBatch, positions: readonly number[], stage: string | undefined): Promise<void> {
-    const cols = batch.columns.map((c) => quote(this.knex, c.name));
+    const cols = batch.columns.map((c) => quoteColumn('postgres', c.name));
     const sql = stage ? `copy ${stage} (${cols.join(', ')}, sluice_row) from stdin` : `copy ${this.target.table} (${cols.join(', ')}) from stdin`;
     const stream = client.query(this.copyFrom!(sql));
     await pipeline(Readable.from(copyChunks(batch, positions, stage ? (p) => String(p) : undefined)), stream);
@@ -219,7 +219,7 @@ export class PgWriter implements BatchWriter {
   }
 
   private mergeSql(columns: readonly ColumnInfo[], stage: string, whole: boolean): string {
-    const q = (c: string) => quote(this.knex, c);
+    const q = (c: string) => quoteColumn('postgres', c);
     const cols = columns.map((c) => q(c.name)).join(', ');
     const key = this.target.key.map(q).join(', ');
     const update = columns.filter((c) => !this.target.key.includes(c.name));

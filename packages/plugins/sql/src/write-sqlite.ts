@@ -1,6 +1,6 @@
 import type { BatchPlan, BatchWriter, PreparedBatch, Rejection, WriteTarget } from './batch.js';
 import type { SqlConnection } from './connection.js';
-import { bindValue, quote } from './dialect.js';
+import { bindValue, quoteColumn, type ColumnKind } from './dialect.js';
 import { classify, describeError } from './errors.js';
 
 interface Statement {
@@ -9,6 +9,26 @@ interface Statement {
 interface Database {
   prepare(sql: string): Statement;
   transaction(fn: () => void): { immediate(): void };
+}
+
+const NUMBER = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
+
+/**
+ * SQLite stores any value in any column (a text in an integer column stays text); the other
+ * databases refuse it. So that a value that does not fit its column is a record error everywhere,
+ * never a silent change of type: numbers (or numeric text) only in integer and real columns.
+ */
+function misfitColumn(batch: PreparedBatch, kinds: readonly ColumnKind[], params: readonly unknown[]): string | undefined {
+  for (let k = 0; k < kinds.length; k++) {
+    const kind = kinds[k];
+    if (kind !== 'int' && kind !== 'float') continue;
+    const v = params[k];
+    if (v === null || typeof v === 'number' || typeof v === 'bigint') continue;
+    if (typeof v === 'string' && NUMBER.test(v) && (kind === 'float' || Number.isInteger(Number(v)))) continue;
+    const column = batch.columns[k]!;
+    return `column ${JSON.stringify(column.name)} is ${column.type || kind}: ${JSON.stringify(v)} is not ${kind === 'int' ? 'an integer' : 'a number'}`;
+  }
+  return undefined;
 }
 
 /**
@@ -49,6 +69,11 @@ export class SqliteWriter implements BatchWriter {
           for (let p = 0; p < batch.rows.length; p++) {
             const row = batch.rows[p]!;
             for (let k = 0; k < kinds.length; k++) params[k] = bindValue('sqlite', kinds[k]!, row[k]);
+            const misfit = misfitColumn(batch, kinds, params);
+            if (misfit !== undefined) {
+              rejected.push({ index: batch.index[p]!, error: new Error(misfit) });
+              continue;
+            }
             try {
               insert.run(...params);
             } catch (error) {
@@ -64,7 +89,7 @@ export class SqliteWriter implements BatchWriter {
   }
 
   private insertSql(batch: PreparedBatch): string {
-    const q = (name: string) => quote(this.conn.knex, name);
+    const q = (name: string) => quoteColumn('sqlite', name);
     const cols = batch.columns.map((c) => q(c.name));
     let sql = `insert into ${this.target.table} (${cols.join(', ')}) values (${cols.map(() => '?').join(', ')})`;
     if (this.target.mode === 'upsert') {

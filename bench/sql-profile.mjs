@@ -1,0 +1,67 @@
+// CPU profile of one SQL benchmark workload (`node --cpu-prof`), to see where the time goes:
+//   node bench/sql-profile.mjs WORKLOAD [ROWS] [--top N]
+// WORKLOAD: pg-csv-insert, pg-jsonl-insert, pg-csv-upsert, mariadb-csv-insert, sqlite-csv-upsert.
+// Uses the data and databases of bench/sql*.mjs (fresh table each time; upsert into a table holding a
+// stale copy of every row, for PostgreSQL); SLUICE_BENCH_BIN selects another build. Prints the
+// summary and the .cpuprofile path (bench/.data/prof-WORKLOAD/).
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { formatSummary, summarise } from './cpuprofile-summary.mjs';
+import { COLUMNS, DATA, dataFiles, ROOT, runSluice, sluiceJob } from './sql-lib.mjs';
+
+const require = createRequire(join(ROOT, 'packages/plugins/sql/package.json'));
+const knexFactory = require('knex');
+const argv = process.argv.slice(2);
+const workload = argv[0];
+const rows = Number(argv[1] && !argv[1].startsWith('--') ? argv[1] : 1_000_000);
+const top = Number(argv.includes('--top') ? argv[argv.indexOf('--top') + 1] : 25);
+const { csv, jsonl } = dataFiles(rows);
+const PG = 'postgres://postgres@127.0.0.1:5432/sluice_bench_prof';
+const MY = 'mysql://root@127.0.0.1:3306/sluice_bench_prof';
+
+async function prepare() {
+  if (workload.startsWith('pg-')) {
+    const admin = knexFactory({ client: 'pg', connection: PG.replace(/[^/]+$/, 'test'), pool: { min: 0, max: 1 } });
+    await admin.raw('drop database if exists sluice_bench_prof with (force)');
+    await admin.raw('create database sluice_bench_prof');
+    await admin.destroy();
+    const knex = knexFactory({ client: 'pg', connection: PG, pool: { min: 0, max: 1 } });
+    await knex.raw('create table t (id bigint primary key, email text, name text, country text, amount numeric(12,2), created_at timestamptz)');
+    if (workload === 'pg-csv-upsert') {
+      execFileSync('psql', [PG, '-qc', `\\copy t (${COLUMNS.join(', ')}) from '${csv}' with (format csv, header true)`]);
+      await knex.raw("update t set name = name || ' (old)'");
+      await knex.raw('vacuum full analyze t');
+    }
+    await knex.destroy();
+    const sink = workload === 'pg-csv-upsert' ? '{ connection: db, table: t, mode: upsert, key: id }' : '{ connection: db, table: t }';
+    return sluiceJob(`prof-${workload}`, { connection: `{ client: pg, url: "${PG}" }`, source: `{ path: ${workload === 'pg-jsonl-insert' ? jsonl : csv} }`, sink });
+  }
+  if (workload === 'mariadb-csv-insert') {
+    const admin = knexFactory({ client: 'mysql2', connection: MY.replace(/[^/]+$/, 'test'), pool: { min: 0, max: 1 } });
+    await admin.raw('drop database if exists sluice_bench_prof');
+    await admin.raw('create database sluice_bench_prof character set utf8mb4');
+    await admin.raw('create table sluice_bench_prof.t (id bigint primary key, email varchar(100), name varchar(100), country char(2), amount decimal(12,2), created_at datetime(3))');
+    await admin.destroy();
+    return sluiceJob(`prof-${workload}`, { connection: `{ client: mysql2, url: "${MY}" }`, source: `{ path: ${csv} }`, sink: '{ connection: db, table: t }' });
+  }
+  if (workload === 'sqlite-csv-upsert') {
+    const file = join(DATA, 'sqlite', 'prof.db');
+    mkdirSync(join(DATA, 'sqlite'), { recursive: true });
+    for (const s of ['', '-wal', '-shm']) rmSync(`${file}${s}`, { force: true });
+    execFileSync('sqlite3', [file, 'create table t (id integer primary key, email text, name text, country text, amount real, created_at text)']);
+    return sluiceJob(`prof-${workload}`, { connection: `{ client: better-sqlite3, url: "${file}" }`, source: `{ path: ${csv} }`, sink: '{ connection: db, table: t, mode: upsert, key: id }' });
+  }
+  throw new Error(`unknown workload ${workload}`);
+}
+
+const job = await prepare();
+const dir = join(DATA, `prof-${workload}`);
+rmSync(dir, { recursive: true, force: true });
+mkdirSync(dir, { recursive: true });
+process.env.SLUICE_BENCH_PROFILE = dir;
+const run = await runSluice(job);
+const file = join(dir, readdirSync(dir).find((f) => f.endsWith('.cpuprofile')));
+process.stdout.write(`${workload}, ${rows} rows: ${run.seconds.toFixed(2)} s, peak RSS ${run.rssMB} MB\n${run.out}\n`);
+process.stdout.write(`${formatSummary(summarise(JSON.parse(readFileSync(file, 'utf8')), top))}\nprofile: ${file}\n`);
