@@ -179,7 +179,7 @@ describe.each(['better-sqlite3', 'pg', 'mysql2'] as Client[])('sql plugin on %s'
       expect(await fails({ table: 'userz' })).toMatch(/table userz does not exist on connection 'db'.*createTable/);
       expect(await fails({ table: 'users', columns: { mail: 'emial' } })).toMatch(/no column 'emial'; did you mean 'email'\?/);
       expect(await fails({ table: 'users', mode: 'upsert', key: 'email' })).toMatch(/no primary key or unique index/);
-      const source = await collectSource(sqlSource, { connection: 'db', table: 'users', key: 'idd' }, { connections: { db: db.connection } }).catch((e: Error) => e.message);
+      const source = await readAll(db, { table: 'users', key: 'idd' }).catch((e: Error) => e.message);
       expect(source).toMatch(/no column 'idd'; did you mean 'id'\?/);
     });
 
