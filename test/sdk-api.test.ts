@@ -12,6 +12,7 @@ const VALUES = [
   'ExpressionError',
   'PermanentError',
   'RecordError',
+  'Redactor',
   'StartupRefusal',
   'TransientError',
   'captureSink',

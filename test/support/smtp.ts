@@ -39,6 +39,8 @@ export interface SmtpServerOptions {
   readonly onMessage?: (mail: { messageId: string; envelope: ReceivedMail['envelope']; attempt: number }) => SmtpRefusal | 'drop' | undefined;
   /** Require AUTH PLAIN/LOGIN with these credentials (and offer STARTTLS with smtp-server's self-signed certificate). */
   readonly auth?: { readonly user: string; readonly pass: string };
+  /** A 535 reply repeats the user name and password it was given, as some servers do. */
+  readonly echoCredentials?: boolean;
   /** Milliseconds to wait before answering the final dot (a slower server). */
   readonly delayMs?: number;
 }
@@ -85,7 +87,8 @@ export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<
           onAuth(auth, _session, callback) {
             if (auth.username === options.auth!.user && auth.password === options.auth!.pass) return callback(null, { user: auth.username });
             stats.authFailures++;
-            return callback(Object.assign(new Error('5.7.8 authentication failed'), { responseCode: 535 }));
+            const echo = options.echoCredentials ? ` for ${auth.username} / ${auth.password}` : '';
+            return callback(Object.assign(new Error(`5.7.8 authentication failed${echo}`), { responseCode: 535 }));
           },
         }
       : { authOptional: true, disabledCommands: ['STARTTLS', 'AUTH'] }),

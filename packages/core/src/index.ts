@@ -4,6 +4,7 @@
  * - define a plugin: {@link defineSource}, {@link defineTransform}, {@link defineSink};
  * - what the engine hands it: {@link PluginContext} and the instance types;
  * - errors that steer retries: {@link TransientError}, {@link PermanentError}, {@link RecordError};
+ * - hide secrets of its own (a connection URL's password) in every encoding: {@link Redactor};
  * - test it in a few lines: {@link runTransform}, {@link collectSource}, {@link writeSink},
  *   {@link captureSink}, {@link checkConfig}, {@link createTestContext}.
  *
@@ -49,6 +50,7 @@ export type { JobInfo, PluginContext } from './plugin/types.js';
 export type { Clock } from './engine/clock.js';
 export { systemClock } from './engine/clock.js';
 export type { Logger, LogLevel } from './events/logger.js';
+export { Redactor } from './events/redact.js';
 export type { ConnectionRegistry, ConnectionConfig, OpenedConnection } from './engine/connections.js';
 export type { CompiledExpression, CompiledTemplate, ExpressionScope } from './expr/index.js';
 export type { Ledger } from './checkpoint/ledger.js';

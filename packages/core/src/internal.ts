@@ -17,7 +17,7 @@ export { StepThrottle } from './engine/throttle.js';
 export { RunConnections } from './engine/connections.js';
 export { FileCheckpointStore, NoCheckpointStore } from './checkpoint/file-store.js';
 export type { Checkpoint, CheckpointStore } from './checkpoint/types.js';
-export { EventBus, BusLogger, Redactor } from './events/bus.js';
+export { EventBus, BusLogger, Redactor, redactValue } from './events/bus.js';
 export * from './events/types.js';
 export { replayDeadLetters, type ReplayOptions, type ReplayResult } from './engine/replay.js';
 export { editorSchema } from './job/editor-schema.js';

@@ -176,7 +176,7 @@ export async function run(argv: string[]): Promise<number> {
     // The cause chain, for bug reports; secrets are redacted from the messages but a stack may show paths.
     let cause: unknown = jobRun.failure.cause;
     while (cause instanceof Error) {
-      process.stderr.write(`caused by: ${plan.secrets.reduce((t, s) => (s.length >= 3 ? t.split(s).join('***') : t), cause.stack ?? cause.message)}\n`);
+      process.stderr.write(`caused by: ${info.redact(cause.stack ?? cause.message)}\n`);
       cause = cause.cause;
     }
   }

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { planPartitions, RunFailure, messageOf, type JobPlan, type RunEvent, type RunSummary } from '@sluice/core/internal';
+import { planPartitions, RunFailure, messageOf, redactValue, type JobPlan, type RunEvent, type RunSummary } from '@sluice/core/internal';
 import { checkpointKey, clearRunCheckpoints } from '@sluice/plugin-redis';
 import { UsageError } from '../args.js';
 import { int, summaryText } from '../render/format.js';
@@ -272,7 +272,7 @@ class Coordinator {
       ...reportOf(summary, { file: o.file, startedAt, checkpoint: checkpointLabel, redact: this.redact }),
       partitions: combined.parts.map((part) => partitionEntry(part)),
     } satisfies RunReport & { partitions: PartitionEntry[] };
-    const safeReport = JSON.parse(this.redact(JSON.stringify(report))) as typeof report;
+    const safeReport = redactValue(report, this.redact);
     if (json) json.end(safeReport);
     else await renderer?.stop();
 

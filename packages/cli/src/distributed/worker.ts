@@ -4,6 +4,7 @@ import {
   CheckpointMismatchError,
   JobRun,
   Redactor,
+  redactValue,
   RunConnections,
   formatDiagnostic,
   loadJobText,
@@ -203,7 +204,7 @@ async function runPartition(job: Job<PartitionJobData, RunSummary>, token: strin
   }
   const { redact: jobRedact } = new Redactor(plan.secrets);
   const redact = (text: string) => c.target.scrub(jobRedact(text));
-  const safe = <T>(value: T): T => JSON.parse(redact(JSON.stringify(value))) as T;
+  const safe = <T>(value: T): T => redactValue(value, redact);
   const index = data.partition.index;
 
   if (data.fresh) {

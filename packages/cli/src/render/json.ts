@@ -1,4 +1,4 @@
-import type { RunEvent } from '@sluice/core/internal';
+import { redactValue, type RunEvent } from '@sluice/core/internal';
 import type { Renderer } from './plain.js';
 import type { RunReport } from './report.js';
 import type { RunWatch } from './watch.js';
@@ -16,7 +16,7 @@ export interface JsonRenderer extends Renderer {
  * `progress` snapshot every second, and `end` with the run report. Secrets are redacted.
  */
 export function jsonRenderer(watch: RunWatch, out: NodeJS.WritableStream, everyMs = 1000): JsonRenderer {
-  const write = (event: object) => out.write(`${watch.info.redact(JSON.stringify({ ...event, time: new Date().toISOString() }))}\n`);
+  const write = (event: object) => out.write(`${JSON.stringify(redactValue({ ...event, time: new Date().toISOString() }, watch.info.redact))}\n`);
   watch.onEvent((event: RunEvent) => {
     // The end line carries the report, written by `end()` once the command knows all of it.
     if (event.type === 'end' || (event.type === 'log' && event.level === 'debug')) return;

@@ -1,4 +1,4 @@
-import type { JobCounters, RunSummary } from '@sluice/core/internal';
+import { redactValue, type JobCounters, type RunSummary } from '@sluice/core/internal';
 import { balanced, equation } from './format.js';
 
 /** One step's counts in a report. */
@@ -87,5 +87,5 @@ export function reportOf(summary: RunSummary, context: ReportContext): RunReport
     checkpoint: context.checkpoint === null ? null : { location: context.checkpoint, seq: summary.checkpoint?.seq ?? null, cursor: summary.checkpoint?.cursor ?? null },
   };
   // Cursors and error texts may quote a secret; the report passes the job's redactor whole.
-  return JSON.parse(context.redact(JSON.stringify(report))) as RunReport;
+  return redactValue(report, context.redact);
 }

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from './logger.js';
+import { redactValue } from './redact.js';
 import type { RunEvent } from './types.js';
 
 /** Typed event stream of a run; the CLI's renderers subscribe to it. */
@@ -30,7 +31,7 @@ export class BusLogger implements Logger {
 
   private log(level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) {
     const text = this.redact(this.scope ? `${this.scope}: ${message}` : message);
-    const safe = fields ? (JSON.parse(this.redact(JSON.stringify(fields))) as Record<string, unknown>) : undefined;
+    const safe = fields ? redactValue(fields, this.redact) : undefined;
     this.bus.emit({ type: 'log', level, message: text, ...(safe ? { fields: safe } : {}) });
   }
 
@@ -44,17 +45,4 @@ export class BusLogger implements Logger {
   }
 }
 
-/** Hides secret values in any text. Longest first, so a secret containing another is hidden whole. */
-export class Redactor {
-  private readonly secrets: string[];
-
-  constructor(secrets: Iterable<string>) {
-    this.secrets = [...new Set(secrets)].filter((s) => s.length >= 3).sort((a, b) => b.length - a.length);
-  }
-
-  readonly redact = (text: string): string => {
-    let out = text;
-    for (const secret of this.secrets) if (out.includes(secret)) out = out.split(secret).join('***');
-    return out;
-  };
-}
+export { Redactor, redactValue } from './redact.js';

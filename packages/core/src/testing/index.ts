@@ -7,6 +7,7 @@ import { StepThrottle } from '../engine/throttle.js';
 import { FileLedger } from '../checkpoint/ledger.js';
 import { compileExpression, compileTemplate } from '../expr/index.js';
 import type { Logger } from '../events/logger.js';
+import { Redactor } from '../events/redact.js';
 import { compileSchema } from '../job/ajv.js';
 import { defineSink } from '../plugin/define.js';
 import type {
@@ -99,7 +100,7 @@ export function createTestContext(options: TestContextOptions = {}): PluginConte
     expression: (source: string) => compileExpression(source, scope),
     template: (source: string) => compileTemplate(source, scope),
     state: options.state,
-    redact: (text: string) => secrets.reduce((t, s) => (s ? t.split(s).join('***') : t), text),
+    redact: new Redactor(secrets).redact,
     ledger: (name: string) => FileLedger.open(join(dir, '.sluice', `${jobName}.${name}.ledger`)),
     throttle: new StepThrottle(options.clock ?? systemClock, options.rate),
   };

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { RedisOptions } from 'ioredis';
+import { Redactor } from '@sluice/core';
 
 /** How a caller names the setting a URL came from in messages: `--workers`, `checkpoint.url`. */
 export interface EndpointParseOptions {
@@ -27,7 +28,7 @@ export class RedisEndpoint {
     readonly display: string,
     /** Connection options for ioredis and BullMQ. */
     readonly options: RedisOptions,
-    private readonly secrets: readonly string[],
+    private readonly redactor: Redactor,
     private readonly url: string,
   ) {}
 
@@ -55,8 +56,6 @@ export class RedisEndpoint {
     };
     const password = decode(parsed.password);
     const username = decode(parsed.username);
-    // Like the engine's redactor: one- and two-character secrets would mangle every message.
-    const secrets = [...new Set([parsed.password, password].filter((s) => s.length >= 3))].sort((a, b) => b.length - a.length);
 
     const host = parsed.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
     const port = parsed.port ? Number(parsed.port) : 6379;
@@ -92,14 +91,12 @@ export class RedisEndpoint {
       ...(password ? { password } : {}),
       ...(tlsOptions ? { tls: tlsOptions } : {}),
     };
-    return new RedisEndpoint(display, options, secrets, url);
+    return new RedisEndpoint(display, options, Redactor.forUrl(url), url);
   }
 
-  /** Replaces the URL (and its password, in every form it was written) in `text`. */
+  /** Replaces the URL (and its password, in every encoding) in `text`. */
   scrub(text: string): string {
-    let out = text.split(this.url).join(this.display);
-    for (const secret of this.secrets) out = out.split(secret).join('***');
-    return out;
+    return this.redactor.redact(text.split(this.url).join(this.display));
   }
 }
 

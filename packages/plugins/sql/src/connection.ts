@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import type { ConnectionConfig, ConnectionRegistry, OpenedConnection } from '@sluice/core';
+import { Redactor, type ConnectionConfig, type ConnectionRegistry, type OpenedConnection } from '@sluice/core';
 import type { Knex } from 'knex';
 import { dialectOf, type Dialect } from './dialect.js';
 import { describeError } from './errors.js';
@@ -35,14 +35,12 @@ export class SqlConnection {
     readonly name: string,
     readonly knex: Knex,
     readonly dialect: Dialect,
-    private readonly secrets: readonly string[],
+    private readonly redactor: Redactor,
   ) {}
 
-  /** Removes the URL and password of this connection from a message. */
+  /** Removes the URL and password of this connection, in any encoding, from a message. */
   scrub(text: string): string {
-    let out = text;
-    for (const secret of this.secrets) if (secret.length >= 3) out = out.split(secret).join('***');
-    return out;
+    return this.redactor.redact(text);
   }
 
   /** Runs `fn` once per connection (e.g. creating the marker tables); later callers share its promise. */
@@ -68,22 +66,9 @@ export class SqlConnection {
   }
 }
 
-/** The secrets of a connection config: its URL, the URL's password, a password field. */
+/** The secrets of a connection config: its URL (the redactor hides its password too) and a password field. */
 function secretsOf(config: ConnectionConfig): string[] {
-  const out: string[] = [];
-  if (typeof config.url === 'string' && config.url) {
-    out.push(config.url);
-    try {
-      const url = new URL(config.url);
-      if (url.password) {
-        out.push(url.password, decodeURIComponent(url.password));
-      }
-    } catch {
-      // Not a URL (a SQLite path): nothing more to hide.
-    }
-  }
-  if (typeof config.password === 'string') out.push(config.password);
-  return out.sort((a, b) => b.length - a.length);
+  return [config.url, config.password].filter((s): s is string => typeof s === 'string' && s !== '');
 }
 
 /** A SQLite file from `url` (`sqlite:path`, `file:path` or a plain path) or `filename`, resolved from the job's folder. */
@@ -211,8 +196,8 @@ export function knexConfig(config: ConnectionConfig, demand: number, dir: string
 
 /** Opens a knex pool for a named connection and proves it works (one round trip), or fails with a clear message. */
 export async function openConnection(name: string, config: ConnectionConfig, demand: number, dir: string): Promise<OpenedConnection<SqlConnection>> {
-  const secrets = secretsOf(config);
-  const scrub = (text: string) => secrets.reduce((t, s) => (s.length >= 3 ? t.split(s).join('***') : t), text);
+  const redactor = new Redactor(secretsOf(config));
+  const scrub = redactor.redact;
   let settings: Knex.Config;
   try {
     settings = knexConfig(config, demand, dir);
@@ -225,7 +210,7 @@ export async function openConnection(name: string, config: ConnectionConfig, dem
   }
   const { default: knexFactory } = await import('knex');
   const knex = knexFactory(settings);
-  const connection = new SqlConnection(name, knex, dialectOf(settings.client as ClientName), secrets);
+  const connection = new SqlConnection(name, knex, dialectOf(settings.client as ClientName), redactor);
   try {
     await knex.raw('select 1');
   } catch (error) {
