@@ -1,5 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
 import { PermanentError, RecordError, type CompiledExpression, type PluginContext, type SluiceRecord } from '@sluice/core';
 import type { MailComposerOptions } from 'nodemailer';
 import { parseAddressList, shown } from './address.js';
@@ -62,6 +62,17 @@ export class MessageBuilder {
     );
   }
 
+  private root: Promise<string> | undefined;
+
+  /** attachmentsDir with its own links resolved (once; it may be created after the sink starts). */
+  private realRoot(): Promise<string> {
+    this.root ??= realpath(this.attachmentsRoot).catch(() => {
+      this.root = undefined;
+      return this.attachmentsRoot;
+    });
+    return this.root;
+  }
+
   /** The record's key: a non-empty string or a number. */
   keyOf(record: SluiceRecord): string {
     let value: unknown;
@@ -115,27 +126,36 @@ export class MessageBuilder {
       if (!spec || typeof spec.path !== 'string' || spec.path === '') {
         throw new RecordError(`email: attachments: each item must be a path or { path, filename?, contentType? } (got ${JSON.stringify(item)})`);
       }
-      const absolute = resolve(this.attachmentsRoot, spec.path);
-      const inside = relative(this.attachmentsRoot, absolute);
+      const path = spec.path;
+      const absolute = resolve(this.attachmentsRoot, path);
       // Records choose the files: they may only pick from attachmentsDir, not anywhere on the machine.
-      if (inside.startsWith('..') || isAbsolute(inside)) {
-        throw new RecordError(`email: attachment ${shown(spec.path)} is outside attachmentsDir (${this.options.attachmentsDir})`);
-      }
-      let isFile = false;
+      const outside = () => new RecordError(`email: attachment ${shown(path)} is outside attachmentsDir (${this.options.attachmentsDir})`);
+      if (!within(this.attachmentsRoot, absolute)) throw outside();
+      // A symbolic link (the file or a folder on the way) may lead out: what counts is where it ends.
+      let real: string | undefined;
       try {
-        isFile = (await stat(absolute)).isFile();
+        real = await realpath(absolute);
+        if (!(await stat(real)).isFile()) real = undefined;
       } catch {
         // reported below
       }
-      if (!isFile) throw new RecordError(`email: attachment ${shown(spec.path)} does not exist (looked at ${absolute})`);
+      if (real === undefined) throw new RecordError(`email: attachment ${shown(path)} does not exist (looked at ${absolute})`);
+      if (!within(await this.realRoot(), real)) throw outside();
       out.push({
-        path: absolute,
-        ...(typeof spec.filename === 'string' ? { filename: spec.filename } : {}),
+        // The resolved path: a link swapped after this check cannot change what is read.
+        path: real,
+        filename: typeof spec.filename === 'string' ? spec.filename : basename(absolute),
         ...(typeof spec.contentType === 'string' ? { contentType: spec.contentType } : {}),
       });
     }
     return out;
   }
+}
+
+/** Whether `path` is `root` or lies under it (both absolute). */
+function within(root: string, path: string): boolean {
+  const inside = relative(root, path);
+  return !(inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside));
 }
 
 async function readTemplateFile(ctx: PluginContext, option: string, path: string): Promise<string> {

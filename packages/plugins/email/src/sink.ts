@@ -123,7 +123,7 @@ export const emailSinkSchema = {
       type: 'string',
       minLength: 1,
       default: '.',
-      description: "The folder attachment paths resolve from, relative to the job file; a path outside it fails the record (records cannot attach any file on the machine).",
+      description: "The folder attachment paths resolve from, relative to the job file; a path outside it — by .. or through a symbolic link — fails the record (records cannot attach any file on the machine).",
       examples: ['data/invoices'],
     },
     key: {
