@@ -51,6 +51,8 @@ export class TestServer {
   items: number;
   pageSize: number;
   pageDelayMs: number;
+  /** Bytes of /big bodies written to sockets (a client that stops reading early cuts this short). */
+  bigSent = 0;
   /** When set, next-page URLs (cursor `meta.next`, Link) point at this origin instead of this server. */
   nextOrigin: string | undefined;
   private readonly queued: Array<{ prefix: string; fault: Fault; skip: number }> = [];
@@ -115,6 +117,7 @@ export class TestServer {
     this.queued.length = 0;
     this.random = undefined;
     this.nextOrigin = undefined;
+    this.bigSent = 0;
   }
 
   /** Closes the server and every connection; gives up waiting after `timeoutMs`. */
@@ -167,6 +170,7 @@ export class TestServer {
     }
     if (url.pathname.startsWith('/enrich/')) return this.enrich(url, seen, res);
     if (url.pathname.startsWith('/sink')) return this.sink(seen, res);
+    if (url.pathname === '/big') return this.big(url, res);
     if (url.pathname === '/redirect') return this.send(res, 302, '', 'text/plain', { location: url.searchParams.get('to') ?? '/' });
     if (url.pathname === '/text') return this.send(res, 200, 'plain words', 'text/plain');
     if (url.pathname === '/echo') return this.json(res, 200, { method: seen.method, query: Object.fromEntries(url.searchParams), headers: seen.headers, body: seen.body });
@@ -252,6 +256,41 @@ export class TestServer {
       return this.json(res, 404, { error: 'unknown style' });
     }
     this.json(res, 200, { data: { items: this.slice(from, size) }, meta }, headers);
+  }
+
+  /**
+   * /big?mb=N: a JSON body of N MiB, `{ "data": { "items": [...] } }`, streamed in 64 KiB chunks as
+   * the client reads them; with `declare=1` it states its Content-Length first. Pages after the
+   * first (`page=2`…) are empty.
+   */
+  private async big(url: URL, res: ServerResponse): Promise<void> {
+    if (Number(url.searchParams.get('page') ?? 1) > 1) return this.json(res, 200, { data: { items: [] } });
+    const total = Math.floor(Number(url.searchParams.get('mb') ?? 1) * 1024 * 1024);
+    const head = '{"data":{"items":[';
+    const tail = ']}}';
+    const item = `{"id":0,"pad":"${'x'.repeat(100)}"}`;
+    const count = Math.max(1, Math.floor((total - head.length - tail.length) / (item.length + 1)));
+    const size = head.length + tail.length + count * item.length + (count - 1);
+    res.writeHead(200, { 'content-type': 'application/json', ...(url.searchParams.get('declare') ? { 'content-length': String(size) } : {}) });
+    const perChunk = Math.floor((64 * 1024) / (item.length + 1));
+    let chunk = head;
+    for (let i = 0; i < count; i++) {
+      chunk += i === 0 ? item : `,${item}`;
+      if ((i + 1) % perChunk === 0 || i === count - 1) {
+        if (i === count - 1) chunk += tail;
+        if (res.destroyed || res.socket === null || res.socket.destroyed) return;
+        this.bigSent += chunk.length;
+        if (!res.write(chunk)) {
+          const ok = await new Promise<boolean>((resolve) => {
+            res.once('drain', () => resolve(true));
+            res.once('close', () => resolve(false));
+          });
+          if (!ok) return;
+        }
+        chunk = '';
+      }
+    }
+    res.end();
   }
 
   /** /enrich/ID → { id, score, tag }; answers 404 for ids ending in /missing. */

@@ -70,10 +70,10 @@ export class HttpCaller {
 
   constructor(
     private readonly ctx: PluginContext,
-    options: { connections: number; timeoutMs: number; origins: OriginPolicy },
+    options: { connections: number; timeoutMs: number; maxBytes: number; origins: OriginPolicy },
   ) {
     this.origins = options.origins;
-    this.client = new HttpClient({ connections: options.connections, timeoutMs: options.timeoutMs, signal: ctx.signal });
+    this.client = new HttpClient({ connections: options.connections, timeoutMs: options.timeoutMs, maxBytes: options.maxBytes, signal: ctx.signal });
     this.gate = new PauseGate(ctx);
     this.retryOn = ctx.step.retryOn ?? DEFAULT_RETRY_ON;
     this.retry = retrySettingsOf(ctx);

@@ -1,5 +1,6 @@
 import { Agent, type Dispatcher } from 'undici';
-import { failureOfThrown, RequestTimeout } from './errors.js';
+import { failureOfThrown, HttpFailure, RequestTimeout } from './errors.js';
+import { sizeText } from './sizes.js';
 
 /** One request, fully rendered. */
 export interface HttpRequest {
@@ -21,6 +22,8 @@ export interface HttpClientOptions {
   readonly connections: number;
   /** Time for one exchange, from sending the request to the last byte of the response. */
   readonly timeoutMs: number;
+  /** The largest response body read; past it the exchange is stopped (`maxResponseSize`). */
+  readonly maxBytes: number;
   /** The run's signal: when it aborts, every request in flight is torn down. */
   readonly signal: AbortSignal;
 }
@@ -68,7 +71,7 @@ export class HttpClient {
     const { signal } = options;
     if (run.aborted) return Promise.reject(run.reason);
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const timeoutMs = this.options.timeoutMs;
+    const { timeoutMs, maxBytes } = this.options;
     return new Promise<HttpResponse>((resolve, reject) => {
       let controller: Dispatcher.DispatchController | undefined;
       let stopped: unknown;
@@ -76,6 +79,7 @@ export class HttpClient {
       let status = 0;
       let headers: Record<string, string | string[] | undefined> = {};
       const chunks: Buffer[] = [];
+      let size = 0;
       const finish = (error: unknown, response?: HttpResponse) => {
         if (settled) return;
         settled = true;
@@ -94,6 +98,15 @@ export class HttpClient {
       // One native timer for the whole exchange: undici's own header/body timers tick every 500 ms.
       const timer = setTimeout(() => stop(new RequestTimeout(timeoutMs)), timeoutMs);
       const onAbort = () => stop(signal!.reason);
+      // Counted as it arrives and stopped at the mark: a huge body is never held, only refused.
+      const tooLarge = (what: string) =>
+        stop(
+          new HttpFailure(
+            `${request.method} ${displayUrl(request.url)}: the response ${what} is over maxResponseSize (${sizeText(maxBytes)}); raise maxResponseSize, or ask the API for less`,
+            'response',
+            { status },
+          ),
+        );
       if (signal) signal.addEventListener('abort', onAbort, { once: true });
       this.agent.dispatch(
         {
@@ -112,8 +125,13 @@ export class HttpClient {
             if (statusCode < 200) return;
             status = statusCode;
             headers = responseHeaders;
+            const declared = Number(responseHeaders['content-length']);
+            if (declared > maxBytes) tooLarge(`(${sizeText(declared)}, says its Content-Length)`);
           },
           onResponseData(_c, chunk) {
+            if (settled) return;
+            size += chunk.length;
+            if (size > maxBytes) return tooLarge(`body`);
             chunks.push(chunk);
           },
           onResponseEnd() {

@@ -1,6 +1,7 @@
 import { PermanentError, type PluginContext, type RuleViolation, type SluiceRecord } from '@sluice/core';
 import { parseDuration } from './durations.js';
 import type { AllowOrigin } from './origins.js';
+import { DEFAULT_MAX_RESPONSE, parseSize } from './sizes.js';
 
 /** Options every http plugin shares: where, with which headers, as whom, how long. */
 export const urlOption = {
@@ -70,6 +71,16 @@ export const timeoutOption = {
   examples: ['10s', 2500],
 } as const;
 
+export const maxResponseSizeOption = {
+  type: ['string', 'integer'],
+  pattern: '^\\s*\\d+(\\.\\d+)?\\s*([bB]|[kKmMgG][bB])?\\s*$',
+  minimum: 1,
+  default: '64MB',
+  description:
+    'The most one response may hold (its body, as received). A larger one is stopped as soon as it passes the mark, never read whole: a page error (source) or a record error (transform, sink). 1 KB = 1024 bytes; a number is bytes.',
+  examples: ['64MB', '512KB', '1GB'],
+} as const;
+
 export type Auth = { bearer: string } | { username: string; password: string };
 
 export interface RequestConfig {
@@ -79,6 +90,12 @@ export interface RequestConfig {
   auth?: Auth;
   timeout?: string | number;
   allowOrigins?: AllowOrigin[];
+  maxResponseSize?: string | number;
+}
+
+/** The response size cap: `with.maxResponseSize`, else 64 MB. */
+export function maxResponseBytes(config: RequestConfig): number {
+  return parseSize(config.maxResponseSize) ?? DEFAULT_MAX_RESPONSE;
 }
 
 /** The per-request timeout: `with.timeout`, else the step's. */

@@ -18,6 +18,8 @@ import {
   authOnce,
   authOption,
   headersOption,
+  maxResponseBytes,
+  maxResponseSizeOption,
   queryOption,
   RequestTemplate,
   requestTimeoutMs,
@@ -43,6 +45,7 @@ export const httpSinkSchema = {
     headers: headersOption,
     auth: authOption,
     allowOrigins: allowOriginsOption,
+    maxResponseSize: maxResponseSizeOption,
     timeout: {
       ...timeoutOption,
       description: `${timeoutOption.description} The step's own timeout covers a whole batch: with one request per record, give it room for every request of a batch.`,
@@ -119,7 +122,7 @@ export const httpSink = defineSink({
     const batch = config.batch ?? false;
     const concurrency = batch ? 1 : ctx.step.concurrency;
     const origins = new OriginPolicy(staticOrigin(config.url), config.allowOrigins);
-    const caller = new HttpCaller(ctx, { connections: concurrency, timeoutMs: requestTimeoutMs(config, ctx), origins });
+    const caller = new HttpCaller(ctx, { connections: concurrency, timeoutMs: requestTimeoutMs(config, ctx), maxBytes: maxResponseBytes(config), origins });
     const template = new RequestTemplate(ctx, config, { accept: 'application/json' });
     const method = config.method ?? 'POST';
     const header = config.idempotencyHeader === undefined ? 'idempotency-key' : config.idempotencyHeader === false ? undefined : config.idempotencyHeader.toLowerCase();

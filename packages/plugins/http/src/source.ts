@@ -19,6 +19,8 @@ import {
   authOnce,
   authOption,
   headersOption,
+  maxResponseBytes,
+  maxResponseSizeOption,
   queryOption,
   RequestTemplate,
   requestTimeoutMs,
@@ -44,6 +46,7 @@ export const httpSourceSchema = {
     headers: headersOption,
     auth: authOption,
     allowOrigins: allowOriginsOption,
+    maxResponseSize: maxResponseSizeOption,
     timeout: timeoutOption,
     items: {
       type: 'string',
@@ -547,7 +550,7 @@ export const httpSource = defineSource({
     const template = new RequestTemplate(ctx, config, { accept: 'application/json' });
     // The source's url has no record in it: its origin is known once rendered.
     const origins = new OriginPolicy(originOf(template), config.allowOrigins);
-    const caller = new HttpCaller(ctx, { connections: 1, timeoutMs: requestTimeoutMs(config, ctx), origins });
+    const caller = new HttpCaller(ctx, { connections: 1, timeoutMs: requestTimeoutMs(config, ctx), maxBytes: maxResponseBytes(config), origins });
     const reader = new PageReader(ctx, s, template, caller);
     const wantsTotal = s.total !== undefined || s.totalHeader !== undefined;
     return {

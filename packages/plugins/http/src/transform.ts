@@ -7,6 +7,8 @@ import {
   authOnce,
   authOption,
   headersOption,
+  maxResponseBytes,
+  maxResponseSizeOption,
   queryOption,
   RequestTemplate,
   requestTimeoutMs,
@@ -32,6 +34,7 @@ export const httpTransformSchema = {
     headers: headersOption,
     auth: authOption,
     allowOrigins: allowOriginsOption,
+    maxResponseSize: maxResponseSizeOption,
     body: bodyOption,
     json: jsonOption,
     parse: {
@@ -112,7 +115,7 @@ export const httpTransform = defineTransform({
     const template = new RequestTemplate(ctx, config, parse === 'json' ? { accept: 'application/json' } : {});
     const body = bodyRenderer(ctx, config, 'none');
     const origins = new OriginPolicy(staticOrigin(config.url), config.allowOrigins);
-    const caller = new HttpCaller(ctx, { connections: ctx.step.concurrency, timeoutMs, origins });
+    const caller = new HttpCaller(ctx, { connections: ctx.step.concurrency, timeoutMs, maxBytes: maxResponseBytes(config), origins });
     const nullOn = new Set(config.nullOn ?? []);
     const policy: StatusPolicy = (status) => ((status >= 200 && status < 300) || nullOn.has(status) ? 'ok' : 'fail');
     // The engine times each attempt out too; its signal is only worth its cost when ours runs longer.
