@@ -155,7 +155,11 @@ export interface SourceInstance {
    * Stop early when `signal` aborts; the engine saves the cursor of the last page every sink finished.
    */
   read(options: ReadOptions): AsyncIterable<SourcePage>;
-  estimate?(): Promise<SourceEstimate | undefined>;
+  /**
+   * The total this source will read, for the progress screen. Called once, with the same
+   * `partition` that `read` gets (undefined for the whole source), before or while reading.
+   */
+  estimate?(partition?: unknown): Promise<SourceEstimate | undefined>;
   /**
    * Splits the source into at most `n` JSON-serialisable slices that together read every record
    * exactly once (files by file or byte range, tables by key range). Sources that cannot split

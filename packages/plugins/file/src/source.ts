@@ -255,8 +255,6 @@ export const fileSource = defineSource({
     const files = await expandInputs(options.patterns, (p) => ctx.resolvePath(p), ctx.job.dir);
     const patterns = options.patterns.map((p) => `'${p}'`).join(', ');
     const ranges = options.format !== 'json';
-    // The partition this instance reads, once `read` names it (the estimate is that partition's bytes).
-    let reading: readonly FileSlice[] | undefined;
     return {
       read(read) {
         let slices: readonly FileSlice[];
@@ -265,13 +263,11 @@ export const fileSource = defineSource({
         } catch (error) {
           return failing(error);
         }
-        reading = slices;
         return readSlices(files, slices, options, read);
       },
-      async estimate() {
-        // The engine asks for the estimate just before it calls read with the partition; give it that turn.
-        if (!reading) await new Promise((resolve) => setImmediate(resolve));
-        const slices = reading ?? slicesOf(undefined, files, patterns, ranges);
+      async estimate(partition) {
+        // The partition's bytes: the same slices `read` gets.
+        const slices = slicesOf(partition, files, patterns, ranges);
         return { total: slices.reduce((sum, slice) => sum + sliceSpan(slice, files[slice.file]!), 0), unit: 'bytes' };
       },
       partitions: (n) =>

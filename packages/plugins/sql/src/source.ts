@@ -129,9 +129,6 @@ function isCursor(value: unknown, width: number): value is SqlCursor {
  * key of the previous page) ORDER BY key LIMIT n`. Memory holds one page; the cursor is the last key.
  */
 class KeysetReader implements SourceInstance {
-  /** The partition `read` was given, for `estimate`. */
-  private reading: SqlPartition | undefined;
-
   constructor(
     private readonly conn: SqlConnection,
     private readonly config: Config,
@@ -190,7 +187,6 @@ class KeysetReader implements SourceInstance {
     } catch (error) {
       return failing(error);
     }
-    this.reading = range;
     return this.pages(options, range);
   }
 
@@ -242,10 +238,8 @@ class KeysetReader implements SourceInstance {
     return record;
   }
 
-  async estimate(): Promise<{ total: number; unit: 'records' } | undefined> {
-    // The engine asks for the estimate just before it calls read with the partition; give it that turn.
-    if (!this.reading) await new Promise((resolve) => setImmediate(resolve));
-    const n = await this.count(this.reading ?? {});
+  async estimate(partition?: unknown): Promise<{ total: number; unit: 'records' } | undefined> {
+    const n = await this.count(partitionOf(partition));
     return Number.isFinite(n) ? { total: n, unit: 'records' } : undefined;
   }
 

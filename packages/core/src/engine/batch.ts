@@ -1,0 +1,19 @@
+import type { DeadLetterEntry } from '../events/types.js';
+import type { RecordPosition, SluiceRecord, SourcePage } from '../plugin/types.js';
+import type { BatchCounts } from './counters.js';
+
+/** A page as the engine reads it: a source page, plus the replay entry points. */
+export type EnginePage = SourcePage & { readonly entry?: number[] };
+
+/** A page of the source on its way through the steps to the sinks. */
+export interface Batch extends BatchCounts {
+  readonly seq: number;
+  readonly cursor: unknown;
+  readonly progress?: number;
+  records: SluiceRecord[];
+  positions: RecordPosition[];
+  /** Replay: the transform index each record enters at. */
+  entry?: number[];
+  /** Records that failed for good with `onError: deadLetter`, written when the batch commits. */
+  readonly dead: DeadLetterEntry[];
+}

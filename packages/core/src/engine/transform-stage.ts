@@ -1,0 +1,218 @@
+import { isRetryable } from '../errors/index.js';
+import type { RecordPosition, SluiceRecord, TransformResult } from '../plugin/types.js';
+import type { Attempts } from './attempts.js';
+import type { Batch } from './batch.js';
+import type { Clock } from './clock.js';
+import type { RunCounters } from './counters.js';
+import type { RunControl } from './failure.js';
+import type { FailureRouter } from './failures.js';
+import { AttemptInfo, type RuntimeTransform } from './steps.js';
+
+const PASS = Symbol('pass');
+const FAILED = Symbol('failed');
+
+/**
+ * Runs a batch through the transforms, one step after another. Inside a step records run at once
+ * up to its `concurrency`, each with its own retries, timeout and rate token; a synchronous result
+ * takes a fast path with no promise per record.
+ */
+export class TransformStage {
+  constructor(
+    private readonly steps: readonly RuntimeTransform[],
+    private readonly control: RunControl,
+    private readonly counters: RunCounters,
+    private readonly failures: FailureRouter,
+    private readonly attempts: Attempts,
+    private readonly clock: Clock,
+  ) {}
+
+  async run(batch: Batch): Promise<void> {
+    for (const step of this.steps) {
+      if (this.control.failure) return;
+      await this.runStep(step, batch);
+    }
+  }
+
+  private async runStep(step: RuntimeTransform, batch: Batch): Promise<void> {
+    const { records, positions, entry } = batch;
+    const n = records.length;
+    const results: Array<TransformResult | typeof PASS | typeof FAILED> = new Array(n);
+    const signal = this.control.abort.signal;
+    const started = this.clock.now();
+    let pending: Promise<void>[] | undefined;
+    let syncCount = 0;
+    for (let i = 0; i < n; i++) {
+      // The run is failing (a record with onError: fail, the error budget): start no more calls.
+      if (signal.aborted) break;
+      const record = records[i]!;
+      if (entry && entry[i]! > step.index) {
+        results[i] = PASS;
+        continue;
+      }
+      if (step.when) {
+        let matches: unknown;
+        try {
+          matches = step.when.evaluate(record);
+        } catch (error) {
+          results[i] = FAILED;
+          this.failures.recordFailed(step, batch, new Error(`when: ${(error as Error).message}`, { cause: error }), 1, positions[i]!, record);
+          continue;
+        }
+        if (!matches) {
+          results[i] = PASS;
+          continue;
+        }
+      }
+      if (!step.throttle.limited && step.sem.tryAcquire()) {
+        const info = new AttemptInfo(positions[i]!, 1, signal);
+        let result: TransformResult | Promise<TransformResult>;
+        try {
+          result = step.instance.process(record, info);
+        } catch (error) {
+          step.sem.release();
+          (pending ??= []).push(this.retryRecord(step, batch, i, results, error, 2));
+          continue;
+        }
+        if (result && typeof (result as Promise<unknown>).then === 'function') {
+          (pending ??= []).push(this.settleAttempt(step, batch, i, results, result as Promise<TransformResult>, info, started));
+        } else {
+          step.sem.release();
+          results[i] = result as TransformResult;
+          syncCount++;
+        }
+      } else {
+        (pending ??= []).push(this.retryRecord(step, batch, i, results, undefined, 1));
+      }
+    }
+    if (syncCount > 0) step.latency.add((this.clock.now() - started) / syncCount);
+    if (pending) await Promise.all(pending);
+    // A failed run commits nothing more; what this batch did is not counted.
+    if (signal.aborted) return;
+    this.collect(step, batch, results);
+  }
+
+  /** Awaits an asynchronous first attempt under the step's timeout; failures go to `retryRecord`. */
+  private async settleAttempt(
+    step: RuntimeTransform,
+    batch: Batch,
+    i: number,
+    results: unknown[],
+    promise: Promise<TransformResult>,
+    info: AttemptInfo,
+    started: number,
+  ): Promise<void> {
+    try {
+      results[i] = await this.attempts.withTimeout(promise, step.plan.timeoutMs, info);
+      step.latency.add(this.clock.now() - started);
+    } catch (error) {
+      step.sem.release();
+      return this.retryRecord(step, batch, i, results, error, 2);
+    }
+    step.sem.release();
+  }
+
+  /** Attempts `from`…`attempts` of one record, with backoff between them; then onError. */
+  private async retryRecord(
+    step: RuntimeTransform,
+    batch: Batch,
+    i: number,
+    results: unknown[],
+    lastError: unknown,
+    from: number,
+  ): Promise<void> {
+    const record = batch.records[i]!;
+    const position = batch.positions[i]!;
+    const policy = step.plan.retry;
+    const signal = this.control.abort.signal;
+    let error = lastError;
+    let attempted = from - 1;
+    try {
+      for (let attempt = from; attempt <= policy.attempts; attempt++) {
+        if (attempt > 1) {
+          if (!isRetryable(error)) break;
+          await this.attempts.backoff(step, batch, attempt - 1, error, position);
+        }
+        attempted = attempt;
+        // The slot first, then the throttle: a Retry-After pause set while this record waited
+        // for a slot must still hold it back, and a rate token is spent only when the call starts.
+        await step.sem.acquire();
+        try {
+          await step.throttle.take(signal);
+          signal.throwIfAborted();
+        } catch (aborted) {
+          step.sem.release();
+          throw aborted;
+        }
+        const info = new AttemptInfo(position, attempt, signal);
+        const started = this.clock.now();
+        try {
+          results[i] = await this.attempts.withTimeout(step.instance.process(record, info), step.plan.timeoutMs, info);
+          step.latency.add(this.clock.now() - started);
+          return;
+        } catch (caught) {
+          error = caught;
+        } finally {
+          step.sem.release();
+        }
+      }
+    } catch (aborted) {
+      // The run is failing or stopping hard; this record's fate is the run's.
+      results[i] = FAILED;
+      if (!this.control.failure) this.control.fail(aborted);
+      return;
+    }
+    results[i] = FAILED;
+    this.failures.recordFailed(step, batch, error, attempted, position, record);
+  }
+
+  /** Gathers a transform's results into the batch's next records, counting each door. */
+  private collect(step: RuntimeTransform, batch: Batch, results: unknown[]): void {
+    const { records, positions, entry } = batch;
+    const outRecords: SluiceRecord[] = [];
+    const outPositions: RecordPosition[] = [];
+    const outEntry: number[] | undefined = entry ? [] : undefined;
+    let processed = 0;
+    let out = 0;
+    let filtered = 0;
+    let produced = 0;
+    for (let i = 0; i < results.length; i++) {
+      const result = results[i];
+      if (result === FAILED) {
+        processed++;
+        continue;
+      }
+      if (result === PASS) {
+        outRecords.push(records[i]!);
+        outPositions.push(positions[i]!);
+        outEntry?.push(entry![i]!);
+        continue;
+      }
+      processed++;
+      if (result === null || result === undefined) {
+        filtered++;
+      } else if (Array.isArray(result)) {
+        if (result.length === 0) filtered++;
+        else produced += result.length - 1;
+        for (const r of result) {
+          outRecords.push(r as SluiceRecord);
+          outPositions.push(positions[i]!);
+          outEntry?.push(entry![i]!);
+        }
+        out += result.length;
+      } else {
+        outRecords.push(result as SluiceRecord);
+        outPositions.push(positions[i]!);
+        outEntry?.push(entry![i]!);
+        out++;
+      }
+    }
+    batch.records = outRecords;
+    batch.positions = outPositions;
+    batch.entry = outEntry;
+    this.counters.addStep(batch, step, 'in', processed);
+    this.counters.addStep(batch, step, 'out', out);
+    this.counters.addStep(batch, step, 'filtered', filtered);
+    this.counters.add(batch, 'filtered', filtered);
+    this.counters.add(batch, 'produced', produced);
+  }
+}
