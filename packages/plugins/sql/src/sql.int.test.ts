@@ -189,7 +189,7 @@ describe.each(['better-sqlite3', 'pg', 'mysql2'] as Client[])('sql plugin on %s'
     async function readPartition(config: Record<string, unknown>, partition: unknown, options: { cursor?: unknown; batchSize?: number } = {}) {
       const ctx = createTestContext({ kind: 'source', connections: { db: db.connection } });
       const source = await sqlSource.create({ connection: 'db', ...config } as never, ctx);
-      const estimate = source.estimate!();
+      const estimate = source.estimate!(partition);
       // A read that fails leaves the estimate to fail on the closed pool; that is not what is tested.
       estimate.catch(() => undefined);
       const pages: SourcePage[] = [];
