@@ -1,6 +1,7 @@
 import { relative } from 'node:path';
 import { formatDiagnostic, loadJob, type JobPlan } from '@sluice/core/internal';
 import { builtInRegistry } from './builtins.js';
+import { jobEnv } from './envfile.js';
 
 /** A path as the user would want to read it: relative to where they are, when that is shorter. */
 export function shortPath(path: string): string {
@@ -8,9 +9,12 @@ export function shortPath(path: string): string {
   return rel && !rel.startsWith('../../') && rel.length < path.length ? rel : path;
 }
 
-/** Loads a job for running; prints its problems and returns undefined when it is invalid. */
-export async function loadForRun(file: string, sets: string[] = []): Promise<JobPlan | undefined> {
-  const { plan, diagnostics } = await loadJob(file, { registry: builtInRegistry(), sets, strictEnv: true });
+/**
+ * Loads a job for running, with the variables of `--env-file` (or of a `.env` beside the job);
+ * prints its problems and returns undefined when it is invalid.
+ */
+export async function loadForRun(file: string, sets: string[] = [], envFiles?: Record<string, string>): Promise<JobPlan | undefined> {
+  const { plan, diagnostics } = await loadJob(file, { registry: builtInRegistry(), sets, strictEnv: true, env: jobEnv(file, envFiles) });
   for (const d of diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
   return plan;
 }

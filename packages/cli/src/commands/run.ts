@@ -3,6 +3,7 @@ import { CheckpointMismatchError, JobRun, type RunSummary } from '@sluice/core/i
 import { StartupRefusal } from '@sluice/core';
 import { oneOf, parse, UsageError } from '../args.js';
 import { builtInCheckpointStores } from '../builtins.js';
+import { ENV_FILE_USAGE, readEnvFiles } from '../envfile.js';
 import { loadForRun, shortPath } from '../job.js';
 import { summaryText } from '../render/format.js';
 import { runInfoOf } from '../render/info.js';
@@ -20,6 +21,7 @@ const USAGE = `usage: sluice run JOB.yaml [options]
   --limit N               stop after N records (no checkpoint is saved)
   --set PATH=VALUE        override a job value, e.g. --set batch.size=100 (repeatable)
   --report FILE           write the run summary as JSON (schema: report.schema.json)
+${ENV_FILE_USAGE}
   --progress MODE         auto | tui | plain | json | none (default auto: the screen on a
                           terminal, plain lines otherwise)
   --verbose               show error causes and stacks
@@ -47,6 +49,7 @@ export async function run(argv: string[]): Promise<number> {
       limit: { type: 'string' },
       set: { type: 'string', multiple: true },
       report: { type: 'string' },
+      'env-file': { type: 'string', multiple: true },
       progress: { type: 'string' },
       verbose: { type: 'boolean' },
       workers: { type: 'string' },
@@ -74,7 +77,7 @@ export async function run(argv: string[]): Promise<number> {
   const distributed = distributedOptions(values, USAGE);
   const trust = distributed ? await queueTrustOf(values, USAGE) : undefined;
 
-  const plan = await loadForRun(positionals[0]!, values.set ?? []);
+  const plan = await loadForRun(positionals[0]!, values.set ?? [], values['env-file'] ? readEnvFiles(values['env-file'], USAGE) : undefined);
   if (!plan) return 2;
   if (distributed) {
     const { runCoordinator } = await import('../distributed/coordinator.js');

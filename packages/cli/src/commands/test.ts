@@ -3,6 +3,7 @@ import { glob } from 'tinyglobby';
 import { formatDiagnostic } from '@sluice/core/internal';
 import { oneOf, parse, UsageError } from '../args.js';
 import { builtInRegistry } from '../builtins.js';
+import { readEnvFiles } from '../envfile.js';
 import { duration } from '../render/format.js';
 import { runJobTestFile, type CaseResult } from '../jobtest/run.js';
 import { loadJobTestFile } from '../jobtest/spec.js';
@@ -10,6 +11,9 @@ import { loadJobTestFile } from '../jobtest/spec.js';
 const USAGE = `usage: sluice test [JOB_TEST.yaml | GLOB]… [options]
 
   --format FORMAT   text | json (default text)
+  --env-file FILE   variables for every case's \${env:…}, under the test file's own env:
+                    (repeatable; a later file wins). Nothing else is read: not the process
+                    environment, not a .env beside the job, so a test passes the same everywhere
 
 Runs job tests (*.test.yaml): each names a job, input records (inline or a file) and the sink
 output and dead letters expected. The source is replaced by the input and the sinks are captured
@@ -18,7 +22,7 @@ below the current folder.
 exit codes: 0 all pass · 1 a test failed · 2 usage or an invalid test file`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals, help } = parse(argv, { format: { type: 'string' } }, USAGE);
+  const { values, positionals, help } = parse(argv, { format: { type: 'string' }, 'env-file': { type: 'string', multiple: true } }, USAGE);
   if (help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
@@ -39,6 +43,7 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
 
+  const env = readEnvFiles(values['env-file'] ?? [], USAGE);
   const registry = builtInRegistry();
   const results: CaseResult[] = [];
   let invalid = 0;
@@ -51,7 +56,7 @@ export async function run(argv: string[]): Promise<number> {
       else results.push({ file, name: '(invalid test file)', line: 0, passed: false, durationMs: 0, problems: diagnostics.map(formatDiagnostic) });
       continue;
     }
-    for (const result of await runJobTestFile(spec, registry)) {
+    for (const result of await runJobTestFile(spec, registry, env)) {
       results.push(result);
       if (format === 'text') out.write(`${caseText(result)}\n`);
     }

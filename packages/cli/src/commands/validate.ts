@@ -3,12 +3,14 @@ import { glob } from 'tinyglobby';
 import { formatDiagnostic, loadJob, type Diagnostic } from '@sluice/core/internal';
 import { oneOf, parse, UsageError } from '../args.js';
 import { builtInRegistry } from '../builtins.js';
+import { ENV_FILE_USAGE, jobEnv, readEnvFiles } from '../envfile.js';
 import { isJobTestFile, loadJobTestFile } from '../jobtest/spec.js';
 
 const USAGE = `usage: sluice validate FILE_OR_GLOB… [options]
 
   --format FORMAT   text | json | github (default text)
   --strict-env      a missing environment variable is an error (default: a warning)
+${ENV_FILE_USAGE.replace(/^ {2}--env-file FILE {9}/, '  --env-file FILE   ').replace(/\n {26}/g, '\n                    ')}
 
 Checks YAML, the job schema, every plugin's options and every expression; job test files
 (*.test.yaml) are checked as job tests. Runs nothing: no expression is evaluated and no plugin
@@ -17,7 +19,7 @@ environment variable is a warning unless --strict-env.
 exit codes: 0 valid · 1 invalid · 2 usage`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals, help } = parse(argv, { format: { type: 'string' }, 'strict-env': { type: 'boolean' } }, USAGE);
+  const { values, positionals, help } = parse(argv, { format: { type: 'string' }, 'strict-env': { type: 'boolean' }, 'env-file': { type: 'string', multiple: true } }, USAGE);
   if (help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
@@ -35,6 +37,7 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
 
+  const envFiles = values['env-file'] ? readEnvFiles(values['env-file'], USAGE) : undefined;
   const registry = builtInRegistry();
   const results: Array<{ file: string; valid: boolean; diagnostics: Diagnostic[] }> = [];
   for (const file of [...new Set(files)]) {
@@ -43,7 +46,7 @@ export async function run(argv: string[]): Promise<number> {
       results.push({ file, valid: spec !== undefined, diagnostics });
       continue;
     }
-    const { plan, diagnostics } = await loadJob(file, { registry, strictEnv: Boolean(values['strict-env']) });
+    const { plan, diagnostics } = await loadJob(file, { registry, strictEnv: Boolean(values['strict-env']), env: jobEnv(file, envFiles) });
     results.push({ file, valid: plan !== undefined && !diagnostics.some((d) => d.severity === 'error'), diagnostics });
   }
   const invalid = results.filter((r) => !r.valid).length;

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { parseDuration } from '@sluice/core/internal';
 import { oneOf, parse, UsageError } from '../args.js';
 import { DEFAULT_PREFIX } from '../distributed/keys.js';
+import { ENV_FILE_USAGE, readEnvFiles } from '../envfile.js';
 
 const USAGE = `usage: sluice worker --queue redis://host:6379 [options]
 
@@ -17,6 +18,7 @@ them. Start it from the same project checkout as the coordinator: the job file's
                           another worker takes them over (default 30s)
   --name NAME             this worker's name in messages and reports (default host-pid)
   --progress MODE         plain: a line per partition start and end (default) | none
+${ENV_FILE_USAGE}
   --queue-key-file FILE   the queue key (else SLUICE_QUEUE_KEY): a partition is run only when
                           the coordinator signed it with the same key
   --insecure-queue        run unsigned partitions (a trusted local setup only: anyone who can
@@ -39,6 +41,7 @@ export async function run(argv: string[]): Promise<number> {
       'lock-timeout': { type: 'string' },
       name: { type: 'string' },
       progress: { type: 'string' },
+      'env-file': { type: 'string', multiple: true },
       'queue-key-file': { type: 'string' },
       'insecure-queue': { type: 'boolean' },
       'redis-ca': { type: 'string' },
@@ -73,7 +76,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   const { runWorker } = await import('../distributed/worker.js');
   try {
-    return await runWorker({ url: values.queue, prefix, concurrency, lockTimeoutMs, name, progress, trust, ...(values['redis-ca'] !== undefined ? { ca: values['redis-ca'] } : {}) });
+    const envFiles = values['env-file'] ? readEnvFiles(values['env-file'], USAGE) : undefined;
+    return await runWorker({ url: values.queue, prefix, concurrency, lockTimeoutMs, name, progress, trust, ...(envFiles ? { envFiles } : {}), ...(values['redis-ca'] !== undefined ? { ca: values['redis-ca'] } : {}) });
   } catch (error) {
     // A malformed URL: say so without repeating it (it may hold a password).
     if (error instanceof Error && error.message.startsWith('--queue:')) throw new UsageError(error.message, USAGE);

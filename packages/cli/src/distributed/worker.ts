@@ -19,6 +19,7 @@ import {
 import type { Redis } from 'ioredis';
 import { partitionPath } from '@sluice/plugin-file';
 import { builtInRegistry } from '../builtins.js';
+import { jobEnv } from '../envfile.js';
 import { duration, int } from '../render/format.js';
 import { partitionLabel, QUEUE, stopKey } from './keys.js';
 import { FORWARDED, jsonSafe, type PartitionJobData, type PartitionProgress } from './protocol.js';
@@ -37,6 +38,8 @@ export interface WorkerOptions {
   readonly name: string;
   /** plain: a line per partition start and end on stderr; none: only problems. */
   readonly progress: 'plain' | 'none';
+  /** `--env-file`: variables for the job's \${env:…}, under this worker's environment (else a .env beside the job). */
+  readonly envFiles?: Record<string, string>;
   /** The queue key the coordinator's messages must be signed with (or the operator's opt-out). */
   readonly trust: QueueTrust;
   /** `--redis-ca`: the CA of a `rediss://` server's certificate. */
@@ -192,7 +195,7 @@ async function runPartition(job: Job<PartitionJobData, RunSummary>, token: strin
     refuse(messageOf(error));
   }
   const file = resolve(data.file);
-  const loaded = await loadJobText(text, { dir: dirname(file), displayName: data.file, registry: builtInRegistry(), sets: [...data.sets], strictEnv: true });
+  const loaded = await loadJobText(text, { dir: dirname(file), displayName: data.file, registry: builtInRegistry(), sets: [...data.sets], strictEnv: true, env: jobEnv(file, c.o.envFiles) });
   const plan = loaded.plan;
   if (!plan) {
     const problems = loaded.diagnostics.filter((d) => d.severity === 'error').map((d) => formatDiagnostic(d));

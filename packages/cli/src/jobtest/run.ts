@@ -20,13 +20,13 @@ export interface CaseResult {
  * its secrets), its source replaced by the case's input and its sinks and dead-letter sink by
  * in-memory captures, so nothing outside the process is read or written by the source and sinks.
  */
-export async function runJobTestFile(spec: JobTestFile, registry: PluginRegistry): Promise<CaseResult[]> {
+export async function runJobTestFile(spec: JobTestFile, registry: PluginRegistry, env: Readonly<Record<string, string>> = {}): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
   for (const testCase of spec.cases) {
     const started = performance.now();
     let problems: string[];
     try {
-      problems = await runCase(spec, testCase, registry);
+      problems = await runCase(spec, testCase, registry, env);
     } catch (error) {
       problems = [`the test could not run: ${(error as Error).message}`];
     }
@@ -42,10 +42,10 @@ export async function runJobTestFile(spec: JobTestFile, registry: PluginRegistry
   return results;
 }
 
-async function runCase(spec: JobTestFile, testCase: JobTestCase, registry: PluginRegistry): Promise<string[]> {
+async function runCase(spec: JobTestFile, testCase: JobTestCase, registry: PluginRegistry, env: Readonly<Record<string, string>>): Promise<string[]> {
   const jobName = relative(process.cwd(), spec.job) || spec.job;
-  // Only the test's own env: a job test gives the same result on every machine, secrets or not.
-  const { plan, diagnostics } = await loadJob(spec.job, { registry, env: { ...testCase.env }, strictEnv: false, displayName: jobName });
+  // Only the test's own env (over --env-file's): a job test gives the same result on every machine, secrets or not.
+  const { plan, diagnostics } = await loadJob(spec.job, { registry, env: { ...env, ...testCase.env }, strictEnv: false, displayName: jobName });
   if (!plan) return ['the job is invalid:', ...diagnostics.filter((d) => d.severity === 'error').map((d) => `  ${formatDiagnostic(d).replace(/\n/g, '\n  ')}`)];
 
   const captures = new Map<string, CapturedSink>(plan.sinks.map((s) => [s.id, captureSink(s.id)]));
