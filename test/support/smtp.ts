@@ -55,6 +55,8 @@ export interface SmtpTestServer {
   readonly stats: { dataAttempts: number; refused: number; dropped: number; authFailures: number };
   /** Accepted messages per Message-ID. */
   byMessageId(): Map<string, ReceivedMail[]>;
+  /** Resolves once every message whose final dot has arrived is answered (accepted or refused). */
+  settled(): Promise<void>;
   /** Stops listening and drops every open connection. */
   close(): Promise<void>;
 }
@@ -151,6 +153,9 @@ export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<
       const map = new Map<string, ReceivedMail[]>();
       for (const mail of received) map.set(mail.messageId, [...(map.get(mail.messageId) ?? []), mail]);
       return map;
+    },
+    async settled() {
+      while (pending.size > 0) await Promise.allSettled([...pending]);
     },
     async close() {
       await Promise.allSettled([...pending]);
