@@ -238,3 +238,35 @@ deadLetter:
     expect([...byId.values()].every((keys) => keys.size === 1)).toBe(true);
   }, 60_000);
 });
+
+describe('sluice run --dry-run with an http source', () => {
+  it('prints the first request the source makes, with its parameter names and the secrets masked', async () => {
+    const dir = tempDir('sluice-http-dry-');
+    server.items = 30;
+    writeFileSync(
+      join(dir, 'job.yaml'),
+      `version: 1
+name: dry-pull
+source:
+  use: http
+  with:
+    url: ${server.url}/data/page
+    query: { api_key: "\${env:API_TOKEN}" }
+    auth: { bearer: "\${env:API_TOKEN}" }
+    headers: { X-Tenant: acme }
+    items: data.items
+    pagination: page
+    pageSize: 20
+sink:
+  use: file
+  with: { path: out/items.jsonl }
+`,
+    );
+    const token = 'Dry/Run+Tok=en';
+    const run = await sluice(['run', join(dir, 'job.yaml'), '--dry-run', '--progress', 'plain'], { env: { API_TOKEN: token } });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain(`dry run: source: first request: GET ${server.url}/data/page?api_key=***&page=1&per_page=20 (x-tenant: acme, authorization: ***)`);
+    expect(server.requests[0]!.query.toString()).toBe(`api_key=${encodeURIComponent(token).replace(/%20/g, '+')}&page=1&per_page=20`);
+    expect(run.stdout + run.stderr).not.toContain('Dry');
+  });
+});

@@ -6,6 +6,7 @@ import { builtInCheckpointStores } from '../builtins.js';
 import { ENV_FILE_USAGE, readEnvFiles } from '../envfile.js';
 import { loadForRun, shortPath } from '../job.js';
 import { summaryText } from '../render/format.js';
+import { dryRunNotes } from '../render/dry-run.js';
 import { runInfoOf } from '../render/info.js';
 import { jsonRenderer, type JsonRenderer } from '../render/json.js';
 import { plainRenderer, type Renderer } from '../render/plain.js';
@@ -101,6 +102,7 @@ export async function run(argv: string[]): Promise<number> {
   const jobRun = new JobRun(plan, options);
   const info = runInfoOf(plan, { dryRun: values['dry-run'], limit });
   const watch = new RunWatch(jobRun.bus, () => jobRun.progress(), info);
+  const notes = values['dry-run'] ? dryRunNotes(jobRun.bus) : undefined;
   const effective = mode === 'auto' ? (isTerminal(process.stderr) ? 'tui' : 'plain') : mode;
 
   let renderer: Renderer | undefined;
@@ -169,7 +171,8 @@ export async function run(argv: string[]): Promise<number> {
     { ...summary, ...(summary.deadLetterPath ? { deadLetterPath: shortPath(summary.deadLetterPath) } : {}) },
     { checkpoint: info.checkpoint, ...(process.stdout.isTTY ? { columns: process.stdout.columns } : {}) },
   );
-  (summary.status === 'done' && effective !== 'json' ? process.stdout : process.stderr).write(`${info.redact(text)}\n`);
+  const said = notes && effective !== 'json' ? notes().map((line) => `${line}\n`).join('') : '';
+  (summary.status === 'done' && effective !== 'json' ? process.stdout : process.stderr).write(`${info.redact(said + text)}\n`);
   if (values.verbose && screen) {
     const { repaints, mainMs, drawingMs } = screen.stats();
     const share = (ms: number) => `${((ms / Math.max(1, summary.durationMs)) * 100).toFixed(1)}%`;

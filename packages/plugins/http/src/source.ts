@@ -29,7 +29,7 @@ import {
   urlOption,
   type RequestConfig,
 } from './request.js';
-import { allowOriginsAreOrigins, allowOriginsOption, OriginPolicy } from './origins.js';
+import { allowOriginsAreOrigins, allowOriginsOption, OriginPolicy, withoutCredentials } from './origins.js';
 
 const STYLES = ['none', 'page', 'offset', 'cursor', 'link'] as const;
 type Style = (typeof STYLES)[number];
@@ -65,7 +65,7 @@ export const httpSourceSchema = {
     pageSize: {
       type: 'integer',
       minimum: 1,
-      description: 'Records per request, sent as the `params.size` parameter. Left out: the API\'s default and no parameter is sent.',
+      description: 'Records per request, sent as `per_page` (pagination: page) or `limit` (offset, cursor, link); `params.size` changes the name. Left out: the API\'s default and no parameter is sent.',
       examples: [100, 500],
     },
     startPage: { type: 'integer', minimum: 0, default: 1, description: 'The first page number (pagination: page).', examples: [1, 0] },
@@ -459,6 +459,35 @@ class PageReader {
     return { index };
   }
 
+  /** Whether the last page held fewer records than pageSize (undefined: no page yet, or said). */
+  private short: boolean | undefined = false;
+
+  /**
+   * Says once when pages do not hold `pageSize` records — more than asked, or a short page
+   * followed by more — which is what an API that reads another parameter name does.
+   */
+  private checkPageSize(count: number): void {
+    const size = this.s.pageSize;
+    if (size === undefined || this.short === undefined || this.s.style === 'none') return;
+    if (count > size || (this.short && count > 0)) {
+      this.ctx.logger.warn(
+        `pageSize ${size} is sent as '${this.s.params.size}', but a page held ${count > size ? `${count} records` : 'fewer records and more followed'}: the API may read another name; set params.size (e.g. params: { size: page_size })`,
+      );
+      this.short = undefined;
+      return;
+    }
+    this.short = count < size;
+  }
+
+  /** The first request, as `sluice run --dry-run` shows it. */
+  describeFirst(): string {
+    const request = this.requestOf(this.startOf());
+    const headers = Object.entries(request.headers)
+      .filter(([name]) => name !== 'user-agent' && name !== 'accept')
+      .map(([name, value]) => `${name}: ${withoutCredentials(this.ctx, { [name]: value })[name] ?? '***'}`);
+    return `${request.method} ${displayUrl(request.url)}${headers.length ? ` (${headers.join(', ')})` : ''}`;
+  }
+
   private first: string | undefined;
   private get firstUrl(): string {
     return (this.first ??= displayUrl(this.template.urlFor()));
@@ -499,6 +528,7 @@ class PageReader {
           continue;
         }
         const next = this.nextOf(at as Request, page);
+        this.checkPageSize(page.items.length);
         // An offset partition stops at its end, in the middle of a page if it must.
         const r = this.range;
         const items = r && 'fromOffset' in r && r.toOffset !== undefined && 'offset' in at ? page.items.slice(0, Math.max(0, r.toOffset - at.offset)) : page.items;
@@ -553,6 +583,16 @@ export const httpSource = defineSource({
     const caller = new HttpCaller(ctx, { connections: 1, timeoutMs: requestTimeoutMs(config, ctx), maxBytes: maxResponseBytes(config), origins });
     const reader = new PageReader(ctx, s, template, caller);
     const wantsTotal = s.total !== undefined || s.totalHeader !== undefined;
+    if (ctx.job.dryRun) {
+      // What will be asked of the API, secrets masked (the logger redacts them too).
+      let first: string;
+      try {
+        first = reader.describeFirst();
+      } catch (error) {
+        first = (error as Error).message;
+      }
+      ctx.logger.info(`first request: ${first}`, { dryRun: true });
+    }
     return {
       read: (options) => reader.read(options),
       ...(wantsTotal ? { estimate: () => reader.estimate } : {}),
