@@ -25,6 +25,12 @@ export interface BatchPlan {
   readonly parts: readonly PreparedBatch[];
   readonly before: readonly Statement[];
   after(rejected: readonly Rejection[]): Statement[];
+  /**
+   * Awaited after the batch's statements, just before COMMIT: resolves when the batches handed to
+   * the sink before this one have committed, rejects when one of them failed (this one then rolls
+   * back, so batches commit in source order — what the exactly-once marker relies on).
+   */
+  beforeCommit?(): Promise<void>;
 }
 
 /** The statement kinds a writer issues for a batch. */

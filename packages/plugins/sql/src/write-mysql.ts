@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { BatchPlan, BatchWriter, PreparedBatch, Rejection, WriteTarget } from './batch.js';
 import type { SqlConnection } from './connection.js';
 import { bindValue, quoteColumn } from './dialect.js';
@@ -5,22 +6,72 @@ import { classify, describeError } from './errors.js';
 
 interface MySqlConnection {
   query(sql: string, callback: (error: Error | null, result: unknown) => void): void;
+  query(options: { sql: string; infileStreamFactory: () => Readable }, callback: (error: Error | null, result: unknown) => void): void;
   execute(sql: string, params: unknown[], callback: (error: Error | null, result: unknown) => void): void;
 }
 
 /** Placeholders per statement stay well under MySQL's 65,535. */
 const MAX_PARAMS = 30_000;
 
+/** MySQL/MariaDB error numbers that mean `LOAD DATA LOCAL` is not allowed here (server or client setting). */
+const LOCAL_INFILE_REFUSED = new Set([1148, 3948, 2068, 4166]);
+
+/** `LOAD DATA LOCAL` made warnings (its rows are loaded as with IGNORE): redo the batch with statements. */
+class LoadWarnings extends Error {}
+
+// ---------- LOAD DATA text (tab-separated, backslash escapes, \N for NULL) ----------
+
+const NEEDS_ESCAPE = /[\\\n\r\t\0]/;
+const ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\0': '\\0' };
+
+function loadField(value: unknown): string {
+  if (value === null || value === undefined) return '\\N';
+  const text = typeof value === 'string' ? value : String(value);
+  return NEEDS_ESCAPE.test(text) ? text.replace(/[\\\n\r\t\0]/g, (c) => ESCAPES[c]!) : text;
+}
+
+/** The rows of `positions` as LOAD DATA text, in ~64 KiB chunks. */
+function loadChunks(batch: PreparedBatch, positions: readonly number[]): string[] {
+  const kinds = batch.columns.map((c) => c.kind);
+  const chunks: string[] = [];
+  let chunk = '';
+  for (const p of positions) {
+    const row = batch.rows[p]!;
+    let line = '';
+    for (let k = 0; k < kinds.length; k++) {
+      if (k > 0) line += '\t';
+      line += loadField(bindValue('mysql', kinds[k]!, row[k]));
+    }
+    chunk += `${line}\n`;
+    if (chunk.length >= 65_536) {
+      chunks.push(chunk);
+      chunk = '';
+    }
+  }
+  if (chunk) chunks.push(chunk);
+  return chunks;
+}
+
 /**
- * MySQL/MariaDB: multi-row `INSERT … VALUES (…), (…)` (with `ON DUPLICATE KEY UPDATE` for upsert)
- * as server-side prepared statements, in one transaction per batch. InnoDB undoes only the failed
- * statement on a data error, so refused rows are isolated by halving the statement's rows.
+ * MySQL/MariaDB, one transaction per batch. Insert and replace stream the batch with `LOAD DATA
+ * LOCAL INFILE` (mysql2's infileStreamFactory: no file on disk) where the server allows it. LOCAL
+ * turns refused rows into warnings (a duplicate key is skipped, a too-long value cut), so a load
+ * with any warning, or fewer rows than sent, is rolled back and the batch written again with
+ * statements. Those — and upsert, and servers with local_infile off — are multi-row
+ * `INSERT … VALUES (…), (…)` (`ON DUPLICATE KEY UPDATE` for upsert) as server-side prepared
+ * statements; InnoDB undoes only the failed statement on a data error, so refused rows are
+ * isolated by halving the statement's rows.
  */
 export class MySqlWriter implements BatchWriter {
+  /** Undefined until tried; false once the server or client refused LOAD DATA LOCAL. */
+  private loadData: boolean | undefined;
+
   constructor(
     private readonly conn: SqlConnection,
     private readonly target: WriteTarget,
-  ) {}
+  ) {
+    if (target.mode === 'upsert') this.loadData = false;
+  }
 
   async write(plan: BatchPlan): Promise<Rejection[]> {
     return this.conn.withRaw(async (raw) => {
@@ -28,26 +79,57 @@ export class MySqlWriter implements BatchWriter {
       const query = (sql: string) => new Promise<unknown>((resolve, reject) => c.query(sql, (e, r) => (e ? reject(e) : resolve(r))));
       const execute = (sql: string, params: unknown[]) =>
         new Promise<unknown>((resolve, reject) => c.execute(sql, params, (e, r) => (e ? reject(e) : resolve(r))));
-      const rejected: Rejection[] = [];
-      await query('start transaction');
-      try {
-        for (const s of plan.before) await execute(s.sql, s.params);
-        for (const batch of plan.parts) {
-          const perStatement = Math.max(1, Math.floor(MAX_PARAMS / Math.max(1, batch.columns.length)));
-          const all = batch.rows.map((_, p) => p);
-          for (let i = 0; i < all.length; i += perStatement) {
-            await this.insertIsolated(execute, batch, all.slice(i, i + perStatement), rejected);
+      const load = (sql: string, chunks: string[]) =>
+        new Promise<unknown>((resolve, reject) => c.query({ sql, infileStreamFactory: () => Readable.from(chunks.map((chunk) => Buffer.from(chunk))) }, (e, r) => (e ? reject(e) : resolve(r))));
+      let rejected: Rejection[] = [];
+      const transaction = async (bulk: boolean) => {
+        await query('start transaction');
+        try {
+          for (const s of plan.before) await execute(s.sql, s.params);
+          for (const batch of plan.parts) {
+            const all = batch.rows.map((_, p) => p);
+            if (bulk) {
+              const result = (await load(this.loadSql(batch), loadChunks(batch, all))) as { affectedRows?: number; warningStatus?: number };
+              if ((result.warningStatus ?? 0) > 0 || result.affectedRows !== all.length) throw new LoadWarnings();
+              continue;
+            }
+            const perStatement = Math.max(1, Math.floor(MAX_PARAMS / Math.max(1, batch.columns.length)));
+            for (let i = 0; i < all.length; i += perStatement) {
+              await this.insertIsolated(execute, batch, all.slice(i, i + perStatement), rejected);
+            }
           }
+          rejected.sort((a, b) => a.index - b.index);
+          for (const s of plan.after(rejected)) await execute(s.sql, s.params);
+          await plan.beforeCommit?.();
+          await query('commit');
+        } catch (error) {
+          await query('rollback').catch(() => undefined);
+          throw error;
         }
-        rejected.sort((a, b) => a.index - b.index);
-        for (const s of plan.after(rejected)) await execute(s.sql, s.params);
-        await query('commit');
-      } catch (error) {
-        await query('rollback').catch(() => undefined);
-        throw error;
+      };
+      if (this.loadData !== false) {
+        try {
+          await transaction(true);
+          this.loadData = true;
+          return rejected;
+        } catch (error) {
+          const errno = (error as { errno?: unknown }).errno;
+          if (typeof errno === 'number' && LOCAL_INFILE_REFUSED.has(errno)) this.loadData = false;
+          else if (!(error instanceof LoadWarnings) && classify(error) !== 'data') throw error;
+          rejected = [];
+        }
       }
+      await transaction(false);
       return rejected;
     });
+  }
+
+  private loadSql(batch: PreparedBatch): string {
+    const cols = batch.columns.map((c) => quoteColumn('mysql', c.name));
+    return (
+      `load data local infile 'sluice-batch' into table ${this.target.table} character set utf8mb4 ` +
+      `fields terminated by '\\t' escaped by '\\\\' lines terminated by '\\n' (${cols.join(', ')})`
+    );
   }
 
   private async insertIsolated(
