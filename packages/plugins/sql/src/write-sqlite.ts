@@ -4,8 +4,11 @@ import { bindValue, quoteColumn, type ColumnKind } from './dialect.js';
 import { classify, describeError } from './errors.js';
 
 interface Statement {
-  run(...params: unknown[]): unknown;
+  run(params: readonly unknown[]): unknown;
 }
+
+/** Rows per INSERT statement; SQLite binds up to 32,766 values a statement. */
+const ROWS_PER_STATEMENT = 100;
 interface Database {
   prepare(sql: string): Statement;
   transaction(fn: () => void): { immediate(): void };
@@ -59,39 +62,69 @@ export class SqliteWriter implements BatchWriter {
   async write(plan: BatchPlan): Promise<Rejection[]> {
     return this.conn.withRaw(async (raw) => {
       const db = raw as Database;
-      const parts = plan.parts.map((batch) => ({ batch, insert: this.prepare(db, this.insertSql(batch)), kinds: batch.columns.map((c) => c.kind) }));
       let rejected: Rejection[] = [];
       db.transaction(() => {
         rejected = [];
-        for (const s of plan.before) this.prepare(db, s.sql).run(...s.params);
-        for (const { batch, insert, kinds } of parts) {
-          const params = new Array<unknown>(kinds.length);
-          for (let p = 0; p < batch.rows.length; p++) {
-            const row = batch.rows[p]!;
-            for (let k = 0; k < kinds.length; k++) params[k] = bindValue('sqlite', kinds[k]!, row[k]);
-            const misfit = misfitColumn(batch, kinds, params);
-            if (misfit !== undefined) {
-              rejected.push({ index: batch.index[p]!, error: new Error(misfit) });
-              continue;
-            }
-            try {
-              insert.run(...params);
-            } catch (error) {
-              if (classify(error) !== 'data') throw error;
-              rejected.push({ index: batch.index[p]!, error: new Error(describeError(error)) });
-            }
-          }
-        }
-        for (const s of plan.after(rejected)) this.prepare(db, s.sql).run(...s.params);
+        for (const s of plan.before) this.prepare(db, s.sql).run(s.params);
+        for (const batch of plan.parts) this.insertPart(db, batch, rejected);
+        for (const s of plan.after(rejected)) this.prepare(db, s.sql).run(s.params);
       }).immediate();
       return rejected;
     });
   }
 
-  private insertSql(batch: PreparedBatch): string {
+  /**
+   * The part's rows, `ROWS_PER_STATEMENT` to a statement (one statement per row costs more in
+   * SQLite's VM and in the binding than the rows themselves); a statement the data is refused by
+   * is undone alone and its rows written one by one, so only the bad rows are refused.
+   */
+  private insertPart(db: Database, batch: PreparedBatch, rejected: Rejection[]): void {
+    const kinds = batch.columns.map((c) => c.kind);
+    const width = kinds.length;
+    const one = this.prepare(db, this.insertSql(batch, 1));
+    const row = new Array<unknown>(width);
+    let params: unknown[] = [];
+    let positions: number[] = [];
+    const flush = () => {
+      if (positions.length === 0) return;
+      try {
+        this.prepare(db, this.insertSql(batch, positions.length)).run(params);
+      } catch (error) {
+        if (classify(error) !== 'data') throw error;
+        for (const [r, p] of positions.entries()) {
+          try {
+            one.run(params.slice(r * width, (r + 1) * width));
+          } catch (rowError) {
+            if (classify(rowError) !== 'data') throw rowError;
+            rejected.push({ index: batch.index[p]!, error: new Error(describeError(rowError)) });
+          }
+        }
+      }
+      params = [];
+      positions = [];
+    };
+    for (let p = 0; p < batch.rows.length; p++) {
+      const values = batch.rows[p]!;
+      for (let k = 0; k < width; k++) row[k] = bindValue('sqlite', kinds[k]!, values[k]);
+      const misfit = misfitColumn(batch, kinds, row);
+      if (misfit !== undefined) {
+        rejected.push({ index: batch.index[p]!, error: new Error(misfit) });
+        continue;
+      }
+      for (let k = 0; k < width; k++) params.push(row[k]);
+      positions.push(p);
+      if (positions.length === ROWS_PER_STATEMENT) flush();
+    }
+    flush();
+    // Rows refused one by one come after the part's earlier refusals: keep the index order.
+    rejected.sort((a, b) => a.index - b.index);
+  }
+
+  private insertSql(batch: PreparedBatch, rows: number): string {
     const q = (name: string) => quoteColumn('sqlite', name);
     const cols = batch.columns.map((c) => q(c.name));
-    let sql = `insert into ${this.target.table} (${cols.join(', ')}) values (${cols.map(() => '?').join(', ')})`;
+    const tuple = `(${cols.map(() => '?').join(', ')})`;
+    let sql = `insert into ${this.target.table} (${cols.join(', ')}) values ${rows === 1 ? tuple : new Array<string>(rows).fill(tuple).join(', ')}`;
     if (this.target.mode === 'upsert') {
       const update = batch.columns.filter((c) => !this.target.key.includes(c.name)).map((c) => q(c.name));
       sql += ` on conflict (${this.target.key.map(q).join(', ')}) ${update.length ? `do update set ${update.map((c) => `${c} = excluded.${c}`).join(', ')}` : 'do nothing'}`;
