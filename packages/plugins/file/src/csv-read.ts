@@ -1,11 +1,20 @@
+import { isAscii, isUtf8 } from 'node:buffer';
 import { PermanentError } from '@sluice/core';
-import { Parser, type CsvError, type InfoField, type InfoRecord, type Options } from 'csv-parse';
-import { ByteWindow } from './byte-window.js';
 import { FileChunks } from './chunks.js';
+import { castCsvValue } from './csv-cast.js';
+import { CSV_ROW_ERRORS, CsvRowScanner } from './csv-row.js';
 import type { InputFile } from './files.js';
 import { trimRaw } from './formats.js';
-import { recordErrorAt, type PositionMode } from './lines.js';
+import { DEFAULT_MAX_LINE_BYTES, invalidUtf8, rawBytes, tooLong } from './limits.js';
+import { decoders, recordErrorAt, type PositionMode } from './lines.js';
 import type { PageCollector } from './page.js';
+
+export { castCsvValue } from './csv-cast.js';
+
+const LF = 0x0a;
+const CR = 0x0d;
+/** Enough bytes for the 1000 characters `trimRaw` keeps, whatever their UTF-8 length. */
+const RAW_BYTES = 4 * 1024;
 
 export interface CsvReadOptions {
   readonly delimiter: string;
@@ -15,66 +24,30 @@ export interface CsvReadOptions {
   readonly quote: string;
   readonly skipEmptyLines: boolean;
   readonly cast: boolean;
+  /** A row longer than this many bytes is a record error (default 64 MiB). */
+  readonly maxLineBytes?: number;
 }
 
-const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
-const BOOLEAN = /^(?:true|false)$/i;
+type Fields = string[] | unknown[];
+
+type MakeRecord = (fields: Fields) => Record<string, unknown>;
 
 /**
- * `cast: true`: numbers and booleans become JSON values, an unquoted empty field becomes null.
- * Left as text: quoted empty fields (""), numbers with leading zeros (zip codes, ids like 007),
- * and integers too large to be exact.
+ * A function that builds a record from a row's fields as an object literal with the column names
+ * as keys: every record of a file then has one shape, built without a loop. The names are data,
+ * so they enter the code only as JSON string literals; `__proto__` is written as a computed key,
+ * which makes it an own property like any other column (a literal `"__proto__": …` would set the
+ * prototype instead).
  */
-export function castCsvValue(value: string, context: Pick<InfoField, 'header' | 'quoting'>): unknown {
-  if (context.header) return value;
-  if (value === '') return context.quoting ? '' : null;
-  if (BOOLEAN.test(value)) return value.toLowerCase() === 'true';
-  if (NUMBER.test(value)) {
-    const n = Number(value);
-    const integral = !/[.eE]/.test(value);
-    if (Number.isFinite(n) && (!integral || Number.isSafeInteger(n))) return n;
-  }
-  return value;
-}
-
-const MESSAGES: Record<string, string> = {
-  CSV_QUOTE_NOT_CLOSED: 'unterminated quoted field: the file ends inside quotes',
-  CSV_INVALID_CLOSING_QUOTE: 'invalid closing quote: a closing quote must be followed by the delimiter or the end of the line',
-  INVALID_OPENING_QUOTE: 'invalid opening quote: a quote inside an unquoted field (quote the whole field and double inner quotes)',
-  CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE: 'invalid closing quote: found a character after it',
-};
-
-/** csv-parse's message without its line numbers, which count from where this parse began. */
-function describeCsvError(error: CsvError | Error): string {
-  const code = (error as CsvError).code;
-  return MESSAGES[code] ?? `invalid CSV: ${error.message.replace(/\s*(?:at|on) line \d+/g, '')}`;
-}
-
-function parserOptions(options: CsvReadOptions, fromStart: boolean, columns: Options['columns']): Options {
-  return {
-    delimiter: options.delimiter,
-    quote: options.quote === '' ? false : options.quote,
-    skip_empty_lines: options.skipEmptyLines,
-    bom: fromStart,
-    columns,
-    // Bad rows are reported, not fatal: wrong field counts arrive as records (counted here),
-    // quote errors through `on_skip`.
-    relax_column_count: true,
-    skip_records_with_error: true,
-  };
+export function recordMaker(names: readonly string[]): MakeRecord {
+  const props = names.map((name, i) => `${name === '__proto__' ? '["__proto__"]' : JSON.stringify(name)}: f[${i}]`);
+  return new Function('f', `return { ${props.join(', ')} };`) as MakeRecord;
 }
 
 /** A broken header row: every row after it would be read under the wrong names. */
-function headerError(file: string, cause: Error): PermanentError {
-  return new PermanentError(`file: the header row of '${file}' is not valid CSV: ${describeCsvError(cause)}; fix the header row`, { cause });
+function headerError(file: string, why: string): PermanentError {
+  return new PermanentError(`file: the header row of '${file}' is not valid CSV: ${why}; fix the header row`);
 }
-
-/**
- * Thrown from csv-parse's callbacks to stop the parser in the middle of a write: after the header
- * row (the rows after it are parsed with its names), and after a quote error (csv-parse would go
- * on inside a quoted field that never closes, swallowing the rows after it).
- */
-const RESTART = new Error('csv: restart the parser');
 
 /** How a {@link CsvRecordParser} reports positions, and where its input stops short of the file's end. */
 export interface CsvParseRange {
@@ -85,52 +58,42 @@ export interface CsvParseRange {
    * unterminated quote there means a quoted field with a line break crosses the range's end.
    */
   readonly cutAt?: number;
-}
-
-/** A row csv-parse gave up on, waiting for the end of the line where it gave up. */
-interface BadRow {
-  /** Offset of its first byte. */
-  readonly start: number;
-  readonly line: number;
-  /** Offset of the byte after the one csv-parse stopped at: the row ends at the first line break from here. */
-  from: number;
-  readonly cause: Error;
+  /** Read the header row only, then ignore the rest (`headerEnd` is where it ends). */
+  readonly headerOnly?: boolean;
 }
 
 /**
- * CSV through csv-parse, fed chunk by chunk. Records arrive synchronously through `on_record`
- * (returning null keeps them out of the stream's buffer), with the byte offset after the record
- * (`info.bytes`, counted from where that parser began).
+ * CSV, fed chunk by chunk, split into rows on the bytes. A row without a quote in it (the common
+ * case) is one `indexOf` for its line break, one decode and one `split`; a row with quotes goes
+ * through {@link CsvRowScanner}. Byte offsets and line numbers come from the bytes, so a resume
+ * can seek and a dead letter can name its line.
  *
- * A quote error is csv-parse's last word on the rest of its input (after an invalid closing
- * quote it stays inside the field), so the parser is dropped: the row is reported up to the end of
- * the line the error is on, and a new parser starts at the next line with the same column names.
- * The header row is read by a parser of its own for the same reason: each later one starts at a
- * known offset. Row starts, line numbers and raw text come from the bytes (a {@link ByteWindow}),
- * not from csv-parse's `raw` and `info.lines`.
+ * Bytes of a row not yet complete wait in `pending`; they are joined with what follows only once
+ * at least as many new bytes have arrived, so a long row costs linear time.
  */
 export class CsvRecordParser {
-  private parser!: Parser;
-  /** Offset where `parser`'s input begins. */
-  private parserStart = 0;
-  private failure: Error | undefined;
-  private fed = 0;
-  private ended = false;
-  /** Column names; undefined with `header: false`, and with `header: true` until the header row is read. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** `pendingBytes` when the pending row was last tried. */
+  private triedAt = 0;
+  /** Absolute offset of the first pending byte (the next byte to be read when none are pending). */
+  private base: number;
+  /** Line breaks passed, plus the line number the read began after. */
+  private lines: number;
+  /** Column names; undefined with `header: false` (until the first row) and with `header: true` until the header row is read. */
   private names: string[] | undefined;
+  private make: MakeRecord | undefined;
   private readonly readsHeader: boolean;
-  private readonly window: ByteWindow;
-  private firstLength: number | undefined;
   private readonly mode: PositionMode;
-  /** Where a new parser must start (after the header row, or after a bad row). */
-  private restartAt: number | undefined;
-  private bad: BadRow | undefined;
-  private readonly delimiterLength: number;
-  /** The quote and csv-parse's default escape (`"`), when each is a single byte: to find where a quoted field went wrong. */
-  private readonly quote: number | undefined;
-  private readonly escape = 0x22;
+  private readonly scanner: CsvRowScanner;
+  private readonly quote: number;
+  private readonly maxLineBytes: number;
+  /** A row over `maxLineBytes`, being skipped to the end of its line. */
+  private skipping: { start: number; line: number; head: Buffer } | undefined;
   /** The input ended inside quotes. */
   private openQuote = false;
+  /** With `headerOnly`: the offset just after the header row. */
+  headerEnd = 0;
 
   constructor(
     private readonly out: PageCollector,
@@ -145,39 +108,60 @@ export class CsvRecordParser {
     this.mode = range.mode ?? 'line';
     const header = options.header;
     this.names = header === false ? undefined : header === true ? (resumeColumns ? [...resumeColumns] : undefined) : [...header];
+    if (this.names) this.make = recordMaker(this.names);
     this.readsHeader = header === true && !resumeColumns;
-    this.window = new ByteWindow(lineBase);
-    this.delimiterLength = Buffer.byteLength(options.delimiter);
-    const quote = Buffer.from(options.quote);
-    this.quote = quote.length === 1 ? quote[0] : undefined;
-    this.startParser(0);
+    this.base = offset;
+    this.lines = lineBase;
+    this.scanner = new CsvRowScanner(options.delimiter, options.quote);
+    this.quote = options.quote === '' ? -1 : Buffer.from(options.quote)[0]!;
+    this.maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  }
+
+  /** The column names once the header row is read (or given). */
+  get columns(): readonly string[] | undefined {
+    return this.names;
   }
 
   feed(chunk: Buffer): void {
-    if (this.failure) throw this.failure;
-    this.fed += chunk.length;
-    this.window.push(chunk);
-    if (this.restartAt === undefined && this.bad === undefined) this.parser.write(chunk);
-    this.settle();
-    if (this.failure) throw this.failure;
+    if (this.headerEnd > 0) return;
+    if (this.skipping) {
+      const lf = chunk.indexOf(LF);
+      if (lf === -1) {
+        this.base += chunk.length;
+        return;
+      }
+      this.endSkip(lf + 1);
+      chunk = chunk.subarray(lf + 1);
+      if (chunk.length === 0) return;
+    }
+    let buf = chunk;
+    if (this.pendingBytes > 0) {
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+      if (this.pendingBytes < 2 * this.triedAt) return this.checkLength();
+      buf = Buffer.concat(this.pending, this.pendingBytes);
+      this.pending = [];
+      this.pendingBytes = 0;
+    }
+    const used = this.process(buf, false);
+    if (used < buf.length) {
+      const rest = buf.subarray(used);
+      this.pending.push(rest);
+      this.pendingBytes = this.triedAt = rest.length;
+      this.checkLength();
+    }
   }
 
-  async end(): Promise<void> {
-    this.ended = true;
-    for (;;) {
-      this.settle();
-      if (this.failure) throw this.failure;
-      const parser = this.parser;
-      const done = new Promise<void>((resolve, reject) => parser.once('finish', resolve).once('error', reject));
-      parser.end();
-      try {
-        await done;
-      } catch (error) {
-        if (error !== RESTART) throw this.failure ?? error;
-      }
-      if (this.failure) throw this.failure;
-      if (this.restartAt === undefined && this.bad === undefined) break;
+  end(): void {
+    if (this.skipping) {
+      this.endSkip(0);
+      return;
     }
+    if (this.pendingBytes === 0) return;
+    const buf = Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.process(buf, true);
     if (this.openQuote && this.range.cutAt !== undefined) {
       throw new PermanentError(
         `file: '${this.file}' is inside a quoted CSV field at byte ${this.range.cutAt}, where it was split for a distributed run (a quoted field with a line break, or a broken quote); set split: files on this source`,
@@ -185,214 +169,184 @@ export class CsvRecordParser {
     }
   }
 
-  private startParser(at: number): void {
-    const header = this.readsHeader && this.names === undefined;
-    const fromStart = at === 0 && this.offset === 0;
-    const parser = new Parser({
-      ...parserOptions(this.options, fromStart, this.names ?? false),
-      // The header row is names, not values.
-      cast: this.options.cast && !header ? castCsvValue : false,
-      on_record: (record: unknown, info: InfoRecord) => {
-        try {
-          if (header) this.onHeader(record as unknown[], info);
-          else this.onRecord(record, info);
-        } catch (error) {
-          this.stop(error);
-        }
-        return null;
-      },
-      on_skip: (error: CsvError | undefined) => {
-        try {
-          this.onSkip(error, header);
-        } catch (error) {
-          this.stop(error);
-        }
-        return undefined;
-      },
-    });
-    // Errors are taken from the callbacks (`failure`), or are a RESTART; a stream error arrives a tick later.
-    parser.on('error', (error) => {
-      if (error !== RESTART && parser === this.parser) this.failure ??= error;
-    });
-    parser.resume();
-    this.parser = parser;
-    this.parserStart = at;
-  }
-
-  /** Stops csv-parse from one of its callbacks (it turns what they throw into a stream error); an error other than RESTART fails the read. */
-  private stop(error: unknown): never {
-    if (error !== RESTART) this.failure ??= error as Error;
-    throw error;
-  }
-
-  /** Carries out what the callbacks asked for: a new parser after the header row or after a bad row. */
-  private settle(): void {
-    while (!this.failure && (this.restartAt !== undefined || this.bad !== undefined)) {
-      if (this.bad) {
-        const end = this.badRowEnd(this.bad);
-        if (end === undefined) return; // its line goes on in the next chunk
-        this.reportBadRow(this.bad, end);
-        this.bad = undefined;
-        this.restartAt = end;
-      }
-      const at = this.restartAt!;
-      this.restartAt = undefined;
-      this.startParser(at);
-      for (const bytes of this.window.bytesFrom(at)) {
-        this.parser.write(bytes);
-        if (this.failure || this.restartAt !== undefined || this.bad !== undefined) break;
-      }
+  /** A pending row over the cap: report it and skip to the end of its line without holding it. */
+  private checkLength(): void {
+    if (this.pendingBytes <= this.maxLineBytes) return;
+    const head = this.pending[0]!.subarray(0, RAW_BYTES);
+    this.skipping = { start: this.base, line: this.lines + 1, head: Buffer.from(head) };
+    // The row may have been a quoted field with line breaks: skipping restarts at a line break after the cap.
+    const buf = Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = this.triedAt = 0;
+    const lf = buf.indexOf(LF, this.maxLineBytes);
+    if (lf === -1) {
+      this.countLines(buf, 0, buf.length);
+      this.base += buf.length;
+    } else {
+      this.countLines(buf, 0, lf);
+      this.base += lf;
+      const rest = buf.subarray(lf);
+      this.feed(rest);
     }
+  }
+
+  /** The skipped row ends `used` bytes into the current input (after its line break, or 0 at the end of the input). */
+  private endSkip(used: number): void {
+    const skipped = this.skipping!;
+    this.skipping = undefined;
+    const end = this.base + used;
+    if (used > 0) this.lines++;
+    const position = this.positionAt(skipped.line, skipped.start);
+    const out = this.out;
+    out.offset = end;
+    out.line = this.lines;
+    const message = tooLong('row', this.maxLineBytes);
+    out.error({ error: recordErrorAt(message, position), raw: trimRaw(decodeRaw(skipped.head, 0, skipped.head.length)), position });
+    this.base = end;
+  }
+
+  private countLines(buf: Buffer, from: number, to: number): void {
+    for (let i = buf.indexOf(LF, from); i !== -1 && i < to; i = buf.indexOf(LF, i + 1)) this.lines++;
   }
 
   private positionAt(line: number, start: number): Record<string, unknown> {
-    return this.mode === 'line' ? { file: this.file, line } : { file: this.file, offset: this.offset + start };
+    return this.mode === 'line' ? { file: this.file, line } : { file: this.file, offset: start };
   }
 
-  /** Where the current row starts: past the empty lines csv-parse skipped (with `skipEmptyLines`, an empty line is a row). */
-  private rowStart(limit: number): number {
-    return this.options.skipEmptyLines ? this.window.skipBreaks(limit) : this.window.position;
-  }
-
-  private onHeader(record: unknown[], info: InfoRecord): void {
-    this.names = record.map(String);
-    this.restartAt = this.parserStart + info.bytes;
-    this.window.lineEndingAt(this.restartAt);
-    throw RESTART;
-  }
-
-  private onRecord(record: unknown, info: InfoRecord): void {
+  /** Reads the rows that end in `buf` (all of them when `final`); returns how many bytes were used. */
+  private process(buf: Buffer, final: boolean): number {
+    const n = buf.length;
+    let pos = 0;
+    if (this.base === 0 && buf[0] === 0xef) {
+      if (n < 3 && !final) return 0;
+      if (buf[1] === 0xbb && buf[2] === 0xbf) pos = 3;
+    }
+    const Q = this.quote;
+    const { delimiter, skipEmptyLines, cast } = this.options;
     const out = this.out;
-    const window = this.window;
-    const end = this.parserStart + info.bytes;
-    const start = this.rowStart(end);
-    const position = this.positionAt(window.nextLine, start);
-    // Counted here, not by csv-parse: a parser started after a bad row would take its first row's length.
-    const fields = info.index;
-    const expected = this.names ? this.names.length : (this.firstLength ??= fields);
-    if (fields !== expected) {
-      const raw = trimRaw(this.rawText(start, end));
-      out.offset = this.offset + end;
-      out.line = window.lineEndingAt(end);
-      out.error({ error: recordErrorAt(`wrong number of fields: expected ${expected}, got ${fields}`, position, info.error ?? undefined), raw, position });
-      return;
-    }
-    out.offset = this.offset + end;
-    out.line = window.lineEndingAt(end);
-    out.record(this.names ? (record as Record<string, unknown>) : { ...(record as unknown[]) }, position);
-  }
-
-  private onSkip(error: CsvError | undefined, header: boolean): void {
-    const cause = error ?? new Error('invalid CSV row');
-    if (header) {
-      this.failure = headerError(this.file, cause);
-      throw RESTART;
-    }
-    const start = this.rowStart(this.fed);
-    const line = this.window.nextLine;
-    if ((cause as CsvError).code === 'CSV_QUOTE_NOT_CLOSED') this.openQuote = true;
-    this.bad = { start, line, from: this.stopOffset(cause as CsvError, start), cause };
-    throw RESTART;
-  }
-
-  /**
-   * The offset just after the byte csv-parse stopped at, from the error's context: `index` fields of
-   * the row were complete, the last one ending at the delimiter at `bytes`.
-   */
-  private stopOffset(error: CsvError, start: number): number {
-    if (error.code === 'CSV_QUOTE_NOT_CLOSED') return this.fed;
-    const { index, bytes } = error;
-    const field = typeof index === 'number' && index > 0 && typeof bytes === 'number' ? this.parserStart + bytes + this.delimiterLength : start;
-    if (error.code === 'CSV_INVALID_CLOSING_QUOTE') return this.closingQuoteEnd(field) ?? field;
-    return field;
-  }
-
-  /** After the first quote that ends the quoted field at `field` (its opening quote), skipping escaped ones. */
-  private closingQuoteEnd(field: number): number | undefined {
-    const { quote, escape, window } = this;
-    if (quote === undefined || window.byteAt(field) !== quote) return undefined;
-    for (let i = field + 1; ; ) {
-      const q = window.indexOf(quote, i);
-      if (q === -1) return undefined;
-      if (escape === quote) {
-        if (window.byteAt(q + 1) === quote) {
-          i = q + 2;
+    const scanner = this.scanner;
+    // UTF-8 is checked once for every whole line here; only when that fails is each row checked.
+    const whole = final ? n : buf.lastIndexOf(LF) + 1;
+    const region = buf.subarray(pos, whole);
+    // ASCII (most CSV files) decodes as Latin-1, which is faster; `utf8Slice`/`latin1Slice` skip
+    // `toString`'s argument handling, which costs as much as the decoding for a short row.
+    const ascii = isAscii(region);
+    const checkRows = !ascii && !isUtf8(region);
+    const decoder = decoders(buf);
+    let q = Q === -1 ? -1 : buf.indexOf(Q, pos);
+    const base = this.base;
+    while (pos < n) {
+      const lf = buf.indexOf(LF, pos);
+      if (lf === -1 && !final) break;
+      const lineEnd = lf === -1 ? n : lf;
+      if (q !== -1 && q < pos) q = buf.indexOf(Q, pos);
+      let fields: Fields;
+      let quoted: boolean[] | undefined;
+      let end: number;
+      let contentEnd: number;
+      let newlines: number;
+      let error: string | undefined;
+      if (q === -1 || q >= lineEnd) {
+        end = lf === -1 ? n : lf + 1;
+        contentEnd = lineEnd > pos && buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
+        newlines = lf === -1 ? 0 : 1;
+        if (contentEnd === pos && skipEmptyLines) {
+          pos = end;
+          this.lines += newlines;
           continue;
         }
+        fields = (ascii ? decoder.latin1Slice(pos, contentEnd) : decoder.utf8Slice(pos, contentEnd)).split(delimiter);
       } else {
-        const e = window.indexOf(escape, i);
-        if (e !== -1 && e < q) {
-          i = e + 2;
-          continue;
+        if (!scanner.scan(buf, pos, final)) break;
+        end = scanner.end;
+        contentEnd = scanner.contentEnd;
+        newlines = 0;
+        for (let i = buf.indexOf(LF, pos); i !== -1 && i < end; i = buf.indexOf(LF, i + 1)) newlines++;
+        if (scanner.error) {
+          error = CSV_ROW_ERRORS[scanner.error];
+          if (scanner.error === 'unterminated') this.openQuote = true;
         }
+        fields = scanner.fields;
+        quoted = scanner.quoted;
       }
-      return q + 1;
+      if (end - pos - (buf[end - 1] === LF ? 1 : 0) > this.maxLineBytes) {
+        // Too long: cut where a read in small chunks would have (the first line break past the cap).
+        const lf = buf.indexOf(LF, pos + this.maxLineBytes);
+        this.skipping = { start: base + pos, line: this.lines + 1, head: Buffer.from(buf.subarray(pos, pos + RAW_BYTES)) };
+        const skipEnd = lf === -1 ? n : lf;
+        this.countLines(buf, pos, skipEnd);
+        this.base = base + skipEnd;
+        this.endSkip(lf === -1 ? 0 : 1);
+        pos = lf === -1 ? n : lf + 1;
+        continue;
+      }
+      const start = base + pos;
+      const line = this.lines + 1;
+      const lastLine = line + newlines - (buf[end - 1] === LF ? 1 : 0);
+      this.lines += newlines;
+      if (checkRows && error === undefined && !isUtf8(buf.subarray(pos, end))) error = invalidUtf8(buf.subarray(pos, contentEnd));
+      if (this.names === undefined && this.readsHeader) {
+        if (error !== undefined) throw headerError(this.file, error.split(':')[0]!);
+        this.names = fields.map(String);
+        this.make = recordMaker(this.names);
+        pos = end;
+        if (this.range.headerOnly) {
+          this.headerEnd = base + end;
+          this.base = base + n;
+          return n;
+        }
+        continue;
+      }
+      out.offset = base + end;
+      out.line = lastLine;
+      const position = this.positionAt(line, start);
+      if (error === undefined) {
+        const expected = this.names ? this.names.length : fields.length;
+        if (fields.length !== expected) error = `wrong number of fields: expected ${expected}, got ${fields.length}`;
+      }
+      if (error !== undefined) {
+        const raw = error.startsWith('invalid UTF-8') ? rawBytes(buf.subarray(pos, contentEnd)) : trimRaw(decodeRaw(buf, pos, contentEnd));
+        out.error({ error: recordErrorAt(error, position), raw, position });
+      } else {
+        if (this.make === undefined) {
+          // No header row: the first row fixes the number of columns ("0", "1", …).
+          this.names = fields.map((_, i) => String(i));
+          this.make = recordMaker(this.names);
+        }
+        if (cast) {
+          const values: unknown[] = fields;
+          for (let i = 0; i < values.length; i++) values[i] = castCsvValue(values[i] as string, quoted !== undefined && quoted[i]!);
+        }
+        out.record(this.make(fields), position);
+      }
+      pos = end;
     }
-  }
-
-  /** Where a bad row ends: after the line break that ends the line csv-parse stopped on; undefined until it has arrived. */
-  private badRowEnd(bad: BadRow): number | undefined {
-    const lf = this.window.indexOf(0x0a, bad.from);
-    if (lf !== -1) return lf + 1;
-    bad.from = this.fed; // the next chunk is searched from its start
-    return this.ended ? this.fed : undefined;
-  }
-
-  private reportBadRow(bad: BadRow, end: number): void {
-    const out = this.out;
-    const position = this.positionAt(bad.line, bad.start);
-    const raw = trimRaw(this.rawText(bad.start, end));
-    out.offset = this.offset + end;
-    out.line = this.window.lineEndingAt(end);
-    out.error({ error: recordErrorAt(describeCsvError(bad.cause), position, bad.cause), raw, position });
-  }
-
-  private rawText(start: number, end: number): string {
-    const text = this.window.text(start, end);
-    return start === 0 && this.offset === 0 && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+    this.base = base + pos;
+    return pos;
   }
 }
 
-/**
- * The header row of a CSV file, read from its start: a resumed read seeks past it, but still
- * needs the column names.
- */
+/** The text of a row for an error report: its first few KiB, without the line break at its end. */
+function decodeRaw(buf: Buffer, from: number, to: number): string {
+  let end = Math.min(to, from + RAW_BYTES);
+  while (end > from && (buf[end - 1] === LF || buf[end - 1] === CR)) end--;
+  return buf.toString('utf8', from, end);
+}
+
+/** Reads the header row of a CSV file from its start: a resumed read seeks past it, but still needs the column names. */
 export async function readCsvHeader(file: InputFile, options: CsvReadOptions): Promise<string[]> {
   return (await readCsvHeaderRow(file, options)).columns;
 }
 
 /** The header row of a CSV file and the offset just after it (the first data row starts at or after it). */
 export async function readCsvHeaderRow(file: InputFile, options: CsvReadOptions): Promise<{ columns: string[]; end: number }> {
-  let header: string[] | undefined;
-  let broken: Error | undefined;
-  let end = 0;
-  const parser = new Parser({
-    ...parserOptions(options, true, false),
-    on_record: (record: unknown, info: InfoRecord) => {
-      if (!header && !broken) {
-        header = (record as unknown[]).map(String);
-        end = info.bytes;
-      }
-      return null;
-    },
-    on_skip: (error: CsvError | undefined) => {
-      if (!header) broken ??= error ?? new Error('invalid CSV row');
-      return undefined;
-    },
-  });
-  parser.on('error', () => {});
-  parser.resume();
-  const chunks = new FileChunks(file, 0);
-  for await (const chunk of chunks) {
-    parser.write(chunk);
-    if (header || broken) break;
+  // The parser stops at the header row: its collector never takes anything.
+  const parser = new CsvRecordParser(undefined as unknown as PageCollector, file.name, 0, 0, { ...options, header: true }, undefined, { headerOnly: true });
+  for await (const chunk of new FileChunks(file, 0)) {
+    parser.feed(chunk);
+    if (parser.columns) break;
   }
-  if (!header && !broken) {
-    parser.end();
-    await new Promise((resolve) => parser.once('finish', resolve).once('error', resolve));
-  }
-  parser.destroy();
-  if (broken) throw headerError(file.name, broken);
-  if (!header) throw new PermanentError(`file: cannot read the header row of '${file.name}' to resume; run with --fresh`);
-  return { columns: header, end };
+  if (!parser.columns) parser.end();
+  if (!parser.columns) throw new PermanentError(`file: cannot read the header row of '${file.name}' to resume; run with --fresh`);
+  return { columns: [...parser.columns], end: parser.headerEnd };
 }

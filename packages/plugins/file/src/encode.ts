@@ -1,4 +1,5 @@
 import { stringify } from 'csv-stringify/sync';
+import { stringify as stringifyExact } from 'lossless-json';
 import type { SluiceRecord } from '@sluice/core';
 import type { FileFormat } from './formats.js';
 
@@ -30,6 +31,15 @@ function serialise(record: SluiceRecord, index: number, rejected: EncodedBatch['
     if (typeof json === 'string') return json;
     rejected.push({ index, error: new Error('cannot write the record: it is not a JSON value') });
   } catch (error) {
+    // A BigInt (a whole number beyond 2^53 read from the input, or made by a step) is written as its
+    // digits, so numbers pass through unchanged; JSON.stringify refuses it.
+    if (error instanceof TypeError && /BigInt/.test(error.message)) {
+      try {
+        return stringifyExact(record)!;
+      } catch (again) {
+        error = again;
+      }
+    }
     rejected.push({ index, error: new Error(`cannot write the record as JSON: ${(error as Error).message}`, { cause: error }) });
   }
   return undefined;

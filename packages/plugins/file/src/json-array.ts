@@ -1,4 +1,6 @@
 import { trimRaw } from './formats.js';
+import { InexactNumberError, parseJson } from './json-values.js';
+import { DEFAULT_MAX_LINE_BYTES, tooLong } from './limits.js';
 import { describeJson, recordError } from './lines.js';
 import type { PageCollector } from './page.js';
 
@@ -54,6 +56,9 @@ export class JsonArrayParser {
   private index: number;
   private readonly startOffset: number;
   private problem: { message: string; line: number } | undefined;
+  /** Bytes of the current element in `parts`; past `maxElementBytes` the rest is scanned but not kept. */
+  private held = 0;
+  private tooLong = false;
 
   constructor(
     private readonly out: PageCollector,
@@ -61,6 +66,7 @@ export class JsonArrayParser {
     offset: number,
     line: number,
     lastIndex: number,
+    private readonly maxElementBytes = DEFAULT_MAX_LINE_BYTES,
   ) {
     this.base = offset;
     this.startOffset = offset;
@@ -113,7 +119,13 @@ export class JsonArrayParser {
       i++;
     }
     if (this.state === State.Element) {
-      this.parts.push(this.elementStart === -1 ? chunk : chunk.subarray(this.elementStart));
+      const part = this.elementStart === -1 ? chunk : chunk.subarray(this.elementStart);
+      this.held += part.length;
+      if (this.held > this.maxElementBytes) {
+        // Keep only the head (for the error's raw text); the scan goes on to the element's end.
+        if (!this.tooLong) this.parts = [Buffer.concat([...this.parts, part]).subarray(0, 4096)];
+        this.tooLong = true;
+      } else this.parts.push(part);
       this.elementStart = -1;
     }
     this.base += n;
@@ -196,6 +208,7 @@ export class JsonArrayParser {
 
   private begin(i: number): void {
     this.state = State.Element;
+    this.held = 0;
     this.elementStart = i;
     this.elementLine = this.line;
     this.depth = 0;
@@ -204,6 +217,14 @@ export class JsonArrayParser {
   }
 
   private complete(chunk: Buffer, endIdx: number): void {
+    const size = this.parts.length === 0 ? endIdx - this.elementStart : this.held + endIdx;
+    if (this.tooLong || size > this.maxElementBytes) {
+      const head = this.parts.length === 0 ? chunk.subarray(this.elementStart, Math.min(endIdx, this.elementStart + 4096)) : Buffer.concat(this.parts).subarray(0, 4096);
+      this.parts = [];
+      this.tooLong = false;
+      this.state = State.After;
+      return this.report(`array element ${this.index}: ${tooLong('element', this.maxElementBytes)}`, head.toString('utf8'), this.elementLine, this.base + endIdx);
+    }
     let text: string;
     if (this.parts.length === 0) {
       text = chunk.toString('utf8', this.elementStart, endIdx);
@@ -215,15 +236,17 @@ export class JsonArrayParser {
     this.state = State.After;
     const after = this.base + endIdx;
     const line = this.elementLine;
+
     if (this.missingComma) {
       this.missingComma = false;
       return this.report(`expected ',' before array element ${this.index}`, text, line, after);
     }
     let value: unknown;
     try {
-      value = JSON.parse(text);
+      value = parseJson(text);
     } catch (error) {
-      return this.report(`invalid JSON in array element ${this.index}: ${(error as Error).message}`, text, line, after, error);
+      const why = error instanceof InexactNumberError ? `array element ${this.index}: ${error.message}` : `invalid JSON in array element ${this.index}: ${(error as Error).message}`;
+      return this.report(why, text, line, after, error);
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       return this.report(`expected a JSON object in array element ${this.index}, got ${describeJson(value)}`, text, line, after);

@@ -1,10 +1,11 @@
-import { defineSource, PermanentError, type ReadOptions, type RuleViolation, type SourceInstance, type SourcePage } from '@sluice/core';
+import { defineSource, PermanentError, type Logger, type ReadOptions, type RuleViolation, type SourceInstance, type SourcePage } from '@sluice/core';
 import { FileChunks } from './chunks.js';
 import { CsvRecordParser, readCsvHeader, readCsvHeaderRow, type CsvReadOptions } from './csv-read.js';
 import { resumePoint, type FileCursor } from './cursor.js';
 import { expandInputs, type InputFile } from './files.js';
 import { FORMATS, formatHint, formatProblem, inferFormat, requireFormat, type FileFormat } from './formats.js';
 import { JsonArrayParser } from './json-array.js';
+import { DEFAULT_MAX_LINE_BYTES } from './limits.js';
 import { JsonLinesParser, type PositionMode } from './lines.js';
 import { PageCollector } from './page.js';
 import { isRange, lineStartAtOrAfter, planPartitions, slicesOf, sliceSpan, type FileSlice } from './partition.js';
@@ -86,6 +87,14 @@ export const fileSourceSchema = {
       default: 'utf8',
       examples: ['utf8'],
     },
+    maxLineBytes: {
+      type: 'integer',
+      minimum: 1024,
+      description:
+        'The longest line (JSON Lines), row (CSV) or array element (JSON) read, in bytes. A longer one is a record error with its position (following onError) and is skipped without being held in memory; for .gz files this bounds what one line can make the decompressor hold.',
+      default: DEFAULT_MAX_LINE_BYTES,
+      examples: [DEFAULT_MAX_LINE_BYTES, 1048576],
+    },
     split: {
       type: 'string',
       enum: SPLITS,
@@ -102,6 +111,7 @@ type Config = {
   format?: string;
   csv?: { delimiter?: string; header?: boolean | readonly string[]; quote?: string; skipEmptyLines?: boolean; cast?: boolean };
   split?: Split;
+  maxLineBytes?: number;
 };
 
 /** Options with every default filled in. */
@@ -110,6 +120,7 @@ export interface FileSourceOptions {
   readonly format: FileFormat;
   readonly csv: CsvReadOptions;
   readonly split: Split;
+  readonly maxLineBytes: number;
 }
 
 const patternsOf = (config: Config): string[] => (typeof config.path === 'string' ? [config.path] : [...config.path]);
@@ -118,6 +129,9 @@ const patternsOf = (config: Config): string[] => (typeof config.path === 'string
 export function normaliseSourceConfig(config: Config): FileSourceOptions {
   const patterns = patternsOf(config);
   const csv = config.csv ?? {};
+  if (csv.quote !== undefined && Buffer.byteLength(csv.quote) > 1) {
+    throw new PermanentError(`file: csv.quote must be one ASCII character or "" (got '${csv.quote}')`);
+  }
   return {
     patterns,
     format: requireFormat(patterns, config.format),
@@ -127,8 +141,10 @@ export function normaliseSourceConfig(config: Config): FileSourceOptions {
       quote: csv.quote ?? '"',
       skipEmptyLines: csv.skipEmptyLines ?? true,
       cast: csv.cast ?? false,
+      maxLineBytes: config.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES,
     },
     split: config.split ?? 'auto',
+    maxLineBytes: config.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES,
   };
 }
 
@@ -157,12 +173,17 @@ interface Span {
   readonly mode: PositionMode;
 }
 
-async function openParser(options: FileSourceOptions, pages: PageCollector, file: InputFile, from: FileCursor, span: Span): Promise<ItemParser> {
+async function openParser(options: FileSourceOptions, pages: PageCollector, file: InputFile, from: FileCursor, span: Span, logger: Logger): Promise<ItemParser> {
   switch (options.format) {
     case 'jsonl':
-      return new JsonLinesParser(pages, file.name, from.offset, from.line, span.mode);
+      return new JsonLinesParser(pages, file.name, from.offset, from.line, {
+        mode: span.mode,
+        maxLineBytes: options.maxLineBytes,
+        onPartialLastLine: (line, bytes) =>
+          logger.warn(`file: the last line of '${file.name}' (line ${line}, ${bytes} bytes) has no line break and is not valid JSON yet; it is left for the next run`, { file: file.name, line }),
+      });
     case 'json':
-      return new JsonArrayParser(pages, file.name, from.offset, from.line, from.index ?? -1);
+      return new JsonArrayParser(pages, file.name, from.offset, from.line, from.index ?? -1, options.maxLineBytes);
     case 'csv': {
       // A resumed read (and a byte range) seeks past the header row, so read it first from the file's start.
       const header = options.csv.header === true && from.offset > 0 ? await readCsvHeader(file, options.csv) : undefined;
@@ -199,7 +220,7 @@ const notInPartition = (cursor: FileCursor) =>
   new PermanentError(`file: the checkpoint stopped in '${cursor.name}' at byte ${cursor.offset}, which this partition does not read; run with --fresh to start over`);
 
 /** Reads the slices (every file, or a partition's) in order from `cursor`, in pages of at most `batchSize` items. */
-async function* readSlices(files: readonly InputFile[], slices: readonly FileSlice[], options: FileSourceOptions, read: ReadOptions): AsyncGenerator<SourcePage> {
+async function* readSlices(files: readonly InputFile[], slices: readonly FileSlice[], options: FileSourceOptions, read: ReadOptions, logger: Logger): AsyncGenerator<SourcePage> {
   const { signal } = read;
   const resumed = read.cursor === undefined || read.cursor === null ? undefined : resumePoint(read.cursor, files, options.patterns.map((p) => `'${p}'`).join(', '));
   const first = resumed ? sliceOfCursor(slices, resumed) : 0;
@@ -214,7 +235,7 @@ async function* readSlices(files: readonly InputFile[], slices: readonly FileSli
     if (k === first && resumed && span.end !== undefined && resumed.offset > span.end) throw notInPartition(resumed);
     const from: FileCursor = k === first && resumed ? resumed : { file: slice.file, name: file.name, offset: span.start, line: 0, index: -1 };
     const chunks = new FileChunks(file, from.offset, span.end);
-    const parser = await openParser(options, pages, file, from, span);
+    const parser = await openParser(options, pages, file, from, span, logger);
     const base = before;
     const origin = slice.start ?? 0;
     pages.beginFile(slice.file, file.name, file.gzip ? () => base + chunks.diskRead : () => base + pages.offset - origin);
@@ -263,7 +284,7 @@ export const fileSource = defineSource({
         } catch (error) {
           return failing(error);
         }
-        return readSlices(files, slices, options, read);
+        return readSlices(files, slices, options, read, ctx.logger);
       },
       async estimate(partition) {
         // The partition's bytes: the same slices `read` gets.
