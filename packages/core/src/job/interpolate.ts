@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 
 export interface InterpolationProblem {
@@ -17,6 +17,33 @@ export interface Interpolated {
 }
 
 const REFERENCE = /\$\$\{|\$\{([^}]*)\}/g;
+
+/** The most `${file:}` reads: it is for secrets and tokens, not data. */
+export const FILE_CAP = 1024 * 1024;
+
+class FileRefused extends Error {}
+
+/**
+ * A regular file's text, refusing anything else (`/dev/zero`, a FIFO, a folder) and anything over
+ * {@link FILE_CAP}. The size is checked on the open file, and the read stops past the cap anyway
+ * (a file can grow, and some report size 0).
+ */
+function readSmallFile(path: string): string {
+  // Non-blocking, so a FIFO is refused instead of waiting for a writer.
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const info = fstatSync(fd);
+    if (!info.isFile()) throw new FileRefused(`${path} is not a regular file`);
+    if (info.size > FILE_CAP) throw new FileRefused(`${path} is larger than ${FILE_CAP / 1024} KiB (${info.size} bytes)`);
+    const buf = Buffer.alloc(FILE_CAP + 1);
+    let length = 0;
+    for (let n; length < buf.length && (n = readSync(fd, buf, length, buf.length - length, null)) > 0; ) length += n;
+    if (length > FILE_CAP) throw new FileRefused(`${path} is larger than ${FILE_CAP / 1024} KiB`);
+    return buf.toString('utf8', 0, length);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /**
  * Replaces `${env:NAME}`, `${env:NAME:-default}` and `${file:./path}` in every string of `value`.
@@ -67,10 +94,11 @@ export function interpolate(value: unknown, options: { env: NodeJS.ProcessEnv; d
     if (kind === 'file') {
       const path = isAbsolute(rest) ? rest : resolve(options.dir, rest);
       try {
-        return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+        return readSmallFile(path).replace(/\r?\n$/, '');
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
-        problems.push({ pointer, kind: 'file', message: `cannot read \${file:${rest}}: ${code === 'ENOENT' ? `no such file ${path}` : code ?? String(error)}` });
+        const why = error instanceof FileRefused ? error.message : code === 'ENOENT' ? `no such file ${path}` : code ?? String(error);
+        problems.push({ pointer, kind: 'file', message: `cannot read \${file:${rest}}: ${why}`, hint: `\${file:} reads a regular file of at most ${FILE_CAP / 1024} KiB (a secret, a token)` });
         return undefined;
       }
     }
