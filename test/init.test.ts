@@ -63,10 +63,10 @@ describe('sluice init', () => {
 
     const first = await sluice(['init'], { cwd: dir });
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toContain('created package.json (added scripts.jobs:validate, scripts.jobs:test, scripts.jobs:schema, devDependencies @sluice/cli)');
+    expect(first.stdout).toContain('updated package.json (added scripts.jobs:validate, scripts.jobs:test, scripts.jobs:schema, devDependencies @sluice/cli)');
     expect(first.stdout).toContain("kept    package.json script 'jobs:run' (it runs something else)");
     expect(first.stdout).toContain('kept    jobs/hello.yaml');
-    expect(first.stdout).toContain('created .gitignore (added .sluice/ jobs/out/ .env !.env.example)');
+    expect(first.stdout).toContain('updated .gitignore (added .sluice/ jobs/out/ .env !.env.example)');
     expect(first.stdout).toContain('created jobs/hello.test.yaml');
     const text = readFileSync(join(dir, 'package.json'), 'utf8');
     expect(text).toMatch(/^\{\n {4}"name": "shop",/);
@@ -81,7 +81,7 @@ describe('sluice init', () => {
     const snapshot = MADE.map((f) => readFileSync(join(dir, f), 'utf8'));
     const again = await sluice(['init'], { cwd: dir });
     expect(again.code).toBe(0);
-    expect(again.stdout).not.toContain('created');
+    expect(again.stdout).not.toMatch(/created|updated/);
     expect(MADE.map((f) => readFileSync(join(dir, f), 'utf8'))).toEqual(snapshot);
   });
 

@@ -30,6 +30,12 @@ describe('sluice plugins', () => {
   plugin(join(project, 'node_modules'), 'sluice-plugin-old', 'old', '^2.0.0', '2.4.0');
   plugin(join(project, 'node_modules'), 'sluice-plugin-loose', 'loose', undefined);
   plugin(join(top, 'node_modules'), 'sluice-plugin-above', 'above', '>=0.1.0 <1');
+  // A built-in package (it comes with the CLI) is not listed; a package of checkpoint stores only is, without a problem.
+  for (const pkg of ['@sluice/plugin-redis', 'sluice-plugin-stores']) {
+    mkdirSync(join(project, 'node_modules', pkg));
+    writeFileSync(join(project, 'node_modules', pkg, 'package.json'), JSON.stringify({ name: pkg, version: '0.1.0', type: 'module', main: 'index.js', keywords: ['sluice-plugin'], peerDependencies: { '@sluice/core': '^0.1.0' } }));
+    writeFileSync(join(project, 'node_modules', pkg, 'index.js'), 'export default [];\nexport const checkpointStores = {};\n');
+  }
   mkdirSync(join(project, 'node_modules/not-a-plugin'));
   writeFileSync(join(project, 'node_modules/not-a-plugin/package.json'), '{"name":"not-a-plugin","version":"1.0.0"}');
   mkdirSync(join(project, 'jobs'));
@@ -42,7 +48,8 @@ describe('sluice plugins', () => {
     const { core, plugins, packages } = JSON.parse(listed.stdout);
     expect(core).toBe('0.1.0');
     const byName = Object.fromEntries(packages.map((p: { name: string }) => [p.name, p]));
-    expect(Object.keys(byName)).toEqual(['@acme/sluice-plugin-shout', 'sluice-plugin-above', 'sluice-plugin-loose', 'sluice-plugin-old', 'sluice-plugin-missing', './local.mjs']);
+    expect(Object.keys(byName)).toEqual(['@acme/sluice-plugin-shout', 'sluice-plugin-above', 'sluice-plugin-loose', 'sluice-plugin-old', 'sluice-plugin-stores', 'sluice-plugin-missing', './local.mjs']);
+    expect(byName['sluice-plugin-stores']).toMatchObject({ fits: true, plugins: [], problems: [] });
     expect(byName['@acme/sluice-plugin-shout']).toEqual({
       name: '@acme/sluice-plugin-shout',
       version: '1.2.3',

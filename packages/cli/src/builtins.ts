@@ -21,6 +21,9 @@ const BUILT_IN: ReadonlyArray<readonly [PluginPackage, string]> = [
   [redisPlugins as PluginPackage, '@sluice/plugin-redis'],
 ];
 
+/** The packages whose plugins (and checkpoint stores) come with the CLI. */
+export const BUILT_IN_PACKAGES: readonly string[] = BUILT_IN.map(([, name]) => name);
+
 /** The plugins every job can use without naming them in `plugins:`. */
 export function builtInRegistry(): PluginRegistry {
   const registry = new PluginRegistry();

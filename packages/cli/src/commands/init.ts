@@ -33,6 +33,7 @@ export async function run(argv: string[]): Promise<number> {
   // Files by their path in the project; the project by the shorter of its two paths.
   const where = dir === process.cwd() ? '.' : shortPath(dir);
   const made: string[] = [];
+  const updated: string[] = [];
   const kept: string[] = [];
 
   await mkdir(dir, { recursive: true });
@@ -51,7 +52,7 @@ export async function run(argv: string[]): Promise<number> {
       // Keep the file's own indentation, so the diff shows only what was added.
       const indent = /^\{\r?\n([ \t]+)"/.exec(readFileSync(manifestPath, 'utf8'))?.[1] ?? 2;
       await writeFile(manifestPath, `${JSON.stringify(merged.manifest, null, indent)}\n`);
-      made.push(`package.json (added ${merged.added.join(', ')})`);
+      updated.push(`package.json (added ${merged.added.join(', ')})`);
     } else kept.push('package.json');
     for (const name of merged.keptScripts) kept.push(`package.json script '${name}' (it runs something else)`);
     needsInstall = merged.added.includes('devDependencies @sluice/cli');
@@ -82,12 +83,13 @@ export async function run(argv: string[]): Promise<number> {
     made.push('.gitignore');
   } else if (missing.length) {
     await appendFile(gitignore, `${present.endsWith('\n') || present === '' ? '' : '\n'}# sluice\n${missing.join('\n')}\n`);
-    made.push(`${'.gitignore'} (added ${missing.join(' ')})`);
+    updated.push(`.gitignore (added ${missing.join(' ')})`);
   } else kept.push('.gitignore');
 
   const out = process.stdout;
   out.write(`sluice init: ${where}\n`);
   for (const m of made) out.write(`  created ${m}\n`);
+  for (const u of updated) out.write(`  updated ${u}\n`);
   for (const k of kept) out.write(`  kept    ${k}\n`);
   const cd = dir === process.cwd() ? '' : `cd ${/[^\w./-]/.test(where) ? `'${where}'` : where} && `;
   out.write(

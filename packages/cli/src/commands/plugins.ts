@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { CORE_VERSION, isModulePath, loadPluginModule, parseYaml, PluginRegistry, type RegisteredPlugin } from '@sluice/core/internal';
 import { parse, usage, UsageError } from '../args.js';
-import { builtInRegistry } from '../builtins.js';
+import { BUILT_IN_PACKAGES, builtInRegistry } from '../builtins.js';
 import { coreFits, findPackage, installedPluginPackages } from '../installed.js';
 import { CLI_VERSION } from '../version.js';
 
@@ -39,7 +39,7 @@ export async function run(argv: string[]): Promise<number> {
   const fromDir = resolve(job ? dirname(job) : '.');
 
   const builtIns = builtInRegistry();
-  const builtInPackages = new Set(builtIns.all().map((p) => p.origin));
+  const builtInPackages = new Set(BUILT_IN_PACKAGES);
   const specs: Array<{ spec: string; from: PackageReport['from'] }> = installedPluginPackages(fromDir)
     .filter((p) => !builtInPackages.has(p.name))
     .map((p) => ({ spec: p.name, from: 'installed' }));
@@ -107,7 +107,8 @@ async function inspect(spec: string, from: PackageReport['from'], fromDir: strin
   const registry = new PluginRegistry();
   try {
     const loaded = await loadPluginModule(spec, fromDir);
-    report.problems.push(...registry.add(loaded.exported, loaded.origin).map((p) => p.message));
+    // A package of checkpoint stores only (or of plugins still to come) exports an empty list: no mistake.
+    if (!(Array.isArray(loaded.exported) && loaded.exported.length === 0)) report.problems.push(...registry.add(loaded.exported, loaded.origin).map((p) => p.message));
   } catch (error) {
     report.problems.push((error as Error).message);
   }
