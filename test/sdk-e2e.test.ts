@@ -1,39 +1,17 @@
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, sluice, tempDir } from './support/cli.js';
+import { sh, stopwatch } from './support/npm.js';
 
 /**
  * The whole publish path of a plugin, without a registry: `sluice new plugin`, build and test it,
- * `npm pack` it (and @sluice/core, which is not on a registry yet), install the tarballs into a
+ * `npm pack` it (and @sluice/core: tarballs stand in for a registry), install the tarballs into a
  * fresh project next to a job that names the plugin, then `sluice validate` and `sluice run` it.
  * The example plugin (examples/plugin-jsonata) goes the same way, its own tests included.
  */
-
-// Lifecycle variables of an outer `npm test` would steer the inner npm commands.
-const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && k !== 'INIT_CWD'));
-Object.assign(env, { npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false', NO_COLOR: '1' });
-
-function sh(command: string, args: string[], cwd: string, timeoutMs = 120_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${command} ${args.join(' ')} did not finish within ${timeoutMs}ms in ${cwd}\n${out}`));
-    }, timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`${command} ${args.join(' ')} exited ${code} in ${cwd}\n${out}`));
-    });
-  });
-}
 
 const tarball = (dir: string, prefix: string) => join(dir, readdirSync(dir).find((f) => f.startsWith(prefix) && f.endsWith('.tgz'))!);
 
@@ -42,16 +20,7 @@ describe('a plugin, from `sluice new plugin` to a job that runs it', () => {
   const packs = join(tmp, 'packs');
   const project = join(tmp, 'project');
   let coreTgz: string;
-  const timings: Record<string, number> = {};
-
-  const timed = async <T>(label: string, fn: () => Promise<T>): Promise<T> => {
-    const started = performance.now();
-    try {
-      return await fn();
-    } finally {
-      timings[label] = Math.round(performance.now() - started);
-    }
-  };
+  const { timings, timed } = stopwatch();
 
   beforeAll(async () => {
     mkdirSync(packs);
