@@ -117,8 +117,9 @@ describe('http transform politeness', () => {
     const times = server.seen('/enrich/').map((r) => r.at);
     expect(times).toHaveLength(70);
     expect(maxInWindow(times, 1000)).toBeLessThanOrEqual(21);
-    // And it is not needlessly slow: 70 calls at 20/s take about 3.5 s.
-    expect(times.at(-1)! - times[0]!).toBeLessThan(4500);
+    // A loaded machine can only make it slower; that it is not slower than the rate is shown on
+    // a virtual clock (packages/core/src/engine/retry.test.ts, 'rateLimit through the pipeline').
+    expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(((70 - 21) / 20) * 1000);
   }, 60_000);
 
   it('a 429 with Retry-After: 1 pauses the whole step: nothing arrives within the second', async () => {
@@ -131,10 +132,16 @@ describe('http transform politeness', () => {
     expect(result.code, result.stderr).toBe(0);
     const seen = server.seen('/enrich/');
     const limited = seen.find((r) => r.fault === 'status')!;
-    // Requests already on the wire when the 429 left the server may still land just after it.
-    const grace = 50;
-    const during = seen.filter((r) => r.at > limited.at + grace && r.at < limited.at + 1000);
-    expect(during, `requests ${during.map((r) => r.at - limited.at).join(', ')} ms after the 429`).toHaveLength(0);
+    // Only requests the other 7 slots sent before the client read the 429 may land within the
+    // second after it (however late a loaded machine delivers them); every later one waits. Without
+    // the step-wide pause the 8 slots would go on at full speed.
+    const during = seen.filter((r) => r.at > limited.at && r.at < limited.at + 1000);
+    expect(during.length, `requests ${during.map((r) => r.at - limited.at).join(', ')} ms after the 429`).toBeLessThanOrEqual(8 - 1);
+    // The refused record is asked again no sooner than Retry-After (timed from the client's receipt,
+    // which follows the server's arrival stamp; 1 ms for the clocks' rounding).
+    const again = seen.filter((r) => r.path === limited.path && r !== limited);
+    expect(again).toHaveLength(1);
+    expect(again[0]!.at - limited.at).toBeGreaterThanOrEqual(999);
     const after = seen.filter((r) => r.at >= limited.at + 1000);
     expect(after.length).toBeGreaterThan(0);
     expect(seen).toHaveLength(301);
