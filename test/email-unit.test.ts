@@ -103,18 +103,28 @@ describe('EmailWriter against a real SMTP server', () => {
   });
 
   it('a batch retried while its first attempt is still in flight sends every key once', async () => {
-    const server = await startSmtpServer({ delayMs: 150 });
+    let release!: () => void;
+    const server = await startSmtpServer({ hold: new Promise<void>((resolve) => (release = resolve)) });
     servers.push(server);
     const { sink } = await open(server, 4);
     const batch = users(12);
-    // The engine gives up on attempt 1 (a timeout) while four messages are in flight...
+    // The engine gives up on attempt 1 (a timeout) while four messages are in flight: the server
+    // has their final dots and holds its answers...
     const first = new AbortController();
     const attempt1 = sink.write(batch, info(0, first.signal));
-    await new Promise((r) => setTimeout(r, 60));
-    first.abort(new Error('timed out after 60ms'));
+    await within(
+      (async () => {
+        while (server.stats.dataAttempts < 4) await new Promise((r) => setTimeout(r, 5));
+      })(),
+      10_000,
+      'four messages in flight',
+    );
+    expect(server.received).toHaveLength(0);
+    first.abort(new Error('timed out'));
     // ...and, as its timeout does not wait for the write, calls write again at once: the keys still
     // in flight are waited for, not sent again.
     const attempt2 = sink.write(batch, info(0, new AbortController().signal, 2));
+    release();
     await expect(within(attempt1, 10_000, 'attempt 1')).rejects.toThrowError(TransientError);
     expect(await within(attempt2, 10_000, 'attempt 2')).toEqual({});
     expect(server.received).toHaveLength(12);

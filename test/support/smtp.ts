@@ -43,6 +43,8 @@ export interface SmtpServerOptions {
   readonly echoCredentials?: boolean;
   /** Milliseconds to wait before answering the final dot (a slower server). */
   readonly delayMs?: number;
+  /** Answers no final dot before this settles: messages stay in flight until the test lets them go. */
+  readonly hold?: Promise<unknown>;
 }
 
 export interface SmtpTestServer {
@@ -114,6 +116,7 @@ export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<
           const attempt = (attempts.get(messageId) ?? 0) + 1;
           attempts.set(messageId, attempt);
           if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
+          if (options.hold) await options.hold;
           const reply = options.onMessage?.({ messageId, envelope, attempt });
           if (reply === 'drop') {
             stats.dropped++;
