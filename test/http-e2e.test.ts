@@ -1,12 +1,12 @@
 // The http plugin through the real `sluice` CLI against a local server: resume after SIGKILL for
 // every pagination style, rate limits and Retry-After pauses as the server sees them, and an
 // enrichment under transient failures whose retry counts match the server's.
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { finished, seeded, sluice, start, tempDir } from './support/cli.js';
+import { checkpointPast, followEvents } from './support/events.js';
 import { maxInWindow, TestServer } from './support/http-server.js';
 
 let server: TestServer;
@@ -62,12 +62,12 @@ ${style === 'cursor' ? '    next: meta.next\n' : ''}sink:
 `,
     );
     const job = join(dir, 'job.yaml');
-    const child = start(['run', job, '--progress', 'none']);
+    const child = start(['run', job, '--progress', 'json']);
     const exited = finished(child, 60_000);
     const checkpoint = join(dir, `.sluice/checkpoints/pull-${style}.json`);
-    for (let i = 0; i < 500 && !existsSync(checkpoint); i++) await sleep(10);
-    expect(existsSync(checkpoint), child.output.stderr).toBe(true);
-    await sleep(50 + Math.floor(random() * 250));
+    // A random moment in the run's own progress: a checkpoint past 1–20 batches.
+    const reached = await followEvents(child).next(checkpointPast(40 * (1 + Math.floor(random() * 20))));
+    expect(reached, child.output.stderr).toBeDefined();
     child.kill('SIGKILL');
     const killed = await exited;
     expect(killed.signal).toBe('SIGKILL');
