@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Redactor, type ConnectionConfig, type ConnectionRegistry, type OpenedConnection } from '@sluice/core';
 import type { Knex } from 'knex';
-import { dialectOf, type Dialect } from './dialect.js';
+import { dialectOf, exactNumeric, type Dialect } from './dialect.js';
 import { describeError } from './errors.js';
 import { DEFAULT_POLICY, type RetryPolicy } from './retry.js';
 
@@ -128,11 +128,10 @@ export function knexConfig(config: ConnectionConfig, demand: number, dir: string
           min: poolConfig.min ?? 0,
           max,
           afterCreate(conn: { setTypeParser?: (oid: number, fmt: string, fn: (v: string) => unknown) => void }, done: (e: Error | null, c: unknown) => void) {
-            // bigint: a number while exact, else its digits; dates and zoneless timestamps stay as written.
-            conn.setTypeParser?.(20, 'text', (v) => {
-              const n = Number(v);
-              return Number.isSafeInteger(n) ? n : v;
-            });
+            // bigint and numeric: a number while a double holds it exactly, else a BigInt (whole) or
+            // its digits (decimal); dates and zoneless timestamps stay as written.
+            conn.setTypeParser?.(20, 'text', exactNumeric);
+            conn.setTypeParser?.(1700, 'text', exactNumeric);
             conn.setTypeParser?.(1082, 'text', (v) => v);
             conn.setTypeParser?.(1114, 'text', (v) => v);
             done(null, conn);
@@ -154,6 +153,11 @@ export function knexConfig(config: ConnectionConfig, demand: number, dir: string
             if (field.type === 'TINY' && field.length === 1) {
               const v = field.string();
               return v === null ? null : v !== '0';
+            }
+            // BIGINT and DECIMAL: a number while a double holds it exactly, else a BigInt or the digits.
+            if (field.type === 'LONGLONG' || field.type === 'NEWDECIMAL') {
+              const v = field.string();
+              return v === null ? null : exactNumeric(v);
             }
             return next();
           },
@@ -178,8 +182,10 @@ export function knexConfig(config: ConnectionConfig, demand: number, dir: string
         pool: {
           min: 1,
           max: 1,
-          afterCreate(db: { pragma(p: string): unknown }, done: (e: Error | null, c: unknown) => void) {
+          afterCreate(db: { pragma(p: string): unknown; defaultSafeIntegers(on: boolean): unknown }, done: (e: Error | null, c: unknown) => void) {
             try {
+              // Integers come back as BigInt, so none beyond 2^53 is rounded; records get numbers while exact.
+              db.defaultSafeIntegers(true);
               if (filename !== ':memory:') db.pragma('journal_mode = WAL');
               db.pragma('busy_timeout = 5000');
               db.pragma('synchronous = FULL');

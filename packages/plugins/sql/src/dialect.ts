@@ -140,13 +140,36 @@ export function isZonedDateTime(value: string): boolean {
   return ISO_WITH_ZONE.test(value);
 }
 
+const BIGINT_MARK = '\u0000sluice-bigint:';
+
+/**
+ * JSON text of a value, BigInts (whole numbers beyond 2^53 from a JSON Lines source) written as
+ * their digits — the number they are, which JSON.stringify refuses to write.
+ */
+export function jsonText(value: unknown): string {
+  let big = false;
+  const text = JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v !== 'bigint') return v;
+    big = true;
+    return `${BIGINT_MARK}${v.toString()}`;
+  });
+  return big ? text.replace(/"\\u0000sluice-bigint:(-?\d+)"/g, '$1') : text;
+}
+
+const INT64 = { min: -(2n ** 63n), max: 2n ** 63n - 1n };
+
+/** Whether a BigInt fits a 64-bit integer column (SQLite INTEGER, BIGINT). */
+export function fitsInt64(value: bigint): boolean {
+  return value >= INT64.min && value <= INT64.max;
+}
+
 /**
  * Turns a record value into the value bound for a column (MySQL, SQLite). JSON columns always
  * get the value's JSON text (a string becomes a JSON string); objects elsewhere get JSON text too.
  */
 export function bindValue(dialect: DialectName, kind: ColumnKind, value: unknown): unknown {
   if (value === undefined || value === null) return null;
-  if (kind === 'json') return JSON.stringify(value instanceof Date ? value.toISOString() : value);
+  if (kind === 'json') return jsonText(value instanceof Date ? value.toISOString() : value);
   if (value instanceof Date) {
     if (dialect === 'mysql' && (kind === 'timestamp' || kind === 'timestamptz')) return mysqlDateTime(value);
     return value.toISOString();
@@ -161,28 +184,61 @@ export function bindValue(dialect: DialectName, kind: ColumnKind, value: unknown
       }
       return value;
     case 'number':
+      // SQLite binds a JS number as REAL, which a text column stores as '7.0': give it the number's own text.
+      return kind === 'text' && dialect === 'sqlite' ? String(value) : value;
     case 'bigint':
-      return value;
+      // Bound as a whole number (mysql2 and better-sqlite3 take BigInt); a text column gets its digits.
+      // SQLite cannot bind one beyond 64 bits: the sink refuses such a record (misfitColumn).
+      return kind === 'text' || (dialect === 'sqlite' && !fitsInt64(value)) ? value.toString() : value;
     case 'object':
-      return JSON.stringify(value);
+      return jsonText(value);
     default:
       return String(value);
   }
 }
 
-/** A value as a record carries it: dates as ISO text, buffers as base64, bigints as numbers while exact. */
+/** A value as a record carries it: dates as ISO text, buffers as base64, whole numbers beyond 2^53 as BigInt. */
 export function recordValue(value: unknown, kind?: ColumnKind): unknown {
   if (value === null || value === undefined) return null;
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
-  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  if (kind === 'bool' && (typeof value === 'number' || typeof value === 'bigint')) return Number(value) !== 0;
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value;
   if (Buffer.isBuffer(value)) return value.toString('base64');
-  if (kind === 'bool' && typeof value === 'number') return value !== 0;
   if (kind === 'json' && typeof value === 'string') {
     try {
       return JSON.parse(value);
     } catch {
       return value;
     }
+  }
+  return value;
+}
+
+/**
+ * A whole or decimal number the database sent as text (BIGINT, NUMERIC/DECIMAL), kept exactly: a
+ * number when a double holds it exactly, a BigInt when it is whole, else its digits as text.
+ */
+export function exactNumeric(text: string): number | bigint | string {
+  if (/^-?\d+$/.test(text)) {
+    const n = Number(text);
+    return Number.isSafeInteger(n) ? n : BigInt(text);
+  }
+  const n = Number(text);
+  if (!Number.isFinite(n)) return text;
+  // 12.50 and 12.5 are the same number; 0.10000000000000000001 is not 0.1.
+  const canonical = (t: string) => t.replace(/^(-?)0+(?=\d)/, '$1').replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
+  return canonical(text) === canonical(String(n)) ? n : text;
+}
+
+/** Cursor values are JSON: a BigInt key is kept as `{ "bigint": "digits" }` and read back as the BigInt. */
+export function toCursorValue(value: unknown): unknown {
+  return typeof value === 'bigint' ? { bigint: value.toString() } : value;
+}
+
+export function fromCursorValue(value: unknown): unknown {
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const digits = (value as { bigint?: unknown }).bigint;
+    if (typeof digits === 'string' && /^-?\d+$/.test(digits)) return BigInt(digits);
   }
   return value;
 }

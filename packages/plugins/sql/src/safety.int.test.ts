@@ -118,5 +118,36 @@ describe.each(['better-sqlite3', 'pg', 'mysql2'] as Client[])('sql safety on %s'
       await upsert.close();
       expect(await rows(db.knex, 'select k, v from kv')).toEqual([{ k: 1, v: 'new' }]);
     });
+
+    it('binds whole numbers beyond 2^53 exactly and reads them back as BigInt, resuming from a BigInt key; one beyond the column is a record error', async () => {
+      const amt = client === 'better-sqlite3' ? 'text' : client === 'pg' ? 'numeric(40,0)' : 'decimal(40,0)';
+      await db.knex.raw(`create table nums (id ${t.bigint} primary key, big ${t.bigint}, amt ${amt}, t ${t.text})`);
+      const { sink, close } = await openSink(db, { table: 'nums' });
+      const result = await write(
+        sink,
+        [
+          { id: 9007199254740993n, big: -9223372036854775807n, amt: 123456789012345678901234567890n, t: 2n ** 70n },
+          { id: 1, big: 5, amt: 7, t: 'x' },
+          { id: 2, big: 2n ** 64n, amt: 1, t: 'too big for bigint' },
+          { id: 9007199254740995n, big: 9007199254740993n, amt: null, t: null },
+        ],
+        0,
+      );
+      await close();
+      expect(result.rejected?.map((r) => r.index)).toEqual([2]);
+      expect(result.rejected![0]!.error.message).toMatch(/range|fit|big/i);
+      const pages = await readAll(db, { table: 'nums' }, { batchSize: 1 });
+      // Cursors are JSON (a BigInt key is kept as its digits) and each page resumes after the last.
+      expect(pages.map((p) => JSON.parse(JSON.stringify(p.cursor)))).toEqual([
+        { after: [1] },
+        { after: [{ bigint: '9007199254740993' }] },
+        { after: [{ bigint: '9007199254740995' }] },
+      ]);
+      expect(pages.flatMap((p) => p.records)).toEqual([
+        { id: 1, big: 5, amt: client === 'better-sqlite3' ? '7' : 7, t: 'x' },
+        { id: 9007199254740993n, big: -9223372036854775807n, amt: client === 'better-sqlite3' ? '123456789012345678901234567890' : 123456789012345678901234567890n, t: '1180591620717411303424' },
+        { id: 9007199254740995n, big: 9007199254740993n, amt: null, t: null },
+      ]);
+    });
   });
 });

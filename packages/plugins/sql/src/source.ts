@@ -1,7 +1,7 @@
 import { defineSource, type PluginContext, type ReadOptions, type RuleViolation, type SourceInstance, type SourcePage } from '@sluice/core';
 import type { Knex } from 'knex';
 import { acquireConnection, type SqlConnection } from './connection.js';
-import { bindValue, recordValue, type ColumnKind, type TableInfo } from './dialect.js';
+import { bindValue, fromCursorValue, recordValue, toCursorValue, type ColumnKind, type TableInfo } from './dialect.js';
 import { describeError } from './errors.js';
 import { DEFAULT_POLICY, withRetry } from './retry.js';
 import { describeTable, keyProblem, missingColumn, rowsOf } from './introspect.js';
@@ -191,7 +191,7 @@ class KeysetReader implements SourceInstance {
   }
 
   private async *pages(options: ReadOptions, range: SqlPartition): AsyncGenerator<SourcePage> {
-    let after = isCursor(options.cursor, this.key.length) ? options.cursor.after : undefined;
+    let after = isCursor(options.cursor, this.key.length) ? options.cursor.after.map(fromCursorValue) : undefined;
     if (options.cursor !== undefined && options.cursor !== null && !after) {
       throw new Error(`sql: the checkpoint's cursor ${JSON.stringify(options.cursor)} does not fit key (${this.key.join(', ')}); run with --fresh`);
     }
@@ -219,14 +219,14 @@ class KeysetReader implements SourceInstance {
       }
       if (fetched.length > limit) {
         const next = this.key.map((k) => recordValue(fetched[limit]![k], this.kinds.get(k)));
-        if (JSON.stringify(next) === JSON.stringify(after)) {
+        if (JSON.stringify(next.map(toCursorValue)) === JSON.stringify(after.map(toCursorValue))) {
           throw new Error(
-            `sql: key (${this.key.join(', ')}) of ${this.what} is not unique: two rows have (${after.map((v) => JSON.stringify(v)).join(', ')}), and keyset pagination would skip rows; add a column that makes it unique (e.g. key: [${[...this.key, 'id'].join(', ')}])`,
+            `sql: key (${this.key.join(', ')}) of ${this.what} is not unique: two rows have (${after.map((v) => (typeof v === 'bigint' ? v.toString() : JSON.stringify(v))).join(', ')}), and keyset pagination would skip rows; add a column that makes it unique (e.g. key: [${[...this.key, 'id'].join(', ')}])`,
           );
         }
       }
-      const positions = rows.map((row) => ({ key: Object.fromEntries(this.key.map((k) => [k, recordValue(row[k], this.kinds.get(k))])) }));
-      yield { records, cursor: { after } satisfies SqlCursor, positions };
+      const positions = rows.map((row) => ({ key: Object.fromEntries(this.key.map((k) => [k, toCursorValue(recordValue(row[k], this.kinds.get(k)))])) }));
+      yield { records, cursor: { after: after.map(toCursorValue) } satisfies SqlCursor, positions };
       if (fetched.length <= limit) return;
     }
   }

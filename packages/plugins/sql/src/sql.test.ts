@@ -3,7 +3,7 @@ import { checkConfig } from '@sluice/core/testing';
 import { TransientError } from '@sluice/core';
 import { describe, expect, it } from 'vitest';
 import { knexConfig } from './connection.js';
-import { bindValue, mysql, postgres, recordValue, sqlite } from './dialect.js';
+import { bindValue, exactNumeric, fromCursorValue, jsonText, mysql, postgres, recordValue, sqlite, toCursorValue } from './dialect.js';
 import { classify, describeError } from './errors.js';
 import { sqlSink } from './sink.js';
 import { sqlSource } from './source.js';
@@ -95,9 +95,28 @@ describe('values', () => {
   it('reads values back as JSON', () => {
     expect(recordValue(new Date('2024-01-02T03:04:05Z'))).toBe('2024-01-02T03:04:05.000Z');
     expect(recordValue(12n)).toBe(12);
-    expect(recordValue(2n ** 70n)).toBe('1180591620717411303424');
+    expect(recordValue(2n ** 70n)).toBe(2n ** 70n);
     expect(recordValue(1, 'bool')).toBe(true);
     expect(recordValue('{"a":1}', 'json')).toEqual({ a: 1 });
+  });
+
+  it.each([
+    ['42', 42],
+    ['-9007199254740991', -9007199254740991],
+    ['9007199254740993', 9007199254740993n],
+    ['123456789012345678901234567890', 123456789012345678901234567890n],
+    ['12.50', 12.5],
+    ['0.1', 0.1],
+    ['0.10000000000000000001', '0.10000000000000000001'],
+    ['12345678901234567.5', '12345678901234567.5'],
+  ])('keeps the number %s sent as text exactly', (text, value) => {
+    expect(exactNumeric(text)).toEqual(value);
+  });
+
+  it('writes BigInts inside JSON as their digits, and keeps them in cursors as JSON', () => {
+    expect(jsonText({ a: 12345678901234567890n, b: [1n, 'x'] })).toBe('{"a":12345678901234567890,"b":[1,"x"]}');
+    expect(fromCursorValue(JSON.parse(JSON.stringify(toCursorValue(2n ** 64n))))).toBe(2n ** 64n);
+    expect(toCursorValue(5)).toBe(5);
   });
 
   it('knows column kinds from type names', () => {

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Knex } from 'knex';
 import type { BatchPlan, BatchWriter, PreparedBatch, Rejection, WriteTarget } from './batch.js';
 import type { SqlConnection } from './connection.js';
-import { quoteColumn, type ColumnInfo, type ColumnKind } from './dialect.js';
+import { jsonText, quoteColumn, type ColumnInfo, type ColumnKind } from './dialect.js';
 import { classify, describeError } from './errors.js';
 
 interface PgClient {
@@ -28,7 +28,7 @@ function arrayLiteral(value: unknown[]): string {
   const items = value.map((item) => {
     if (item === null || item === undefined) return 'NULL';
     if (Array.isArray(item)) return arrayLiteral(item);
-    const text = typeof item === 'object' ? JSON.stringify(item) : String(item);
+    const text = typeof item === 'object' ? jsonText(item) : String(item);
     return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
   });
   return `{${items.join(',')}}`;
@@ -37,7 +37,7 @@ function arrayLiteral(value: unknown[]): string {
 /** One value as a field of COPY's text format. */
 export function copyField(kind: ColumnKind, value: unknown): string {
   if (value === null || value === undefined) return '\\N';
-  if (kind === 'json') return copyText(JSON.stringify(value instanceof Date ? value.toISOString() : value));
+  if (kind === 'json') return copyText(jsonText(value instanceof Date ? value.toISOString() : value));
   switch (typeof value) {
     case 'string':
       return copyText(value);
@@ -50,7 +50,7 @@ export function copyField(kind: ColumnKind, value: unknown): string {
     case 'object':
       if (value instanceof Date) return value.toISOString();
       if (Array.isArray(value) && kind === 'array') return copyText(arrayLiteral(value));
-      return copyText(JSON.stringify(value));
+      return copyText(jsonText(value));
     default:
       return copyText(String(value));
   }

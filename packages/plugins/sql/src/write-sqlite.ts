@@ -1,6 +1,6 @@
 import type { BatchPlan, BatchWriter, PreparedBatch, Rejection, WriteTarget } from './batch.js';
 import type { SqlConnection } from './connection.js';
-import { bindValue, quoteColumn, type ColumnKind } from './dialect.js';
+import { bindValue, fitsInt64, quoteColumn, type ColumnKind } from './dialect.js';
 import { classify, describeError } from './errors.js';
 
 interface Statement {
@@ -27,8 +27,11 @@ function misfitColumn(batch: PreparedBatch, kinds: readonly ColumnKind[], params
     if (kind !== 'int' && kind !== 'float') continue;
     const v = params[k];
     if (v === null || typeof v === 'number' || typeof v === 'bigint') continue;
-    if (typeof v === 'string' && NUMBER.test(v) && (kind === 'float' || Number.isInteger(Number(v)))) continue;
     const column = batch.columns[k]!;
+    if (typeof v === 'string' && /^-?\d{19,}$/.test(v) && !fitsInt64(BigInt(v))) {
+      return `column ${JSON.stringify(column.name)} is ${column.type || kind}: ${v} does not fit SQLite's 64-bit integers; use a text column to keep its digits`;
+    }
+    if (typeof v === 'string' && NUMBER.test(v) && (kind === 'float' || Number.isInteger(Number(v)))) continue;
     return `column ${JSON.stringify(column.name)} is ${column.type || kind}: ${JSON.stringify(v)} is not ${kind === 'int' ? 'an integer' : 'a number'}`;
   }
   return undefined;
