@@ -61,6 +61,7 @@ export { ExpressionError } from './expr/index.js';
 
 // Checkpoint stores a plugin package may add (`export const checkpointStores`)
 export type { Checkpoint, CheckpointStore } from './checkpoint/types.js';
+export { CheckpointLockedError, describeHolder, isStale, lockHolder, parseHolder, processAlive, type CheckpointLock, type LockHolder, type LockOptions } from './checkpoint/lock.js';
 export type { CheckpointStoreFactory, CheckpointStoreOptions } from './engine/run.js';
 export type { JobCounters, StepCounters } from './events/types.js';
 

@@ -17,6 +17,7 @@ export { StepThrottle } from './engine/throttle.js';
 export { RunConnections } from './engine/connections.js';
 export { FileCheckpointStore, NoCheckpointStore } from './checkpoint/file-store.js';
 export type { Checkpoint, CheckpointStore } from './checkpoint/types.js';
+export { CheckpointLockedError, describeHolder, FileLock, isStale, lockHolder, parseHolder, processAlive, type CheckpointLock, type LockHolder, type LockOptions } from './checkpoint/lock.js';
 export { EventBus, BusLogger, Redactor, redactValue } from './events/bus.js';
 export * from './events/types.js';
 export { replayDeadLetters, type ReplayOptions, type ReplayResult } from './engine/replay.js';

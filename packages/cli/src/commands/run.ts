@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { CheckpointMismatchError, JobRun, type RunSummary } from '@sluice/core/internal';
+import { CheckpointLockedError, CheckpointMismatchError, JobRun, type RunSummary } from '@sluice/core/internal';
 import { StartupRefusal } from '@sluice/core';
 import { oneOf, parse, UsageError } from '../args.js';
 import { builtInCheckpointStores } from '../builtins.js';
@@ -144,10 +144,11 @@ export async function run(argv: string[]): Promise<number> {
   try {
     summary = await jobRun.run();
   } catch (error) {
-    if (error instanceof CheckpointMismatchError || error instanceof StartupRefusal) {
-      json?.error(`sluice run: ${error.message}`);
+    if (error instanceof CheckpointMismatchError || error instanceof StartupRefusal || error instanceof CheckpointLockedError) {
+      const message = info.redact(error.message);
+      json?.error(`sluice run: ${message}`);
       await renderer?.stop();
-      process.stderr.write(`sluice run: ${error.message}\n`);
+      process.stderr.write(`sluice run: ${message}\n`);
       return 2;
     }
     await renderer?.stop();

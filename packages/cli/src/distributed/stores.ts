@@ -10,8 +10,9 @@ import type { RedisTarget } from './redis.js';
  * Redis, keyed by job, fingerprint and partition. `sql` stays in its database (shared, and
  * committed with the sink's rows); `none` stays none.
  */
-export function partitionCheckpointStores(target: RedisTarget, prefix: string): Record<string, CheckpointStoreFactory> {
-  const redis = redisCheckpointStore({ url: target.endpoint, prefix });
+export function partitionCheckpointStores(target: RedisTarget, prefix: string, leaseMs?: number): Record<string, CheckpointStoreFactory> {
+  // A partition's lease lives as long as BullMQ's lock: a killed worker's partition is free to the next one at the same time.
+  const redis = redisCheckpointStore({ url: target.endpoint, prefix, ...(leaseMs ? { leaseMs } : {}) });
   return { ...builtInCheckpointStores(), file: redis, redis };
 }
 

@@ -1,6 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import {
+  CheckpointLockedError,
   CheckpointMismatchError,
   JobRun,
   Redactor,
@@ -82,7 +83,7 @@ export async function runWorker(o: WorkerOptions): Promise<number> {
   }
 
   const redis = target.client();
-  const stores = partitionCheckpointStores(target, o.prefix);
+  const stores = partitionCheckpointStores(target, o.prefix, o.lockTimeoutMs);
   const running = new Map<string, Attempt>();
   let shuttingDown = false;
   const me = `worker ${o.name}`;
@@ -223,6 +224,8 @@ async function runPartition(job: Job<PartitionJobData, RunSummary>, token: strin
     checkpointStores: c.stores,
     partition: { index, count: data.partition.count, spec: data.partition.spec ?? undefined },
     signal: attempt.abort.signal,
+    // Taken over from a worker that died: its partition lease (or database session) may outlive it a little.
+    lockWaitMs: 2 * c.o.lockTimeoutMs + 5000,
   });
 
   let startCounters: JobCounters | undefined;
@@ -283,7 +286,7 @@ async function runPartition(job: Job<PartitionJobData, RunSummary>, token: strin
   try {
     summary = await jobRun.run();
   } catch (error) {
-    if (error instanceof CheckpointMismatchError) throw new UnrecoverableError(redact(error.message));
+    if (error instanceof CheckpointMismatchError || error instanceof CheckpointLockedError) throw new UnrecoverableError(redact(error.message));
     throw new UnrecoverableError(redact(messageOf(error)));
   } finally {
     clearInterval(publish);

@@ -2,6 +2,7 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { readdir } from 'node:fs/promises';
 import { FileLedger, type Ledger } from './ledger.js';
+import { FileLock, type CheckpointLock, type LockHolder, type LockOptions } from './lock.js';
 import type { Checkpoint, CheckpointStore } from './types.js';
 
 /** Checkpoints as JSON files: `<folder>/<job>.json`, written to a temp file, fsynced, renamed. */
@@ -31,6 +32,20 @@ export class FileCheckpointStore implements CheckpointStore {
     for (const name of names) {
       if (name.startsWith(`${this.job}.`) && name.endsWith('.ledger')) await FileLedger.remove(join(this.folder, name));
     }
+  }
+
+  /** `<folder>/<job>.lock`: the pid, host and start of the run that holds the job. */
+  get lockPath(): string {
+    return join(this.folder, `${this.job}.lock`);
+  }
+
+  lock(holder: LockHolder, options?: LockOptions): Promise<CheckpointLock> {
+    return FileLock.acquire(this.lockPath, this.location, holder, options);
+  }
+
+  async lockHolder(): Promise<LockHolder | undefined> {
+    const current = await FileLock.read(this.lockPath);
+    return current.state === 'held' ? (current.holder ?? { pid: 0, host: '?', startedAt: '?', token: '' }) : undefined;
   }
 
   async load(): Promise<Checkpoint | undefined> {

@@ -1,4 +1,5 @@
 import type { JobCounters, StepCounters } from '../events/types.js';
+import type { CheckpointLock, LockHolder, LockOptions } from './lock.js';
 
 /** What a checkpoint remembers: the watermark batch's cursor, each sink's state and the counts so far. */
 export interface Checkpoint {
@@ -40,4 +41,13 @@ export interface CheckpointStore {
   save(checkpoint: Checkpoint): Promise<void>;
   clear(): Promise<void>;
   close?(): Promise<void>;
+  /**
+   * Takes the exclusive lock on this job's state (one partition's, for a partition store) for a
+   * run's whole life, so two runs never write the same output and checkpoint at once. Rejects
+   * with `CheckpointLockedError` (who holds it, how to clear a stale lock) when another run has
+   * it. A store without `lock` is not locked.
+   */
+  lock?(holder: LockHolder, options?: LockOptions): Promise<CheckpointLock>;
+  /** Who holds the lock now, or undefined when nobody does (`sluice status`). */
+  lockHolder?(): Promise<LockHolder | undefined>;
 }

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
 import { FileCheckpointStore, NoCheckpointStore } from '../checkpoint/file-store.js';
 import type { Checkpoint, CheckpointStore } from '../checkpoint/types.js';
+import { CheckpointLockedError, lockHolder } from '../checkpoint/lock.js';
 import type { Ledger } from '../checkpoint/ledger.js';
 import { BusLogger, EventBus, Redactor } from '../events/bus.js';
 import type { RunSummary, ProgressSnapshot } from '../events/types.js';
@@ -72,6 +73,8 @@ export interface RunOptions {
   readonly partition?: { readonly index: number; readonly count: number; readonly spec: unknown };
   /** Dead-letter `with` overrides (replay writes to a temp file). */
   readonly deadLetterConfig?: Readonly<Record<string, unknown>>;
+  /** How long to wait for the job state's lock while another run holds it (default 0: fail at once). */
+  readonly lockWaitMs?: number;
 }
 
 /** The checkpoint belongs to another version of the job. */
@@ -163,6 +166,11 @@ export class JobRun {
       const store = await openCheckpointStore(plan, options.checkpointStores, connections, options.partition?.index);
       container.register(Services.CheckpointStore, { useValue: store });
       closers.push(() => store.close?.());
+      // One run at a time writes a job's output and checkpoint (a dry run writes neither).
+      if (!options.dryRun && store.lock) {
+        const lock = await store.lock(lockHolder(), { waitMs: options.lockWaitMs ?? 0 });
+        closers.push(() => lock.release());
+      }
 
       let resume: Checkpoint | undefined;
       if (options.fresh && !options.dryRun) await store.clear();
@@ -282,7 +290,7 @@ export class JobRun {
     } catch (error) {
       this.abort.abort(error);
       await this.closeAll(closers, connections);
-      if (error instanceof CheckpointMismatchError || error instanceof StartupRefusal) throw error;
+      if (error instanceof CheckpointMismatchError || error instanceof StartupRefusal || error instanceof CheckpointLockedError) throw error;
       const failure = error instanceof RunFailure ? error : new RunFailure(redactor.redact(messageOf(error)), { cause: error });
       this.failure = failure;
       const summary: RunSummary = {

@@ -1,7 +1,8 @@
-import type { Checkpoint, CheckpointStore, CheckpointStoreFactory, CheckpointStoreOptions, Ledger } from '@sluice/core';
+import type { Checkpoint, CheckpointLock, CheckpointStore, CheckpointStoreFactory, CheckpointStoreOptions, Ledger, LockHolder, LockOptions } from '@sluice/core';
 import { RedisConnection } from './connection.js';
 import type { RedisEndpoint } from './endpoint.js';
 import { RedisLedger } from './ledger.js';
+import { RedisLease, SET_IF_HELD } from './lease.js';
 import { checkpointKey, DEFAULT_PREFIX, deleteMatching, globLiteral, ledgerKey } from './keys.js';
 
 /** Where a {@link RedisCheckpointStore} keeps one job's (or one partition's) checkpoint. */
@@ -17,6 +18,8 @@ export interface RedisCheckpointStoreOptions {
   readonly fingerprint: string;
   /** Set for a partition of a distributed run. */
   readonly partition?: number;
+  /** How long the run's lease lives without renewal (default 30 s). */
+  readonly leaseMs?: number;
 }
 
 /**
@@ -34,6 +37,8 @@ export class RedisCheckpointStore implements CheckpointStore {
   /** The Redis key of the checkpoint. */
   readonly key: string;
   private readonly prefix: string;
+  /** The run's lease, once {@link lock} took it: saves are fenced by it. */
+  private lease: RedisLease | undefined;
 
   private constructor(
     private readonly conn: RedisConnection,
@@ -59,9 +64,35 @@ export class RedisCheckpointStore implements CheckpointStore {
     }
   }
 
+  /** `<checkpoint key>:lock`: the lease of the run that holds this job (or partition). */
+  get lockKey(): string {
+    return `${this.key}:lock`;
+  }
+
+  async lock(holder: LockHolder, options: LockOptions = {}): Promise<CheckpointLock> {
+    const lease = await RedisLease.acquire(this.conn, this.lockKey, this.location, holder, { ...options, ...(this.options.leaseMs ? { ttlMs: this.options.leaseMs } : {}) });
+    this.lease = lease;
+    return { release: () => lease.release() };
+  }
+
+  lockHolder(): Promise<LockHolder | undefined> {
+    return RedisLease.holder(this.conn, this.lockKey);
+  }
+
   async save(checkpoint: Checkpoint): Promise<void> {
     const json = JSON.stringify(checkpoint);
-    await this.conn.run(`save checkpoint ${this.key}`, (client) => client.set(this.key, json));
+    const lease = this.lease;
+    if (!lease) {
+      await this.conn.run(`save checkpoint ${this.key}`, (client) => client.set(this.key, json));
+      return;
+    }
+    const done = await this.conn.run(`save checkpoint ${this.key}`, (client) => client.eval(SET_IF_HELD, 2, lease.key, this.key, lease.value, json));
+    if (done === null) {
+      throw new Error(
+        `redis checkpoint store at ${this.conn.endpoint.display}: cannot save checkpoint ${this.key}: this run lost its lock ${lease.key} ` +
+          '(Redis restarted, or the run paused longer than the lease); another run may hold the job now',
+      );
+    }
   }
 
   /** Forgets this run's checkpoint (`--fresh`, `sluice reset`); ledgers stay. */
@@ -80,8 +111,9 @@ export class RedisCheckpointStore implements CheckpointStore {
   }
 
   /** Closes the client (QUIT, or a hard disconnect after a second if Redis is gone). */
-  close(): Promise<void> {
-    return this.conn.close();
+  async close(): Promise<void> {
+    await this.lease?.release();
+    await this.conn.close();
   }
 }
 
@@ -101,10 +133,11 @@ export const redisStoreFactory: CheckpointStoreFactory = (options: CheckpointSto
  * `checkpoint.url` and `prefix` are ignored): a distributed worker puts every partition's
  * checkpoint in the queue's Redis.
  */
-export function redisCheckpointStore(defaults: { url: string | RedisEndpoint; prefix?: string }): CheckpointStoreFactory {
+export function redisCheckpointStore(defaults: { url: string | RedisEndpoint; prefix?: string; leaseMs?: number }): CheckpointStoreFactory {
   return (options: CheckpointStoreOptions) =>
     RedisCheckpointStore.open({
       url: defaults.url,
+      ...(defaults.leaseMs ? { leaseMs: defaults.leaseMs } : {}),
       prefix: defaults.prefix ?? DEFAULT_PREFIX,
       job: options.job,
       fingerprint: options.fingerprint,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Checkpoint, CheckpointStore, CheckpointStoreFactory, CheckpointStoreOptions, Ledger } from '@sluice/core';
+import { lockHolder, type Checkpoint, type CheckpointLock, type CheckpointStore, type CheckpointStoreFactory, type CheckpointStoreOptions, type Ledger, type LockHolder, type LockOptions } from '@sluice/core';
+import { SqlLock } from './checkpoint-lock.js';
 import { acquireConnection, type SqlConnection } from './connection.js';
 import { describeError } from './errors.js';
 import { withRetry } from './retry.js';
@@ -20,6 +21,24 @@ export class SqlCheckpointStore implements CheckpointStore {
     private readonly job: string,
   ) {
     this.location = `${TABLES.checkpoints} (job '${job}') on connection '${conn.name}'`;
+  }
+
+  private held: SqlLock | undefined;
+
+  /** The run lock (the lock part of this store; see checkpoint-lock.ts). */
+  async lock(holder: LockHolder, options?: LockOptions): Promise<CheckpointLock> {
+    const lock = await SqlLock.acquire(this.conn, this.job, this.location, holder, options);
+    this.held = lock;
+    return lock;
+  }
+
+  lockHolder(): Promise<LockHolder | undefined> {
+    return SqlLock.holder(this.conn, this.job, this.location, lockHolder());
+  }
+
+  /** Lets the run lock go (before the connection pool is destroyed at run end). */
+  async close(): Promise<void> {
+    await this.held?.release();
   }
 
   private async ready(): Promise<void> {
@@ -140,6 +159,8 @@ class SqlLedger implements Ledger {
 export const sqlCheckpointStore: CheckpointStoreFactory = async (options: CheckpointStoreOptions) => {
   const name = options.config.connection;
   if (!name) throw new Error('checkpoint.store: sql needs checkpoint.connection: the connection whose database keeps the checkpoint');
+  // The run lock holds one session of the pool for the whole run.
+  options.connections.declare(name, 1);
   const conn = await acquireConnection(options.connections, name, options.dir);
   const job = options.partition === undefined ? options.job : `${options.job}.p${options.partition}`;
   return new SqlCheckpointStore(conn, job);
