@@ -16,7 +16,10 @@ const services = await availability();
 const dbs: TestDatabase[] = [];
 const prefixes: string[] = [];
 
+const children: Array<ReturnType<typeof start>> = [];
 afterEach(async () => {
+  // A failed test may leave its paused first run behind.
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   for (const prefix of prefixes.splice(0)) await dropKeys(prefix).catch(() => 0);
 });
 afterAll(async () => {
@@ -52,14 +55,20 @@ function expectExact(dir: string, n: number): void {
   expect(new Set(lines).size).toBe(n);
 }
 
-/** Starts the first run and waits until it has written something (it holds the lock by then). */
+/**
+ * Starts the first run and waits until it has written something (it holds the lock by then),
+ * then pauses it (SIGSTOP) so that it is still running whatever the machine's load: the caller
+ * resumes it with SIGCONT. A paused process keeps its lock, session and lease (30 s).
+ */
 async function firstRun(dir: string) {
   const first = start(['run', 'job.yaml', '--progress', 'plain'], { cwd: dir });
+  children.push(first);
   const deadline = Date.now() + 30_000;
   while (!existsSync(join(dir, 'out', 'out.jsonl')) || readFileSync(join(dir, 'out', 'out.jsonl')).length === 0) {
     if (first.exitCode !== null || Date.now() > deadline) throw new Error(`the first run did not start writing\n${first.output.stderr}`);
     await sleep(50);
   }
+  first.kill('SIGSTOP');
   return first;
 }
 
@@ -108,6 +117,7 @@ describe('one run at a time per job', () => {
     expect(reset.code, reset.stderr).toBe(2);
     expect(reset.stderr).toContain(`sluice reset: another run holds this job's state`);
 
+    first.kill('SIGCONT');
     const done = await finished(first, 120_000);
     expect(done.code, done.stderr).toBe(0);
     expectExact(dir, n);
@@ -119,15 +129,16 @@ describe('one run at a time per job', () => {
     if (skip) return;
     const n = 20_000;
     const setup = await make();
-    const dir = await project(n, setup.checkpoint, setup.connections ?? '', '2/s');
+    const dir = await project(n, setup.checkpoint, setup.connections ?? '', '10/s');
     const first = await firstRun(dir);
-    const status = await sluice(['status', 'job.yaml'], { cwd: dir });
-    expect(status.stdout, status.stderr).toContain(`running now: pid ${first.pid}`);
     const second = await sluice(['run', 'job.yaml', '--progress', 'none'], { cwd: dir, timeoutMs: 30_000 });
+    const status = await sluice(['status', 'job.yaml'], { cwd: dir });
+    first.kill('SIGCONT');
     expect(second.code, second.stderr).toBe(2);
     expect(second.stderr).toContain(`another run holds this job's state`);
     expect(second.stderr).toContain(`pid ${first.pid} on host ${hostname()}`);
     expect(second.stderr).toMatch(setup.clear);
+    expect(status.stdout, status.stderr).toContain(`running now: pid ${first.pid}`);
     const done = await finished(first, 60_000);
     expect(done.code, done.stderr).toBe(0);
     expectExact(dir, n);

@@ -225,6 +225,28 @@ async function closesWithoutWaitingForQuit(store: { close(): Promise<void> }): P
   expect(first).toBe('closed');
 }
 
+describe('redis run lease', () => {
+  it('a second run is refused naming the holder; a run that lost its lease cannot save', async () => {
+    const first = await storeOf('leased');
+    const second = await storeOf('leased');
+    const holder = { pid: process.pid, host: 'this-test', startedAt: '2026-01-01T00:00:00.000Z', token: randomUUID() };
+    const lock = await first.lock(holder);
+    const refused = (await second.lock({ ...holder, token: randomUUID() }).catch((e: unknown) => e)) as Error;
+    expect(refused.name).toBe('CheckpointLockedError');
+    expect(refused.message).toContain(`pid ${process.pid} on host this-test since 2026-01-01T00:00:00.000Z`);
+    expect(refused.message).toContain(`DEL ${prefix}:checkpoint:leased:lock`);
+    expect(await second.lockHolder()).toMatchObject({ host: 'this-test' });
+    await first.save(checkpoint('leased', 1));
+
+    // Another run took over (the lease expired while this one paused): this one's saves stop.
+    await raw.set(`${prefix}:checkpoint:leased:lock`, JSON.stringify({ ...holder, token: 'someone-else' }));
+    await expect(first.save(checkpoint('leased', 2))).rejects.toThrow(/this run lost its lock/);
+    expect(JSON.parse((await raw.get(`${prefix}:checkpoint:leased`))!)).toMatchObject({ seq: 1 });
+    await lock.release();
+    expect(await raw.get(`${prefix}:checkpoint:leased:lock`)).toContain('someone-else');
+  });
+});
+
 describe('redis failures', () => {
   it('an unreachable Redis fails load, save and ledgers fast, with no password in sight', async () => {
     const port = await closedPort();
