@@ -71,6 +71,7 @@ beforeAll(() => {
   writeFileSync(join(dir, 'quick.yaml'), job('quick', { ms: 1, concurrency: 8, batch: 200 }));
   writeFileSync(join(dir, 'long.yaml'), job('long', { ms: 5, concurrency: 4, batch: 200 }));
   writeFileSync(join(dir, 'drain.yaml'), job('drain', { ms: 20, concurrency: 1, batch: 50 }));
+  writeFileSync(join(dir, 'resized.yaml'), job('resized', { ms: 2, concurrency: 4, batch: 200 }));
   let input = '';
   for (let id = 0; id < RECORDS; id++) input += `${JSON.stringify({ id, name: `user-${id}`, email: id % 1000 === 13 ? 'not-an-email' : `u${id}@example.com` })}\n`;
   writeFileSync(join(dir, 'input.jsonl'), input);
@@ -170,6 +171,32 @@ describe.skipIf(process.env.SLUICE_SKIP_TMUX === '1')('the progress screen in a 
     expect(checkpoint.counters.read).toBeGreaterThan(0);
     expect(checkpoint.counters.read).toBeLessThan(RECORDS);
     expect(end).toContain(`checkpoint: batch ${checkpoint.seq} in .sluice/checkpoints/long.json`);
+  }, 120_000);
+
+  it('a resize from 80x24 to 100x30 mid-run leaves the last frame once on the terminal, above the summary', async () => {
+    const t = runInTerminal('resized', ['--fresh'], 80, 24);
+    await t.waitFor((s) => s.includes('checkpoint batch'), 60_000, 'a checkpoint');
+    t.resize(100, 30);
+    await t.waitFor((s) => lines(s).find((l) => l.startsWith('step'))?.endsWith('p95') === true, 10_000, 'the wide layout');
+    expect(await exitCode('resized', 120_000)).toBe(0);
+    await t.waitFor((s) => s.includes('[exit 0]'), 10_000, 'the summary');
+    const all = t.history();
+    // Each line of the frame once: the job line, the header of the table, the bar.
+    expect(lines(all).filter((l) => /^resized {2}file input\.jsonl/.test(l)), all).toHaveLength(1);
+    expect(lines(all).filter((l) => l.startsWith('step ')), all).toHaveLength(1);
+    expect(lines(all).filter((l) => /\d+\.\d% /.test(l)), all).toHaveLength(1);
+    expect(all.indexOf('resized: done in')).toBeGreaterThan(all.indexOf('sink (file)'));
+  }, 180_000);
+
+  it('a --limit run does not claim to have read the whole source', async () => {
+    const t = runInTerminal('quick', ['--limit', '6000', '--fresh'], 100, 50);
+    expect(await exitCode('quick', 60_000)).toBe(0);
+    const end = await t.waitFor((s) => s.includes('[exit 0]'), 10_000, 'the summary');
+    const bar = /(\d+\.\d)% +([\d.]+) ([KM]B) \/ ([\d.]+) ([KM]B)/.exec(end);
+    expect(bar, end).not.toBeNull();
+    expect(Number(bar![1])).toBeLessThan(100);
+    expect(bar![2]! + bar![3]!).not.toBe(bar![4]! + bar![5]!);
+    expect(end).toMatch(/read 6,000/);
   }, 120_000);
 
   it('Ctrl-C stops gracefully; a second Ctrl-C exits at once', async () => {

@@ -58,6 +58,15 @@ export class TmuxSession {
       .trimEnd();
   }
 
+  /** The screen with up to `lines` of scrollback above it, as text. */
+  history(lines = 500): string {
+    return this.tmux('capture-pane', '-p', '-S', String(-lines), '-t', this.name)
+      .split('\n')
+      .map((l) => l.trimEnd())
+      .join('\n')
+      .trimEnd();
+  }
+
   keys(...keys: string[]): void {
     this.tmux('send-keys', '-t', this.name, ...keys);
   }

@@ -127,6 +127,8 @@ export class RunWatch {
   private readonly eta = new EtaMeter();
   private checkpoint: { seq: number; cursor: unknown; at: number; read?: number } | undefined;
   private lastSnapshot: ProgressSnapshot | undefined;
+  /** Whether reading stopped before the source ran out (a stop, or `--limit`). */
+  private stoppedEarly = false;
   /** When the run started (its `start` event), the zero of the error times. */
   private startedAt: number;
   private readonly unsubscribe: () => void;
@@ -187,8 +189,11 @@ export class RunWatch {
       case 'stopping':
         if (this.phase !== 'failed') this.phase = 'stopping';
         this.reason = event.reason;
+        this.stoppedEarly = true;
         break;
       case 'end':
+        // The source's position at the end, not the last one the screen happened to sample.
+        this.lastSnapshot = this.progress() ?? this.lastSnapshot;
         this.summary = event.summary;
         this.phase = event.summary.status;
         this.reason = event.summary.error;
@@ -216,7 +221,8 @@ export class RunWatch {
     const p = snapshot?.progress;
     let total: ProgressView['total'];
     if (p?.total !== undefined && p.total > 0) {
-      const done = summary?.status === 'done' ? p.total : p.done;
+      // A finished source has read its whole estimate; a run cut short (--limit) has read what it read.
+      const done = summary?.status === 'done' && !this.stoppedEarly ? p.total : p.done;
       total = { done, total: p.total, unit: p.unit, fraction: Math.min(1, done / p.total) };
     }
     const checkpoint = this.checkpoint ?? (snapshot?.checkpoint ? { ...snapshot.checkpoint, at: snapshot.checkpoint.at } : undefined);

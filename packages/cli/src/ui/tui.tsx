@@ -30,8 +30,13 @@ export interface TuiRenderer extends Renderer {
 }
 
 const ALTERNATE_SCREEN = '\u001B[?1049h';
-const MAIN_SCREEN = '\u001B[?1049l';
 const CLEAR_SCREEN = '\u001B[2J\u001B[H';
+/**
+ * Back to the main screen, the alternate one cleared first: a terminal resized while the
+ * alternate screen was up (tmux does) can otherwise carry its top lines over above what is
+ * printed next — the last frame's first lines, twice.
+ */
+const MAIN_SCREEN = `${CLEAR_SCREEN}\u001B[?1049l`;
 
 /**
  * `--progress tui`: the Ink screen, drawn in a worker thread. The main thread, which the records
