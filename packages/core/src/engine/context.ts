@@ -64,8 +64,9 @@ export function pluginContext(services: ContextServices, step: StepPlan, state: 
     connections: services.connections,
     signal: services.signal,
     resolvePath: (path: string) => (isAbsolute(path) ? path : resolve(plan.dir, path)),
-    expression: (source: string) => compileExpression(source, scope),
-    template: (source: string) => compileTemplate(source, scope),
+    // An evaluation may run as long as one attempt of its step.
+    expression: (source: string) => compileExpression(source, scope, { timeoutMs: step.timeoutMs }),
+    template: (source: string) => compileTemplate(source, scope, { timeoutMs: step.timeoutMs }),
     state,
     redact: services.redact,
   };

@@ -222,7 +222,7 @@ export class JobRun {
         plan: step,
         instance,
         index,
-        when: step.when ? compileExpression(step.when, scope) : undefined,
+        when: step.when ? compileExpression(step.when, scope, { timeoutMs: step.timeoutMs }) : undefined,
         sem: new Semaphore(step.kind === 'sink' ? 1 : step.concurrency),
         throttle: throttleOf(step),
         counters: newStepCounters(),

@@ -2,7 +2,9 @@
 import type { AnyNode, Expression, Literal, MemberExpression, Property, SpreadElement, TemplateLiteral } from 'acorn';
 import { ExpressionError } from './errors.js';
 import { AVAILABLE_NAMES, FORBIDDEN_MEMBERS, GLOBALS, forbiddenMemberMessage } from './scope.js';
+import { checkMethodCall } from './calls.js';
 import { lowerFirst } from './parse.js';
+import { compilePattern, RegexSyntaxError } from './regex.js';
 
 /** Arrow-function parameters visible at a point of the expression. */
 export type Params = ReadonlySet<string>;
@@ -57,6 +59,7 @@ class Checker {
         const name = globalName(node.callee, params);
         const info = name === undefined ? undefined : GLOBALS.get(name);
         if (info && !info.callable) throw fail(info.notCallable ?? `'${name}' is not a function`, node.callee);
+        checkMethodCall(node, params);
         this.expression(node.callee, params);
         return this.list(node.arguments, params);
       }
@@ -155,6 +158,12 @@ class Checker {
       new RegExp(node.regex.pattern, node.regex.flags);
     } catch (error) {
       throw fail(lowerFirst((error as Error).message), node);
+    }
+    try {
+      compilePattern(node.regex.pattern, node.regex.flags);
+    } catch (error) {
+      if (error instanceof RegexSyntaxError) throw fail(error.message, node);
+      throw error;
     }
   }
 

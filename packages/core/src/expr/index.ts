@@ -3,10 +3,12 @@ import type { SluiceRecord } from '../plugin/types.js';
 import { ExpressionError } from './errors.js';
 import { parseExpression } from './parse.js';
 import { checkNode } from './check.js';
-import { buildFunction, generate } from './compile.js';
+import { buildFunction, generate, Generated, type CompileOptions } from './compile.js';
 import { parseTemplate } from './template.js';
 
 export { ExpressionError } from './errors.js';
+export { ExpressionLimitError, EXPRESSION_LIMITS } from './guards.js';
+export type { CompileOptions } from './compile.js';
 
 /** Names visible to an expression besides `record`. */
 export interface ExpressionScope {
@@ -17,7 +19,20 @@ export interface ExpressionScope {
 /** An expression compiled once (`ctx.expression`): `evaluate(record)` returns its value. */
 export interface CompiledExpression {
   readonly source: string;
+  /** The value for one record; throws what the expression throws (a limit: ExpressionLimitError). */
   evaluate(record: SluiceRecord): unknown;
+  /**
+   * The values for a whole batch in one loop, for plugins that process batches: a record whose
+   * evaluation throws has its error in `errors` (by index) and `undefined` in `values`.
+   */
+  evaluateBatch(records: readonly SluiceRecord[]): BatchValues;
+}
+
+/** What `evaluateBatch` returns. */
+export interface BatchValues {
+  readonly values: unknown[];
+  /** Errors by record index; undefined when every record evaluated. */
+  readonly errors: ReadonlyMap<number, Error> | undefined;
 }
 
 /** A `{{ expression }}` template compiled once (`ctx.template`): `render(record)` returns the text. */
@@ -57,14 +72,30 @@ export function checkExpression(source: string): ExpressionError | undefined {
 export function checkTemplate(source: string): ExpressionError | undefined {
   return errorOf(() => parseAndCheckTemplate(source));
 }
-export function compileExpression(source: string, scope: ExpressionScope): CompiledExpression {
-  const evaluate = buildFunction<unknown>('evaluate', generate(parseAndCheck(source)), scope);
-  return Object.freeze({ source, evaluate });
+export function compileExpression(source: string, scope: ExpressionScope, options: CompileOptions = {}): CompiledExpression {
+  const generated = new Generated();
+  const evaluate = buildFunction<unknown>('evaluate', generate(parseAndCheck(source), undefined, generated), generated, scope, options);
+  return Object.freeze({ source, evaluate, evaluateBatch: (records: readonly SluiceRecord[]) => evaluateAll(evaluate, records) });
 }
-export function compileTemplate(source: string, scope: ExpressionScope): CompiledTemplate {
+
+function evaluateAll(evaluate: (record: SluiceRecord) => unknown, records: readonly SluiceRecord[]): BatchValues {
+  const values: unknown[] = new Array(records.length);
+  let errors: Map<number, Error> | undefined;
+  for (let i = 0; i < records.length; i++) {
+    try {
+      values[i] = evaluate(records[i]!);
+    } catch (error) {
+      (errors ??= new Map()).set(i, error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+  return { values, errors };
+}
+
+export function compileTemplate(source: string, scope: ExpressionScope, options: CompileOptions = {}): CompiledTemplate {
+  const generated = new Generated();
   const pieces = parseAndCheckTemplate(source).map((part) =>
-    'text' in part ? JSON.stringify(part.text) : `$$text(${generate(part.expression)})`,
+    'text' in part ? JSON.stringify(part.text) : `$$text(${generate(part.expression, undefined, generated)})`,
   );
-  const render = buildFunction<string>('render', pieces.length === 0 ? '""' : pieces.join(' + '), scope);
+  const render = buildFunction<string>('render', pieces.length === 0 ? '""' : pieces.join(' + '), generated, scope, options);
   return Object.freeze({ source, render });
 }

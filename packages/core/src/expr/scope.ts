@@ -1,5 +1,7 @@
 // What an expression can see: the names in scope, the safe helpers, and the runtime guards.
 import { ExpressionError } from './errors.js';
+import { arrayFrom, CHAIN, GUARDED_CALLS, watch } from './guards.js';
+import { LinearRegExp } from './regex.js';
 
 /** Member names that lead to constructors, prototypes or the call stack: never readable. */
 export const FORBIDDEN_MEMBERS: ReadonlySet<string> = new Set([
@@ -163,9 +165,8 @@ const HELPERS: Readonly<Record<(typeof HELPER_NAMES)[number], unknown>> = Object
   Array: namespace(
     {
       isArray: Array.isArray,
-      // Arrows: `Array.from.call(SomeConstructor, …)` cannot make it construct anything.
-      from: (items: Iterable<unknown> | ArrayLike<unknown>, mapFn?: (v: unknown, i: number) => unknown) =>
-        mapFn === undefined ? Array.from(items) : Array.from(items, mapFn),
+      // An arrow: `Array.from.call(SomeConstructor, …)` cannot make it construct anything; sized first.
+      from: (items: unknown, mapFn?: (v: unknown, i: number) => unknown) => arrayFrom(items, mapFn),
       of: (...items: unknown[]) => items,
     },
     (value) => value instanceof Array,
@@ -203,7 +204,7 @@ export function toText(value: unknown): string {
 }
 
 /** Internal names used by generated code; user names can never take this shape. */
-export const RUNTIME = Object.freeze({ $$key: guardKey, $$text: toText, $$Date: Date });
+export const RUNTIME = Object.freeze({ $$key: guardKey, $$text: toText, $$Date: Date, $$t: watch, $$g: GUARDED_CALLS, $$c: CHAIN, $$Linear: LinearRegExp });
 
 /** The values bound to the global names for one compiled expression. */
 export function scopeValues(scope: {
