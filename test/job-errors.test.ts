@@ -33,3 +33,20 @@ describe.concurrent('a job file the YAML parser cannot take is refused in one li
     expect(run.stderr + run.stdout).not.toContain('internal error');
   });
 });
+
+describe.concurrent('validate refuses what run refuses', () => {
+  it('an unknown connection: validate exits 1 and run exits 2, naming it the same way', async () => {
+    const dir = tempDir('sluice-refs-');
+    const yaml = BASE.replace('version: 1', 'version: 1\nconnections:\n  pg: { client: pg, url: "postgres://127.0.0.1:1/none" }').replace(
+      'sink:\n  use: file\n  with: { path: out.jsonl }',
+      'sink:\n  use: sql\n  with: { connection: warehouse, table: t }',
+    );
+    writeFiles(dir, { 'job.yaml': yaml, 'in.jsonl': '{"id":1}\n' });
+    const validate = await sluice(['validate', 'job.yaml'], { cwd: dir, ...T });
+    expect(validate.code).toBe(1);
+    expect(validate.stdout).toContain("job.yaml:10:23  sink.with.connection: unknown connection 'warehouse'\n  hint: known connections: pg");
+    const run = await sluice(['run', 'job.yaml', '--progress', 'none'], { cwd: dir, ...T });
+    expect(run.code).toBe(2);
+    expect(run.stderr + run.stdout).toContain("unknown connection 'warehouse'");
+  });
+});

@@ -64,6 +64,19 @@ const corpus: Array<[string, string, number, number, string, string]> = [
   ['no sink', base.replace(/sink:\n  use: file\n  with: \{ path: out.jsonl \}\n/, ''), 1, 1, '', "missing required key 'sink'"],
   ['bad with type for a plugin option', base.replace('with: { path: out.jsonl }', 'with: { path: 42 }'), 11, 17, 'sink.with.path', 'must be a string'],
   ['unknown checkpoint connection', base + 'checkpoint: { store: sql, connection: wh }\n', 12, 39, 'checkpoint.connection', "unknown connection 'wh'"],
+  ['a swapped pair of letters', base.replace('version: 1', 'version: 1\nbacth: { size: 10 }'), 2, 1, 'bacth', "unknown key 'bacth'; did you mean 'batch'?"],
+  ['a key in the wrong case', base.replace('version: 1', 'version: 1\ndeadletter: { use: file, with: { path: x.jsonl } }'), 2, 1, 'deadletter', "did you mean 'deadLetter'?"],
+  ['a swapped pair in a step key', base.replace('  - use: filter', '  - use: filter\n    tiemout: 5s'), 8, 5, 'steps[0].tiemout', "did you mean 'timeout'?"],
+  [
+    'a sink naming a connection the job does not define',
+    base.replace('version: 1', 'version: 1\nconnections:\n  pg: { client: pg, url: "postgres://localhost/x" }').replace('sink:\n  use: file\n  with: { path: out.jsonl }', 'sink:\n  use: sql\n  with: { connection: warehouse, table: t }'),
+    13, 23, 'sink.with.connection', "unknown connection 'warehouse'",
+  ],
+  [
+    'a source naming a connection with a typo',
+    base.replace('version: 1', 'version: 1\nconnections:\n  warehouse: { client: pg, url: "postgres://localhost/x" }').replace('use: file\n  with: { path: in.jsonl }', 'use: sql\n  with: { connection: warehouse2, table: t, key: id }'),
+    7, 23, 'source.with.connection', "did you mean 'warehouse'? known connections: warehouse",
+  ],
 ];
 
 describe('invalid jobs point at the place and say what is wrong', () => {
@@ -169,5 +182,25 @@ describe('an unquoted expression that breaks the YAML is one error saying to quo
   ])('says to quote %s that YAML read as another type', async (_name, steps, path, message) => {
     const { diagnostics } = await load(job(steps));
     expect(diagnostics).toMatchObject([{ path, message, hint: expect.stringContaining('quote it') }]);
+  });
+});
+
+describe('diagnostics', () => {
+  it('come in the order of the file, whatever found them', async () => {
+    const yaml = base
+      .replace('version: 1', 'version: 1\nconnections:\n  pg: { client: pg }')
+      .replace('use: filter', 'use: filtr')
+      .replace('sink:\n  use: file\n  with: { path: out.jsonl }', 'sink:\n  use: sql\n  with: { connection: nope, table: t }\nbacth: 3');
+    const { diagnostics } = await load(yaml);
+    expect(diagnostics.map((d) => d.path)).toEqual(['steps[0].use', 'sink.with.connection', 'bacth']);
+    expect(diagnostics.map((d) => d.line)).toEqual([...diagnostics.map((d) => d.line)].sort((a, b) => a - b));
+  });
+
+  it('suggest by case and by swapped letters, not for far-off words', async () => {
+    const { didYouMean, typoDistance } = await import('../packages/core/src/job/diagnostics.js');
+    expect(typoDistance('bacth', 'batch')).toBe(1);
+    expect(didYouMean('Batch', ['batch', 'sink'])).toBe('batch');
+    expect(didYouMean('sinks2', ['sink', 'sinks'])).toBe('sinks');
+    expect(didYouMean('zzz', ['batch', 'sink'])).toBeUndefined();
   });
 });

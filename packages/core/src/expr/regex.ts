@@ -1,9 +1,16 @@
 // Regular expressions in job expressions run on RE2 (the re2js port): matching takes time linear in
 // the input, so no record can make a pattern backtrack for minutes. A LinearRegExp speaks the
 // protocols String.prototype.match/replace/split/search use, so `s.replace(/x/g, …)` works as usual.
-import { RE2JS } from 're2js';
+import { createRequire } from 'node:module';
+import type { RE2JS } from 're2js';
 
-const FLAG_BITS: Record<string, number> = { i: RE2JS.CASE_INSENSITIVE, m: RE2JS.MULTILINE, s: RE2JS.DOTALL };
+type Engine = typeof RE2JS;
+let loaded: Engine | undefined;
+/** re2js takes tens of milliseconds to load: only jobs with a regular expression pay for it. */
+function engine(): Engine {
+  return (loaded ??= (createRequire(import.meta.url)('re2js') as { RE2JS: Engine }).RE2JS);
+}
+
 const ACCEPTED_FLAGS = 'gimsuy';
 
 /** A pattern RE2 cannot run, with the reason in words. */
@@ -50,11 +57,11 @@ export function compilePattern(source: string, flags: string): LinearPattern {
       `${feature} is not supported: regular expressions run in linear time (RE2), without lookahead, lookbehind or backreferences`,
     );
   }
-  let bits = 0;
-  for (const flag of flags) bits |= FLAG_BITS[flag] ?? 0;
+  const re2 = engine();
+  const bits = (flags.includes('i') ? re2.CASE_INSENSITIVE : 0) | (flags.includes('m') ? re2.MULTILINE : 0) | (flags.includes('s') ? re2.DOTALL : 0);
   let re: RE2JS;
   try {
-    re = RE2JS.compile(RE2JS.translateRegExp(source), bits);
+    re = re2.compile(re2.translateRegExp(source), bits);
   } catch (error) {
     throw new RegexSyntaxError(`invalid regular expression /${source}/: ${(error as Error).message.replace(/^error parsing regexp: /, '')}`);
   }

@@ -1,5 +1,3 @@
-import { distance } from 'fastest-levenshtein';
-
 /** One problem found in a job file, pointing at its source. */
 export interface Diagnostic {
   readonly severity: 'error' | 'warning';
@@ -30,13 +28,16 @@ export function pointerOf(parts: ReadonlyArray<string | number>): string {
   return parts.map((p) => '/' + String(p).replace(/~/g, '~0').replace(/\//g, '~1')).join('');
 }
 
-/** The closest known name to `word`, when one is close enough to be a likely typo. */
+/**
+ * The closest known name to `word`, when one is close enough to be a likely typo: a different case
+ * (`deadletter`), or a few letters wrong, missing, added or swapped (`bacth`).
+ */
 export function didYouMean(word: string, known: Iterable<string>): string | undefined {
   let best: string | undefined;
   let bestScore = Infinity;
   const lower = word.toLowerCase();
   for (const candidate of known) {
-    const score = distance(lower, candidate.toLowerCase());
+    const score = typoDistance(lower, candidate.toLowerCase());
     if (score < bestScore) {
       best = candidate;
       bestScore = score;
@@ -45,6 +46,25 @@ export function didYouMean(word: string, known: Iterable<string>): string | unde
   if (best === undefined) return undefined;
   const limit = Math.max(1, Math.floor(Math.max(word.length, best.length) / 3));
   return bestScore <= limit ? best : undefined;
+}
+
+/** Edits between two words, a swap of neighbours counting as one (optimal string alignment). */
+export function typoDistance(a: string, b: string): number {
+  if (a === b) return 0;
+  const rows = a.length + 1;
+  const cols = b.length + 1;
+  const d = new Array<number>(rows * cols);
+  for (let i = 0; i < rows; i++) d[i * cols] = i;
+  for (let j = 0; j < cols; j++) d[j] = j;
+  for (let i = 1; i < rows; i++) {
+    for (let j = 1; j < cols; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(d[(i - 1) * cols + j]! + 1, d[i * cols + j - 1]! + 1, d[(i - 1) * cols + j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[(i - 2) * cols + j - 2]! + 1);
+      d[i * cols + j] = best;
+    }
+  }
+  return d[rows * cols - 1]!;
 }
 
 /** `jobs/a.yaml:14:7  steps[1].with.where: message` (+ an indented hint line). */

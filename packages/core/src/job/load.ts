@@ -5,7 +5,7 @@ import { PluginLoadError, importPlugin, isModulePath, loadPluginModule } from '.
 import type { PluginRegistry } from '../plugin/registry.js';
 import type { AnyPluginDefinition, PluginKind } from '../plugin/types.js';
 import { compileSchema } from './ajv.js';
-import { didYouMean, displayPath, shown, type Diagnostic } from './diagnostics.js';
+import { didYouMean, type Diagnostic } from './diagnostics.js';
 import { interpolate } from './interpolate.js';
 import { Redactor } from '../events/bus.js';
 import type { JobPlan, RetryPolicy, StepPlan } from './plan.js';
@@ -13,7 +13,9 @@ import { applySet, fingerprintOf } from './overrides.js';
 import { jobSchema } from './schema.js';
 import { parseDuration, parseFailureBudget, parseRate } from './values.js';
 import { placeKind } from './places.js';
-import { locate, parseYaml, type PositionedYaml } from './yaml.js';
+import { parseYaml } from './yaml.js';
+import { at, bare, Diagnostics } from './collect.js';
+import { checkConnectionNames } from './references.js';
 import type { PlaceOf } from './yaml-errors.js';
 
 export { applySet, fingerprintOf } from './overrides.js';
@@ -96,9 +98,7 @@ export async function loadJobText(text: string, options: LoadOptions & { dir: st
   const checkpoint = (job.checkpoint ?? {}) as Raw;
   if (checkpoint.store === 'sql' && !checkpoint.connection) d.error('/checkpoint', 'checkpoint store sql needs connection: <name of a connection>');
   if (checkpoint.store === 'redis' && !checkpoint.url) d.error('/checkpoint', 'checkpoint store redis needs url: redis://host:6379 (or ${env:REDIS_URL})');
-  if (checkpoint.connection !== undefined && !(job.connections as Raw | undefined)?.[checkpoint.connection as string]) {
-    d.error('/checkpoint/connection', `unknown connection '${String(checkpoint.connection)}'`, knownHint(Object.keys((job.connections as Raw) ?? {}), String(checkpoint.connection)));
-  }
+  checkConnectionNames(job, d);
   // Go on to the plugins even when the structure has errors: every problem is reported at once.
 
   // Plugins named in `plugins:` join a copy of the registry.
@@ -168,6 +168,7 @@ export async function loadJobText(text: string, options: LoadOptions & { dir: st
   const deadLetterRaw = (job.deadLetter as Raw | undefined) ?? { use: 'file', with: { path: `.sluice/dead-letter/${jobName}.jsonl` } };
   const deadLetter = await plan('/deadLetter', { ...deadLetterRaw, id: 'deadLetter', onError: 'fail' }, 'sink', 'deadLetter');
 
+  sortByPlace(diagnostics);
   if (d.hasErrors() || !source || !deadLetter) return { diagnostics };
   const batch = (job.batch ?? {}) as Raw;
   return {
@@ -279,96 +280,9 @@ function normaliseAjvErrors(errors: ErrorObject[]): ErrorObject[] {
   return out;
 }
 
-class Diagnostics {
-  constructor(
-    private readonly yaml: PositionedYaml,
-    private readonly file: string,
-    readonly list: Diagnostic[],
-  ) {}
-
-  /** Hides `${env:}`/`${file:}` values: a message may quote the value that is wrong. */
-  redact: (text: string) => string = (text) => text;
-
-  hasErrors(): boolean {
-    return this.list.some((x) => x.severity === 'error');
-  }
-
-  add(severity: Diagnostic['severity'], pointer: string, message: string, hint?: string, where?: { key?: boolean; extra?: number }): void {
-    const pos = locate(this.yaml, pointer, where);
-    const safe = this.redact;
-    this.list.push({ severity, file: this.file, line: pos.line, col: pos.col, path: displayPath(pointer), message: safe(message), ...(hint ? { hint: safe(hint) } : {}) });
-  }
-
-  error(pointer: string, message: string, hint?: string): void {
-    this.add('error', pointer, message, hint);
-  }
-
-  ajv(error: ErrorObject, prefix: string): void {
-    const pointer = prefix + error.instancePath;
-    const params = error.params as Record<string, unknown>;
-    const parent = error.parentSchema as Record<string, unknown> | undefined;
-    switch (error.keyword) {
-      case 'additionalProperties': {
-        const key = String(params.additionalProperty);
-        const known = Object.keys((parent?.properties as object | undefined) ?? {}).filter((k) => k !== '$schema');
-        const guess = didYouMean(key, known);
-        const child = `${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
-        return this.add(
-          'error',
-          child,
-          `unknown key '${key}'${guess ? `; did you mean '${guess}'?` : ''}`,
-          known.length ? `known keys here: ${known.join(', ')}` : undefined,
-          { key: true },
-        );
-      }
-      case 'required':
-        return this.add('error', pointer, `missing required key '${String(params.missingProperty)}'`);
-      case 'enum':
-        return this.error(pointer, `must be one of ${(params.allowedValues as unknown[]).map(String).join(', ')} (got ${shown(error.data)})`);
-      case 'const':
-        return this.error(pointer, `must be ${shown(params.allowedValue)} (got ${shown(error.data)})`);
-      case 'type': {
-        const types = ([] as string[]).concat(params.type as string | string[]).join(' or ');
-        const what = parent?.expression ? 'expression' : parent?.template ? 'template' : undefined;
-        return this.error(
-          pointer,
-          `must be ${types === 'object' ? 'a mapping' : types === 'array' ? 'a list' : `a ${types}`} (got ${describe(error.data)})`,
-          what && `an ${what} is text: quote it, e.g. ${what === 'expression' ? '"record.amount > 10"' : '"https://api/{{ record.id }}"'}`,
-        );
-      }
-      case 'expression':
-      case 'template': {
-        const offset = params.offset as number | undefined;
-        return this.add('error', pointer, error.message ?? 'invalid', undefined, offset === undefined ? undefined : { extra: offset });
-      }
-      case 'pattern':
-        if (pointer === '/name') return this.error(pointer, `must be lowercase letters, digits and dashes (got ${shown(error.data)})`);
-        return this.error(pointer, `${error.message} (got ${shown(error.data)})`);
-      default:
-        return this.error(pointer, `${error.message ?? 'is invalid'}${error.data !== undefined && typeof error.data !== 'object' ? ` (got ${shown(error.data)})` : ''}`);
-    }
-  }
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  return `${typeof value} ${shown(value)}`;
-}
-
-function at(yaml: PositionedYaml, file: string, pointer: string, message: string): Diagnostic {
-  const pos = locate(yaml, pointer);
-  return { severity: 'error', file, line: pos.line, col: pos.col, path: displayPath(pointer), message };
-}
-
-function bare(file: string, message: string): Diagnostic {
-  return { severity: 'error', file, line: 0, col: 0, path: '', message };
-}
-
-function knownHint(known: string[], name: string): string {
-  const guess = didYouMean(name, known);
-  return `${guess ? `did you mean '${guess}'? ` : ''}known connections: ${known.join(', ') || 'none'}`;
+/** In file order, so a reader fixes them top to bottom (the sort is stable: equal places keep their order). */
+function sortByPlace(diagnostics: Diagnostic[]): void {
+  diagnostics.sort((a, b) => a.line - b.line || a.col - b.col);
 }
 
 function resolveFrom(dir: string, path: string): string {
