@@ -1,73 +1,74 @@
-// The CSV reader alone, against maintained parsers: 1M rows × 6 columns (bench/users-data.mjs).
-//   node bench/csv-reader.mjs [--rows N] [--rounds R] [--quoted] [--no-write]
+// The CSV reader alone, against maintained parsers, on the issue-12 file (bench/sql-lib.mjs `dataFiles`).
+//   node bench/csv-reader.mjs [ROWS] [--rounds R] [--no-write]
 // Contenders (each a child process reading the file from disk and building one object per row):
-//   sluice        the file source (`read()` pages of 1,000, positions and byte offsets included), cast: false
+//   sluice        the file source (`read()`: pages of 1,000 with positions and byte offsets), cast: false
 //   sluice-cast   the same with cast: true
 //   csv-parse     csv-parse 6 (stream, columns: true), what the file source used before
 //   papaparse     papaparse 5 (Node stream, header: true)
-//   udsv          uDSV (incremental, string objects; chunks decoded with a streaming TextDecoder)
-// Every contender's output is hashed (SHA-256 of each row's values as JSON, in column order) before it
-// is timed: the string contenders must equal csv-parse's hash; sluice-cast must equal the hash of the same
-// rows read from the JSON Lines twin file (numbers as numbers). Results: bench/results/file-1-csv-reader.*
+//   udsv          uDSV 0.7 (incremental, string objects; chunks decoded by a streaming TextDecoder)
+// Verified before any figure is shown: each contender's rows hashed (SHA-256 of each row's values as
+// JSON, in column order) must equal csv-parse's (sluice-cast: the JSON Lines twin's, numbers as numbers).
+// Timed: read + parse inside the child (its startup excluded); CPU time beside it, since on a busy
+// machine the wall time mostly measures waiting. Results: bench/results/file-1-csv-reader.json.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { fmt, interleave, load, machine, median, pairedRatio, ROOT, runChild, writeResults } from './lib/rounds.mjs';
-import { usersData } from './users-data.mjs';
+import { fmt, saveFileResults } from './file-lib.mjs';
+import { commit, dataFiles, interleave, machine, median, pairedRatio, ROOT, summary, timedChild } from './sql-lib.mjs';
 
 const argv = process.argv.slice(2);
-const option = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback);
-const require = createRequire(join(ROOT, 'packages/plugins/file/package.json'));
 const requireRoot = createRequire(join(ROOT, 'package.json'));
-
-/** Values of a row in column order, as one line of the hash. */
 const line = (record) => `${JSON.stringify(Object.values(record))}\n`;
 
+/** Each contender: `prepare()` loads its modules (not timed), `parse(prepared, file, onRecord)` is timed. */
+const sluiceSource = async (cast) => {
+  const { fileSource } = await import(pathToFileURL(join(ROOT, 'packages/plugins/file/dist/index.js')).href);
+  const { createTestContext } = await import(pathToFileURL(join(ROOT, 'packages/core/dist/testing/index.js')).href);
+  return { fileSource, cast, ctx: createTestContext({ dir: ROOT, kind: 'source' }) };
+};
+const readSluice = async ({ fileSource, cast, ctx }, file, onRecord) => {
+  const source = await fileSource.create({ path: file, format: 'csv', csv: { cast } }, ctx);
+  for await (const page of source.read({ cursor: undefined, batchSize: 1000, signal: new AbortController().signal })) {
+    if (page.errors?.length) throw new Error(`unexpected record errors: ${page.errors[0].error.message}`);
+    for (const record of page.records) onRecord(record);
+  }
+};
 const contenders = {
-  async sluice(file, onRecord, cast = false) {
-    const { fileSource } = await import(pathToFileURL(join(ROOT, 'packages/plugins/file/dist/index.js')).href);
-    const { createTestContext } = await import(pathToFileURL(join(ROOT, 'packages/core/dist/testing/index.js')).href);
-    const ctx = createTestContext({ dir: ROOT, kind: 'source' });
-    const source = await fileSource.create({ path: file, format: 'csv', csv: { cast } }, ctx);
-    for await (const page of source.read({ cursor: undefined, batchSize: 1000, signal: new AbortController().signal })) {
-      if (page.errors?.length) throw new Error(`unexpected record errors: ${page.errors[0].error.message}`);
-      for (const record of page.records) onRecord(record);
-    }
+  sluice: { prepare: () => sluiceSource(false), parse: readSluice },
+  'sluice-cast': { prepare: () => sluiceSource(true), parse: readSluice },
+  'csv-parse': {
+    prepare: async () => requireRoot('csv-parse'),
+    async parse({ parse }, file, onRecord) {
+      for await (const record of createReadStream(file, { highWaterMark: 1 << 20 }).pipe(parse({ columns: true }))) onRecord(record);
+    },
   },
-  'sluice-cast': (file, onRecord) => contenders.sluice(file, onRecord, true),
-  async 'csv-parse'(file, onRecord) {
-    const { parse } = requireRoot('csv-parse');
-    const parser = createReadStream(file, { highWaterMark: 1 << 20 }).pipe(parse({ columns: true }));
-    for await (const record of parser) onRecord(record);
+  papaparse: {
+    prepare: async () => requireRoot('papaparse'),
+    parse: (Papa, file, onRecord) =>
+      new Promise((resolve, reject) => {
+        Papa.parse(createReadStream(file, { highWaterMark: 1 << 20 }), {
+          header: true,
+          skipEmptyLines: true,
+          chunk: (results) => results.data.forEach(onRecord),
+          complete: resolve,
+          error: reject,
+        });
+      }),
   },
-  async papaparse(file, onRecord) {
-    const Papa = requireRoot('papaparse');
-    await new Promise((resolve, reject) => {
-      Papa.parse(createReadStream(file, { highWaterMark: 1 << 20 }), {
-        header: true,
-        skipEmptyLines: true,
-        chunk: (results) => {
-          for (const record of results.data) onRecord(record);
-        },
-        complete: resolve,
-        error: reject,
-      });
-    });
-  },
-  async udsv(file, onRecord) {
-    const { inferSchema, initParser } = requireRoot('udsv');
-    const decoder = new TextDecoder();
-    let parser;
-    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
-      const text = decoder.decode(chunk, { stream: true });
-      parser ??= initParser(inferSchema(text));
-      parser.chunk(text, parser.stringObjs, (record) => {
-        onRecord(record);
-      });
-    }
-    parser.end();
+  udsv: {
+    prepare: async () => requireRoot('udsv'),
+    async parse({ inferSchema, initParser }, file, onRecord) {
+      const decoder = new TextDecoder();
+      let parser;
+      for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
+        const text = decoder.decode(chunk, { stream: true });
+        parser ??= initParser(inferSchema(text));
+        parser.chunk(text, parser.stringObjs, onRecord);
+      }
+      parser.end();
+    },
   },
 };
 
@@ -75,19 +76,26 @@ if (argv[0] === '--child') {
   const [, name, file, mode] = argv;
   let rows = 0;
   const hash = mode === '--verify' ? createHash('sha256') : undefined;
+  const prepared = await contenders[name].prepare();
+  const cpu = process.cpuUsage();
   const started = performance.now();
-  await contenders[name](file, hash ? (r) => (rows++, hash.update(line(r))) : () => rows++);
+  await contenders[name].parse(prepared, file, hash ? (r) => (rows++, hash.update(line(r))) : () => rows++);
   const ms = performance.now() - started;
-  console.log(JSON.stringify({ rows, ms, hash: hash?.digest('hex') }));
+  const used = process.cpuUsage(cpu);
+  console.log(JSON.stringify({ rows, ms, cpuMs: (used.user + used.system) / 1000, hash: hash?.digest('hex') }));
   process.exit(0);
 }
 
-const ROWS = Number(option('--rows', 1_000_000));
-const ROUNDS = Number(option('--rounds', 3));
-const quoted = argv.includes('--quoted');
-const data = usersData(ROWS, { quoted });
+const ROWS = Number(argv.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
+const ROUNDS = Number(argv.includes('--rounds') ? argv[argv.indexOf('--rounds') + 1] : 3);
+const data = dataFiles(ROWS);
 
-/** The hash of the JSON Lines twin: the rows as `cast: true` must read them. */
+const child = async (name, verify) => {
+  const { out, rssMB } = await timedChild(process.execPath, [join(ROOT, 'bench/csv-reader.mjs'), '--child', name, data.csv, ...(verify ? ['--verify'] : [])], { cwd: ROOT });
+  return { ...JSON.parse(out), rssMB };
+};
+
+/** The JSON Lines twin's hash: what `cast: true` must read. */
 async function castReference() {
   const hash = createHash('sha256');
   let rows = 0;
@@ -100,59 +108,52 @@ async function castReference() {
   return { rows, hash: hash.digest('hex') };
 }
 
-const child = async (name, mode) => {
-  const { stdout, rssMb } = await runChild(process.execPath, [join(ROOT, 'bench/csv-reader.mjs'), '--child', name, data.csv, ...(mode ? [mode] : [])]);
-  return { ...JSON.parse(stdout), rssMb };
-};
-
-const reference = await child('csv-parse', '--verify');
+const reference = await child('csv-parse', true);
 const castRef = await castReference();
-console.log(`reference: ${reference.rows} rows, csv-parse ${reference.hash.slice(0, 12)}…, cast ${castRef.hash.slice(0, 12)}…`);
-const names = Object.keys(contenders);
-const started = load();
-const { results, loads } = await interleave(
-  names.map((name) => ({
-    name,
-    async verify() {
-      const out = await child(name, '--verify');
-      const want = name === 'sluice-cast' ? castRef : reference;
-      if (out.rows !== ROWS || out.rows !== want.rows) return `${out.rows} rows, expected ${ROWS}`;
-      if (out.hash !== want.hash) return `content hash ${out.hash.slice(0, 12)}… differs from ${want.hash.slice(0, 12)}…`;
-      return undefined;
+const verified = new Map();
+const cpuRuns = new Map(Object.keys(contenders).map((name) => [name, []]));
+const rounds = await interleave(
+  Object.keys(contenders).map((name) => ({
+    id: name,
+    async run() {
+      const r = await child(name, false);
+      cpuRuns.get(name).push(r.cpuMs / 1000);
+      return { seconds: r.ms / 1000, rssMB: r.rssMB };
     },
-    run: async () => child(name),
+    async verify() {
+      if (!verified.has(name)) {
+        const out = await child(name, true);
+        const want = name === 'sluice-cast' ? castRef : reference;
+        verified.set(name, out.rows !== ROWS || out.rows !== want.rows ? `${out.rows} rows, expected ${ROWS}` : out.hash !== want.hash ? `content hash ${out.hash.slice(0, 12)}… differs from ${want.hash.slice(0, 12)}…` : undefined);
+      }
+      return verified.get(name);
+    },
   })),
   ROUNDS,
 );
 
-const sluice = results.find((r) => r.name === 'sluice');
-const rows = results.map((r) => {
-  const ms = median(r.runs.map((x) => x.ms));
-  return {
-    name: r.name,
-    failed: r.failed,
-    medianSeconds: ms / 1000,
-    rowsPerSecond: r.failed ? NaN : ROWS / (ms / 1000),
-    peakRssMb: Math.max(...r.runs.map((x) => x.rssMb)),
-    timeVsSluice: r.name === 'sluice' ? 1 : pairedRatio(sluice, r),
-    runs: r.runs,
-  };
-});
-const json = { workload: 'csv-reader', rows: ROWS, quoted, rounds: ROUNDS, machine: machine(), loadBefore: started, loads, date: new Date().toISOString(), results: rows };
-const castRatio = pairedRatio(sluice, results.find((r) => r.name === 'sluice-cast'));
-const md = [
-  `## CSV reader alone${quoted ? ' (10 % quoted names)' : ''}: ${ROWS.toLocaleString('en-US')} rows × 6 columns`,
+const names = Object.keys(contenders);
+const table = names.map((id) => ({ id, ...summary(rounds, id), cpuSeconds: median(cpuRuns.get(id)), vsSluice: id === 'sluice' ? { median: 1 } : pairedRatio(rounds, 'sluice', id) }));
+const cast = pairedRatio(rounds, 'sluice', 'sluice-cast');
+const loads = rounds.map((r) => `${r.load.before.split(' ')[0]}→${r.load.after.split(' ')[0]}`).join(', ');
+const s = table[0];
+const markdown = [
+  `## CSV reader alone: ${ROWS.toLocaleString('en-US')} rows × 6 columns`,
   '',
-  `\`node bench/csv-reader.mjs${quoted ? ' --quoted' : ''}\` — ${ROUNDS} rounds, ${json.date.slice(0, 16)}Z, ${json.machine.cores} cores (${json.machine.cpu}), Node ${json.machine.node}, commit ${json.machine.git}.`,
-  `Load averages (1/5/15 min) before: ${started.join(' / ')}; per round: ${loads.map((l) => `${l.before[0]}→${l.after[0]}`).join(', ')}.`,
-  'Time is read + parse + one object per row, inside the process (startup excluded); peak RSS of the whole process.',
+  `\`node bench/csv-reader.mjs\` — ${ROUNDS} rounds; ${machine()}; commit ${commit()}; ${new Date().toISOString().slice(0, 16)}Z; load (1 min) per round ${loads}.`,
+  'Time: read + parse + one object per row, inside the process (startup excluded); CPU: user + system of the process.',
   '',
-  '| contender | median time | rows/s | time ÷ sluice (median of paired ratios) | peak RSS | verified |',
-  '|---|--:|--:|--:|--:|---|',
-  ...rows.map((r) => `| ${r.name} | ${r.failed ? '—' : `${fmt(r.medianSeconds)} s`} | ${r.failed ? '—' : Math.round(r.rowsPerSecond).toLocaleString('en-US')} | ${r.failed ? '—' : fmt(r.timeVsSluice)} | ${r.failed ? '—' : `${r.peakRssMb} MB`} | ${r.failed ? `no: ${r.failed}` : 'yes'} |`),
+  '| contender | median time | rows/s | median CPU | time ÷ sluice\'s (median of paired ratios) | peak RSS | verified |',
+  '|---|--:|--:|--:|--:|--:|---|',
+  ...table.map((r) =>
+    r.ok
+      ? `| ${r.id} | ${fmt(r.seconds)} s | ${Math.round(ROWS / r.seconds).toLocaleString('en-US')} | ${fmt(r.cpuSeconds)} s | ${fmt(r.vsSluice?.median)} | ${r.rssMB} MB | yes |`
+      : `| ${r.id} | — | — | — | — | — | no: ${r.problem} |`,
+  ),
   '',
-  `Targets (issue 12): sluice ≥ 1,000,000 rows/s — ${fmt(rows[0].rowsPerSecond / 1e6)} M rows/s; cast: true at most 25 % slower — ${Number.isFinite(castRatio) ? `${fmt((castRatio - 1) * 100, 0)} % slower (median of paired ratios)` : 'not measured'}.`,
+  `Targets (issue 12): sluice ≥ 1,000,000 rows/s — ${s.ok ? `${Math.round(ROWS / s.seconds).toLocaleString('en-US')} rows/s by the clock, ${Math.round(ROWS / s.cpuSeconds).toLocaleString('en-US')} rows per CPU second` : 'not verified'}; ` +
+    `cast: true at most 25 % slower — ${cast ? `${fmt((cast.median - 1) * 100, 0)} % slower (median of paired ratios)` : 'not verified'}.`,
   '',
 ].join('\n');
-console.log(md);
-if (!argv.includes('--no-write')) writeResults(`file-1-csv-reader${quoted ? '-quoted' : ''}`, json, md);
+console.log(markdown);
+if (!argv.includes('--no-write')) saveFileResults('1-csv-reader', { title: 'CSV reader alone', rows: ROWS, rounds, cpuSeconds: Object.fromEntries(cpuRuns), date: new Date().toISOString(), machine: machine(), commit: commit(), markdown });
