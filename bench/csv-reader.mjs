@@ -86,7 +86,7 @@ if (argv[0] === '--child') {
   process.exit(0);
 }
 
-const ROWS = Number(argv.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
+const ROWS = Number(argv.find((a, i) => /^\d+$/.test(a) && argv[i - 1] !== '--rounds') ?? 1_000_000);
 const ROUNDS = Number(argv.includes('--rounds') ? argv[argv.indexOf('--rounds') + 1] : 3);
 const data = dataFiles(ROWS);
 

@@ -16,7 +16,7 @@ import { fmt, saveFileResults } from './file-lib.mjs';
 import { BIN, commit, DATA, dataFiles, interleave, machine, pairedRatio, ROOT, summary, timedChild } from './sql-lib.mjs';
 
 const argv = process.argv.slice(2);
-const ROWS = Number(argv.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
+const ROWS = Number(argv.find((a, i) => /^\d+$/.test(a) && argv[i - 1] !== '--rounds') ?? 1_000_000);
 const ROUNDS = Number(argv.includes('--rounds') ? argv[argv.indexOf('--rounds') + 1] : 3);
 const data = dataFiles(ROWS);
 const WORK = join(DATA, 'csv-to-jsonl');
