@@ -242,7 +242,7 @@ export class JobRun {
         }
       };
 
-      const source = runtime<SourceInstance>(plan.source, replaying ? { read: () => emptyPages() } : await create<SourceInstance>(plan.source, undefined), -1);
+      const source = runtime<SourceInstance>(plan.source, replaying ? { read: () => emptyPages() } : await create<SourceInstance>(plan.source, resume?.cursor), -1);
       const steps = [];
       for (const [index, step] of plan.steps.entries()) steps.push(runtime<TransformInstance>(step, await create(step, undefined), index));
       const sinks = [];

@@ -83,7 +83,8 @@ export interface PluginContext {
   template(source: string): CompiledTemplate;
   /**
    * Sinks: the state this sink returned for the last checkpointed batch, or undefined on a
-   * fresh start. A file sink truncates to the size it saved here.
+   * fresh start. A file sink truncates to the size it saved here. Sources: the cursor the run
+   * resumes from (the one `read` gets), so `create` can refuse it with a `StartupRefusal`.
    */
   readonly state: unknown;
   /** Replaces secret values (from `${env:}`/`${file:}`) with `***`. */

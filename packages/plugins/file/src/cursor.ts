@@ -1,4 +1,5 @@
-import { PermanentError } from '@sluice/core';
+import { StartupRefusal } from '@sluice/core';
+import { isFileCheck, type FileCheck } from './check.js';
 import type { InputFile } from './files.js';
 
 /**
@@ -14,6 +15,8 @@ export interface FileCursor {
   readonly offset: number;
   readonly line: number;
   readonly index?: number;
+  /** The file as the read found it (size, first bytes' hash, inode, mtime): see check.ts. */
+  readonly check?: FileCheck;
 }
 
 export const START: FileCursor = { file: 0, name: '', offset: 0, line: 0, index: -1 };
@@ -28,7 +31,8 @@ function isFileCursor(value: unknown): value is FileCursor {
     typeof c.name === 'string' &&
     isCount(c.offset) &&
     isCount(c.line) &&
-    (c.index === undefined || (typeof c.index === 'number' && Number.isInteger(c.index) && c.index >= -1))
+    (c.index === undefined || (typeof c.index === 'number' && Number.isInteger(c.index) && c.index >= -1)) &&
+    (c.check === undefined || isFileCheck(c.check))
   );
 }
 
@@ -36,22 +40,22 @@ function isFileCursor(value: unknown): value is FileCursor {
 export function resumePoint(cursor: unknown, files: readonly InputFile[], patterns: string): FileCursor {
   if (cursor === undefined || cursor === null) return START;
   if (!isFileCursor(cursor)) {
-    throw new PermanentError(`file: the checkpoint's position is not a file position (${JSON.stringify(cursor)}); run with --fresh to start over`);
+    throw new StartupRefusal(`file: the checkpoint's position is not a file position (${JSON.stringify(cursor)}); run with --fresh to start over`);
   }
   const changed = `the files matching ${patterns} changed since the checkpoint`;
   const file = files[cursor.file];
   if (!file) {
-    throw new PermanentError(
+    throw new StartupRefusal(
       `file: ${changed}: it stopped in file #${cursor.file + 1} '${cursor.name}', but only ${files.length} file(s) match now; run with --fresh to start over`,
     );
   }
   if (file.name !== cursor.name) {
-    throw new PermanentError(
+    throw new StartupRefusal(
       `file: ${changed}: file #${cursor.file + 1} was '${cursor.name}' and is now '${file.name}'; run with --fresh to start over`,
     );
   }
   if (!file.gzip && cursor.offset > file.size) {
-    throw new PermanentError(
+    throw new StartupRefusal(
       `file: '${file.name}' is shorter than its checkpoint position (${file.size} < ${cursor.offset} bytes); it changed since the checkpoint — run with --fresh`,
     );
   }

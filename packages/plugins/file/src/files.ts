@@ -13,6 +13,9 @@ export interface InputFile {
   /** Size on disk (compressed size for `.gz`). */
   readonly size: number;
   readonly gzip: boolean;
+  /** Inode and modification time when the run began: hints that the file was replaced (see check.ts). */
+  readonly ino?: number;
+  readonly mtimeMs?: number;
 }
 
 /** How a path is shown: relative to the job folder when it lies inside, absolute otherwise. */
@@ -58,18 +61,17 @@ export async function expandInputs(
   }
   const files: InputFile[] = [];
   for (const path of paths) {
-    let size: number;
+    let info: Awaited<ReturnType<typeof stat>>;
     try {
-      const info = await stat(path);
+      info = await stat(path);
       if (!info.isFile()) throw new PermanentError(`file: '${path}' is not a file`);
-      size = info.size;
     } catch (error) {
       if (error instanceof PermanentError) throw error;
       const code = (error as NodeJS.ErrnoException).code;
       const why = code === 'ENOENT' ? 'file not found' : `cannot read the file (${code ?? (error as Error).message})`;
       throw new PermanentError(`file: ${why}: ${path}`, { cause: error });
     }
-    files.push({ path, name: displayName(path, jobDir), size, gzip: isGzipPath(path) });
+    files.push({ path, name: displayName(path, jobDir), size: info.size, gzip: isGzipPath(path), ino: info.ino, mtimeMs: info.mtimeMs });
   }
   return files;
 }

@@ -1,4 +1,5 @@
 import type { RecordPosition, SluiceRecord, SourcePage, SourceRecordError } from '@sluice/core';
+import type { FileCheck } from './check.js';
 
 /** The resumable position after an item: see `FileCursor` in cursor.ts. */
 export interface CursorPoint {
@@ -8,6 +9,8 @@ export interface CursorPoint {
   line: number;
   /** JSON arrays only: index of the last element. */
   index?: number;
+  /** What the resume checks the file against (check.ts). */
+  check?: FileCheck;
 }
 
 /**
@@ -20,6 +23,7 @@ export interface CursorPoint {
 export class PageCollector {
   private fileIndex = 0;
   private fileName = '';
+  private fileCheck: FileCheck | undefined;
   /** Position just after the item being added (set by the parser before `record`/`error`). */
   offset = 0;
   line = 0;
@@ -40,10 +44,11 @@ export class PageCollector {
   ) {}
 
   /** Starts items of another file; the open page keeps the resume point of its last item. */
-  beginFile(index: number, name: string, progress: () => number): void {
+  beginFile(index: number, name: string, progress: () => number, check?: FileCheck): void {
     if (this.count > 0 && this.point === undefined) this.point = this.current();
     this.fileIndex = index;
     this.fileName = name;
+    this.fileCheck = check;
     this.progress = progress;
   }
 
@@ -95,6 +100,7 @@ export class PageCollector {
   private current(): CursorPoint {
     const cursor: CursorPoint = { file: this.fileIndex, name: this.fileName, offset: this.offset, line: this.line };
     if (this.withIndex) cursor.index = this.index;
+    if (this.fileCheck) cursor.check = this.fileCheck;
     return cursor;
   }
 }

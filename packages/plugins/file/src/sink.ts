@@ -208,7 +208,7 @@ class FileWriter implements SinkInstance {
   }
 
   async flush(): Promise<void> {
-    await this.fh.sync();
+    await this.io('sync', () => this.fh.sync());
     if (this.syncFolder) {
       this.syncFolder = false;
       await syncDirectory(dirname(this.absolute));
@@ -223,8 +223,8 @@ class FileWriter implements SinkInstance {
       const tail =
         this.options.format === 'json' ? closeJsonArray(state) : this.options.format === 'csv' ? closeCsv(state, this.options.csv) : '';
       if (tail !== '') await this.append(tail);
-      else if (this.dirty) await this.fh.truncate(this.size);
-      await this.fh.sync();
+      else if (this.dirty) await this.io('truncate', () => this.fh.truncate(this.size));
+      await this.io('sync', () => this.fh.sync());
     } finally {
       await this.fh.close();
     }
@@ -236,11 +236,27 @@ class FileWriter implements SinkInstance {
     // Each batch is its own gzip member: concatenated members are one valid gzip stream, and a
     // member boundary is a clean place to truncate.
     const data = this.options.gzip ? gzipSync(plain) : plain;
-    if (this.dirty) await this.fh.truncate(this.size);
+    if (this.dirty) await this.io('truncate', () => this.fh.truncate(this.size));
     this.dirty = true;
-    await writeAll(this.fh, data, this.size);
+    await this.io('write', () => writeAll(this.fh, data, this.size));
     this.dirty = false;
     this.size += data.length;
+  }
+
+  /**
+   * Runs a file operation, naming the file in its error: Node's messages for writes through a
+   * file handle (`ENOSPC: no space left on device, write`) do not say which file. The error's
+   * code and retryability are kept (a full disk may be freed before the step's retries run out).
+   */
+  private async io<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      const cause = error as NodeJS.ErrnoException;
+      const named = new Error(`file: cannot ${operation} ${this.absolute}: ${cause.code === 'ENOSPC' ? 'no space left on the device' : cause.message}${cause.code ? ` (${cause.code})` : ''}`, { cause });
+      Object.assign(named, { code: cause.code });
+      throw named;
+    }
   }
 
   private warnUnknown(field: string, columns: readonly string[]): void {

@@ -1,6 +1,7 @@
 import { defineSource, PermanentError, type Logger, type ReadOptions, type RuleViolation, type SourceInstance, type SourcePage } from '@sluice/core';
 import { FileChunks } from './chunks.js';
 import { CsvRecordParser, readCsvHeader, readCsvHeaderRow, type CsvReadOptions } from './csv-read.js';
+import { fileCheck, verifyCheck, type FileCheck } from './check.js';
 import { resumePoint, type FileCursor } from './cursor.js';
 import { expandInputs, type InputFile } from './files.js';
 import { FORMATS, formatHint, formatProblem, inferFormat, requireFormat, type FileFormat } from './formats.js';
@@ -223,7 +224,9 @@ const notInPartition = (cursor: FileCursor) =>
 async function* readSlices(files: readonly InputFile[], slices: readonly FileSlice[], options: FileSourceOptions, read: ReadOptions, logger: Logger): AsyncGenerator<SourcePage> {
   const { signal } = read;
   const resumed = read.cursor === undefined || read.cursor === null ? undefined : resumePoint(read.cursor, files, options.patterns.map((p) => `'${p}'`).join(', '));
+  if (resumed?.check) await verifyCheck(files[resumed.file]!, resumed.check);
   const first = resumed ? sliceOfCursor(slices, resumed) : 0;
+  const checks = new Map<number, FileCheck>();
   const pages = new PageCollector(Math.max(1, read.batchSize), options.format === 'json');
   let before = 0;
   for (let k = 0; k < first; k++) before += sliceSpan(slices[k]!, files[slices[k]!.file]!);
@@ -238,7 +241,9 @@ async function* readSlices(files: readonly InputFile[], slices: readonly FileSli
     const parser = await openParser(options, pages, file, from, span, logger);
     const base = before;
     const origin = slice.start ?? 0;
-    pages.beginFile(slice.file, file.name, file.gzip ? () => base + chunks.diskRead : () => base + pages.offset - origin);
+    let check = checks.get(slice.file);
+    if (!check) checks.set(slice.file, (check = await fileCheck(file)));
+    pages.beginFile(slice.file, file.name, file.gzip ? () => base + chunks.diskRead : () => base + pages.offset - origin, check);
     for await (const chunk of chunks) {
       parser.feed(chunk);
       while (pages.ready.length > 0) {
@@ -276,6 +281,13 @@ export const fileSource = defineSource({
     const files = await expandInputs(options.patterns, (p) => ctx.resolvePath(p), ctx.job.dir);
     const patterns = options.patterns.map((p) => `'${p}'`).join(', ');
     const ranges = options.format !== 'json';
+    // A resumed run: refuse (exit 2) before anything is read when the file is not the one the
+    // checkpoint was made from (ctx.state is the cursor the run resumes from).
+    if (ctx.state !== undefined && ctx.state !== null) {
+      const cursor = resumePoint(ctx.state, files, patterns);
+      const hint = cursor.check ? await verifyCheck(files[cursor.file]!, cursor.check) : undefined;
+      if (hint) ctx.logger.warn(hint, { file: cursor.name });
+    }
     return {
       read(read) {
         let slices: readonly FileSlice[];
