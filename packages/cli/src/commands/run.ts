@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import { CheckpointLockedError, CheckpointMismatchError, JobRun, type RunSummary } from '@sluice/core/internal';
 import { StartupRefusal } from '@sluice/core';
 import { oneOf, parse, UsageError } from '../args.js';
@@ -8,11 +7,9 @@ import { loadForRun, shortPath } from '../job.js';
 import { summaryText } from '../render/format.js';
 import { dryRunNotes } from '../render/dry-run.js';
 import { runInfoOf } from '../render/info.js';
-import { jsonRenderer, type JsonRenderer } from '../render/json.js';
-import { plainRenderer, type Renderer } from '../render/plain.js';
 import { reportOf } from '../render/report.js';
 import { RunWatch } from '../render/watch.js';
-import type { TuiRenderer } from '../ui/tui.js';
+import { isTerminal, RunSession } from '../session.js';
 
 const USAGE = `usage: sluice run JOB.yaml [options]
 
@@ -78,7 +75,8 @@ export async function run(argv: string[]): Promise<number> {
   const distributed = distributedOptions(values, USAGE);
   const trust = distributed ? await queueTrustOf(values, USAGE) : undefined;
 
-  const plan = await loadForRun(positionals[0]!, values.set ?? [], values['env-file'] ? readEnvFiles(values['env-file'], USAGE) : undefined);
+  const envFiles = values['env-file'] ? readEnvFiles(values['env-file'], USAGE) : undefined;
+  const plan = await loadForRun(positionals[0]!, values.set ?? [], envFiles);
   if (!plan) return 2;
   if (distributed) {
     const { runCoordinator } = await import('../distributed/coordinator.js');
@@ -103,41 +101,12 @@ export async function run(argv: string[]): Promise<number> {
   const info = runInfoOf(plan, { dryRun: values['dry-run'], limit });
   const watch = new RunWatch(jobRun.bus, () => jobRun.progress(), info);
   const notes = values['dry-run'] ? dryRunNotes(jobRun.bus) : undefined;
-  const effective = mode === 'auto' ? (isTerminal(process.stderr) ? 'tui' : 'plain') : mode;
-
-  let renderer: Renderer | undefined;
-  let json: JsonRenderer | undefined;
-  let screen: TuiRenderer | undefined;
-  // The first interrupt (signal, Ctrl-C or q on the screen) stops gracefully; a second exits at once.
-  let interrupts = 0;
-  const interrupt = (by: string) => {
-    interrupts++;
-    if (interrupts === 1) stop.abort(new Error(by === 'q' ? 'stopped by q' : `interrupted by ${by}`));
-    else {
-      if (screen) screen.abort();
-      else void renderer?.stop();
-      process.stderr.write(`\nsluice: ${by} again: exiting now; the last saved checkpoint stands\n`);
-      process.exit(130);
-    }
-  };
-  const onSignal = (signal: NodeJS.Signals) => interrupt(signal);
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
-  if (effective === 'tui') {
-    // The screen's module loads only for the screen (Ink itself loads in its drawing thread).
-    const { tuiRenderer } = await import('../ui/tui.js');
-    renderer = screen = await tuiRenderer(watch, {
-      stdout: process.stderr,
-      stdin: process.stdin,
-      onStop: () => {
-        if (interrupts === 0) interrupt('q');
-      },
-      onInterrupt: () => interrupt('Ctrl-C'),
-    });
-  } else if (effective === 'plain') renderer = plainRenderer(watch, process.stderr);
-  else if (effective === 'json') renderer = json = jsonRenderer(watch, process.stdout);
-  else watch.close();
+  const session = await RunSession.open({
+    mode,
+    watch,
+    stop: (reason) => stop.abort(new Error(reason)),
+    onHardExit: 'the last saved checkpoint stands',
+  });
 
   const startedAt = Date.now();
   let summary: RunSummary;
@@ -145,17 +114,10 @@ export async function run(argv: string[]): Promise<number> {
     summary = await jobRun.run();
   } catch (error) {
     if (error instanceof CheckpointMismatchError || error instanceof StartupRefusal || error instanceof CheckpointLockedError) {
-      const message = info.redact(error.message);
-      json?.error(`sluice run: ${message}`);
-      await renderer?.stop();
-      process.stderr.write(`sluice run: ${message}\n`);
-      return 2;
+      return session.refuse(`sluice run: ${info.redact(error.message)}`);
     }
-    await renderer?.stop();
+    await session.abandon();
     throw error;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
   }
 
   const report = reportOf(summary, {
@@ -165,19 +127,16 @@ export async function run(argv: string[]): Promise<number> {
     ...(summary.deadLetterPath ? { deadLetterPath: shortPath(summary.deadLetterPath) } : {}),
     redact: info.redact,
   });
-  if (json) json.end(report);
-  else await renderer?.stop();
-
   const text = summaryText(
     { ...summary, ...(summary.deadLetterPath ? { deadLetterPath: shortPath(summary.deadLetterPath) } : {}) },
     { checkpoint: info.checkpoint, ...(process.stdout.isTTY ? { columns: process.stdout.columns } : {}) },
   );
-  const said = notes && effective !== 'json' ? notes().map((line) => `${line}\n`).join('') : '';
-  (summary.status === 'done' && effective !== 'json' ? process.stdout : process.stderr).write(`${info.redact(said + text)}\n`);
-  if (values.verbose && screen) {
-    const { repaints, mainMs, drawingMs } = screen.stats();
+  const said = notes && session.effective !== 'json' ? notes().map((line) => `${line}\n`).join('') : '';
+  const code = await session.finish({ summary, report, text: info.redact(said + text), ...(values.report ? { reportFile: values.report } : {}) });
+  const stats = values.verbose ? session.screenStats() : undefined;
+  if (stats) {
     const share = (ms: number) => `${((ms / Math.max(1, summary.durationMs)) * 100).toFixed(1)}%`;
-    process.stderr.write(`screen: ${repaints} repaints; snapshots ${Math.round(mainMs)}ms (${share(mainMs)} of the run's thread), drawing ${Math.round(drawingMs)}ms in its own thread\n`);
+    process.stderr.write(`screen: ${stats.repaints} repaints; snapshots ${Math.round(stats.mainMs)}ms (${share(stats.mainMs)} of the run's thread), drawing ${Math.round(stats.drawingMs)}ms in its own thread\n`);
   }
   if (values.verbose && jobRun.failure) {
     // The cause chain, for bug reports; secrets are redacted from the messages but a stack may show paths.
@@ -187,8 +146,7 @@ export async function run(argv: string[]): Promise<number> {
       cause = cause.cause;
     }
   }
-  if (values.report) await writeFile(values.report, `${JSON.stringify(report, null, 2)}\n`);
-  return summary.status === 'done' ? 0 : summary.status === 'interrupted' ? 130 : 1;
+  return code;
 }
 
 /** `--workers`, `--partitions`, `--prefix`: checked before the job loads (usage errors exit 2). */
@@ -233,10 +191,4 @@ async function queueTrustOf(values: { 'queue-key-file'?: string; 'insecure-queue
     if (error instanceof QueueKeyError) throw new UsageError(error.message, usage);
     throw error;
   }
-}
-
-/** A terminal a screen can be drawn on: a TTY, not a dumb one, and not a CI log that happens to be one. */
-function isTerminal(stream: NodeJS.WriteStream): boolean {
-  const set = (name: string) => name in process.env && process.env[name] !== '0' && process.env[name] !== 'false';
-  return stream.isTTY === true && process.env.TERM !== 'dumb' && !set('CI') && !set('CONTINUOUS_INTEGRATION');
 }
