@@ -73,8 +73,12 @@ class SqlSink implements SinkInstance {
   private readonly goodNames = new Set<string>();
   /** Set at the first write: whether this run is a `sluice replay`. */
   private replay: boolean | undefined;
-  /** Writes one at a time, even when the engine gives up on a slow attempt and retries. */
-  private chain: Promise<unknown> = Promise.resolve();
+  /** The writes handed over and not settled yet: true once committed, false when failed. */
+  private readonly pending = new Set<Promise<boolean>>();
+  /** Resolves when the last write handed over has reached its COMMIT (or failed): the next may run its statements. */
+  private stage: Promise<void> = Promise.resolve();
+  /** Batches the engine may hand over at once (`SinkInstance.pipeline`). */
+  readonly pipeline: number;
   private readonly table: string;
   private readonly sinkId: string;
   /** The job key of this sink's markers (per partition in a distributed run). */
@@ -96,6 +100,7 @@ class SqlSink implements SinkInstance {
     const state = isState(ctx.state) ? ctx.state : undefined;
     this.lastSeq = state?.seq;
     this.emptyFirst = state === undefined && ((config.mode ?? 'insert') === 'replace' || config.onFresh === 'truncate');
+    this.pipeline = conn.dialect.name === 'sqlite' ? 1 : 2;
     if (info) this.writer = this.makeWriter(info);
   }
 
@@ -131,16 +136,50 @@ class SqlSink implements SinkInstance {
     }
   }
 
+  /**
+   * Pipelined (PostgreSQL, MySQL/MariaDB): the engine hands over batch N+1 while batch N's write is
+   * pending. Each write runs its statements once the write before it has reached its COMMIT (so
+   * one batch streams rows while the one before it commits, and the table is created or evolved
+   * once), and commits only after every write handed over before it has committed: batches commit
+   * in source order, and one whose predecessor failed rolls back (the engine then retries them in
+   * order). With the checkpoint in the same database, a batch and its seq marker still commit in
+   * one transaction, so a crash leaves exactly the batches up to the marker. SQLite's driver is
+   * synchronous: one batch at a time.
+   */
   write(records: SluiceRecord[], info: WriteInfo): Promise<WriteResult | void> {
-    const run = this.chain.then(
-      () => this.writeNow(records, info),
-      () => this.writeNow(records, info),
+    const earlier = [...this.pending];
+    const run = this.writeNow(records, info, earlier);
+    const settled = run.then(
+      () => true,
+      () => false,
     );
-    this.chain = run.catch(() => undefined);
+    this.pending.add(settled);
+    void settled.then(() => this.pending.delete(settled));
     return run;
   }
 
-  private async writeNow(records: SluiceRecord[], info: WriteInfo): Promise<WriteResult | void> {
+  private async writeNow(records: SluiceRecord[], info: WriteInfo, earlier: Array<Promise<boolean>>): Promise<WriteResult | void> {
+    // A retry may follow an attempt the engine gave up on (a timeout) that is still running: let it
+    // finish first, so the marker read below sees whether it committed.
+    if (info.attempt > 1) await Promise.all(earlier);
+    const previousStage = this.stage;
+    let release!: () => void;
+    this.stage = new Promise<void>((resolve) => (release = resolve));
+    try {
+      await previousStage;
+      return await this.statements(records, info, async () => {
+        release();
+        if (info.attempt > 1) return;
+        if ((await Promise.all(earlier)).some((ok) => !ok)) {
+          throw new TransientError(`sql: a batch before batch ${info.seq} failed to commit; batch ${info.seq} is rolled back and written again after it`);
+        }
+      });
+    } finally {
+      release();
+    }
+  }
+
+  private async statements(records: SluiceRecord[], info: WriteInfo, beforeCommit: () => Promise<void>): Promise<WriteResult | void> {
     // `sluice replay` numbers its batches from 0 again, at or below the checkpoint's seq, which a
     // normal run never writes: such a run writes without markers and skips nothing.
     if (this.replay === undefined) {
@@ -154,15 +193,18 @@ class SqlSink implements SinkInstance {
     if (eo && this.marker !== undefined && info.seq <= this.marker) {
       this.lastSeq = Math.max(this.lastSeq ?? -1, info.seq);
       const rejected = this.rejects.get(info.seq);
-      return rejected?.length ? { rejected } : undefined;
+      return this.result(rejected ?? [], info.seq);
     }
+    // Only the first transaction of a fresh replace/truncate empties the table (again if it fails).
+    const emptying = this.emptyFirst;
+    this.emptyFirst = false;
     try {
       const rejected: Rejection[] = [];
       const named = this.refuseBadNames(records, rejected);
       if (!this.info) await this.createTable(named.length === records.length ? records : named);
       if (this.config.evolve === 'addColumns') await this.evolve(named);
       const parts = this.prepare(records, rejected);
-      const before: Statement[] = this.emptyFirst ? [native(this.conn.dialect.name, `delete from ${this.table}`, [])] : [];
+      const before: Statement[] = emptying ? [native(this.conn.dialect.name, `delete from ${this.table}`, [])] : [];
       const plan: BatchPlan = {
         parts,
         before,
@@ -170,16 +212,27 @@ class SqlSink implements SinkInstance {
           const all = [...rejected, ...refused].sort((a, b) => a.index - b.index);
           return eo ? markerStatements(this.conn.dialect.name, this.jobKey, this.sinkId, info.seq, all) : [];
         },
+        beforeCommit,
       };
       const refused = parts.length > 0 || before.length > 0 || eo ? await this.writer!.write(plan) : [];
-      this.emptyFirst = false;
-      if (eo) this.marker = info.seq;
-      this.lastSeq = info.seq;
+      if (eo) this.marker = Math.max(this.marker ?? -1, info.seq);
+      this.lastSeq = Math.max(this.lastSeq ?? -1, info.seq);
       const all = [...rejected, ...refused].sort((a, b) => a.index - b.index);
-      return all.length ? { rejected: all.map((r) => ({ index: r.index, error: new Error(this.conn.scrub(r.error.message)) })) } : undefined;
+      return this.result(
+        all.map((r) => ({ index: r.index, error: new Error(this.conn.scrub(r.error.message)) })),
+        info.seq,
+      );
     } catch (error) {
+      if (emptying) this.emptyFirst = true;
       throw this.wrap(error);
     }
+  }
+
+  /** A write's outcome: its refusals, and the state right after this batch (later ones may already be in). */
+  private result(rejected: readonly Rejection[], seq: number): WriteResult {
+    const out: { rejected?: readonly Rejection[]; state: SqlSinkState } = { state: { seq } };
+    if (rejected.length) out.rejected = rejected;
+    return out;
   }
 
   private async readMarkerAgain(): Promise<number | undefined> {
@@ -337,7 +390,7 @@ class SqlSink implements SinkInstance {
 
   async flush(): Promise<void> {
     // Every batch is committed by its own write.
-    await this.chain;
+    await Promise.all(this.pending);
   }
 }
 

@@ -21,9 +21,12 @@ export async function openSink(db: TestDatabase, config: Record<string, unknown>
   return { sink, ctx, close };
 }
 
-/** One `write` call as the engine makes it; `{}` when nothing was refused. */
+/** One `write` call as the engine makes it: its refusals (`{}` when none); the batch's state is checked apart. */
 export async function write(sink: SinkInstance, records: SluiceRecord[], seq: number, attempt = 1) {
-  return (await sink.write(records, { seq, positions: records.map((_, index) => ({ index })), attempt, signal: new AbortController().signal })) ?? {};
+  const result = (await sink.write(records, { seq, positions: records.map((_, index) => ({ index })), attempt, signal: new AbortController().signal })) ?? {};
+  const { state, ...rest } = result as typeof result & { state?: unknown };
+  if (state !== undefined && JSON.stringify(state) !== JSON.stringify({ seq })) throw new Error(`write of batch ${seq} returned state ${JSON.stringify(state)}`);
+  return rest;
 }
 
 /** Every page the sql source reads from `db`. */
