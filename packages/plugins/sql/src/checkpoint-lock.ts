@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { CheckpointLockedError, isStale, parseHolder, type CheckpointLock, type LockHolder, type LockOptions } from '@sluice/core';
 import type { SqlConnection } from './connection.js';
+import { classify } from './errors.js';
 import { rowsOf } from './introspect.js';
 
 /**
@@ -133,6 +134,10 @@ export class SqlLock implements CheckpointLock {
     if (this.session !== undefined) {
       try {
         await SqlLock.unlock(conn, job, this.session);
+      } catch (error) {
+        // The session ended under the run (a restart, a terminated backend): the database let its
+        // locks go with it, so there is nothing left to unlock.
+        if (classify(error) !== 'transient') throw error;
       } finally {
         await (conn.knex.client as PoolClient).releaseConnection(this.session);
       }
