@@ -64,23 +64,25 @@ describe('the release path, with a real registry', () => {
 
   it('publishes every package with versions in place of workspace: ranges, and plugins that name @sluice/core as a peer', async () => {
     for (const name of PACKAGES) {
-      const packument = (await (await fetch(`${registry.url}${name.replace('/', '%2f')}`)).json()) as { versions: Record<string, Record<string, unknown>> };
-      const manifest = packument.versions[VERSION];
-      expect(manifest, `${name}@${VERSION} on the registry`).toBeDefined();
-      expect(JSON.stringify(manifest), name).not.toContain('workspace:');
+      const packument = (await (await fetch(`${registry.url}${name.replace('/', '%2f')}`)).json()) as { versions: Record<string, { dist: { tarball: string } }> };
+      expect(packument.versions[VERSION], `${name}@${VERSION} on the registry`).toBeDefined();
+      // The package.json inside the published tarball, as npm installs it.
+      const tgz = join(tmp, `${name.replace('/', '-')}.tgz`);
+      writeFileSync(tgz, Buffer.from(await (await fetch(packument.versions[VERSION]!.dist.tarball)).arrayBuffer()));
+      const text = await sh('tar', ['-xzOf', tgz, 'package/package.json'], tmp);
+      expect(text, name).not.toContain('workspace:');
+      const manifest = JSON.parse(text) as { license: string; engines: object; dependencies?: Record<string, string>; peerDependencies?: Record<string, string> };
       expect(manifest).toMatchObject({ license: 'MIT', engines: { node: expect.stringMatching(/^>=20/) } });
       if (name.startsWith('@sluice/plugin-')) {
-        expect((manifest as { peerDependencies: object }).peerDependencies, name).toEqual({ '@sluice/core': `^${VERSION}` });
-        expect((manifest as { dependencies?: Record<string, string> }).dependencies?.['@sluice/core'], name).toBeUndefined();
+        expect(manifest.peerDependencies, name).toEqual({ '@sluice/core': `^${VERSION}` });
+        expect(manifest.dependencies?.['@sluice/core'], name).toBeUndefined();
       }
+      if (name === '@sluice/cli') for (const dep of PACKAGES.filter((p) => p !== name)) expect(manifest.dependencies?.[dep], dep).toBe(VERSION);
+      const files = (await sh('tar', ['-tzf', tgz], tmp)).split('\n');
+      expect(files, name).toEqual(expect.arrayContaining(['package/package.json', 'package/README.md', 'package/LICENSE']));
+      // Built code only: no tests, no build info, no sources.
+      expect(files.filter((f) => /\.test\.|tsbuildinfo|^package\/src\//.test(f)), name).toEqual([]);
     }
-    const cli = ((await (await fetch(`${registry.url}@sluice%2fcli`)).json()) as { versions: Record<string, { dependencies: Record<string, string>; dist: { tarball: string } }> }).versions[VERSION]!;
-    for (const name of PACKAGES.filter((p) => p !== '@sluice/cli')) expect(cli.dependencies[name], name).toBe(VERSION);
-    // The tarball: the built CLI, its README and LICENSE; no tests, no build info, no sources.
-    writeFileSync(join(tmp, 'cli.tgz'), Buffer.from(await (await fetch(cli.dist.tarball)).arrayBuffer()));
-    const files = (await sh('tar', ['-tzf', join(tmp, 'cli.tgz')], tmp)).split('\n');
-    expect(files).toEqual(expect.arrayContaining(['package/package.json', 'package/README.md', 'package/LICENSE', 'package/dist/bin.js', 'package/report.schema.json']));
-    expect(files.filter((f) => /\.test\.|tsbuildinfo|^package\/src\//.test(f))).toEqual([]);
   });
 
   it('npm i -D @sluice/cli alone gives a project the sluice command; init, the example job and its test work', async () => {
