@@ -2,8 +2,9 @@
 // Records average ~120 bytes; `amount` is uniform in [0, 100) with two decimals, so about half pass
 // the benchmark's `amount > 50` filter. Same COUNT → byte-identical file, on any machine.
 import { openSync, writeSync, closeSync, renameSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 
-export const GENERATOR_VERSION = 1;
+export const GENERATOR_VERSION = 2;
 
 /** The benchmark's transform in jq: keep amount > 50, upper-case the name, add a tag. */
 export const JQ_FILTER = 'select(.amount > 50) | .name |= ascii_upcase | .tag = "big"';
@@ -26,8 +27,8 @@ function rng(seed) {
 
 /**
  * Writes COUNT records to FILE and returns `{ version, count, bytes, expected }`, where `expected` is what
- * the transform must output — its record count and first and last line, built here as text (not with
- * JSON.stringify), so the check does not share code with any contender.
+ * the transform must output — its record count, first and last line and the SHA-256 of the whole
+ * output, built here as text (not with JSON.stringify), so the check shares no code with any contender.
  */
 export function generate(count, file) {
   const next = rng(20240601);
@@ -40,6 +41,7 @@ export function generate(count, file) {
   let kept = 0;
   let firstOut;
   let lastOut;
+  const outHash = createHash('sha256');
   for (let id = 1; id <= count; id++) {
     const first = pick(FIRST);
     const last = pick(LAST);
@@ -53,6 +55,7 @@ export function generate(count, file) {
       kept++;
       lastOut = `{"id":${id},"name":"${first.toUpperCase()} ${last.toUpperCase()}",${rest},"tag":"big"}`;
       firstOut ??= lastOut;
+      outHash.update(`${lastOut}\n`);
     }
     if (chunk.length >= 1 << 20) {
       bytes += writeSync(fd, chunk);
@@ -62,7 +65,7 @@ export function generate(count, file) {
   if (chunk) bytes += writeSync(fd, chunk);
   closeSync(fd);
   renameSync(temp, file);
-  return { version: GENERATOR_VERSION, count, bytes, expected: { count: kept, first: firstOut, last: lastOut } };
+  return { version: GENERATOR_VERSION, count, bytes, expected: { count: kept, first: firstOut, last: lastOut, sha256: outHash.digest('hex') } };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

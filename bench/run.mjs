@@ -9,8 +9,11 @@
 //
 // Every contender runs as its own child process; wall time is measured around the child, peak RSS with
 // `/usr/bin/time -f %M` (or by polling VmHWM in /proc/<pid>/status when that is missing). Each run's output
-// is checked: record count, first and last line, and a SHA-256 of the whole file must equal what the data
-// generator predicts and what the baseline wrote. See docs/benchmarks.md.
+// is checked: record count, first and last line, and the SHA-256 of the whole file must equal what the data
+// generator predicts (built as text, sharing no code with any contender). A contender with one wrong run
+// gets no figure and no ratio, and the script exits 1. Ratios are medians of per-round ratios (the
+// contenders run interleaved, round by round), and every run records the 1-minute load average.
+// See docs/benchmarks.md.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -166,6 +169,9 @@ async function waitForQuiet() {
   }
 }
 
+/** 1-minute load average: another busy process on a 2-core machine moves every number here. */
+const loadAverage = () => Number(existsSync('/proc/loadavg') ? readFileSync('/proc/loadavg', 'utf8').split(' ')[0] : NaN);
+
 /**
  * Runs one command as a child; resolves with wall seconds and peak RSS (MB).
  * `stdoutFile`: where the child's stdout goes (jq writes its output there); otherwise a log file.
@@ -177,6 +183,7 @@ function measure(command, args, { stdoutFile, log }) {
     const timeFile = `${log}.time`;
     const [cmd, cmdArgs] = HAVE_TIME ? ['/usr/bin/time', ['-f', '%M %U %S', '-o', timeFile, command, ...args]] : [command, args];
     const busyBefore = machineBusySeconds();
+    const load = loadAverage();
     const started = performance.now();
     const child = spawn(cmd, cmdArgs, { cwd: ROOT, stdio: ['ignore', out, 'pipe'] });
     let stderr = '';
@@ -216,7 +223,7 @@ function measure(command, args, { stdoutFile, log }) {
       }
       // Cores other processes kept busy during the run (the child's own CPU time taken out).
       const others = Number.isNaN(cpuSeconds) ? NaN : Math.max(0, (busy - cpuSeconds) / seconds);
-      resolve({ seconds, cpuSeconds, rssMb: kb / 1024, others });
+      resolve({ seconds, cpuSeconds, rssMb: kb / 1024, others, load });
     });
   });
 }
@@ -336,6 +343,7 @@ async function scenario(count, { large }) {
         if (seen.lines !== e.count) problems.push(`${seen.lines} records written, expected ${e.count}`);
         if (seen.first !== e.first) problems.push(`first line differs: ${seen.first.slice(0, 80)}`);
         if (seen.last !== e.last) problems.push(`last line differs: ${seen.last.slice(0, 80)}`);
+        if (seen.sha256 !== e.sha256) problems.push(`sha256 ${seen.sha256.slice(0, 16)}… differs from the expected ${e.sha256.slice(0, 16)}…`);
         r.checks.push({ ...seen, problems });
         // Another process took CPU during the run: the time says more about it than about the contender.
         if (!(m.others > NOISY) || attempt >= (c.retries ?? RETRIES) || problems.length) break;
@@ -370,6 +378,9 @@ async function scenario(count, { large }) {
     out: r.checks[0].lines,
     ok: r.checks.every((k) => k.problems.length === 0),
     rate: count / median(r.runsDone.map((m) => m.seconds)),
+    /** Per round, in order: for ratios paired round by round. */
+    rounds: r.runsDone.map((m) => ({ seconds: m.seconds, cpuSeconds: m.cpuSeconds })),
+    loads: r.runsDone.map((m) => m.load),
   }));
   return { count, summary, identical: hashes.size === 1, sha256: [...hashes] };
 }
@@ -393,6 +404,12 @@ async function startup() {
 const fmtRate = (n) => Math.round(n).toLocaleString('en-US');
 const fmtCpu = (x) => (Number.isNaN(x) ? 'n/a' : x.toFixed(2));
 const fmtX = (x) => `${x.toFixed(2)}×`;
+/** Lowest–highest 1-minute load average seen at the start of the runs. */
+const fmtLoads = (loads) => {
+  const lo = Math.min(...loads);
+  const hi = Math.max(...loads);
+  return lo === hi ? lo.toFixed(2) : `${lo.toFixed(1)}–${hi.toFixed(1)}`;
+};
 const pct = (x) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
 
 function verdicts(main, large) {
@@ -402,24 +419,35 @@ function verdicts(main, large) {
   const add = (name, measured, target, pass, cpu = '') => rows.push({ name, measured, target, pass, cpu });
   // Throughput ratios from wall time; the same ratio from CPU time (user+sys) as a cross-check that is
   // less sensitive to other load (but blind to waiting on I/O and to work spread over threads).
+  // A ratio over a wrong output is no figure at all.
+  const unverified = (...list) => list.filter((c) => !c.ok).map((c) => c.key);
+  /** Median over the rounds both ran of other's time / sluice's time (> 1: sluice is faster). */
+  const paired = (other, field) => median(sl.rounds.slice(0, Math.min(sl.rounds.length, other.rounds.length)).map((r, i) => other.rounds[i][field] / r[field]));
   const ratio = (other, target, name) => {
     if (!other) return;
-    const x = sl.rate / other.rate;
-    add(name, fmtX(x), `≥ ${target}×`, x >= target, fmtX(other.cpuSeconds / sl.cpuSeconds));
+    const wrong = unverified(sl, other);
+    if (wrong.length) return add(name, 'no figure', `≥ ${target}×`, undefined, `output of ${wrong.join(', ')} wrong`);
+    const x = paired(other, 'seconds');
+    add(name, fmtX(x), `≥ ${target}×`, x >= target, fmtX(paired(other, 'cpuSeconds')));
   };
   ratio(by.baseline, TARGETS.vsBaseline, 'throughput vs hand-written baseline');
   ratio(by.naive, TARGETS.vsNaive, 'throughput vs naive pattern');
   ratio(by.jq, TARGETS.vsJq, 'throughput vs jq');
-  add(`peak RSS, ${main.count.toLocaleString('en-US')} records`, `${sl.rssMb.toFixed(0)} MB`, `≤ ${TARGETS.rssMb} MB`, sl.rssMb <= TARGETS.rssMb);
-  if (large) {
-    const sl5 = large.summary.find((s) => s.key === 'sluice-file');
+  if (!sl.ok) add(`peak RSS, ${main.count.toLocaleString('en-US')} records`, 'no figure', `≤ ${TARGETS.rssMb} MB`, undefined, 'output wrong');
+  else add(`peak RSS, ${main.count.toLocaleString('en-US')} records`, `${sl.rssMb.toFixed(0)} MB`, `≤ ${TARGETS.rssMb} MB`, sl.rssMb <= TARGETS.rssMb);
+  const sl5 = large?.summary.find((s) => s.key === 'sluice-file');
+  if (large && (!sl.ok || !sl5.ok)) add(`peak RSS, ${large.count.toLocaleString('en-US')} records`, 'no figure', `≤ ${TARGETS.rssMb} MB`, undefined, 'output wrong');
+  else if (large) {
     add(`peak RSS, ${large.count.toLocaleString('en-US')} records`, `${sl5.rssMb.toFixed(0)} MB`, `≤ ${TARGETS.rssMb} MB`, sl5.rssMb <= TARGETS.rssMb);
     const growth = sl5.rssMb / sl.rssMb - 1;
     add(`peak RSS ${large.count / 1e6}M vs ${main.count / 1e6}M records`, pct(growth), `within ±${TARGETS.rssGrowth * 100}%`, Math.abs(growth) <= TARGETS.rssGrowth);
   }
-  if (by['sluice-none']) {
-    const cost = sl.seconds / by['sluice-none'].seconds - 1;
-    add('checkpointing every batch vs store none (time)', pct(cost), `≤ +${TARGETS.checkpointCost * 100}%`, cost <= TARGETS.checkpointCost, pct(sl.cpuSeconds / by['sluice-none'].cpuSeconds - 1));
+  const none = by['sluice-none'];
+  if (none && unverified(sl, none).length) add('checkpointing every batch vs store none (time)', 'no figure', `≤ +${TARGETS.checkpointCost * 100}%`, undefined, `output of ${unverified(sl, none).join(', ')} wrong`);
+  else if (none) {
+    // Paired per round: sluice-file's time over store none's, minus 1.
+    const cost = 1 / paired(none, 'seconds') - 1;
+    add('checkpointing every batch vs store none (time)', pct(cost), `≤ +${TARGETS.checkpointCost * 100}%`, cost <= TARGETS.checkpointCost, pct(1 / paired(none, 'cpuSeconds') - 1));
   }
   return rows;
 }
@@ -428,17 +456,22 @@ function textReport(scenarios, rows, startupSeconds) {
   const lines = [];
   for (const s of scenarios) {
     lines.push(`\n${s.count.toLocaleString('en-US')} records — outputs ${s.identical ? 'byte-identical across all runs' : 'DIFFER (sha256 ' + s.sha256.length + ' distinct)'}`);
-    lines.push(`  ${'contender'.padEnd(46)} ${'runs'.padStart(4)} ${'median s'.padStart(9)} ${'cpu s'.padStart(6)} ${'records/s'.padStart(10)} ${'peak RSS'.padStart(9)} ${'out'.padStart(9)} ${'others'.padStart(7)}`);
+    lines.push(`  ${'contender'.padEnd(46)} ${'runs'.padStart(4)} ${'median s'.padStart(9)} ${'cpu s'.padStart(6)} ${'records/s'.padStart(10)} ${'peak RSS'.padStart(9)} ${'out'.padStart(9)} ${'others'.padStart(7)} ${'load'.padStart(9)}`);
     for (const r of s.summary) {
+      if (!r.ok) {
+        lines.push(`  ${r.label.padEnd(46)} ${String(r.runs).padStart(4)}  OUTPUT WRONG: no figure`);
+        continue;
+      }
       lines.push(
-        `  ${r.label.padEnd(46)} ${String(r.runs).padStart(4)} ${r.seconds.toFixed(2).padStart(9)} ${fmtCpu(r.cpuSeconds).padStart(6)} ${fmtRate(r.rate).padStart(10)} ${(r.rssMb.toFixed(0) + ' MB').padStart(9)} ${String(r.out).padStart(9)} ${fmtCpu(r.maxOthers).padStart(7)}${r.ok ? '' : '  WRONG'}`,
+        `  ${r.label.padEnd(46)} ${String(r.runs).padStart(4)} ${r.seconds.toFixed(2).padStart(9)} ${fmtCpu(r.cpuSeconds).padStart(6)} ${fmtRate(r.rate).padStart(10)} ${(r.rssMb.toFixed(0) + ' MB').padStart(9)} ${String(r.out).padStart(9)} ${fmtCpu(r.maxOthers).padStart(7)} ${fmtLoads(r.loads).padStart(9)}`,
       );
     }
   }
   if (startupSeconds !== undefined) lines.push(`\n  sluice run of a 10-record job (fixed start-up cost): ${startupSeconds.toFixed(2)} s`);
   lines.push('\ntargets');
   for (const v of rows) {
-    lines.push(`  ${v.pass ? 'PASS' : 'FAIL'}  ${v.name.padEnd(48)} ${v.measured.padStart(9)}   target ${v.target.padEnd(14)}${v.cpu ? `  (by CPU time: ${v.cpu})` : ''}`);
+    if (v.pass === undefined) lines.push(`  ----  ${v.name.padEnd(48)} ${v.measured.padStart(9)}   target ${v.target.padEnd(14)}  (${v.cpu})`);
+    else lines.push(`  ${v.pass ? 'PASS' : 'FAIL'}  ${v.name.padEnd(48)} ${v.measured.padStart(9)}   target ${v.target.padEnd(14)}${v.cpu ? `  (by CPU time: ${v.cpu})` : ''}`);
   }
   return lines.join('\n');
 }
@@ -452,22 +485,27 @@ function markdownReport(scenarios, rows, startupSeconds, m) {
   out.push(`Machine: ${m.cores} × ${m.cpu}, ${m.memoryGb} GB RAM, Linux ${m.kernel}, Node ${m.node}${m.jq ? `, ${m.jq}` : ''}.`);
   out.push(`Code: \`${m.git}\`. Load average (1 min) ${m.load.before} before, ${m.load.after} after the run.`);
   out.push('"Other load" is the CPU other processes on the machine used while a contender ran (cores, from /proc/stat); near 0 means the figures are clean.');
-  out.push(`Peak RSS via ${HAVE_TIME ? '`/usr/bin/time -f %M`' : 'polling VmHWM in /proc/<pid>/status'}; times are wall-clock medians of the runs, child process start to exit; records/s is input records over that time.`);
+  out.push(`Peak RSS via ${HAVE_TIME ? '`/usr/bin/time -f %M`' : 'polling VmHWM in /proc/<pid>/status'}; times are wall-clock medians of the runs, child process start to exit; records/s is input records over that time. Contenders run interleaved, round by round; ratios are medians of the per-round ratios. "Load" is the 1-minute load average at the start of the runs (lowest–highest).`);
+  out.push('A contender is given figures only when every one of its runs wrote exactly the output the generator predicts (count, first and last line, SHA-256 of the whole file).');
   for (const s of scenarios) {
     out.push('');
     out.push(`## ${s.count.toLocaleString('en-US')} records`);
     out.push('');
-    out.push('| contender | runs | median time | min – max | CPU time (user+sys) | records/s | peak RSS (median) | records out | output | other load (max) |');
-    out.push('|---|--:|--:|--:|--:|--:|--:|--:|---|--:|');
+    out.push('| contender | runs | median time | min – max | CPU time (user+sys) | records/s | peak RSS (median) | records out | output | other load (max) | load |');
+    out.push('|---|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|');
     for (const r of s.summary) {
+      if (!r.ok) {
+        out.push(`| ${r.label} | ${r.runs} | — | — | — | — | — | — | **wrong: no figure** | — | ${fmtLoads(r.loads)} |`);
+        continue;
+      }
       out.push(
-        `| ${r.label} | ${r.runs} | ${r.seconds.toFixed(2)} s | ${r.minSeconds.toFixed(2)} – ${r.maxSeconds.toFixed(2)} s | ${fmtCpu(r.cpuSeconds)} s | ${fmtRate(r.rate)} | ${r.rssMb.toFixed(0)} MB | ${r.out.toLocaleString('en-US')} | ${r.ok ? 'verified' : '**wrong**'} | ${fmtCpu(r.maxOthers)} cores |`,
+        `| ${r.label} | ${r.runs} | ${r.seconds.toFixed(2)} s | ${r.minSeconds.toFixed(2)} – ${r.maxSeconds.toFixed(2)} s | ${fmtCpu(r.cpuSeconds)} s | ${fmtRate(r.rate)} | ${r.rssMb.toFixed(0)} MB | ${r.out.toLocaleString('en-US')} | verified | ${fmtCpu(r.maxOthers)} cores | ${fmtLoads(r.loads)} |`,
       );
     }
     out.push('');
     out.push(
       s.identical
-        ? `Every run of every contender wrote the same bytes (sha256 \`${s.sha256[0].slice(0, 16)}…\`), with the count, first and last line the generator predicts.`
+        ? `Every run of every contender wrote the same bytes (sha256 \`${s.sha256[0].slice(0, 16)}…\`): the count, first and last line and SHA-256 the generator predicts.`
         : `**Outputs differ between runs or contenders** (${s.sha256.length} distinct sha256).`,
     );
   }
@@ -490,15 +528,12 @@ function markdownReport(scenarios, rows, startupSeconds, m) {
   out.push('');
   out.push('| target | measured (wall time) | goal | result | same ratio by CPU time |');
   out.push('|---|--:|--:|---|--:|');
-  for (const v of rows) out.push(`| ${v.name} | ${v.measured} | ${v.target} | ${v.pass ? 'pass' : '**FAIL**'} | ${v.cpu || '—'} |`);
+  for (const v of rows) out.push(`| ${v.name} | ${v.measured} | ${v.target} | ${v.pass === undefined ? `not measured: ${v.cpu}` : v.pass ? 'pass' : '**FAIL**'} | ${v.pass === undefined ? '—' : v.cpu || '—'} |`);
   out.push('');
   return out.join('\n');
 }
 
 // ---------- main ----------
-
-/** 1-minute load average: another busy process on a 2-core machine moves every number here. */
-const loadAverage = () => Number(existsSync('/proc/loadavg') ? readFileSync('/proc/loadavg', 'utf8').split(' ')[0] : NaN);
 
 const MACHINE = machine();
 
