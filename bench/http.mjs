@@ -2,9 +2,16 @@
 // side by side in one run. Each contender is its own process; the server is a third one, so
 // client and server do not share an event loop. Loopback only (127.0.0.1), bounded in count.
 //
-// Usage: node bench/http.mjs [--records 100000] [--concurrency 64] [--rounds 1] [--json FILE]
+// Usage: node bench/http.mjs [--records 100000] [--concurrency 64] [--rounds 3] [--json FILE]
 // Needs a build first (npx tsc -b). Prints a table; --json writes the figures.
+//
+// Every run's output is verified before any figure is printed: each record, in input order, with
+// the enrichment the server gives it, hashed and compared with a hash computed here from the input
+// generator's values (sharing no code with either contender). A wrong output stops the script with
+// exit 1 and no ratio. Contenders alternate which goes first each round; the 1-minute load average
+// is recorded at the start of each run.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
@@ -101,6 +108,7 @@ function startProcess(argv, env = {}) {
 
 /** Runs a process to its end, sampling its resident memory every 100 ms. */
 async function measured(argv, timeoutMs) {
+  const load = loadavg()[0];
   const started = performance.now();
   const child = startProcess(argv);
   const samples = [];
@@ -124,7 +132,7 @@ async function measured(argv, timeoutMs) {
   clearInterval(timer);
   clearTimeout(killer);
   if (code !== 0) throw new Error(`${argv.join(' ')} exited ${code}\n${child.err}`);
-  return { seconds: (performance.now() - started) / 1000, samples, cpu };
+  return { seconds: (performance.now() - started) / 1000, samples, cpu, load };
 }
 
 async function stats(base) {
@@ -158,15 +166,44 @@ function memoryShape(samples, seconds) {
   };
 }
 
+/** The input's record `id`, as both the generator below and the server define it. */
+const inputRecord = (id) => ({ id, name: `user-${id}`, email: `user${id}@example.com`, amount: (id * 7919) % 1000 });
+
+/** SHA-256 over every record in order, as tab-separated fields: input fields, then the enrichment. */
+function expectedDigest(records) {
+  const hash = createHash('sha256');
+  for (let id = 0; id < records; id++) hash.update(`${id}\tuser-${id}\tuser${id}@example.com\t${(id * 7919) % 1000}\t${id}\t${id * 2}\tt${id % 7}\n`);
+  return hash.digest('hex');
+}
+
+/** The same digest over an output file; any missing, extra, reordered or changed record changes it. */
+async function outputDigest(file) {
+  const hash = createHash('sha256');
+  let carry = '';
+  let count = 0;
+  const line = (text) => {
+    const r = JSON.parse(text);
+    hash.update(`${r.id}\t${r.name}\t${r.email}\t${r.amount}\t${r.e?.id}\t${r.e?.score}\t${r.e?.tag}\n`);
+    count++;
+  };
+  for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
+    const parts = (carry + chunk).split('\n');
+    carry = parts.pop();
+    for (const text of parts) if (text) line(text);
+  }
+  if (carry) line(carry);
+  return { count, sha256: hash.digest('hex') };
+}
+
 async function main() {
   const records = Number(option('records', '100000'));
   const concurrency = Number(option('concurrency', '64'));
-  const rounds = Number(option('rounds', '1'));
+  const rounds = Number(option('rounds', '3'));
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-http-'));
   const input = join(dir, 'input.jsonl');
   const out = createWriteStream(input);
   for (let id = 0; id < records; id++) {
-    if (!out.write(`${JSON.stringify({ id, name: `user-${id}`, email: `user${id}@example.com`, amount: (id * 7919) % 1000 })}\n`)) await once(out, 'drain');
+    if (!out.write(`${JSON.stringify(inputRecord(id))}\n`)) await once(out, 'drain');
   }
   out.end();
   await once(out, 'finish');
@@ -199,17 +236,28 @@ sink:
   );
 
   const results = { records, concurrency, node: process.version, hand: [], sluice: [] };
+  const expected = expectedDigest(records);
+  const contenders = {
+    hand: { argv: [fileURLToPath(import.meta.url), '--role', 'hand', input, join(dir, 'hand.jsonl'), base, String(concurrency)], output: join(dir, 'hand.jsonl') },
+    sluice: { argv: [join(ROOT, 'packages/cli/dist/bin.js'), 'run', join(dir, 'job.yaml'), '--progress', 'none'], output: join(dir, 'out/sluice.jsonl') },
+  };
   try {
     for (let round = 0; round < rounds; round++) {
-      const h = await measured([fileURLToPath(import.meta.url), '--role', 'hand', input, join(dir, 'hand.jsonl'), base, String(concurrency)], 20 * 60_000);
-      const hs = await stats(base);
-      results.hand.push({ ...h, server: hs });
-      const s = await measured([join(ROOT, 'packages/cli/dist/bin.js'), 'run', join(dir, 'job.yaml'), '--progress', 'none'], 20 * 60_000);
-      const ss = await stats(base);
-      results.sluice.push({ ...s, server: ss });
+      // Alternate which goes first, so a drift of the machine's load hits both alike.
+      for (const name of round % 2 === 0 ? ['hand', 'sluice'] : ['sluice', 'hand']) {
+        const c = contenders[name];
+        rmSync(c.output, { force: true });
+        const m = await measured(c.argv, 20 * 60_000);
+        const server = await stats(base);
+        const seen = await outputDigest(c.output);
+        if (seen.sha256 !== expected || seen.count !== records || server.count !== records) {
+          throw new Error(
+            `${name} (round ${round + 1}) output is wrong: ${seen.count} records (expected ${records}), sha256 ${seen.sha256.slice(0, 16)}… (expected ${expected.slice(0, 16)}…), ${server.count} requests at the server; no figures`,
+          );
+        }
+        results[name].push({ ...m, server, sha256: seen.sha256 });
+      }
     }
-    const lines = (file) => readFileSync(file, 'utf8').split('\n').length - 1;
-    if (lines(join(dir, 'hand.jsonl')) !== records || lines(join(dir, 'out/sluice.jsonl')) !== records) throw new Error('an output is short');
   } finally {
     clearTimeout(killServer);
     server.kill('SIGTERM');
@@ -218,22 +266,23 @@ sink:
   const row = (name, r) => {
     const rps = r.server.count / ((r.server.last - r.server.first) / 1000);
     const mem = memoryShape(r.samples, r.seconds);
-    return { name, wall: r.seconds, rpsServer: rps, rpsWall: records / r.seconds, cpuUsPerRequest: (r.cpu / r.server.count) * 1e6, mem, requests: r.server.count };
+    return { name, wall: r.seconds, rpsServer: rps, rpsWall: records / r.seconds, cpuUsPerRequest: (r.cpu / r.server.count) * 1e6, mem, requests: r.server.count, load: r.load };
   };
   const table = [];
   for (let i = 0; i < rounds; i++) table.push(row(`hand-written (round ${i + 1})`, results.hand[i]), row(`sluice run (round ${i + 1})`, results.sluice[i]));
-  console.log(`\n${records} records, concurrency ${concurrency}, Node ${process.version}, ${rounds} round(s)\n`);
-  console.log('contender                   wall s   req/s (server)   req/s (wall)   CPU µs/req   RSS MB 25%/50%/75%/peak   RSS MB at each 10% of the run');
+  console.log(`\n${records} records, concurrency ${concurrency}, Node ${process.version}, ${rounds} round(s); every output verified (sha256 ${expected.slice(0, 16)}…)\n`);
+  console.log('contender                   wall s   req/s (server)   req/s (wall)   CPU µs/req   load   RSS MB 25%/50%/75%/peak   RSS MB at each 10% of the run');
   for (const r of table) {
     console.log(
-      `${r.name.padEnd(26)} ${r.wall.toFixed(2).padStart(6)}   ${Math.round(r.rpsServer).toString().padStart(14)}   ${Math.round(r.rpsWall).toString().padStart(12)}   ${Math.round(r.cpuUsPerRequest).toString().padStart(10)}   ${`${r.mem.p25}/${r.mem.p50}/${r.mem.p75}/${r.mem.peak}`.padEnd(22)}   ${r.mem.deciles.join(' ')}`,
+      `${r.name.padEnd(26)} ${r.wall.toFixed(2).padStart(6)}   ${Math.round(r.rpsServer).toString().padStart(14)}   ${Math.round(r.rpsWall).toString().padStart(12)}   ${Math.round(r.cpuUsPerRequest).toString().padStart(10)}   ${r.load.toFixed(1).padStart(4)}   ${`${r.mem.p25}/${r.mem.p50}/${r.mem.p75}/${r.mem.peak}`.padEnd(22)}   ${r.mem.deciles.join(' ')}`,
     );
   }
   // Rounds alternate the contenders, so each pair saw about the same machine; the median pair ratio
   // is the figure, the best of each the ceiling.
   const pairs = [];
   for (let i = 0; i < rounds; i++) pairs.push(table[2 * i + 1].rpsServer / table[2 * i].rpsServer);
-  const median = [...pairs].sort((a, b) => a - b)[Math.floor(pairs.length / 2)];
+  const sorted = [...pairs].sort((a, b) => a - b);
+  const median = sorted.length % 2 ? sorted[sorted.length >> 1] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
   const best = (name) => Math.max(...table.filter((r) => r.name.startsWith(name)).map((r) => r.rpsServer));
   const ratio = best('sluice') / best('hand');
   console.log(`\nsluice / hand-written, server-side req/s: per round ${pairs.map((p) => p.toFixed(2)).join(', ')}; median ${median.toFixed(2)}x; best vs best ${ratio.toFixed(2)}x  (target >= 0.8x)`);
@@ -248,4 +297,9 @@ sink:
 const role = option('role', 'main');
 if (role === 'server') await serve();
 else if (role === 'hand') await hand(args[2], args[3], args[4], Number(args[5]));
-else await main();
+else {
+  await main().catch((error) => {
+    console.error(`\nbenchmark failed: ${error.message}`);
+    process.exit(1);
+  });
+}
