@@ -8,10 +8,16 @@
 // `durationMs` from --report (reading, rendering, throttling, sending, recording each key in the
 // fsynced ledger, checkpoints); for the loop, from its first send to its last reply. Node start-up
 // and the SMTP verify at start are left out of both; wall-clock times are printed too.
+//
+// Every run is verified before any figure is printed: the server keeps, per accepted message, its
+// recipient, subject and the plan named in its text, and the multiset of those must equal what the
+// records say (each recipient exactly once). A wrong run stops the script (exit 1, no ratio). The
+// 1-minute load average is recorded at the start of each run.
 import { fork, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -33,19 +39,33 @@ const { values } = parseArgs({
 const MESSAGES = Number(values.messages);
 const CONCURRENCY = Number(values.concurrency);
 
+/** Count and SHA-256 of the sorted lines: equal for equal multisets. */
+function multisetDigest(lines) {
+  const hash = createHash('sha256');
+  for (const line of [...lines].sort()) hash.update(`${line}\n`);
+  return { count: lines.length, sha256: hash.digest('hex') };
+}
+
 // ---------- the SMTP server (child process) ----------
 if (values.role === 'server') {
   const { SMTPServer } = await load('smtp-server');
   let accepted = 0;
+  /** Per accepted message since the last digest: `recipient \t subject \t plan`. */
+  let seen = [];
   const server = new SMTPServer({
     logger: false,
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     closeTimeout: 200,
-    onData(stream, _session, callback) {
-      stream.on('data', () => {});
+    onData(stream, session, callback) {
+      const chunks = [];
+      stream.on('data', (chunk) => chunks.push(chunk));
       stream.on('end', () => {
         accepted++;
+        const raw = Buffer.concat(chunks).toString('utf8');
+        const subject = /^subject: (.*)$/im.exec(raw)?.[1]?.trim() ?? '';
+        const plan = /your (\w+) account is ready/.exec(raw)?.[1] ?? '';
+        seen.push(`${session.envelope.rcptTo.map((r) => r.address).join(',')}\t${subject}\t${plan}`);
         callback(null, 'queued');
       });
     },
@@ -54,6 +74,10 @@ if (values.role === 'server') {
   server.listen(0, '127.0.0.1', () => process.send({ port: server.server.address().port }));
   process.on('message', (m) => {
     if (m === 'count') process.send({ accepted });
+    if (m === 'digest') {
+      process.send({ digest: multisetDigest(seen) });
+      seen = [];
+    }
     if (m === 'stop') server.close(() => process.exit(0));
   });
 }
@@ -128,6 +152,10 @@ sink:
   const { port } = await ask(undefined, 'port');
   const url = `smtp://127.0.0.1:${port}`;
   const accepted = async () => (await ask('count', 'accepted')).accepted;
+  const received = async () => (await ask('digest', 'digest')).digest;
+  // What every run must deliver: each record's message once, to its address, with its subject and plan.
+  const expected = multisetDigest(Array.from({ length: MESSAGES }, (_, i) => `user${i}@example.test\tWelcome, User ${i}!\t${plans[i % 3]}`));
+  const loads = { sluice: [], loop: [] };
 
   const timed = (command, args, options) =>
     new Promise((res, rej) => {
@@ -164,17 +192,33 @@ sink:
   };
 
   const rows = { sluice: [], loop: [] };
-  // Warm-up (page cache, JIT of the server), not counted.
-  await runLoop();
-  await runSluice();
-  for (let round = 0; round < Number(values.rounds); round++) {
-    for (const [name, run] of round % 2 ? [['loop', runLoop], ['sluice', runSluice]] : [['sluice', runSluice], ['loop', runLoop]]) {
-      const before = await accepted();
-      const r = await run();
-      const got = (await accepted()) - before;
-      if (got !== MESSAGES) throw new Error(`${name}: the server accepted ${got} of ${MESSAGES}`);
-      rows[name].push(r);
+  const verify = async (name) => {
+    const got = await received();
+    if (got.count !== expected.count || got.sha256 !== expected.sha256) {
+      throw new Error(`${name}: the server received ${got.count} messages (expected ${expected.count}), digest ${got.sha256.slice(0, 16)}… (expected ${expected.sha256.slice(0, 16)}…); no figures`);
     }
+  };
+  try {
+    // Warm-up (page cache, JIT of the server), not counted, but verified too.
+    await runLoop();
+    await verify('loop (warm-up)');
+    await runSluice();
+    await verify('sluice (warm-up)');
+    for (let round = 0; round < Number(values.rounds); round++) {
+      for (const [name, run] of round % 2 ? [['loop', runLoop], ['sluice', runSluice]] : [['sluice', runSluice], ['loop', runLoop]]) {
+        const before = await accepted();
+        loads[name].push(loadavg()[0]);
+        const r = await run();
+        const got = (await accepted()) - before;
+        if (got !== MESSAGES) throw new Error(`${name}: the server accepted ${got} of ${MESSAGES}; no figures`);
+        await verify(`${name} (round ${round + 1})`);
+        rows[name].push(r);
+      }
+    }
+  } catch (error) {
+    server.send('stop');
+    console.error(`\nbenchmark failed: ${error.message}`);
+    process.exit(1);
   }
   server.send('stop');
 
@@ -187,10 +231,11 @@ sink:
   };
   const s = line('sluice');
   const l = line('loop');
-  console.log(`email: ${MESSAGES} messages, concurrency ${CONCURRENCY}, ${values.rounds} rounds (median), Node ${process.version}`);
+  console.log(`email: ${MESSAGES} messages, concurrency ${CONCURRENCY}, ${values.rounds} rounds (median), Node ${process.version}; every run's deliveries verified (digest ${expected.sha256.slice(0, 16)}…)`);
   for (const r of [s, l]) {
+    const ls = loads[r.name];
     console.log(
-      `  ${r.name.padEnd(7)} ${r.rate.toFixed(0).padStart(6)} msg/s  (${r.ms.toFixed(0)} ms sending, ${r.wall.toFixed(0)} ms wall; rounds: ${r.all.join(', ')} msg/s)`,
+      `  ${r.name.padEnd(7)} ${r.rate.toFixed(0).padStart(6)} msg/s  (${r.ms.toFixed(0)} ms sending, ${r.wall.toFixed(0)} ms wall; rounds: ${r.all.join(', ')} msg/s; 1-minute load ${Math.min(...ls).toFixed(1)}–${Math.max(...ls).toFixed(1)})`,
     );
   }
   // Rounds run back to back (alternating who goes first): the ratio within a round is the least
