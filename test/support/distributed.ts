@@ -392,3 +392,55 @@ export function pgConnection(db: TestDatabase, name = 'db'): string {
 export function jobPath(dir: string, name = 'job.yaml'): string {
   return join(dir, name);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Exactly-once checks that can see a duplicate
+
+/**
+ * Count and MD5 of every row of `table` (id, name, amount), sorted: the same for the same multiset.
+ * On a table without a unique key a record written twice changes both.
+ */
+export async function tableDigest(db: TestDatabase, table: string): Promise<{ rows: number; md5: string }> {
+  const [r] = await rows(
+    db.knex,
+    `select count(*) as n, md5(coalesce(string_agg(id || ':' || name || ':' || amount, ',' order by id, name, amount), '')) as h from ${table}`,
+  );
+  return { rows: Number(r!.n), md5: String(r!.h) };
+}
+
+/** What `tableDigest` must say once ids 1…n of `writeJsonl` / `fillSourceTable` are loaded once each. */
+export async function expectedDigest(db: TestDatabase, n: number): Promise<{ rows: number; md5: string }> {
+  const [r] = await rows(
+    db.knex,
+    `select count(*) as n, md5(coalesce(string_agg(g || ':user-' || g || ':' || (g::bigint * 7919) % 1000, ',' order by g), '')) as h from generate_series(1, ?::int) g`,
+    [n],
+  );
+  return { rows: Number(r!.n), md5: String(r!.h) };
+}
+
+/** Per partition (`job.pN`) of a job with `checkpoint.store: sql`: the sql sink's marker and the checkpoint's seq. */
+export async function partitionStates(db: TestDatabase, job: string): Promise<Map<number, { marker: number; checkpoint: number; done: boolean }>> {
+  const states = new Map<number, { marker: number; checkpoint: number; done: boolean }>();
+  const index = (key: string) => Number(key.slice(job.length + 2));
+  for (const m of await rows(db.knex, `select job, seq from sluice_sink_markers where job like ?`, [`${job}.p%`])) {
+    states.set(index(String(m.job)), { marker: Number(m.seq), checkpoint: -1, done: false });
+  }
+  for (const c of await rows(db.knex, `select job, body from sluice_checkpoints where job like ?`, [`${job}.p%`])) {
+    const body = JSON.parse(String(c.body)) as { seq: number; done: boolean };
+    const at = index(String(c.job));
+    states.set(at, { marker: states.get(at)?.marker ?? -1, checkpoint: body.seq, done: body.done });
+  }
+  return states;
+}
+
+/** Partitions a worker has said it started and not (yet) said it finished, from its `pI/N of JOB …` lines. */
+export function runningPartitions(proc: Proc): number[] {
+  const running = new Set<number>();
+  for (const line of proc.stderr().split('\n')) {
+    const m = / p(\d+)\/\d+ of \S+ (started|done|stopped|failed)/.exec(line);
+    if (!m) continue;
+    if (m[2] === 'started') running.add(Number(m[1]));
+    else running.delete(Number(m[1]));
+  }
+  return [...running];
+}
