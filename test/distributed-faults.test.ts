@@ -14,6 +14,8 @@ import {
   diagnostics,
   dropKeys,
   exitOf,
+  expectedDigest,
+  partitionStates,
   pgConnection,
   PrivateRedis,
   signal,
@@ -21,6 +23,7 @@ import {
   startWorker,
   startWorkers,
   stopAll,
+  tableDigest,
   tableStats,
   uniquePrefix,
   waitForRows,
@@ -94,11 +97,9 @@ ${sink}`,
     return path;
   }
 
+  const NOOP_SINK = `export default { kind: 'sink', apiVersion: 1, name: 'noop', description: 'writes nothing', schema: { type: 'object' }, create() { return { write: async () => {} }; } };\n`;
   const insertSink = (rate?: string) => `  - use: sql
     with: { connection: db, table: loaded, mode: insert }
-${rate ? `    rateLimit: ${rate}\n` : ''}`;
-  const upsertSink = (rate?: string) => `  - use: sql
-    with: { connection: db, table: loaded, mode: upsert, key: id }
 ${rate ? `    rateLimit: ${rate}\n` : ''}`;
 
   describe('a source that cannot split runs as one partition', () => {
@@ -177,13 +178,16 @@ ${rate ? `    rateLimit: ${rate}\n` : ''}`;
   it('Redis SIGKILLed and restarted empty mid-run: exit 0 with every record, or exit 1 naming Redis and a rerun completes exactly once', async () => {
     const started = Date.now();
     const records = 100_000;
-    await database(true);
-    const sum = await writeJsonl(join(dir, 'restart.jsonl'), records);
+    await database(false);
+    await writeJsonl(join(dir, 'restart.jsonl'), records);
+    const expected = await expectedDigest(db!, records);
     privateRedis = await PrivateRedis.start();
     const url = privateRedis.url;
     const prefix = newPrefix(url);
-    // 10 batches a second per worker: 4 partitions of 25 batches, about 5 s for two workers.
-    const path = job('restart-mid-run', `  use: file\n  with: { path: restart.jsonl }`, upsertSink('10/s'));
+    // The sql sink as fast as it can, a no-op second sink at 10 batches a second per worker holding
+    // each partition's checkpoint back: 4 partitions of 25 batches, about 5 s for two workers.
+    writeFileSync(join(dir, 'noop.mjs'), NOOP_SINK);
+    const path = job('restart-mid-run', `  use: file\n  with: { path: restart.jsonl }`, `${insertSink()}  - id: slow\n    use: ./noop.mjs\n    rateLimit: 10/s\n`);
     let workers: Proc[] = startWorkers(2, { prefix, url, cwd: dir });
     await waitForWorkers(prefix, 2, { url, procs: workers });
     const report = join(dir, `${prefix}.report.json`);
@@ -203,8 +207,8 @@ ${rate ? `    rateLimit: ${rate}\n` : ''}`;
     if (first.code === 0) {
       // Recovered: then nothing may be missing.
       outcome = 'recovered (exit 0)';
-      const stats = await tableStats(db!, 'loaded');
-      expect(stats, `exit 0 but the table is incomplete\n${info}`).toEqual({ rows: records, ids: records, min: 1, max: records, sum });
+      // Every row, sorted and hashed, in a table without a key: a duplicate or a loss shows.
+      expect(await tableDigest(db!, 'loaded'), `exit 0 but the table is not every record once\n${info}`).toEqual(expected);
       expect(first.report?.counters, info).toMatchObject({ read: records, written: records, deadLettered: 0 });
     } else {
       // Failed: clearly, naming Redis (the job's name does not), and saying so in the report;
@@ -212,6 +216,11 @@ ${rate ? `    rateLimit: ${rate}\n` : ''}`;
       expect(first.stderr, info).toMatch(/redis/i);
       expect(first.report?.status, info).toBe('failed');
       expect(first.report?.error ?? '', info).toMatch(/redis/i);
+      // The restart mattered: the partitions stopped unfinished with rows in the table (they drain
+      // and save their checkpoints in the database, which stayed up), so the rerun must resume them
+      // from there — one that started them over would write those rows again.
+      const left = [...(await partitionStates(db!, 'restart-mid-run')).values()];
+      expect(left.some((p) => !p.done && p.checkpoint >= 0), `${JSON.stringify(left)}\n${info}`).toBe(true);
       const gone = workers.filter((w) => !w.alive()).length;
       workers = [...workers.filter((w) => w.alive()), ...startWorkers(gone, { prefix, url, cwd: dir, name: 'worker-again' })];
       await waitForWorkers(prefix, 2, { url, procs: workers });
@@ -220,8 +229,8 @@ ${rate ? `    rateLimit: ${rate}\n` : ''}`;
       const second = await coordinatorResult(again, report2, 90_000);
       info = diagnostics(coordinator, again, ...workers);
       expect(second.code, info).toBe(0);
-      const stats = await tableStats(db!, 'loaded');
-      expect(stats, info).toEqual({ rows: records, ids: records, min: 1, max: records, sum });
+      expect(await tableDigest(db!, 'loaded'), info).toEqual(expected);
+      expect(workers.some((w) => /resuming/.test(w.stderr())), info).toBe(true);
       expect(second.report?.counters, info).toMatchObject({ read: records, written: records, deadLettered: 0 });
       expect(second.report?.partitions?.map((p) => p.status), info).toEqual(['done', 'done', 'done', 'done']);
       const said = first.stderr.split('\n').find((line) => /redis/i.test(line))?.trim();
@@ -234,7 +243,8 @@ ${rate ? `    rateLimit: ${rate}\n` : ''}`;
     const started = Date.now();
     const records = 80_000;
     await database(false);
-    const sum = await writeJsonl(join(dir, 'term.jsonl'), records);
+    await writeJsonl(join(dir, 'term.jsonl'), records);
+    const expected = await expectedDigest(db!, records);
     const prefix = newPrefix();
     // 5 batches a second per worker: a partition (20 batches) takes about 4 s.
     const path = job('sigterm', `  use: file\n  with: { path: term.jsonl }`, insertSink('5/s'));
@@ -248,16 +258,19 @@ ${rate ? `    rateLimit: ${rate}\n` : ''}`;
     const victim = workers[0]!;
     const termAt = Date.now();
     expect(signal(victim, 'SIGTERM'), `worker 1 had already exited\n${diagnostics(victim)}`).toBe(true);
-    const stopped = await exitOf(victim, 15_000);
+    const stopped = await exitOf(victim, 60_000);
     const stopMs = Date.now() - termAt;
     const result = await coordinatorResult(coordinator, report, 90_000);
     const info = diagnostics(coordinator, ...workers);
     expect(stopped, info).toEqual({ code: 0, signal: null });
-    expect(stopMs, `worker took ${stopMs} ms to stop\n${info}`).toBeLessThan(10_000);
+    // Promptly: it gave its partition back part-way (its own account of the records it had read),
+    // instead of finishing the partition first — whatever the machine's load made the wall clock say.
+    const given = /stopped after ([\d,]+) records/.exec(victim.stderr());
+    expect(given, info).not.toBeNull();
+    expect(Number(given![1]!.replaceAll(',', '')), info).toBeLessThan(records / 4);
     expect(rowsAtTerm).toBeLessThan(records);
     expect(result.code, info).toBe(0);
-    const stats = await tableStats(db!, 'loaded');
-    expect(stats, info).toEqual({ rows: records, ids: records, min: 1, max: records, sum });
+    expect(await tableDigest(db!, 'loaded'), info).toEqual(expected);
     expect(result.report?.counters, info).toMatchObject({ read: records, written: records, deadLettered: 0 });
     expect(result.report?.partitions?.map((p) => p.status), info).toEqual(['done', 'done', 'done', 'done']);
     // Given back with its checkpoint, and picked up from there by the other worker.
