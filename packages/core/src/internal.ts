@@ -20,6 +20,6 @@ export type { Checkpoint, CheckpointStore } from './checkpoint/types.js';
 export { CheckpointLockedError, describeHolder, FileLock, isStale, lockHolder, parseHolder, processAlive, type CheckpointLock, type LockHolder, type LockOptions } from './checkpoint/lock.js';
 export { EventBus, BusLogger, Redactor, redactValue } from './events/bus.js';
 export * from './events/types.js';
-export { replayDeadLetters, type ReplayOptions, type ReplayResult } from './engine/replay.js';
+export { replayDeadLetters, deadLettersOfMissingSteps, ReplayRefusedError, type ReplayOptions, type ReplayResult } from './engine/replay.js';
 export { editorSchema } from './job/editor-schema.js';
 export { FileLedger, type Ledger } from './checkpoint/ledger.js';

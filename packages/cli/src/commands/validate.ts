@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { glob } from 'tinyglobby';
-import { formatDiagnostic, loadJob, type Diagnostic } from '@sluice/core/internal';
+import { deadLettersOfMissingSteps, formatDiagnostic, loadJob, type Diagnostic, type JobPlan } from '@sluice/core/internal';
 import { oneOf, parse, UsageError } from '../args.js';
+import { shortPath } from '../job.js';
 import { builtInRegistry } from '../builtins.js';
 import { ENV_FILE_USAGE, jobEnv, readEnvFiles } from '../envfile.js';
 import { isJobTestFile, loadJobTestFile } from '../jobtest/spec.js';
@@ -47,6 +48,7 @@ export async function run(argv: string[]): Promise<number> {
       continue;
     }
     const { plan, diagnostics } = await loadJob(file, { registry, strictEnv: Boolean(values['strict-env']), env: jobEnv(file, envFiles) });
+    if (plan) diagnostics.push(...(await replayWarnings(plan, file)));
     results.push({ file, valid: plan !== undefined && !diagnostics.some((d) => d.severity === 'error'), diagnostics });
   }
   const invalid = results.filter((r) => !r.valid).length;
@@ -68,6 +70,22 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`${results.length} file${results.length === 1 ? '' : 's'}: ${results.length - invalid} valid, ${invalid} invalid\n`);
   }
   return invalid === 0 ? 0 : 1;
+}
+
+/** Dead letters `sluice replay` would refuse: their step id is gone from the job (renamed or removed). */
+async function replayWarnings(plan: JobPlan, file: string): Promise<Diagnostic[]> {
+  const missing = await deadLettersOfMissingSteps(plan);
+  if (!missing) return [];
+  const named = [...missing.steps].map(([step, n]) => `'${step}' (${n} entr${n === 1 ? 'y' : 'ies'})`).join(', ');
+  return [{
+    severity: 'warning',
+    file,
+    line: 0,
+    col: 0,
+    path: '',
+    message: `${shortPath(missing.file)} holds dead letters of ${named}, which this job has no step for; sluice replay will refuse them`,
+    hint: 'give the step back its id before replaying, or replay another file with --dead-letter FILE',
+  }];
 }
 
 /**

@@ -20,6 +20,11 @@ export interface Checkpoint {
   readonly deadLetter: unknown;
   readonly counters: JobCounters;
   readonly steps: Record<string, StepCounters>;
+  /**
+   * A replay that committed its sinks' output but may not yet have renamed its new dead-letter file
+   * (`temp`) over the old one (`file`): the next run or replay finishes the rename first.
+   */
+  readonly replay?: { readonly file: string; readonly temp: string };
   /** True once the source was read to its end and everything was written. */
   readonly done: boolean;
   readonly updatedAt: string;

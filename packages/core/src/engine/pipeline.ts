@@ -42,6 +42,8 @@ export interface PipelineOptions {
   readonly partition?: unknown;
   /** Pages to run instead of reading the source (replay, job tests). */
   readonly input?: AsyncIterable<EnginePage>;
+  /** The seq of the first batch when not resuming (replay numbers its batches after the checkpoint's). */
+  readonly firstSeq?: number;
 }
 
 /**
@@ -78,7 +80,7 @@ export class Pipeline {
     const attempts = new Attempts(this.counters, o.bus, o.clock, o.random, o.abort.signal, o.redact);
     this.transforms = new TransformStage(o.steps, this.control, this.counters, this.failures, attempts, o.clock);
     this.sinkStage = new SinkStage(o.sinks, o.deadLetter, this.control, this.counters, this.failures, attempts, o.clock, o.redact);
-    this.nextSeq = o.resume ? o.resume.seq + 1 : 0;
+    this.nextSeq = o.resume ? o.resume.seq + 1 : (o.firstSeq ?? 0);
     this.checkpointer = new Checkpointer(
       o.plan,
       o.store,

@@ -1,14 +1,15 @@
 import { createReadStream } from 'node:fs';
-import { open, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { open, rename, rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { lockHolder } from '../checkpoint/lock.js';
+import type { Checkpoint, CheckpointStore } from '../checkpoint/types.js';
 import type { DeadLetterEntry, JobCounters, RunSummary } from '../events/types.js';
 import type { JobPlan } from '../job/plan.js';
 import type { RecordPosition, SluiceRecord } from '../plugin/types.js';
-import type { EnginePage } from './pipeline.js';
-import { RunFailure } from './pipeline.js';
+import type { EnginePage } from './batch.js';
 import { RunConnections } from './connections.js';
-import { CheckpointMismatchError, JobRun, openCheckpointStore, type RunOptions } from './run.js';
+import { JobRun, openCheckpointStore, type RunOptions } from './run.js';
 
 export interface ReplayOptions extends Pick<RunOptions, 'bus' | 'clock' | 'random' | 'signal' | 'container' | 'checkpointStores'> {
   /** The dead-letter file to replay; the job's own by default. */
@@ -19,51 +20,76 @@ export interface ReplayResult {
   readonly summary: RunSummary;
   /** Entries sent back in. */
   readonly replayed: number;
-  /** Entries that failed again or could not be replayed (source parse errors), now the whole file. */
+  /** Of those, the records that failed again (they are back in the file). */
+  readonly failedAgain: number;
+  /** Entries the file holds now: what failed again, and what cannot be replayed. */
   readonly remaining: number;
+  /** Entries that cannot be replayed (input that never became a record), kept as they were. */
+  readonly unreplayable: number;
   readonly deadLetterFile: string;
 }
 
+/** Replay cannot start: nothing was run or changed. */
+export class ReplayRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReplayRefusedError';
+  }
+}
+
+/** The new dead-letter file, written beside the old one and renamed over it. */
+const tempOf = (file: string) => `${file}.replay.tmp`;
+
 /**
- * Sends dead-lettered records back through the job, each from the step where it failed, appending
- * to the sinks' output; the dead-letter file is then replaced (atomically) by what failed again.
- * Records that never became records (unparseable source lines) stay in the file.
+ * Sends dead-lettered records back through the job as it is now, each from the step (by id) where
+ * it failed, appending to the sinks' output; the dead-letter file is then replaced by what failed
+ * again. Records that never became records (unparseable source lines) stay in the file.
+ *
+ * Exactly once, also across a crash: the sinks start from the checkpoint's states (a file sink cuts
+ * back to its checkpointed size), so a replay that dies midway is redone whole. The checkpoint is
+ * saved with the sinks' new states and a note of the pending file swap, then the new dead-letter
+ * file is renamed into place; a crash between the two is finished by the next run or replay
+ * (`finishPendingReplay`) instead of replaying again.
  */
 export async function replayDeadLetters(plan: JobPlan, options: ReplayOptions = {}): Promise<ReplayResult> {
   const jobDeadLetter = plan.deadLetter.use === 'file' && typeof plan.deadLetter.config.path === 'string' ? resolve(plan.dir, plan.deadLetter.config.path) : undefined;
   const file = options.deadLetterFile ? resolve(options.deadLetterFile) : jobDeadLetter;
-  if (!file) throw new RunFailure(`the job's deadLetter is not a file; name the file to replay with --dead-letter FILE`);
+  if (!file) throw new ReplayRefusedError(`the job's deadLetter is not a file; name the file to replay with --dead-letter FILE`);
   const ownFile = file === jobDeadLetter;
 
   const connections = new RunConnections(plan.connections);
   const store = await openCheckpointStore(plan, options.checkpointStores, connections);
+  // One run at a time: the replay holds the job's lock from reading the checkpoint to saving it.
+  const lock = store.lock ? await store.lock(lockHolder(), { waitMs: 0 }) : undefined;
   try {
-    const checkpoint = await store.load();
-    if (!checkpoint) {
-      throw new RunFailure(
+    const loaded = await store.load();
+    if (!loaded) {
+      throw new ReplayRefusedError(
         `replay needs the job's checkpoint, to append to the sinks' output where the last run left it; ${store.location} has none` +
           (plan.checkpoint.store === 'none' ? ' (checkpoint.store: none keeps no checkpoint)' : ' (run the job first)'),
       );
     }
-    if (checkpoint.fingerprint !== plan.fingerprint) throw new CheckpointMismatchError(store.location);
+    // The job may have changed since (that is the point of replaying): the entries name their step by id.
+    const checkpoint = await finishPendingReplay(store, loaded);
+    // Only dead letters the checkpoint counts: a crashed run's later ones are redone by its resume.
+    const committed = ownFile ? sizeOf(checkpoint.deadLetter) : undefined;
+    const { replay, keep } = await readEntries(file, committed);
+    const entry = entryPoints(plan, replay, file);
 
-    const { replay, keep } = await readEntries(file);
-    // What cannot be replayed goes into the new file first; new failures are appended after it.
-    const temp = join(dirname(file), `.${Date.now()}-${process.pid}.replay.tmp`);
-    const handle = await open(temp, 'w');
-    try {
-      if (keep.length) await handle.writeFile(keep.map((line) => `${line}\n`).join(''));
-    } finally {
-      await handle.close();
-    }
-    const keptSize = (await stat(temp)).size;
-
+    const temp = tempOf(file);
+    const kept = keep.map((line) => `${line}\n`).join('');
+    await writeDurably(temp, kept);
+    // Batches numbered after the checkpoint's, the same way on every try: a sql sink's marker then
+    // skips exactly the replayed batches a killed replay had committed already.
+    const batchSize = checkpoint.batchSize ?? plan.batch.size;
+    const batches = Math.ceil(replay.length / batchSize);
     const run = new JobRun(plan, {
       ...options,
-      input: pagesOf(replay, plan.batch.size, plan.steps.length),
+      input: pagesOf(replay, entry, batchSize),
+      firstSeq: checkpoint.seq + 1,
       sinkStates: checkpoint.sinks,
       deadLetterConfig: { path: temp, format: 'jsonl' },
-      deadLetterState: { size: keptSize },
+      deadLetterState: { size: Buffer.byteLength(kept) },
     });
     let summary: RunSummary;
     try {
@@ -72,10 +98,13 @@ export async function replayDeadLetters(plan: JobPlan, options: ReplayOptions = 
       await rm(temp, { force: true });
       throw error;
     }
+    const failedAgain = summary.thisRun.deadLettered;
     if (summary.status !== 'done') {
       await rm(temp, { force: true });
-      return { summary, replayed: replay.length, remaining: replay.length + keep.length, deadLetterFile: file };
+      return { summary, replayed: replay.length, failedAgain, remaining: replay.length + keep.length, unreplayable: keep.length, deadLetterFile: file };
     }
+    const entries = await countLines(temp);
+    await syncFile(temp);
     const states = run.lastStates!;
     const r = summary.thisRun;
     const counters: JobCounters = {
@@ -87,38 +116,118 @@ export async function replayDeadLetters(plan: JobPlan, options: ReplayOptions = 
       retries: checkpoint.counters.retries + r.retries,
       deadLettered: ownFile ? checkpoint.counters.deadLettered - replay.length + r.deadLettered : checkpoint.counters.deadLettered,
     };
-    // Checkpoint first, then the file: a crash between them may replay a record twice, never lose one.
-    await store.save({
+    // The sinks' new output and the file swap are committed together; the swap itself follows.
+    const saved: Checkpoint = {
       ...checkpoint,
+      seq: checkpoint.seq + batches,
       sinks: { ...checkpoint.sinks, ...states.sinks },
       deadLetter: ownFile ? states.deadLetter : checkpoint.deadLetter,
       counters,
+      replay: { file, temp },
       updatedAt: new Date().toISOString(),
-    });
-    await rename(temp, file);
-    return { summary, replayed: replay.length, remaining: keep.length + r.deadLettered, deadLetterFile: file };
+    };
+    await store.save(saved);
+    await finishPendingReplay(store, saved);
+    return { summary, replayed: replay.length, failedAgain, remaining: entries, unreplayable: keep.length, deadLetterFile: file };
   } finally {
+    await lock?.release();
     await store.close?.();
     await connections.closeAll();
   }
 }
 
-async function readEntries(file: string): Promise<{ replay: DeadLetterEntry[]; keep: string[] }> {
+/**
+ * Completes a replay that saved its checkpoint but may not have swapped the dead-letter file in
+ * (a crash between the two): renames the new file into place if it is still there, then forgets
+ * the note. Called before a run or replay uses the checkpoint.
+ */
+export async function finishPendingReplay(store: CheckpointStore, checkpoint: Checkpoint): Promise<Checkpoint> {
+  if (!checkpoint.replay) return checkpoint;
+  try {
+    await rename(checkpoint.replay.temp, checkpoint.replay.file);
+  } catch (error) {
+    // Already renamed before the crash.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const { replay: _done, ...rest } = checkpoint;
+  const finished: Checkpoint = { ...rest, updatedAt: new Date().toISOString() };
+  await store.save(finished);
+  return finished;
+}
+
+/** Where an entry goes back in: the index of its step in the job as it is now (undefined: no such step). */
+function entryPoint(plan: JobPlan, e: Pick<DeadLetterEntry, 'kind' | 'step'>): number | undefined {
+  if (e.kind === 'sink') return plan.sinks.some((step) => step.id === e.step) ? plan.steps.length : undefined;
+  const index = plan.steps.findIndex((step) => step.id === e.step);
+  return index === -1 ? undefined : index;
+}
+
+/**
+ * The step ids of the job's own dead-letter file that the job has no step for, with their counts
+ * (`sluice validate` warns: replay would refuse them). Reads at most the first `maxBytes`.
+ */
+export async function deadLettersOfMissingSteps(plan: JobPlan, maxBytes = 16 * 1024 * 1024): Promise<{ file: string; steps: Map<string, number> } | undefined> {
+  const file = plan.deadLetter.use === 'file' && typeof plan.deadLetter.config.path === 'string' ? resolve(plan.dir, plan.deadLetter.config.path) : undefined;
+  if (!file) return undefined;
+  const steps = new Map<string, number>();
+  try {
+    for await (const line of createInterface({ input: createReadStream(file, { end: maxBytes - 1 }), crlfDelay: Infinity })) {
+      let e: DeadLetterEntry;
+      try {
+        e = JSON.parse(line) as DeadLetterEntry;
+      } catch {
+        continue;
+      }
+      if (e.record && e.kind !== 'source' && typeof e.step === 'string' && entryPoint(plan, e) === undefined) steps.set(e.step, (steps.get(e.step) ?? 0) + 1);
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  return steps.size > 0 ? { file, steps } : undefined;
+}
+
+/** Where each entry goes back in; refuses the whole replay when any names a step the job lacks. */
+function entryPoints(plan: JobPlan, entries: readonly DeadLetterEntry[], file: string): number[] {
+  const unknown = new Map<string, number>();
+  const points = entries.map((e) => {
+    const index = entryPoint(plan, e);
+    if (index === undefined) unknown.set(e.step, (unknown.get(e.step) ?? 0) + 1);
+    return index ?? -1;
+  });
+  if (unknown.size > 0) {
+    const named = [...unknown].map(([step, n]) => `'${step}' (${n} entr${n === 1 ? 'y' : 'ies'})`).join(', ');
+    const known = [...plan.steps.map((s) => s.id), ...plan.sinks.map((s) => s.id)].join(', ');
+    throw new ReplayRefusedError(
+      `${file} holds dead letters of ${named}, which this job has no step for (its steps: ${known}); ` +
+        'give the step back its id, or replay a file without those entries (--dead-letter FILE)',
+    );
+  }
+  return points;
+}
+
+function sizeOf(state: unknown): number | undefined {
+  const size = (state as { size?: unknown } | undefined)?.size;
+  return typeof size === 'number' ? size : undefined;
+}
+
+async function readEntries(file: string, bytes: number | undefined): Promise<{ replay: DeadLetterEntry[]; keep: string[] }> {
   const replay: DeadLetterEntry[] = [];
   const keep: string[] = [];
+  if (bytes === 0) return { replay, keep };
   let lineNo = 0;
   try {
-    const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-    for await (const line of lines) {
+    const input = createReadStream(file, bytes === undefined ? {} : { end: bytes - 1 });
+    for await (const line of createInterface({ input, crlfDelay: Infinity })) {
       lineNo++;
       if (!line.trim()) continue;
       let entry: DeadLetterEntry;
       try {
         entry = JSON.parse(line) as DeadLetterEntry;
       } catch {
-        throw new RunFailure(`${file}:${lineNo}: not a dead-letter entry (invalid JSON)`);
+        throw new ReplayRefusedError(`${file}:${lineNo}: not a dead-letter entry (invalid JSON)`);
       }
-      if (entry.record && typeof entry.record === 'object' && typeof entry.stepIndex === 'number' && entry.stepIndex >= 0) replay.push(entry);
+      if (entry.record && typeof entry.record === 'object' && entry.kind !== 'source' && typeof entry.step === 'string') replay.push(entry);
       else keep.push(line);
     }
   } catch (error) {
@@ -128,13 +237,38 @@ async function readEntries(file: string): Promise<{ replay: DeadLetterEntry[]; k
   return { replay, keep };
 }
 
-async function* pagesOf(entries: DeadLetterEntry[], size: number, sinkIndex: number): AsyncGenerator<EnginePage> {
+async function writeDurably(path: string, text: string): Promise<void> {
+  const handle = await open(path, 'w');
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function countLines(path: string): Promise<number> {
+  let n = 0;
+  for await (const line of createInterface({ input: createReadStream(path), crlfDelay: Infinity })) if (line.trim()) n++;
+  return n;
+}
+
+async function* pagesOf(entries: DeadLetterEntry[], entry: number[], size: number): AsyncGenerator<EnginePage> {
   for (let i = 0; i < entries.length; i += size) {
     const slice = entries.slice(i, i + size);
     yield {
       records: slice.map((e) => e.record as SluiceRecord),
       positions: slice.map((e) => e.position as RecordPosition),
-      entry: slice.map((e) => Math.min(e.stepIndex, sinkIndex)),
+      entry: entry.slice(i, i + size),
       cursor: null,
     };
   }

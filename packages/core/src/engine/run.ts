@@ -19,6 +19,7 @@ import { Pipeline, RunFailure, messageOf, type EnginePage } from './pipeline.js'
 import { Semaphore } from './semaphore.js';
 import { LatencyWindow, RateMeter, newStepCounters, type RuntimeStep } from './steps.js';
 import { StepThrottle } from './throttle.js';
+import { finishPendingReplay } from './replay.js';
 
 /** Service tokens of a run's container; plugins get these through `ctx`. */
 export const Services = {
@@ -65,6 +66,11 @@ export interface RunOptions {
   readonly checkpointStores?: Readonly<Record<string, CheckpointStoreFactory>>;
   /** Pages to run instead of the source (replay, tests); no checkpoint is saved. */
   readonly input?: AsyncIterable<EnginePage>;
+  /**
+   * With `input`: the seq of its first batch. Replay numbers its batches after the checkpoint's, so
+   * a sink's per-batch marker (sql) never mistakes a replayed batch for one it already committed.
+   */
+  readonly firstSeq?: number;
   /** Sink states to start from instead of the checkpoint's (replay appends to the output). */
   readonly sinkStates?: Readonly<Record<string, unknown>>;
   /** Dead-letter sink state to start from; undefined starts the dead-letter output empty. */
@@ -167,7 +173,8 @@ export class JobRun {
       container.register(Services.CheckpointStore, { useValue: store });
       closers.push(() => store.close?.());
       // One run at a time writes a job's output and checkpoint (a dry run writes neither).
-      if (!options.dryRun && store.lock) {
+      // A replay holds the lock itself, from reading the checkpoint to saving it.
+      if (!options.dryRun && !replaying && store.lock) {
         const lock = await store.lock(lockHolder(), { waitMs: options.lockWaitMs ?? 0 });
         closers.push(() => lock.release());
       }
@@ -176,6 +183,7 @@ export class JobRun {
       if (options.fresh && !options.dryRun) await store.clear();
       else if (!replaying) {
         resume = await store.load();
+        if (resume?.replay) resume = await finishPendingReplay(store, resume);
         if (resume && resume.fingerprint !== plan.fingerprint) throw new CheckpointMismatchError(store.location);
       }
 
@@ -275,6 +283,7 @@ export class JobRun {
         checkpointing,
         deadLetterPath: dlPath,
         input: options.input,
+        ...(options.firstSeq !== undefined ? { firstSeq: options.firstSeq } : {}),
         ...(options.partition ? { partition: options.partition.spec } : {}),
       });
       for (const reason of this.stopRequests) this.pipeline.stop(reason);
