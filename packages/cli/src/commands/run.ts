@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { CheckpointLockedError, CheckpointMismatchError, JobRun, type RunSummary } from '@sluice/core/internal';
 import { StartupRefusal } from '@sluice/core';
 import { oneOf, parse, UsageError } from '../args.js';
@@ -23,6 +24,10 @@ ${ENV_FILE_USAGE}
   --progress MODE         auto | tui | plain | json | none (default auto: the screen on a
                           terminal, plain lines otherwise)
   --verbose               show error causes and stacks
+  --threads N             run the source's partitions on N worker threads of this process
+                          (auto: one per core; default 1); file outputs are written per partition
+                          and joined in order at the end; a source that cannot split runs on one
+                          thread
 
 distributed runs (see sluice worker --help):
   --workers URL           run on the workers of this Redis queue (redis://host:6379) instead of
@@ -50,6 +55,7 @@ export async function run(argv: string[]): Promise<number> {
       'env-file': { type: 'string', multiple: true },
       progress: { type: 'string' },
       verbose: { type: 'boolean' },
+      threads: { type: 'string' },
       workers: { type: 'string' },
       partitions: { type: 'string' },
       prefix: { type: 'string' },
@@ -73,6 +79,7 @@ export async function run(argv: string[]): Promise<number> {
 
   if (values.resend && !values.fresh) throw new UsageError('--resend only goes with --fresh', USAGE);
   const distributed = distributedOptions(values, USAGE);
+  const threads = threadsOption(values, distributed !== undefined, USAGE);
   const trust = distributed ? await queueTrustOf(values, USAGE) : undefined;
 
   const envFiles = values['env-file'] ? readEnvFiles(values['env-file'], USAGE) : undefined;
@@ -93,6 +100,21 @@ export async function run(argv: string[]): Promise<number> {
       trust: trust!,
       ...(values['redis-ca'] !== undefined ? { ca: values['redis-ca'] } : {}),
     });
+  }
+
+  if (threads > 1) {
+    const { runThreads } = await import('../threads/run.js');
+    const code = await runThreads({
+      file: positionals[0]!,
+      plan,
+      threads,
+      sets: values.set ?? [],
+      ...(envFiles ? { envFiles } : {}),
+      fresh: values.fresh ?? false,
+      ...(values.report ? { report: values.report } : {}),
+      mode,
+    });
+    if (code !== undefined) return code;
   }
 
   const stop = new AbortController();
@@ -147,6 +169,18 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   return code;
+}
+
+/** `--threads N|auto` (default 1); not with --workers, --dry-run, --limit or --resend. */
+function threadsOption(values: { threads?: string; 'dry-run'?: boolean; limit?: string; resend?: boolean }, distributed: boolean, usage: string): number {
+  if (values.threads === undefined) return 1;
+  const threads = values.threads === 'auto' ? availableParallelism() : Number(values.threads);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new UsageError(`--threads must be a whole number from 1 to 256, or auto (got '${values.threads}')`, usage);
+  if (threads > 1) {
+    const clash = distributed ? '--workers' : values['dry-run'] ? '--dry-run' : values.limit !== undefined ? '--limit' : values.resend ? '--resend' : undefined;
+    if (clash) throw new UsageError(`--threads cannot be used with ${clash}`, usage);
+  }
+  return threads;
 }
 
 /** `--workers`, `--partitions`, `--prefix`: checked before the job loads (usage errors exit 2). */

@@ -1,0 +1,114 @@
+// `sluice run --threads 2` against `--threads 1` on a CPU-bound transform (the distributed
+// benchmark's `burn`: chained SHA-256 per record), JSON Lines in and out.
+//
+//   node bench/threads.mjs [--records 60000] [--hash-rounds 80] [--runs 3] [--json FILE]
+//
+// Target (issue 12): ≥ 1.8× with two threads on two cores. Rounds are interleaved (the order
+// alternates each round), the speed-up is the median of per-round ratios, and the machine's load
+// (`uptime`) is taken before and after every run: on a shared machine it decides the figure.
+// Each run's output is checked: every record once, byte-identical between the two.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = join(ROOT, 'packages/cli/dist/bin.js');
+const { values } = parseArgs({
+  options: {
+    records: { type: 'string', default: '60000' },
+    'hash-rounds': { type: 'string', default: '80' },
+    runs: { type: 'string', default: '3' },
+    json: { type: 'string' },
+  },
+});
+const RECORDS = Number(values.records);
+const RUNS = Number(values.runs);
+const TARGET = 1.8;
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-threads-'));
+const lines = [];
+for (let id = 1; id <= RECORDS; id++) lines.push(JSON.stringify({ id, name: `user ${id}`, amount: id % 100 }));
+writeFileSync(join(dir, 'data.jsonl'), `${lines.join('\n')}\n`);
+writeFileSync(
+  join(dir, 'job.yaml'),
+  `version: 1
+name: bench-threads
+plugins:
+  - ${JSON.stringify(join(ROOT, 'bench/plugins/burn.mjs'))}
+batch: { size: 1000 }
+source:
+  use: file
+  with: { path: data.jsonl }
+steps:
+  - use: burn
+    with: { rounds: ${Number(values['hash-rounds'])} }
+sink:
+  use: file
+  with: { path: out/records.jsonl }
+`,
+);
+
+async function run(threads) {
+  rmSync(join(dir, 'out'), { recursive: true, force: true });
+  rmSync(join(dir, '.sluice'), { recursive: true, force: true });
+  const load = loadavg()[0];
+  const started = performance.now();
+  const child = spawn(process.execPath, [CLI, 'run', 'job.yaml', '--threads', String(threads), '--progress', 'none'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const [code] = await once(child, 'exit');
+  const seconds = (performance.now() - started) / 1000;
+  if (code !== 0) throw new Error(`--threads ${threads} exited ${code}:\n${output}`);
+  const out = readFileSync(join(dir, 'out', 'records.jsonl'));
+  const count = out.toString('utf8').split('\n').filter(Boolean).length;
+  if (count !== RECORDS) throw new Error(`--threads ${threads} wrote ${count} records, not ${RECORDS}`);
+  return { seconds, out, loadBefore: load, loadAfter: loadavg()[0] };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const rounds = [];
+try {
+  for (let round = 1; round <= RUNS; round++) {
+    const order = round % 2 ? [1, 2] : [2, 1];
+    const r = {};
+    for (const threads of order) r[threads] = await run(threads);
+    if (!r[1].out.equals(r[2].out)) throw new Error(`round ${round}: --threads 2 output differs from --threads 1`);
+    rounds.push({ one: r[1].seconds, two: r[2].seconds, load: [r[1].loadBefore, r[1].loadAfter, r[2].loadBefore, r[2].loadAfter] });
+    process.stderr.write(
+      `round ${round}: 1 thread ${r[1].seconds.toFixed(2)} s · 2 threads ${r[2].seconds.toFixed(2)} s · ratio ${(r[1].seconds / r[2].seconds).toFixed(2)}× · load ${rounds.at(-1).load.map((l) => l.toFixed(1)).join('/')}\n`,
+    );
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const speedup = median(rounds.map((r) => r.one / r.two));
+const result = {
+  machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg() },
+  records: RECORDS,
+  hashRounds: Number(values['hash-rounds']),
+  rounds,
+  median: { one: median(rounds.map((r) => r.one)), two: median(rounds.map((r) => r.two)) },
+  speedup,
+  target: TARGET,
+  pass: speedup >= TARGET,
+};
+process.stdout.write(
+  [
+    `threads benchmark: ${RECORDS} records × ${result.hashRounds} SHA-256 rounds, ${RUNS} interleaved rounds (${cpus().length} cores)`,
+    `  --threads 1  ${result.median.one.toFixed(2)} s (median)`,
+    `  --threads 2  ${result.median.two.toFixed(2)} s (median)`,
+    `  ${result.pass ? 'PASS' : 'FAIL'}  speed-up: ${speedup.toFixed(2)}× (median of per-round ratios)   target ≥ ${TARGET}×`,
+    `  1-minute load average before/after each run: ${rounds.map((r) => r.load.map((l) => l.toFixed(1)).join('/')).join(' · ')}`,
+  ].join('\n') + '\n',
+);
+if (values.json) writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);

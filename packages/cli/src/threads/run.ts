@@ -1,0 +1,242 @@
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { rm } from 'node:fs/promises';
+import { messageOf, openCheckpointStore, RunConnections, StepThrottle, type JobPlan, type RunSummary } from '@sluice/core/internal';
+import { builtInCheckpointStores } from '../builtins.js';
+import { summaryText } from '../render/format.js';
+import { runInfoOf } from '../render/info.js';
+import { reportOf } from '../render/report.js';
+import { RunWatch } from '../render/watch.js';
+import { RunSession, type ProgressMode } from '../session.js';
+import { CombinedRun, isFinal, type PartitionState } from '../distributed/combined.js';
+import { FORWARDED, isSummary } from '../distributed/protocol.js';
+import { partitionEntry } from '../distributed/report-rows.js';
+import { joinParts, joinTargets } from './join.js';
+import { threadPlan, threadPlanPath } from './plan.js';
+import type { FromThread, ThreadData, ToThread } from './protocol.js';
+
+export interface ThreadsOptions {
+  readonly file: string;
+  readonly plan: JobPlan;
+  readonly threads: number;
+  readonly sets: readonly string[];
+  readonly envFiles?: Record<string, string>;
+  readonly fresh: boolean;
+  readonly report?: string;
+  readonly mode: ProgressMode;
+}
+
+/** Partitions per thread: a few more than threads, so a slow slice does not leave a core idle. */
+const PARTITIONS_PER_THREAD = 2;
+
+/**
+ * `sluice run JOB --threads N`: the source's partitions (as a distributed run splits it) run on N
+ * worker threads of this process, each partition with its own checkpoint, shown as one run and
+ * reported as one. File outputs are written per partition and joined in order at the end (see
+ * join.ts). Resolves to the exit code, or to undefined when the source cannot split: the caller
+ * then runs the job on one thread as usual.
+ */
+export async function runThreads(o: ThreadsOptions): Promise<number | undefined> {
+  const { plan } = o;
+  const stored = await threadPlan(plan, o.threads * PARTITIONS_PER_THREAD, o.fresh);
+  if (stored.unsplittable) {
+    process.stderr.write(`sluice run: source '${plan.source.id}' (${plan.source.use}) cannot split; running on one thread\n`);
+    return undefined;
+  }
+  const count = stored.specs.length;
+  const joins = joinTargets(plan, count);
+  if ('problem' in joins) {
+    process.stderr.write(`sluice run: --threads: ${joins.problem}\n`);
+    return 2;
+  }
+  if (!stored.reused && !o.fresh) {
+    // Partitions starting from scratch would redo what a one-thread run already wrote.
+    const unfinished = await unfinishedSingleRun(plan);
+    if (unfinished) {
+      process.stderr.write(`sluice run: --threads: ${unfinished}; finish it without --threads, or start over with --fresh\n`);
+      return 2;
+    }
+  }
+  // A new plan writes new parts: the file they are joined into at the end is not this run's yet.
+  if (!stored.reused) for (const target of joins.targets) await rm(target.path, { force: true });
+
+  const combined = new CombinedRun(plan, stored.specs.map((_, index) => `p${index}`));
+  combined.resumed = stored.reused;
+  const base = runInfoOf(plan);
+  const checkpoint = plan.checkpoint.store === 'none' ? null : `${base.checkpoint.replace(/\.json$/, '')}.p*.json (plan ${threadPlanPath(plan)})`;
+  const { deadLetterPath: _parts, ...rest } = base;
+  const info = {
+    ...rest,
+    source: `${base.source} · ${count} partitions on ${Math.min(o.threads, count)} threads`,
+    ...(checkpoint && plan.checkpoint.store === 'file' ? { checkpoint } : {}),
+  };
+  const watch = new RunWatch(combined.bus, () => combined.progress(), info);
+
+  const pool = new ThreadPool(o, combined, Math.min(o.threads, count), stored.specs);
+  const session = await RunSession.open({
+    mode: o.mode,
+    watch,
+    stop: (reason) => pool.stop('interrupted', reason),
+    onHardExit: 'the partitions resume from their last saved checkpoints',
+  });
+  const startedAt = Date.now();
+  combined.bus.emit({ type: 'start', job: plan.name, fingerprint: plan.fingerprint, resumed: stored.reused, counters: combined.counters(), dryRun: false });
+  let summary = await pool.run();
+  if (pool.refused) return session.refuse(`sluice run: ${info.redact(pool.refused)}`);
+  if (summary.status === 'done') {
+    try {
+      for (const target of joins.targets) await joinParts(target);
+    } catch (error) {
+      summary = { ...summary, status: 'failed', error: `joining the partitions' files failed: ${messageOf(error)}; run again to retry` };
+    }
+  }
+  combined.bus.emit({ type: 'end', summary });
+
+  const report = {
+    ...reportOf(summary, { file: o.file, startedAt, checkpoint, redact: info.redact }),
+    partitions: combined.parts.map((part) => partitionEntry(part)),
+  };
+  const text = summaryText(summary, { ...(checkpoint ? { checkpoint } : {}), ...(process.stdout.isTTY ? { columns: process.stdout.columns } : {}) });
+  return session.finish({ summary, report, text: info.redact(`${text}\n  threads: ${pool.size}, partitions: ${count}`), ...(o.report ? { reportFile: o.report } : {}) });
+}
+
+/** Why the job's one-thread checkpoint forbids starting partitions, if it does (a run in progress). */
+async function unfinishedSingleRun(plan: JobPlan): Promise<string | undefined> {
+  const connections = new RunConnections(plan.connections);
+  try {
+    const store = await openCheckpointStore(plan, builtInCheckpointStores(), connections);
+    try {
+      const checkpoint = await store.load();
+      return checkpoint && !checkpoint.done ? `a run without --threads is in progress (checkpoint ${store.location}, ${checkpoint.counters.read} records read)` : undefined;
+    } finally {
+      await store.close?.();
+    }
+  } finally {
+    await connections.closeAll();
+  }
+}
+
+/** The worker threads and the partitions they run, folded into the combined view. */
+class ThreadPool {
+  private readonly workers: Worker[] = [];
+  private next = 0;
+  private ending: { status: RunSummary['status']; reason: string } | undefined;
+  /** A refusal at start (exit 2), with its message. */
+  refused: string | undefined;
+  private finished!: (summary: RunSummary) => void;
+
+  constructor(
+    private readonly o: ThreadsOptions,
+    private readonly combined: CombinedRun,
+    readonly size: number,
+    private readonly specs: readonly unknown[],
+  ) {}
+
+  run(): Promise<RunSummary> {
+    const done = new Promise<RunSummary>((resolve) => (this.finished = resolve));
+    const data: ThreadData = { file: this.o.file, sets: [...this.o.sets], ...(this.o.envFiles ? { envFiles: this.o.envFiles } : {}), ...this.rates() };
+    const entry = fileURLToPath(new URL('./thread.js', import.meta.url));
+    for (let i = 0; i < this.size; i++) {
+      const worker = new Worker(entry, { workerData: data });
+      let running: PartitionState | undefined;
+      worker.on('message', (message: FromThread) => {
+        if (message.type === 'ready') running = this.assign(worker);
+        else if (message.type === 'invalid') this.stop('failed', `the job did not load in a worker thread: ${message.message}`);
+        else if (message.type === 'progress') this.progress(message);
+        else if (message.type === 'end') {
+          this.end(message.index, message.summary);
+          running = this.assign(worker);
+        } else if (message.type === 'refused') {
+          this.refused ??= message.message;
+          const part = this.combined.parts[message.index]!;
+          part.status = 'failed';
+          part.error = message.message;
+          this.stop('failed', message.message);
+          running = this.assign(worker);
+        }
+      });
+      worker.on('error', (error) => {
+        if (running && !isFinal(running)) {
+          running.status = 'failed';
+          running.error = `worker thread failed: ${messageOf(error)}`;
+        }
+        this.stop('failed', `a worker thread failed: ${messageOf(error)}`);
+        this.check();
+      });
+      this.workers.push(worker);
+    }
+    return done;
+  }
+
+  /** Shared limiters when the engine offers them (one rate for the whole job), else each thread's share. */
+  private rates(): Pick<ThreadData, 'limiters' | 'rateShare'> {
+    const shared = (StepThrottle as unknown as { sharedState?: () => SharedArrayBuffer }).sharedState;
+    if (typeof shared !== 'function') return { rateShare: 1 / this.size };
+    const { plan } = this.o;
+    const limiters: Record<string, SharedArrayBuffer> = {};
+    for (const step of [plan.source, ...plan.steps, ...plan.sinks]) if (step.rate) limiters[step.id] = shared.call(StepThrottle);
+    return { limiters, rateShare: 1 };
+  }
+
+  /** Hands `worker` the next pending partition, or lets it go when there is none (or the run is ending). */
+  private assign(worker: Worker): PartitionState | undefined {
+    const part = this.ending ? undefined : this.combined.parts[this.next];
+    if (!part) {
+      void worker.terminate();
+      this.check();
+      return undefined;
+    }
+    this.next++;
+    part.status = 'running';
+    part.worker = `thread-${this.workers.indexOf(worker) + 1}`;
+    const message: ToThread = { type: 'run', index: part.index, count: this.specs.length, spec: this.specs[part.index] ?? null, fresh: this.o.fresh };
+    worker.postMessage(message);
+    return part;
+  }
+
+  private progress(message: Extract<FromThread, { type: 'progress' }>): void {
+    const part = this.combined.parts[message.index];
+    if (!part || isFinal(part)) return;
+    if (message.startCounters && !part.startCounters) part.startCounters = message.startCounters;
+    if (message.snapshot) part.snapshot = message.snapshot;
+    for (const event of message.events ?? []) if (FORWARDED.has(event.type)) this.combined.bus.emit(event);
+    const spent = this.combined.budgetSpent(false);
+    if (spent) this.stop('failed', spent);
+  }
+
+  private end(index: number, summary: RunSummary): void {
+    const part = this.combined.parts[index]!;
+    if (!isSummary(summary)) return;
+    part.summary = summary;
+    part.status = summary.status === 'done' ? 'done' : summary.status === 'interrupted' ? 'interrupted' : 'failed';
+    if (summary.status === 'failed') {
+      part.error = summary.error ?? 'failed';
+      this.stop('failed', `partition p${index}/${this.specs.length} failed: ${part.error}`);
+    }
+    this.check();
+  }
+
+  /** Ends the run: running partitions drain and checkpoint, the others are not started. */
+  stop(status: RunSummary['status'], reason: string): void {
+    if (this.ending) return;
+    this.ending = { status, reason };
+    this.combined.bus.emit({ type: 'stopping', reason });
+    const message: ToThread = { type: 'stop', reason };
+    for (const worker of this.workers) worker.postMessage(message);
+    this.check();
+  }
+
+  /** Resolves the run once no partition runs any more. */
+  private check(): void {
+    const parts = this.combined.parts;
+    if (parts.some((p) => p.status === 'running')) return;
+    if (!this.ending && parts.some((p) => p.status === 'pending')) return;
+    for (const worker of this.workers) void worker.terminate();
+    if (this.ending) {
+      this.finished(this.combined.summary(this.ending.status, this.ending.reason));
+      return;
+    }
+    const spent = this.combined.budgetSpent(true);
+    this.finished(spent ? this.combined.summary('failed', spent) : this.combined.summary('done'));
+  }
+}

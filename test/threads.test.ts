@@ -1,0 +1,126 @@
+// `sluice run --threads N`: the source's partitions on worker threads of one process. The output
+// of a file sink is byte-identical to a one-thread run's, also after SIGKILLs and a resume; a
+// source that cannot split says so and runs on one thread; a JSON array output is refused.
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { finished, sluice, start, tempDir } from './support/cli.js';
+import { writeJsonl } from './support/distributed.js';
+
+const RECORDS = 40_000;
+
+function job(dir: string, o: { sink?: string; rate?: string } = {}): void {
+  writeFileSync(
+    join(dir, 'job.yaml'),
+    `version: 1
+name: threaded
+batch: { size: 500 }
+source: { use: file, with: { path: in.jsonl } }
+steps:
+  - id: mark
+    use: map
+    with: { set: { twice: record.id * 2, label: "'n' + record.id" } }
+  - use: filter
+    with: { where: record.id % 7 != 0 }
+sink:
+  use: file
+  with: { path: ${o.sink ?? 'out/out.jsonl'} }
+${o.rate ? `  rateLimit: ${o.rate}\n` : ''}`,
+  );
+}
+
+async function project(o: { sink?: string; rate?: string } = {}): Promise<string> {
+  const dir = tempDir('sluice-threads-');
+  await writeJsonl(join(dir, 'in.jsonl'), RECORDS);
+  job(dir, o);
+  return dir;
+}
+
+/** The partition checkpoints saved so far (their seq), read from disk. */
+function checkpointed(dir: string): number {
+  const folder = join(dir, '.sluice', 'checkpoints');
+  if (!existsSync(folder)) return 0;
+  let batches = 0;
+  for (const name of readdirSync(folder).filter((n) => /\.p\d+\.json$/.test(n))) {
+    try {
+      batches += (JSON.parse(readFileSync(join(folder, name), 'utf8')) as { seq: number }).seq + 1;
+    } catch {
+      // Being replaced right now.
+    }
+  }
+  return batches;
+}
+
+describe('sluice run --threads', () => {
+  it('SIGKILLed twice mid-run and resumed: the output is byte-identical to a one-thread run', async () => {
+    const reference = await project();
+    const one = await sluice(['run', 'job.yaml', '--progress', 'none'], { cwd: reference, timeoutMs: 120_000 });
+    expect(one.code, one.stderr).toBe(0);
+
+    // 80 batches at 20/s over the whole job: a few seconds, long enough to be killed twice.
+    const dir = await project({ rate: '20/s' });
+    for (let kill = 1; kill <= 2; kill++) {
+      const before = checkpointed(dir);
+      const child = start(['run', 'job.yaml', '--threads', '2', '--progress', 'none'], { cwd: dir });
+      const deadline = Date.now() + 60_000;
+      while (checkpointed(dir) < before + 4 && child.exitCode === null && Date.now() < deadline) await sleep(20);
+      child.kill('SIGKILL');
+      await finished(child, 30_000);
+      expect(child.exitCode === null || child.signalCode === 'SIGKILL', `run ${kill} ended before the kill: ${child.output.stderr}`).toBe(true);
+      // Killed mid-run: the parts are there, the joined file is not.
+      expect(existsSync(join(dir, 'out', 'out.jsonl'))).toBe(false);
+    }
+    const resumed = await sluice(['run', 'job.yaml', '--threads', '2', '--progress', 'none', '--report', 'report.json'], { cwd: dir, timeoutMs: 180_000 });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'out', 'out.jsonl')).equals(readFileSync(join(reference, 'out', 'out.jsonl')))).toBe(true);
+    expect(readdirSync(join(dir, 'out'))).toEqual(['out.jsonl']);
+    const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as { counters: { read: number; written: number; filtered: number }; partitions: unknown[] };
+    expect(report.counters).toMatchObject({ read: RECORDS, written: RECORDS - Math.floor(RECORDS / 7), filtered: Math.floor(RECORDS / 7) });
+    expect(report.partitions).toHaveLength(4);
+    expect(resumed.stdout).toContain('threads: 2, partitions: 4');
+  }, 300_000);
+
+  it('a one-thread run in progress is not redone by --threads: exit 2 saying how to go on', async () => {
+    const dir = await project({ rate: '20/s' });
+    const child = start(['run', 'job.yaml', '--progress', 'none'], { cwd: dir });
+    const checkpoint = join(dir, '.sluice', 'checkpoints', 'threaded.json');
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(checkpoint) && child.exitCode === null && Date.now() < deadline) await sleep(20);
+    child.kill('SIGKILL');
+    await finished(child, 30_000);
+    const result = await sluice(['run', 'job.yaml', '--threads', '2', '--progress', 'none'], { cwd: dir });
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(/--threads: a run without --threads is in progress \(checkpoint \S+threaded\.json, \d+ records read\); finish it without --threads, or start over with --fresh/);
+  });
+
+  it('a source that cannot split says so and runs on one thread', async () => {
+    const dir = tempDir('sluice-threads-');
+    mkdirSync(join(dir, 'out'));
+    writeFileSync(join(dir, 'in.json'), JSON.stringify(Array.from({ length: 100 }, (_, i) => ({ id: i + 1 }))));
+    writeFileSync(join(dir, 'job.yaml'), 'version: 1\nname: single\nsource: { use: file, with: { path: in.json } }\nsink: { use: file, with: { path: out/out.jsonl } }\n');
+    const result = await sluice(['run', 'job.yaml', '--threads', '2', '--progress', 'none'], { cwd: dir });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain("source 'source' (file) cannot split; running on one thread");
+    expect(readFileSync(join(dir, 'out', 'out.jsonl'), 'utf8').split('\n').filter(Boolean)).toHaveLength(100);
+  });
+
+  it.each([
+    [['--threads', '0'], '--threads must be a whole number from 1 to 256, or auto'],
+    [['--threads', '2', '--dry-run'], '--threads cannot be used with --dry-run'],
+    [['--threads', '2', '--limit', '5'], '--threads cannot be used with --limit'],
+  ])('%j is a usage error', async (args, message) => {
+    const dir = await project();
+    const result = await sluice(['run', 'job.yaml', ...args], { cwd: dir });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(message);
+  });
+
+  it('a JSON array output cannot be joined: exit 2 before anything runs', async () => {
+    const dir = await project({ sink: 'out/out.json' });
+    const result = await sluice(['run', 'job.yaml', '--threads', '2', '--progress', 'none'], { cwd: dir });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("--threads: sink 'sink' writes a JSON array (out/out.json), whose parts cannot be joined");
+    expect(existsSync(join(dir, 'out'))).toBe(false);
+  });
+});
