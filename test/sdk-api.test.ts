@@ -64,6 +64,7 @@ const TYPES = [
   'SourcePage',
   'SourceRecordError',
   'StepCounters',
+  'TemplateOptions',
   'TestContextOptions',
   'TransformDefinition',
   'TransformInstance',

@@ -52,7 +52,7 @@ export { systemClock } from './engine/clock.js';
 export type { Logger, LogLevel } from './events/logger.js';
 export { Redactor } from './events/redact.js';
 export type { ConnectionRegistry, ConnectionConfig, OpenedConnection } from './engine/connections.js';
-export type { CompiledExpression, CompiledTemplate, ExpressionScope } from './expr/index.js';
+export type { CompiledExpression, CompiledTemplate, ExpressionScope, TemplateOptions } from './expr/index.js';
 export type { Ledger } from './checkpoint/ledger.js';
 
 // Errors

@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { Ledger } from '../checkpoint/ledger.js';
 import type { BusLogger } from '../events/bus.js';
-import { compileExpression, compileTemplate, type ExpressionScope } from '../expr/index.js';
+import { compileExpression, compileTemplate, type ExpressionScope, type TemplateOptions } from '../expr/index.js';
 import type { JobPlan, StepPlan } from '../job/plan.js';
 import type { JobInfo, PluginContext } from '../plugin/types.js';
 import type { Clock } from './clock.js';
@@ -66,7 +66,7 @@ export function pluginContext(services: ContextServices, step: StepPlan, state: 
     resolvePath: (path: string) => (isAbsolute(path) ? path : resolve(plan.dir, path)),
     // An evaluation may run as long as one attempt of its step.
     expression: (source: string) => compileExpression(source, scope, { timeoutMs: step.timeoutMs }),
-    template: (source: string) => compileTemplate(source, scope, { timeoutMs: step.timeoutMs }),
+    template: (source: string, options?: TemplateOptions) => compileTemplate(source, scope, { ...options, timeoutMs: step.timeoutMs }),
     state,
     redact: services.redact,
   };

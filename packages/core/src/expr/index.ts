@@ -4,7 +4,9 @@ import { ExpressionError } from './errors.js';
 import { parseExpression } from './parse.js';
 import { checkNode } from './check.js';
 import { buildFunction, generate, Generated, type CompileOptions } from './compile.js';
-import { parseTemplate } from './template.js';
+import { parseTemplate, type TemplatePart } from './template.js';
+import { RecordError } from '../errors/index.js';
+import { toText } from './scope.js';
 
 export { ExpressionError } from './errors.js';
 export { ExpressionLimitError, EXPRESSION_LIMITS } from './guards.js';
@@ -33,6 +35,22 @@ export interface BatchValues {
   readonly values: unknown[];
   /** Errors by record index; undefined when every record evaluated. */
   readonly errors: ReadonlyMap<number, Error> | undefined;
+}
+
+/**
+ * How a template turns values into text, for plugins that need more than the default (null and
+ * undefined empty, objects as JSON): the email sink's strict fields, address lists and HTML bodies.
+ */
+export interface TemplateOptions extends CompileOptions {
+  /**
+   * A `{{ }}` whose value is null or undefined is a `RecordError` (details: `expression`, and
+   * `value`: 'null' or 'undefined') instead of empty text.
+   */
+  readonly strict?: boolean;
+  /** An array value renders as `a, b` rather than as JSON. */
+  readonly list?: boolean;
+  /** Applied to each value's text, never to the template's own text (HTML escaping, say). */
+  readonly escape?: (text: string) => string;
 }
 
 /** A `{{ expression }}` template compiled once (`ctx.template`): `render(record)` returns the text. */
@@ -91,11 +109,50 @@ function evaluateAll(evaluate: (record: SluiceRecord) => unknown, records: reado
   return { values, errors };
 }
 
-export function compileTemplate(source: string, scope: ExpressionScope, options: CompileOptions = {}): CompiledTemplate {
+export function compileTemplate(source: string, scope: ExpressionScope, options: TemplateOptions = {}): CompiledTemplate {
+  const parts = parseAndCheckTemplate(source);
+  if (options.strict || options.list || options.escape) return Object.freeze({ source, render: renderWith(source, parts, scope, options) });
   const generated = new Generated();
-  const pieces = parseAndCheckTemplate(source).map((part) =>
+  const pieces = parts.map((part) =>
     'text' in part ? JSON.stringify(part.text) : `$$text(${generate(part.expression, undefined, generated)})`,
   );
   const render = buildFunction<string>('render', pieces.length === 0 ? '""' : pieces.join(' + '), generated, scope, options);
   return Object.freeze({ source, render });
+}
+
+/**
+ * A template's render with options: each `{{ }}` evaluated on its own, so a failure names its
+ * expression (a `RecordError` whose details carry it). Slower than the one generated function of
+ * a plain template, which stays the default.
+ */
+function renderWith(source: string, parts: readonly TemplatePart[], scope: ExpressionScope, o: TemplateOptions): (record: SluiceRecord) => string {
+  const compiled = parts.map((part) => {
+    if ('text' in part) return part.text;
+    const generated = new Generated();
+    const body = generate(part.expression, undefined, generated);
+    return { source: source.slice(part.expression.start, part.expression.end).trim(), evaluate: buildFunction<unknown>('evaluate', body, generated, scope, o) };
+  });
+  return (record) => {
+    let out = '';
+    for (const part of compiled) {
+      if (typeof part === 'string') {
+        out += part;
+        continue;
+      }
+      let value: unknown;
+      try {
+        value = part.evaluate(record);
+      } catch (error) {
+        throw new RecordError(`{{ ${part.source} }} failed: ${(error as Error).message}`, { expression: part.source }, { cause: error });
+      }
+      if (value === null || value === undefined) {
+        const what = value === null ? 'null' : 'undefined';
+        if (o.strict) throw new RecordError(`{{ ${part.source} }} is ${what} for this record`, { expression: part.source, value: what });
+        continue;
+      }
+      const text = o.list && Array.isArray(value) ? value.map(toText).join(', ') : toText(value);
+      out += o.escape ? o.escape(text) : text;
+    }
+    return out;
+  };
 }

@@ -2,7 +2,7 @@ import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import type { Clock } from '../engine/clock.js';
 import type { Logger } from '../events/logger.js';
 import type { ConnectionRegistry } from '../engine/connections.js';
-import type { CompiledExpression, CompiledTemplate } from '../expr/index.js';
+import type { CompiledExpression, CompiledTemplate, TemplateOptions } from '../expr/index.js';
 import type { Ledger } from '../checkpoint/ledger.js';
 
 /** A record: one JSON object moving through a job. */
@@ -79,8 +79,8 @@ export interface PluginContext {
   resolvePath(path: string): string;
   /** Compiles an expression already checked at validation (`record`, `env`, `job` in scope). */
   expression(source: string): CompiledExpression;
-  /** Compiles a `{{ expr }}` template. */
-  template(source: string): CompiledTemplate;
+  /** Compiles a `{{ expr }}` template; `options` change how values become text (strict, lists, escaping). */
+  template(source: string, options?: TemplateOptions): CompiledTemplate;
   /**
    * Sinks: the state this sink returned for the last checkpointed batch, or undefined on a
    * fresh start. A file sink truncates to the size it saved here. Sources: the cursor the run

@@ -5,7 +5,7 @@ import { systemClock, type Clock } from '../engine/clock.js';
 import { RunConnections, type ConnectionConfig } from '../engine/connections.js';
 import { StepThrottle } from '../engine/throttle.js';
 import { FileLedger } from '../checkpoint/ledger.js';
-import { compileExpression, compileTemplate } from '../expr/index.js';
+import { compileExpression, compileTemplate, type TemplateOptions } from '../expr/index.js';
 import type { Logger } from '../events/logger.js';
 import { Redactor } from '../events/redact.js';
 import { compileSchema } from '../job/ajv.js';
@@ -98,7 +98,7 @@ export function createTestContext(options: TestContextOptions = {}): PluginConte
     signal: options.signal ?? new AbortController().signal,
     resolvePath: (path: string) => (isAbsolute(path) ? path : resolve(dir, path)),
     expression: (source: string) => compileExpression(source, scope),
-    template: (source: string) => compileTemplate(source, scope),
+    template: (source: string, options?: TemplateOptions) => compileTemplate(source, scope, options),
     state: options.state,
     redact: new Redactor(secrets).redact,
     ledger: (name: string) => FileLedger.open(join(dir, '.sluice', `${jobName}.${name}.ledger`)),

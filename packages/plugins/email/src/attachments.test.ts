@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createTestContext, RecordError } from '@sluice/core';
 import { describe, expect, it } from 'vitest';
 import { MessageBuilder } from './message.js';
-import { normaliseEmailConfig } from './sink.js';
+import { normaliseEmailConfig } from './options.js';
 
 /** A job folder with att/ (a file, links in and out of it) and a secret file beside att/. */
 function fixture(): string {

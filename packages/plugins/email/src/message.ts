@@ -1,11 +1,11 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
-import { PermanentError, RecordError, type CompiledExpression, type PluginContext, type SluiceRecord } from '@sluice/core';
+import { ExpressionError, PermanentError, RecordError, type CompiledExpression, type PluginContext, type SluiceRecord } from '@sluice/core';
 import type { MailComposerOptions } from 'nodemailer';
 import { parseAddressList, shown } from './address.js';
 import { messageIdOf } from './message-id.js';
-import type { EmailOptions } from './sink.js';
-import { FieldTemplate, lineColumn, TemplateSyntaxError, type FieldTemplateOptions } from './template.js';
+import type { EmailOptions } from './options.js';
+import { FieldTemplate, lineColumn, type FieldTemplateOptions } from './template.js';
 
 type AddressField = 'from' | 'to' | 'cc' | 'bcc' | 'replyTo';
 
@@ -171,9 +171,9 @@ async function readTemplateFile(ctx: PluginContext, option: string, path: string
 
 function compileField(ctx: PluginContext, field: string, source: string, options: FieldTemplateOptions, file?: string): FieldTemplate {
   try {
-    return FieldTemplate.compile(field, source, (s) => ctx.expression(s), options);
+    return FieldTemplate.compile(ctx, field, source, options);
   } catch (error) {
-    if (!(error instanceof TemplateSyntaxError)) throw error;
+    if (!(error instanceof ExpressionError)) throw error;
     if (file) {
       const { line, col } = lineColumn(source, error.offset);
       throw new PermanentError(`email: ${file}:${line}:${col}  invalid template: ${error.message}`, { cause: error });
