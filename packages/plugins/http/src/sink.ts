@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import pLimit, { type LimitFunction } from 'p-limit';
 import {
   defineSink,
   TransientError,
@@ -187,6 +188,8 @@ class RecordWriter {
   private readonly render: (record: SluiceRecord) => { body: string; contentType: string };
   private readonly delivered = new WeakSet<SluiceRecord>();
   private readonly refused = new WeakMap<SluiceRecord, Error>();
+  /** At most `concurrency` requests at once, across the writes of the step. */
+  private readonly limit: LimitFunction;
 
   constructor(
     private readonly ctx: PluginContext,
@@ -196,46 +199,45 @@ class RecordWriter {
     private readonly method: string,
     private readonly header: string | undefined,
     private readonly keyOf: KeyOf,
-    private readonly concurrency: number,
+    concurrency: number,
   ) {
     this.render = bodyRenderer(ctx, config, 'record')!;
+    this.limit = pLimit(Math.max(1, concurrency));
   }
 
   async write(records: SluiceRecord[], info: WriteInfo): Promise<WriteResult> {
     const rejected: Array<{ index: number; error: Error }> = [];
     const retryable: Array<{ index: number; failure: HttpFailure }> = [];
-    let next = 0;
     // The engine took one rate token for this write; every further request takes its own.
     let firstRequest = true;
     const stop = info.signal;
-    const worker = async () => {
-      for (let i = next++; i < records.length; i = next++) {
-        // The engine gave up on this attempt (its timeout): leave the rest to the next one.
-        if (stop.aborted) return;
-        const record = records[i]!;
-        if (this.delivered.has(record)) continue;
-        const refusal = this.refused.get(record);
-        if (refusal) {
-          rejected.push({ index: i, error: refusal });
-          continue;
-        }
-        if (firstRequest) firstRequest = false;
-        else await this.ctx.throttle.take(stop);
-        try {
-          await this.caller.send(this.requestFor(record, info.positions[i]));
-          this.delivered.add(record);
-        } catch (error) {
-          if (!(error instanceof HttpFailure)) throw error;
-          if (isRetriedBy(error, this.caller.retryOn)) retryable.push({ index: i, failure: error });
-          else {
-            const refused = this.caller.engineError(error) as Error;
-            this.refused.set(record, refused);
-            rejected.push({ index: i, error: refused });
-          }
+    const send = async (record: SluiceRecord, i: number) => {
+      // The engine gave up on this attempt (its timeout): leave the rest to the next one.
+      if (stop.aborted) return;
+      if (firstRequest) firstRequest = false;
+      else await this.ctx.throttle.take(stop);
+      try {
+        await this.caller.send(this.requestFor(record, info.positions[i]));
+        this.delivered.add(record);
+      } catch (error) {
+        if (!(error instanceof HttpFailure)) throw error;
+        if (isRetriedBy(error, this.caller.retryOn)) retryable.push({ index: i, failure: error });
+        else {
+          const refused = this.caller.engineError(error) as Error;
+          this.refused.set(record, refused);
+          rejected.push({ index: i, error: refused });
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, records.length) }, worker));
+    const pending: Array<Promise<void>> = [];
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
+      if (this.delivered.has(record)) continue;
+      const refusal = this.refused.get(record);
+      if (refusal) rejected.push({ index: i, error: refusal });
+      else pending.push(this.limit(send, record, i));
+    }
+    await Promise.all(pending);
     if (retryable.length > 0) {
       const lastAttempt = info.attempt >= this.caller.retry.attempts;
       if (lastAttempt) {
