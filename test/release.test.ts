@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from './support/cli.js';
@@ -60,6 +60,8 @@ describe('the release path, with a real registry', () => {
   afterAll(async () => {
     await registry?.stop();
     console.log(`release path timings (ms): ${JSON.stringify(timings)}`);
+    // Two installed projects and a registry: some hundred megabytes not to leave behind.
+    rmSync(tmp, { recursive: true, force: true });
   });
 
   it('publishes every package with versions in place of workspace: ranges, and plugins that name @sluice/core as a peer', async () => {
