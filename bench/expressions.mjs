@@ -5,7 +5,8 @@
 //
 // Jobs: `plain` is bench/run.mjs's filter + map (no arrow, no regex: the guards add no code);
 // `arrow` filters with a callback (the watch ticks once per call); `regex` filters with a regex
-// literal (RE2 instead of V8's engine). Rounds interleave baseline and guarded runs; the figure is
+// literal V8's linear engine can run (V8, with the fallback on); `regexI` with one it cannot (RE2).
+// `--micro-only` skips the jobs; `--jobs plain,arrow` picks some. Rounds interleave baseline and guarded runs; the figure is
 // the median of the per-round ratios guarded/baseline. Load (uptime) is written beside each round.
 // Writes bench/results/expressions.json and prints a Markdown table for docs/benchmarks-expressions.md.
 import { spawn } from 'node:child_process';
@@ -22,6 +23,7 @@ const option = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name
 const BASELINE = option('--baseline');
 const RUNS = Number(option('--runs', 3));
 const COUNT = Number(option('--count', 1_000_000));
+const MICRO_ONLY = argv.includes('--micro-only');
 if (!BASELINE) {
   console.error('usage: node bench/expressions.mjs --baseline DIR [--runs N] [--count N]');
   process.exit(2);
@@ -33,7 +35,9 @@ const JOBS = {
   plain: `  - use: filter\n    with: { where: record.amount > 50 }\n${MAP}`,
   arrow: `  - use: filter\n    with: { where: "[record.amount].some(a => a > 50)" }\n${MAP}`,
   regex: `  - use: filter\n    with: { where: "/^[a-h]/.test(record.name)" }\n${MAP}`,
+  regexI: `  - use: filter\n    with: { where: "/^[a-h]/i.test(record.name)" }\n${MAP}`,
 };
+const PICKED = option('--jobs', Object.keys(JOBS).join(',')).split(',');
 
 function writeJob(name, input) {
   const file = join(DATA, `expressions-${name}.yaml`);
@@ -66,10 +70,10 @@ const median = (values) => {
 
 mkdirSync(DATA, { recursive: true });
 const input = join(DATA, `records-${COUNT}.jsonl`);
-if (!existsSync(input)) generate(COUNT, input);
+if (!MICRO_ONLY && !existsSync(input)) generate(COUNT, input);
 const contenders = { baseline: join(resolve(BASELINE), 'packages/cli/dist/bin.js'), guarded: join(ROOT, 'packages/cli/dist/bin.js') };
 const results = [];
-for (const name of Object.keys(JOBS)) {
+for (const name of MICRO_ONLY ? [] : PICKED) {
   const job = writeJob(name, input);
   const rounds = [];
   for (let round = 0; round < RUNS; round++) {
@@ -90,7 +94,14 @@ for (const name of Object.keys(JOBS)) {
 }
 
 // In-process: nanoseconds per evaluation of each job's filter expression, both compilers, interleaved.
-const EXPRESSIONS = { plain: 'record.amount > 50', arrow: '[record.amount].some(a => a > 50)', regex: '/^[a-h]/.test(record.name)', map: 'record.name.toUpperCase()' };
+const EXPRESSIONS = {
+  plain: 'record.amount > 50',
+  map: 'record.name.toUpperCase()',
+  arrow: '[record.amount].some(a => a > 50)',
+  regex: '/^[a-h]/.test(record.name)',
+  regexI: '/^[a-h]/i.test(record.name)',
+  replace: 'record.name.replace(/\\s+/g, "-")',
+};
 const compilers = {
   baseline: (await import(join(resolve(BASELINE), 'packages/core/dist/expr/index.js'))).compileExpression,
   guarded: (await import(join(ROOT, 'packages/core/dist/expr/index.js'))).compileExpression,

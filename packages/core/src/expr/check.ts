@@ -4,7 +4,7 @@ import { ExpressionError } from './errors.js';
 import { AVAILABLE_NAMES, FORBIDDEN_MEMBERS, GLOBALS, forbiddenMemberMessage } from './scope.js';
 import { checkMethodCall } from './calls.js';
 import { lowerFirst } from './parse.js';
-import { compilePattern, RegexSyntaxError } from './regex.js';
+import { compilePattern, RegexSyntaxError, runsOnV8 } from './regex.js';
 
 /** Arrow-function parameters visible at a point of the expression. */
 export type Params = ReadonlySet<string>;
@@ -159,6 +159,7 @@ class Checker {
     } catch (error) {
       throw fail(lowerFirst((error as Error).message), node);
     }
+    if (runsOnV8(node.regex.pattern, node.regex.flags)) return;
     try {
       compilePattern(node.regex.pattern, node.regex.flags);
     } catch (error) {

@@ -3,7 +3,7 @@ import type { AnyNode, CallExpression, MemberExpression } from 'acorn';
 import { ExpressionError } from './errors.js';
 import { globalName, literalKey, unwrap, type Params } from './check.js';
 import { EXPRESSION_LIMITS, GUARDED_CALLS } from './guards.js';
-import { compilePattern, type LinearPattern } from './regex.js';
+import { compilePattern, runsOnV8, type LinearPattern } from './regex.js';
 import { FORBIDDEN_MEMBERS, GLOBALS, RUNTIME, scopeValues } from './scope.js';
 
 /** Arrow parameters are renamed so they can never collide with the generated code's own names. */
@@ -26,7 +26,7 @@ export function generate(node: AnyNode, params: Params = new Set(), out = new Ge
       if (GLOBALS.has(node.name)) return node.name;
       break;
     case 'Literal':
-      if (node.regex) {
+      if (node.regex && !runsOnV8(node.regex.pattern, node.regex.flags)) {
         // Each evaluation gets a fresh object, as a RegExp literal would (its lastIndex is its own).
         out.patterns.push(compilePattern(node.regex.pattern, node.regex.flags));
         return `(new $$Linear($$patterns[${out.patterns.length - 1}]))`;

@@ -105,7 +105,8 @@ function checkLength(what: string, length: number): void {
 }
 
 function asPattern(pattern: unknown, flags: string): unknown {
-  return pattern instanceof LinearRegExp ? pattern : linearFromText(pattern, flags);
+  // A RegExp here can only be an expression's own literal, which the checker let run on V8.
+  return pattern instanceof LinearRegExp || pattern instanceof RegExp ? pattern : linearFromText(pattern, flags);
 }
 
 type Receiver = Record<string, (...args: unknown[]) => unknown>;

@@ -13,6 +13,19 @@ describe('record data cannot stall an evaluation', () => {
     expect(run('record.s.replace(/(a+)+$/, "x")', { s })).toBe(s);
   });
 
+  it.each<[string, string, string]>([
+    ['(a+)+$', '', `${'a'.repeat(36)}b`],
+    ['(a+)+$', 'i', `${'a'.repeat(30)}b`],
+    ['(a+)+$', 'gm', `${'a'.repeat(30)}b`],
+    ['(x+x+)+y', '', 'x'.repeat(40)],
+    ['^(\\w+\\s?)*$', '', `${'a'.repeat(40)}!`],
+    ['^(\\w+\\s?)*$', 'iu', `${'a'.repeat(40)}!`],
+    ['(.*a){20}', '', 'a'.repeat(40)],
+  ])('runs /%s/%s on hostile input without backtracking for minutes, whichever engine takes it', (pattern, flags, s) => {
+    expect(typeof run(`/${pattern}/${flags}.test(record.s)`, { s })).toBe('boolean');
+    expect(typeof run('record.s.search(record.p)', { s, p: pattern })).toBe('number');
+  }, 20_000);
+
   it.each([
     ['match', 'record.s.match(record.p) === null'],
     ['search', 'record.s.search(record.p) === -1'],
@@ -67,6 +80,20 @@ describe('record data cannot stall an evaluation', () => {
   });
 });
 
+describe('what the guards cost', () => {
+  it.each(['record.amount > 50', 'record.name.toUpperCase()', "record.status === 'active' && record.email != null", '`${record.a}-${record.b}`', '/^[a-h]/.test(record.name)'])(
+    'nothing for %s: its code is what it was, with no watch and no guarded call',
+    (source) => {
+      const code = compileExpression(source, scope).evaluate.toString();
+      expect(code).not.toMatch(/\$\$(t|g|c|Linear)\b/);
+    },
+  );
+
+  it.each(['record.list.map(x => x * 2)', 'Array.from({ length: 3 })', 'record.s.repeat(2)', '/^a/i.test(record.s)'])('a watch or a guarded call for %s', (source) => {
+    expect(compileExpression(source, scope).evaluate.toString()).toMatch(/\$\$(t|g|Linear)\b/);
+  });
+});
+
 describe('regular expressions', () => {
   it.each<[string, string]>([
     ['/(a)\\1/.test(record.s)', 'the backreference \\1 is not supported'],
@@ -103,7 +130,7 @@ describe('evaluateBatch', () => {
   });
 
   it('fails only the record that runs past the time limit', () => {
-    const list = Array.from({ length: 3000 }, (_, i) => i);
+    const list = Array.from({ length: 30_000 }, (_, i) => i);
     const where = compileExpression('record.list.every(a => record.list.every(b => a + b >= 0))', scope, { timeoutMs: 100 });
     const { values, errors } = where.evaluateBatch([{ list: [1] }, { list }, { list: [2] }]);
     expect(values).toEqual([true, undefined, true]);

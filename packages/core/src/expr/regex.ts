@@ -1,8 +1,30 @@
-// Regular expressions in job expressions run on RE2 (the re2js port): matching takes time linear in
-// the input, so no record can make a pattern backtrack for minutes. A LinearRegExp speaks the
-// protocols String.prototype.match/replace/split/search use, so `s.replace(/x/g, …)` works as usual.
+// Regular expressions in job expressions run in time linear in the input, so no record can make a
+// pattern backtrack for minutes. Two engines, chosen per pattern:
+// - V8's own, when its linear-time engine can run the pattern (no `i`/`u` flag, no lookaround or
+//   backreference, small counted repeats): V8 is told to switch a regexp to that engine once it
+//   has backtracked too much, so ordinary input runs at V8's speed and hostile input stays linear;
+// - RE2 (the re2js port) for the rest. A LinearRegExp speaks the protocols String.prototype.match/
+//   replace/split/search use, so `s.replace(/x/i, …)` works as usual.
 import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
 import type { RE2JS } from 're2js';
+
+let v8Linear = false;
+/** Whether V8's linear-time engine can run the pattern; the first call turns the fallback on. */
+export function runsOnV8(source: string, flags: string): boolean {
+  if (!v8Linear) {
+    // Read when a regexp is compiled and run, so setting them now covers every later regexp.
+    setFlagsFromString('--enable-experimental-regexp-engine');
+    setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
+    v8Linear = true;
+  }
+  try {
+    new RegExp(source, `${flags}l`);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 type Engine = typeof RE2JS;
 let loaded: Engine | undefined;
@@ -242,17 +264,17 @@ function substitute(replacement: string, m: ExecResult, text: string): string {
   });
 }
 
-const fromText = new Map<string, LinearPattern>();
+const fromText = new Map<string, LinearPattern | 'v8'>();
 
-/** A LinearRegExp for a pattern given as text (`s.match(record.pattern)`); the last few are cached. */
-export function linearFromText(pattern: unknown, flags: string): LinearRegExp {
+/** A linear-time regexp for a pattern given as text (`s.match(record.pattern)`); the last few are cached. */
+export function linearFromText(pattern: unknown, flags: string): RegExp | LinearRegExp {
   const source = pattern === undefined ? '(?:)' : String(pattern);
   const key = `${flags}/${source}`;
   let compiled = fromText.get(key);
   if (!compiled) {
-    compiled = compilePattern(source, flags);
+    compiled = runsOnV8(source, flags) ? 'v8' : compilePattern(source, flags);
     if (fromText.size >= 256) fromText.delete(fromText.keys().next().value!);
     fromText.set(key, compiled);
   }
-  return new LinearRegExp(compiled);
+  return compiled === 'v8' ? new RegExp(source, flags) : new LinearRegExp(compiled);
 }
