@@ -43,7 +43,7 @@ function worker(prefix: string, name: string): Child {
 }
 
 /** Waits until a worker says it is waiting for partitions (it is connected), or fails with its output. */
-async function ready(child: Child, timeoutMs = 10_000): Promise<void> {
+async function ready(child: Child, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!child.output.stderr.includes('waiting for partitions')) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`worker not ready\n${child.output.stderr}`);
@@ -197,7 +197,7 @@ describe('sluice run --workers', () => {
     // Started again for the same job: every partition is done already, nothing runs again.
     const before = files.map((f) => readFileSync(join(dir, 'out', f), 'utf8'));
     const startsBefore = (early.output.stderr + late.output.stderr).match(/started/g)?.length ?? 0;
-    const again = await sluice(['run', 'job.yaml', '--workers', REDIS_URL, '--prefix', prefix, '--progress', 'none', '--report', join(dir, 'report-2.json')], { cwd: dir, env: { SLUICE_QUEUE_KEY: QUEUE_KEY }, timeoutMs: 20_000 });
+    const again = await sluice(['run', 'job.yaml', '--workers', REDIS_URL, '--prefix', prefix, '--progress', 'none', '--report', join(dir, 'report-2.json')], { cwd: dir, env: { SLUICE_QUEUE_KEY: QUEUE_KEY }, timeoutMs: 60_000 });
     expect(again.code, output(early, late) + again.stderr).toBe(0);
     const r2 = JSON.parse(readFileSync(join(dir, 'report-2.json'), 'utf8')) as { counters: { read: number }; thisRun: { read: number }; resumed: boolean };
     expect(r2.counters.read).toBe(RECORDS);
@@ -210,28 +210,28 @@ describe('sluice run --workers', () => {
     early.kill('SIGTERM');
     const stopped = await finished(early, 10_000);
     expect(stopped.code, stopped.stderr).toBe(0);
-  }, 60_000);
+  }, 180_000);
 
   it('Redis unreachable: exit 1 with one clear line, no stack, no password', async () => {
     const port = await freePort();
     const url = `redis://sluice:s3cret-pass@127.0.0.1:${port}`;
-    const result = await sluice(['run', 'job.yaml', '--workers', url, '--prefix', newPrefix(), '--progress', 'none'], { cwd: dir, env: { SLUICE_QUEUE_KEY: QUEUE_KEY }, timeoutMs: 20_000 });
+    const result = await sluice(['run', 'job.yaml', '--workers', url, '--prefix', newPrefix(), '--progress', 'none'], { cwd: dir, env: { SLUICE_QUEUE_KEY: QUEUE_KEY }, timeoutMs: 60_000 });
     expect(result.code, result.stderr).toBe(1);
     expect(result.stderr).toContain(`cannot reach Redis at redis://127.0.0.1:${port}`);
     expect(result.stderr).not.toContain('s3cret-pass');
     expect(result.stderr).not.toMatch(/\n\s+at /);
     expect(result.stderr).not.toContain('internal error');
 
-    const workerResult = await sluice(['worker', '--queue', url], { cwd: dir, env: { SLUICE_QUEUE_KEY: QUEUE_KEY }, timeoutMs: 20_000 });
+    const workerResult = await sluice(['worker', '--queue', url], { cwd: dir, env: { SLUICE_QUEUE_KEY: QUEUE_KEY }, timeoutMs: 60_000 });
     expect(workerResult.code, workerResult.stderr).toBe(1);
     expect(workerResult.stderr).toContain(`cannot reach Redis at redis://127.0.0.1:${port}`);
     expect(workerResult.stderr).not.toContain('s3cret-pass');
     expect(workerResult.stderr).not.toMatch(/\n\s+at /);
-  }, 30_000);
+  }, 180_000);
 
   it('an invalid job: exit 2 before anything is queued; --dry-run and --limit are usage errors', async () => {
     const prefix = newPrefix();
-    const invalid = await sluice(['run', 'invalid.yaml', '--workers', REDIS_URL, '--prefix', prefix], { cwd: dir, env: { SLUICE_QUEUE_KEY: QUEUE_KEY }, timeoutMs: 20_000 });
+    const invalid = await sluice(['run', 'invalid.yaml', '--workers', REDIS_URL, '--prefix', prefix], { cwd: dir, env: { SLUICE_QUEUE_KEY: QUEUE_KEY }, timeoutMs: 60_000 });
     expect(invalid.code, invalid.stderr).toBe(2);
     expect(invalid.stderr).toMatch(/invalid\.yaml:6:\d+\s+steps\[0\]\.with\.where/);
     const redis = new Redis(REDIS_URL);
@@ -242,9 +242,9 @@ describe('sluice run --workers', () => {
       redis.disconnect();
     }
     for (const flag of [['--dry-run'], ['--limit', '10']]) {
-      const usage = await sluice(['run', 'job.yaml', '--workers', REDIS_URL, ...flag], { cwd: dir, env: { SLUICE_QUEUE_KEY: QUEUE_KEY }, timeoutMs: 20_000 });
+      const usage = await sluice(['run', 'job.yaml', '--workers', REDIS_URL, ...flag], { cwd: dir, env: { SLUICE_QUEUE_KEY: QUEUE_KEY }, timeoutMs: 60_000 });
       expect(usage.code, usage.stderr).toBe(2);
       expect(usage.stderr).toContain(`${flag[0]} cannot be used with --workers`);
     }
-  }, 30_000);
+  }, 180_000);
 });

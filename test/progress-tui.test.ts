@@ -85,6 +85,8 @@ afterEach(() => {
 /** Runs `sluice run FILE --progress tui …` in a fresh terminal; the exit code lands in `<name>.exit`. */
 function runInTerminal(name: string, args: string[], columns: number, rows: number, env = ''): TmuxSession {
   tmux = new TmuxSession(dir, name);
+  // An earlier run of the same job left its exit code: clear it, or exitCode() would answer at once.
+  writeFileSync(join(dir, `${name}.exit`), '');
   const command = `${env}node ${BIN} run ${name}.yaml --progress tui ${args.join(' ')}; code=$?; echo $code > ${name}.exit; echo "[exit $code]"; sleep 300`;
   tmux.start(command, columns, rows, dir);
   return tmux;
