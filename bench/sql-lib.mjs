@@ -112,7 +112,7 @@ export async function timedHere(fn) {
   return { seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
 }
 
-/** A sluice job file for a benchmark: default batch settings unless `extra` says otherwise. */
+/** A sluice job file for a benchmark: default settings (batch, checkpoint file) unless `extra` says otherwise. */
 export function sluiceJob(name, { connection, source, sink, extra = '' }) {
   const dir = join(DATA, 'sql-jobs');
   mkdirSync(dir, { recursive: true });
@@ -123,7 +123,6 @@ export function sluiceJob(name, { connection, source, sink, extra = '' }) {
 name: ${name}
 connections:
   db: ${connection}
-checkpoint: { store: none }
 ${extra}source:
   use: file
   with: ${source}
@@ -212,10 +211,12 @@ export function machine(extra) {
   return `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}${extra ? `, ${extra}` : ''}`;
 }
 
+/** The commit of the build under test (the checkout SLUICE_BENCH_BIN is in, else this one). */
 export function commit() {
+  const root = resolve(dirname(BIN), '../../..');
   try {
-    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'bench', 'packages'], { cwd: ROOT }).toString().trim();
+    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root }).toString().trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'packages'], { cwd: root }).toString().trim();
     return dirty ? `${sha} (with uncommitted changes)` : sha;
   } catch {
     return 'unknown';
