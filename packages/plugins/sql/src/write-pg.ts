@@ -153,6 +153,13 @@ export class PgWriter implements BatchWriter {
         }
       };
       try {
+        // One COPY is atomic by itself: a batch of one shape with nothing else to commit with it
+        // (no marker, no emptying, no merge) needs no BEGIN and COMMIT of its own.
+        if (this.target.mode !== 'upsert' && plan.parts.length === 1 && plan.before.length === 0 && plan.after([]).length === 0) {
+          const part = plan.parts[0]!;
+          await this.copy(client, part, part.rows.map((_, p) => p), undefined);
+          return rejected;
+        }
         await transaction(false);
       } catch (error) {
         if (classify(error) !== 'data') throw error;
