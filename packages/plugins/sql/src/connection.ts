@@ -3,7 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { Redactor, type ConnectionConfig, type ConnectionRegistry, type OpenedConnection } from '@sluice/core';
 import type { Knex } from 'knex';
 import { dialectOf, exactNumeric, type Dialect } from './dialect.js';
-import { describeError } from './errors.js';
+import { classify, describeError } from './errors.js';
 import { DEFAULT_POLICY, type RetryPolicy } from './retry.js';
 
 /** The clients a `connections:` entry may name. */
@@ -60,6 +60,11 @@ export class SqlConnection {
     const raw = await client.acquireConnection();
     try {
       return await fn(raw);
+    } catch (error) {
+      // A connection that failed with a lost or broken session is not handed out again: the driver
+      // may report 'end' only after the pool has it back, and the next batch would get a dead one.
+      if (classify(error) === 'transient' && raw && typeof raw === 'object') (raw as { __knex__disposed?: unknown }).__knex__disposed ??= error;
+      throw error;
     } finally {
       await client.releaseConnection(raw);
     }
