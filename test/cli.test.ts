@@ -196,7 +196,7 @@ describe.concurrent('sluice run: exit codes', () => {
     expect(fresh.code, fresh.stderr).toBe(0);
     const expected = INPUT.trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.amount > 110);
     expect(readJsonl(join(dir, 'out/result.jsonl'))).toEqual(expected);
-  }, 120_000);
+  }, 180_000);
 });
 
 describe.concurrent('sluice run: options', () => {
@@ -426,5 +426,5 @@ describe('sluice status and reset', () => {
     expect(existsSync(checkpointOf(dir, 'lifecycle'))).toBe(false);
     const gone = await status(true);
     expect(JSON.parse(gone.stdout).checkpoint).toBeNull();
-  }, 120_000);
+  }, 180_000);
 });

@@ -96,7 +96,7 @@ beforeAll(async () => {
   expect(clean.code, clean.stderr).toBe(0);
   expected = { out: readFileSync(join(reference, 'out/result.jsonl')), copy: readFileSync(join(reference, 'out/copy.jsonl')) };
   expect(expected.out.toString().split('\n').length - 1).toBe(RECORDS);
-}, 120_000);
+}, 180_000);
 
 describe('crash safety of a file → map → file job', () => {
   it('SIGKILLed three times while its output ran past the checkpoint, resumed each time: both outputs equal an uninterrupted run byte for byte', async () => {

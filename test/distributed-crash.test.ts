@@ -57,7 +57,7 @@ beforeAll(async () => {
     join(dir, 'noop.mjs'),
     `export default { kind: 'sink', apiVersion: 1, name: 'noop', description: 'writes nothing', schema: { type: 'object' }, create() { return { write: async () => {} }; } };\n`,
   );
-}, 60_000);
+}, 180_000);
 
 describe.skipIf(services.pg.skip)('distributed: workers SIGKILLed mid-partition (PostgreSQL insert, checkpoint.store: sql)', () => {
   let db: TestDatabase | undefined;

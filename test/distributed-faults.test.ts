@@ -148,7 +148,7 @@ ${rate ? `    rateLimit: ${rate}\n` : ''}`;
       expect(result.report?.counters, info).toMatchObject({ read: records, written: records, deadLettered: 0 });
       expect(result.report?.partitions?.map((p) => p.status), info).toEqual(['done']);
       console.info(`[timing] cannot split (${label}): ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    }, 90_000);
+    }, 180_000);
   });
 
   it('a worker started before the coordinator waits, then does the work: exit 0, every record once', async () => {
@@ -173,7 +173,7 @@ ${rate ? `    rateLimit: ${rate}\n` : ''}`;
     // Still there for the next run.
     expect(worker.alive(), info).toBe(true);
     console.info(`[timing] worker before coordinator: ${((Date.now() - started) / 1000).toFixed(1)} s (3 s of it waiting on purpose)`);
-  }, 90_000);
+  }, 180_000);
 
   it('Redis SIGKILLed and restarted empty mid-run: exit 0 with every record, or exit 1 naming Redis and a rerun completes exactly once', async () => {
     const started = Date.now();
@@ -279,5 +279,5 @@ ${rate ? `    rateLimit: ${rate}\n` : ''}`;
     console.info(
       `[timing] SIGTERM: ${((Date.now() - started) / 1000).toFixed(1)} s in all; worker stopped ${stopMs} ms after SIGTERM (at ${rowsAtTerm} rows); coordinator ${(result.ms / 1000).toFixed(1)} s`,
     );
-  }, 150_000);
+  }, 180_000);
 });

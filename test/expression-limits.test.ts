@@ -81,5 +81,5 @@ describe.concurrent('record data cannot stall or kill a run', () => {
     const counters = await report(dir);
     expect(balances(counters)).toBe(true);
     expect(readJsonl(join(dir, 'out.jsonl'))).toHaveLength(counters.written);
-  }, 150_000);
+  }, 180_000);
 });

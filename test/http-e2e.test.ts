@@ -87,7 +87,7 @@ ${style === 'cursor' ? '    next: meta.next\n' : ''}sink:
     const ids = readJsonl(join(dir, 'out/items.jsonl')).map((r) => r.id);
     expect(ids).toHaveLength(3000);
     expect(ids).toEqual(Array.from({ length: 3000 }, (_, i) => i));
-  }, 90_000);
+  }, 180_000);
 });
 
 const enrichJob = (name: string, extra: string) => `version: 1
@@ -120,7 +120,7 @@ describe('http transform politeness', () => {
     // A loaded machine can only make it slower; that it is not slower than the rate is shown on
     // a virtual clock (packages/core/src/engine/retry.test.ts, 'rateLimit through the pipeline').
     expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(((70 - 21) / 20) * 1000);
-  }, 60_000);
+  }, 180_000);
 
   it('a 429 with Retry-After: 1 pauses the whole step: nothing arrives within the second', async () => {
     const dir = tempDir('sluice-http-429-');
@@ -147,7 +147,7 @@ describe('http transform politeness', () => {
     expect(seen).toHaveLength(301);
     expect(readJsonl(join(dir, 'out/enriched.jsonl')).filter((r) => (r.e as { score: number }).score === (r.id as number) * 2)).toHaveLength(300);
     expect(JSON.parse(readFileSync(report, 'utf8')).counters.retries).toBe(1);
-  }, 60_000);
+  }, 180_000);
 });
 
 describe('http transform under transient failures', () => {
@@ -183,7 +183,7 @@ describe('http transform under transient failures', () => {
     const summary = JSON.parse(readFileSync(report, 'utf8'));
     expect(summary.counters).toMatchObject({ read: 10_000, written: 10_000, deadLettered: 0, retries: failed });
     expect(summary.steps.find((s: { id: string }) => s.id === 'enrich')).toMatchObject({ in: 10_000, out: 10_000, failed: 0, retries: failed });
-  }, 120_000);
+  }, 180_000);
 });
 
 describe('http sink through the engine', () => {
@@ -243,7 +243,7 @@ deadLetter:
       byId.get(id)!.add(String(r.headers['idempotency-key']));
     }
     expect([...byId.values()].every((keys) => keys.size === 1)).toBe(true);
-  }, 60_000);
+  }, 180_000);
 });
 
 describe('sluice run --dry-run with an http source', () => {

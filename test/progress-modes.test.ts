@@ -88,14 +88,14 @@ describe('sluice run --progress', () => {
     expect(result.stdout).toMatch(/\n {2}check \(validate\) +3,600 +3,596 +0 +4 +0 /);
     expect(result.stdout).toContain('  dead letters: out/plain.rejects.jsonl (4)\n');
     expect(result.stdout).toContain('  checkpoint: batch 15 in .sluice/checkpoints/plain.json\n');
-  }, 60_000);
+  }, 180_000);
 
   it('auto without a terminal (CI, a pipe) is plain', async () => {
     const result = await sluice(['run', 'auto.yaml'], { cwd: dir });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr.split('\n')[0]).toBe('auto: starting — file input.jsonl');
     expect(result.stderr).not.toContain('\u001B[');
-  }, 60_000);
+  }, 180_000);
 
   it('json: one event per line on stdout, ending with the report; the summary on stderr', async () => {
     const result = await sluice(['run', 'json.yaml', '--progress', 'json', '--set', 'steps[0].concurrency=1'], { cwd: dir });
@@ -116,7 +116,7 @@ describe('sluice run --progress', () => {
     expect(validateReport(end.report), JSON.stringify(validateReport.errors)).toBe(true);
     expect(end.report).toMatchObject({ status: 'done', equation: EQUATION, balanced: true });
     expect(result.stderr).toContain(`  ${EQUATION}`);
-  }, 60_000);
+  }, 180_000);
 
   it('none: only the final summary', async () => {
     const result = await sluice(['run', 'none.yaml', '--progress', 'none'], { cwd: dir });
@@ -124,7 +124,7 @@ describe('sluice run --progress', () => {
     expect(result.stderr).toBe('');
     expect(result.stdout.split('\n')[0]).toMatch(/^none: done in /);
     expect(result.stdout).toContain(EQUATION);
-  }, 60_000);
+  }, 180_000);
 
   it('--report writes the summary as JSON that matches report.schema.json', async () => {
     const result = await sluice(['run', 'report.yaml', '--progress', 'none', '--report', 'out/report.json'], { cwd: dir });
@@ -158,5 +158,5 @@ describe('sluice run --progress', () => {
     const failure = JSON.parse(readFileSync(join(dir, 'out/failed.json'), 'utf8'));
     expect(validateReport(failure), JSON.stringify(validateReport.errors)).toBe(true);
     expect(failure).toMatchObject({ status: 'failed', error: expect.stringContaining('missing.jsonl') });
-  }, 60_000);
+  }, 180_000);
 });

@@ -145,7 +145,7 @@ describe.skipIf(process.env.SLUICE_SKIP_TMUX === '1')('the progress screen in a 
     const validate = new Ajv({ strict: true, validateFormats: false }).compile(schema);
     expect(validate(report), JSON.stringify(validate.errors)).toBe(true);
     expect(report).toMatchObject({ status: 'done', balanced: true, counters: { read: 20_000, written: 17_980, filtered: 2_000, deadLettered: 20, retries: 40 } });
-  }, 120_000);
+  }, 180_000);
 
   it('q stops gracefully: drains, saves the checkpoint, exits 130; the screen keeps up with resizes meanwhile', async () => {
     const t = runInTerminal('long', [], 100, 40);
@@ -173,7 +173,7 @@ describe.skipIf(process.env.SLUICE_SKIP_TMUX === '1')('the progress screen in a 
     expect(checkpoint.counters.read).toBeGreaterThan(0);
     expect(checkpoint.counters.read).toBeLessThan(RECORDS);
     expect(end).toContain(`checkpoint: batch ${checkpoint.seq} in .sluice/checkpoints/long.json`);
-  }, 120_000);
+  }, 180_000);
 
   it('a resize from 80x24 to 100x30 mid-run leaves the last frame once on the terminal, above the summary', async () => {
     const t = runInTerminal('resized', ['--fresh'], 80, 24);
@@ -199,7 +199,7 @@ describe.skipIf(process.env.SLUICE_SKIP_TMUX === '1')('the progress screen in a 
     expect(Number(bar![1])).toBeLessThan(100);
     expect(bar![2]! + bar![3]!).not.toBe(bar![4]! + bar![5]!);
     expect(end).toMatch(/read 6,000/);
-  }, 120_000);
+  }, 180_000);
 
   it('Ctrl-C stops gracefully; a second Ctrl-C exits at once', async () => {
     let t = runInTerminal('drain', ['--fresh'], 100, 40);

@@ -186,5 +186,5 @@ sink: { use: file, with: { path: out/upper.jsonl } }
     const run = await timed('sluice run upper', () => npx(['sluice', 'run', 'jobs/upper.yaml', '--progress', 'none']));
     expect(run).toContain('read 6 = written 6');
     expect(readFileSync(join(project, 'jobs/out/upper.jsonl'), 'utf8')).toContain('"name":"GRACE HOPPER"');
-  }, 120_000);
+  }, 180_000);
 });

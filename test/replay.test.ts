@@ -118,7 +118,7 @@ describe.concurrent('sluice replay', () => {
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(rerun.stdout).toContain('this run: 0 records');
     expect(readFileSync(join(p.dir, 'out/result.jsonl')).equals(after)).toBe(true);
-  }, 120_000);
+  }, 180_000);
 
   it('keeps exactly the records that fail again', async () => {
     const p = project();
@@ -140,5 +140,5 @@ describe.concurrent('sluice replay', () => {
     const c = await counters(p.file, p.dir);
     expect(c).toMatchObject({ read: RECORDS + 1, written: RECORDS - still.length, deadLettered: still.length + 1, skipped: 0 });
     expect(balances(c)).toBe(true);
-  }, 120_000);
+  }, 180_000);
 });

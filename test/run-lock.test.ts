@@ -145,7 +145,7 @@ describe('one run at a time per job', () => {
     // Released at the end: the next run starts (and has nothing left to do).
     const again = await sluice(['run', 'job.yaml', '--progress', 'none'], { cwd: dir, timeoutMs: 30_000 });
     expect(again.code, again.stderr).toBe(0);
-  }, 120_000);
+  }, 180_000);
 
   it('a lock left by a dead process of this host is taken over; one from another host is not', async () => {
     const dir = await project(100, '', '', '1000/s');

@@ -23,7 +23,7 @@ function run(command: string, args: string[], cwd: string): Promise<{ code: numb
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`timed out\n${out}`));
-    }, 60_000);
+    }, 180_000);
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, out });

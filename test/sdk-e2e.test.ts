@@ -26,7 +26,7 @@ describe('a plugin, from `sluice new plugin` to a job that runs it', () => {
     mkdirSync(packs);
     await timed('pack core', () => sh('npm', ['pack', join(ROOT, 'packages/core'), '--pack-destination', packs], tmp));
     coreTgz = tarball(packs, 'sluice-core-');
-  }, 120_000);
+  }, 180_000);
 
   it('scaffolds, builds, tests and packs a plugin and the example; a fresh project validates and runs a job with both', async () => {
     const scaffold = await sluice(['new', 'plugin', 'sluice-plugin-shout', '--kind', 'transform'], { cwd: tmp });

@@ -43,7 +43,7 @@ describe.each(['better-sqlite3', 'pg', 'mysql2'] as Client[])('sql sink and --fr
       const truncated = await sluice(['run', file, '--fresh', '--progress', 'none']);
       expect(truncated.code, truncated.stderr).toBe(0);
       expect((await rows(db.knex, 'select id from people order by id')).map((r) => Number(r.id))).toEqual([1, 2, 3]);
-    }, 60_000);
+    }, 180_000);
   });
 });
 

@@ -15,7 +15,7 @@ function run(command: string, args: string[], cwd: string): Promise<{ code: numb
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`sluice validate did not finish in 60s\n${stdout}${stderr}`));
-    }, 60_000);
+    }, 180_000);
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });

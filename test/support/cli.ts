@@ -35,12 +35,19 @@ export function start(args: string[], options: { cwd?: string; env?: NodeJS.Proc
   return child;
 }
 
+/**
+ * Every CLI run's time limit is a hang guard, never a performance check: under a loaded machine a
+ * run that takes 1 s when quiet can take tens of seconds, so no guard is shorter than this.
+ */
+const HANG_GUARD_MS = 150_000;
+
 export function finished(child: ChildProcess & { output: { stdout: string; stderr: string } }, timeoutMs: number): Promise<CliResult> {
+  const limit = Math.max(timeoutMs, HANG_GUARD_MS);
   return new Promise((resolvePromise, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`sluice did not finish within ${timeoutMs}ms\nstdout: ${child.output.stdout}\nstderr: ${child.output.stderr}`));
-    }, timeoutMs);
+      reject(new Error(`sluice did not finish within ${limit}ms\nstdout: ${child.output.stdout}\nstderr: ${child.output.stderr}`));
+    }, limit);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolvePromise({ code, signal, stdout: child.output.stdout, stderr: child.output.stderr });
