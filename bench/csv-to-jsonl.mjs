@@ -8,6 +8,7 @@
 // written back with JSON.stringify (so 254.80 and 254.8 agree), which must equal that of the input's JSON
 // Lines twin. Results: bench/results/file-2-csv-to-jsonl.json, docs/benchmarks-file.md.
 //   node bench/csv-to-jsonl.mjs [ROWS] [--rounds R] [--no-write]
+//   SLUICE_BENCH_BEFORE_BIN=PATH/bin.js adds 'sluice before': the same job run by another build.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -74,6 +75,9 @@ const contenders = [
   contender('miller', join(WORK, 'mlr.jsonl'), () => timedChild('sh', ['-c', `exec mlr --icsv --ojsonl cat "${data.csv}" > "${join(WORK, 'mlr.jsonl')}"`], { cwd: ROOT })),
 ];
 
+// SLUICE_BENCH_BEFORE_BIN=…/packages/cli/dist/bin.js adds the same job run by another build (before/after).
+const before = process.env.SLUICE_BENCH_BEFORE_BIN;
+if (before) contenders.push(contender('sluice before', join(WORK, 'out.jsonl'), () => timedChild(process.execPath, [before, 'run', job, '--fresh', '--progress', 'none'], { cwd: ROOT })));
 const rounds = await interleave(contenders, ROUNDS);
 for (const c of contenders) c.prepare();
 
@@ -92,6 +96,7 @@ const markdown = [
   "| contender | median time | sluice's speed ÷ this one's (median of paired ratios) | peak RSS | verified |",
   '|---|--:|--:|--:|---|',
   ...table.map((r) => (r.ok ? `| ${r.id} | ${fmt(r.seconds)} s | ${fmt(r.speed?.median)} | ${r.rssMB} MB | yes |` : `| ${r.id} | — | — | — | no: ${r.problem} |`)),
+  ...(before ? ['', `'sluice before' is the same job run by ${before.replace(ROOT, '')} (${process.env.SLUICE_BENCH_BEFORE_LABEL ?? 'another build'}).`] : []),
   '',
   `Targets (issue 12): ≥ 0.8× the node loop — ${verdict(vsNode?.median, 0.8)}; ≥ 1.2× miller — ${verdict(vsMlr?.median, 1.2)}; peak RSS ≤ 128 MB — ${rss === undefined ? 'not verified' : `${rss} MB (${rss <= 128 ? 'met' : 'not met'})`}.`,
   '',
