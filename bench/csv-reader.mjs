@@ -15,12 +15,11 @@ import { createReadStream } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { fmt, saveFileResults } from './file-lib.mjs';
-import { commit, dataFiles, interleave, machine, median, pairedRatio, ROOT, summary, timedChild } from './sql-lib.mjs';
+import { fmt, hashLine, readerChild, readerRounds, saveFileResults } from './file-lib.mjs';
+import { commit, dataFiles, machine, pairedRatio, ROOT } from './sql-lib.mjs';
 
 const argv = process.argv.slice(2);
 const requireRoot = createRequire(join(ROOT, 'package.json'));
-const line = (record) => `${JSON.stringify(Object.values(record))}\n`;
 
 /** Each contender: `prepare()` loads its modules (not timed), `parse(prepared, file, onRecord)` is timed. */
 const sluiceSource = async (cast) => {
@@ -72,28 +71,11 @@ const contenders = {
   },
 };
 
-if (argv[0] === '--child') {
-  const [, name, file, mode] = argv;
-  let rows = 0;
-  const hash = mode === '--verify' ? createHash('sha256') : undefined;
-  const prepared = await contenders[name].prepare();
-  const cpu = process.cpuUsage();
-  const started = performance.now();
-  await contenders[name].parse(prepared, file, hash ? (r) => (rows++, hash.update(line(r))) : () => rows++);
-  const ms = performance.now() - started;
-  const used = process.cpuUsage(cpu);
-  console.log(JSON.stringify({ rows, ms, cpuMs: (used.user + used.system) / 1000, hash: hash?.digest('hex') }));
-  process.exit(0);
-}
+if (argv[0] === '--child') await readerChild(contenders, argv);
 
 const ROWS = Number(argv.find((a, i) => /^\d+$/.test(a) && argv[i - 1] !== '--rounds') ?? 1_000_000);
 const ROUNDS = Number(argv.includes('--rounds') ? argv[argv.indexOf('--rounds') + 1] : 3);
 const data = dataFiles(ROWS);
-
-const child = async (name, verify) => {
-  const { out, rssMB } = await timedChild(process.execPath, [join(ROOT, 'bench/csv-reader.mjs'), '--child', name, data.csv, ...(verify ? ['--verify'] : [])], { cwd: ROOT });
-  return { ...JSON.parse(out), rssMB };
-};
 
 /** The JSON Lines twin's hash: what `cast: true` must read. */
 async function castReference() {
@@ -103,57 +85,37 @@ async function castReference() {
   for await (const chunk of createReadStream(data.jsonl, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
     const lines = (rest + chunk).split('\n');
     rest = lines.pop();
-    for (const l of lines) (rows++, hash.update(line(JSON.parse(l))));
+    for (const l of lines) (rows++, hash.update(hashLine(JSON.parse(l))));
   }
   return { rows, hash: hash.digest('hex') };
 }
 
-const reference = await child('csv-parse', true);
-const castRef = await castReference();
-const verified = new Map();
-const cpuRuns = new Map(Object.keys(contenders).map((name) => [name, []]));
-const rounds = await interleave(
-  Object.keys(contenders).map((name) => ({
-    id: name,
-    async run() {
-      const r = await child(name, false);
-      cpuRuns.get(name).push(r.cpuMs / 1000);
-      return { seconds: r.ms / 1000, rssMB: r.rssMB };
-    },
-    async verify() {
-      if (!verified.has(name)) {
-        const out = await child(name, true);
-        const want = name === 'sluice-cast' ? castRef : reference;
-        verified.set(name, out.rows !== ROWS || out.rows !== want.rows ? `${out.rows} rows, expected ${ROWS}` : out.hash !== want.hash ? `content hash ${out.hash.slice(0, 12)}… differs from ${want.hash.slice(0, 12)}…` : undefined);
-      }
-      return verified.get(name);
-    },
-  })),
-  ROUNDS,
-);
-
-const names = Object.keys(contenders);
-const table = names.map((id) => ({ id, ...summary(rounds, id), cpuSeconds: median(cpuRuns.get(id)), vsSluice: id === 'sluice' ? { median: 1 } : pairedRatio(rounds, 'sluice', id) }));
+let reference;
+let castRef;
+const { rounds, cpuSeconds, table, markdownTable, loads } = await readerRounds({
+  script: join(ROOT, 'bench/csv-reader.mjs'),
+  names: Object.keys(contenders),
+  file: data.csv,
+  rows: ROWS,
+  rounds: ROUNDS,
+  async expected(name, child) {
+    if (name === 'sluice-cast') return (castRef ??= await castReference());
+    return (reference ??= await child('csv-parse', true));
+  },
+});
 const cast = pairedRatio(rounds, 'sluice', 'sluice-cast');
-const loads = rounds.map((r) => `${r.load.before.split(' ')[0]}→${r.load.after.split(' ')[0]}`).join(', ');
-const s = table[0];
+const [s, c] = table;
 const markdown = [
   `## CSV reader alone: ${ROWS.toLocaleString('en-US')} rows × 6 columns`,
   '',
   `\`node bench/csv-reader.mjs\` — ${ROUNDS} rounds; ${machine()}; commit ${commit()}; ${new Date().toISOString().slice(0, 16)}Z; load (1 min) per round ${loads}.`,
-  'Time: read + parse + one object per row, inside the process (startup excluded); CPU: user + system of the process.',
+  'Time: read + parse + one object per row, inside the process (startup and module loading excluded); CPU: user + system of the process.',
   '',
-  '| contender | median time | rows/s | median CPU | time ÷ sluice\'s (median of paired ratios) | peak RSS | verified |',
-  '|---|--:|--:|--:|--:|--:|---|',
-  ...table.map((r) =>
-    r.ok
-      ? `| ${r.id} | ${fmt(r.seconds)} s | ${Math.round(ROWS / r.seconds).toLocaleString('en-US')} | ${fmt(r.cpuSeconds)} s | ${fmt(r.vsSluice?.median)} | ${r.rssMB} MB | yes |`
-      : `| ${r.id} | — | — | — | — | — | no: ${r.problem} |`,
-  ),
+  ...markdownTable,
   '',
   `Targets (issue 12): sluice ≥ 1,000,000 rows/s — ${s.ok ? `${Math.round(ROWS / s.seconds).toLocaleString('en-US')} rows/s by the clock, ${Math.round(ROWS / s.cpuSeconds).toLocaleString('en-US')} rows per CPU second` : 'not verified'}; ` +
-    `cast: true at most 25 % slower — ${cast ? `${fmt((cast.median - 1) * 100, 0)} % slower (median of paired ratios)` : 'not verified'}.`,
+    `cast: true at most 25 % slower — ${cast && c.ok ? `${fmt((cast.median - 1) * 100, 0)} % by the clock (median of paired ratios), ${fmt((c.cpuSeconds / s.cpuSeconds - 1) * 100, 0)} % in CPU time (medians)` : 'not verified'}.`,
   '',
 ].join('\n');
 console.log(markdown);
-if (!argv.includes('--no-write')) saveFileResults('1-csv-reader', { title: 'CSV reader alone', rows: ROWS, rounds, cpuSeconds: Object.fromEntries(cpuRuns), date: new Date().toISOString(), machine: machine(), commit: commit(), markdown });
+if (!argv.includes('--no-write')) saveFileResults('1-csv-reader', { title: 'CSV reader alone', rows: ROWS, rounds, cpuSeconds, date: new Date().toISOString(), machine: machine(), commit: commit(), markdown });
