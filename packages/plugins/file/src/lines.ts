@@ -8,6 +8,7 @@ import type { PageCollector } from './page.js';
 const LF = 0x0a;
 const CR = 0x0d;
 const RAW_BYTES = 4 * 1024;
+const DECODE_BYTES = 64 * 1024;
 
 /**
  * What a record's position says: `line` (its line number, when the read began at the start of
@@ -107,7 +108,14 @@ export class JsonLinesParser {
       from = lf + 1;
     }
     const last = chunk.lastIndexOf(LF);
-    if (last >= from) this.process(chunk, from, last + 1);
+    // Whole lines are decoded in pieces of about 64 KiB: one string of a whole 1 MiB chunk would be
+    // held (with every record sliced from it) until the page is done, which showed in peak RSS.
+    for (let start = from; start <= last; ) {
+      let end = start + DECODE_BYTES >= last ? last : chunk.indexOf(LF, start + DECODE_BYTES);
+      if (end === -1 || end > last) end = last;
+      this.process(chunk, start, end + 1);
+      start = end + 1;
+    }
     const rest = last >= from ? last + 1 : from;
     if (rest < chunk.length) {
       this.pending.push(chunk.subarray(rest));
