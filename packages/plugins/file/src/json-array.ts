@@ -1,6 +1,7 @@
 import { trimRaw } from './formats.js';
 import { InexactNumberError, parseJson } from './json-values.js';
-import { DEFAULT_MAX_LINE_BYTES, tooLong } from './limits.js';
+import { isUtf8 } from 'node:buffer';
+import { DEFAULT_MAX_LINE_BYTES, invalidUtf8, rawBytes, tooLong } from './limits.js';
 import { describeJson, recordError } from './lines.js';
 import type { PageCollector } from './page.js';
 
@@ -225,15 +226,17 @@ export class JsonArrayParser {
       this.state = State.After;
       return this.report(`array element ${this.index}: ${tooLong('element', this.maxElementBytes)}`, head.toString('utf8'), this.elementLine, this.base + endIdx);
     }
-    let text: string;
+    let bytes: Buffer;
     if (this.parts.length === 0) {
-      text = chunk.toString('utf8', this.elementStart, endIdx);
+      bytes = chunk.subarray(this.elementStart, endIdx);
     } else {
       this.parts.push(chunk.subarray(0, endIdx));
-      text = Buffer.concat(this.parts).toString('utf8');
+      bytes = Buffer.concat(this.parts);
       this.parts = [];
     }
     this.state = State.After;
+    if (!isUtf8(bytes)) return this.report(`array element ${this.index}: ${invalidUtf8(bytes).replace('of the line', 'of the element')}`, rawBytes(bytes), this.elementLine, this.base + endIdx, undefined, true);
+    const text = bytes.toString('utf8');
     const after = this.base + endIdx;
     const line = this.elementLine;
 
@@ -259,7 +262,7 @@ export class JsonArrayParser {
   }
 
   /** A record-level error; `text` is given for a (broken) element, which then uses up an index. */
-  private report(message: string, text: string | undefined, line: number, after: number, cause?: unknown): void {
+  private report(message: string, text: string | undefined, line: number, after: number, cause?: unknown, rawIsBytes = false): void {
     const out = this.out;
     out.offset = after;
     out.line = this.line;
@@ -272,7 +275,7 @@ export class JsonArrayParser {
     }
     out.error({
       error: recordError(message, this.file, line, cause),
-      ...(text !== undefined ? { raw: trimRaw(text) } : {}),
+      ...(text !== undefined ? { raw: rawIsBytes ? text : trimRaw(text) } : {}),
       position,
     });
   }

@@ -107,3 +107,20 @@ describe('JSON arrays: the same cap per element', () => {
     }
   });
 });
+
+describe('JSON arrays: bytes that are not UTF-8', () => {
+  it('make their element a record error carrying the bytes in base64; the elements after it are read', async () => {
+    const { JsonArrayParser } = await import('./json-array.js');
+    const bad = Buffer.concat([Buffer.from('[{"a":1},{"a":"'), Buffer.from([0xff]), Buffer.from('"},{"a":3}]')]);
+    const out = new PageCollector(1000, true);
+    out.beginFile(0, 'f', () => 0);
+    const parser = new JsonArrayParser(out, 'f', 0, 0, -1);
+    parser.feed(bad);
+    parser.end();
+    out.finish(0);
+    const page = out.ready[0]!;
+    expect(page.records).toEqual([{ a: 1 }, { a: 3 }]);
+    expect(page.errors![0]!.error.message).toMatch(/^array element 1: invalid UTF-8 at byte 7 of the element \(0xff\)/);
+    expect(Buffer.from(page.errors![0]!.raw!, 'base64')).toEqual(bad.subarray(9, 18));
+  });
+});
