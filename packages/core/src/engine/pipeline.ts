@@ -192,9 +192,13 @@ export class Pipeline {
         const batch = this.admit(page);
         this.inFlight++;
         const stepsDone = this.transforms.run(batch);
+        // Each sink takes the batch as soon as it is transformed and the sink is free for it…
+        const written = this.sinkStage.submit(batch, stepsDone);
+        // …while its rejection is handled in order, below, once the batches before it committed.
+        written.catch(() => undefined);
         tail = tail
-          .then(() => stepsDone)
-          .then(() => this.commit(batch))
+          .then(() => written)
+          .then((states) => this.commit(batch, states))
           .catch((error: unknown) => this.control.fail(error))
           .finally(() => {
             this.inFlight--;
@@ -230,13 +234,14 @@ export class Pipeline {
     return batch;
   }
 
-  /** Writes a batch to every sink and its dead letters, then folds its counts in and moves the watermark. */
-  private async commit(batch: Batch): Promise<void> {
-    const states = await this.sinkStage.write(batch);
-    if (!states || this.control.failure) return;
+  /** Writes a finished batch's dead letters, then folds its counts in and moves the watermark (batches in order). */
+  private async commit(batch: Batch, sinks: Record<string, unknown> | undefined): Promise<void> {
+    if (!sinks || this.control.failure) return;
+    const deadLetter = await this.sinkStage.writeDeadLetters(batch);
+    if (this.control.failure) return;
     this.counters.commit(batch);
     this.failures.checkPercentBudget(false);
-    this.checkpointer.advance(batch.seq, batch.cursor, states);
+    this.checkpointer.advance(batch.seq, batch.cursor, { sinks, deadLetter });
   }
 
   private sourceFailure(error: unknown): RunFailure {

@@ -17,6 +17,7 @@ import { expressionScopeOf, jobInfoOf, pluginContext, type ContextServices } fro
 import { RunConnections, type ConnectionRegistry } from './connections.js';
 import { Pipeline, RunFailure, messageOf, type EnginePage } from './pipeline.js';
 import { Semaphore } from './semaphore.js';
+import { pipelineDepth } from './sink-lane.js';
 import { LatencyWindow, RateMeter, newStepCounters, type RuntimeStep } from './steps.js';
 import { StepThrottle } from './throttle.js';
 import { finishPendingReplay } from './replay.js';
@@ -231,7 +232,8 @@ export class JobRun {
         instance,
         index,
         when: step.when ? compileExpression(step.when, scope, { timeoutMs: step.timeoutMs }) : undefined,
-        sem: new Semaphore(step.kind === 'sink' ? 1 : step.concurrency),
+        // A sink takes one batch at a time, or as many as it pipelines.
+        sem: new Semaphore(step.kind === 'sink' ? pipelineDepth(instance as SinkInstance) : step.concurrency),
         throttle: throttleOf(step),
         counters: newStepCounters(),
         retrying: 0,

@@ -6,6 +6,7 @@ import type { Clock } from './clock.js';
 import type { RunCounters } from './counters.js';
 import { RunFailure, messageOf, type RunControl } from './failure.js';
 import type { FailureRouter } from './failures.js';
+import { SinkLane } from './sink-lane.js';
 import { AttemptInfo, type RuntimeSink } from './steps.js';
 
 /** The sinks' states right after a batch: what a checkpoint of that batch saves. */
@@ -15,44 +16,56 @@ export interface SinkStates {
 }
 
 /**
- * Writes batches to every sink, then the batch's dead letters. Per sink: retries with backoff, then
- * halving a refused batch until the bad records stand alone; refused records go to onError.
+ * Writes batches to the sinks, each sink in its own lane (one batch at a time, or several for a
+ * sink that opts into `pipeline`), then the batch's dead letters. Per write: retries with backoff,
+ * then halving a refused batch until the bad records stand alone; refused records go to onError.
  */
 export class SinkStage {
+  private readonly lanes: SinkLane[];
+
   constructor(
-    private readonly sinks: readonly RuntimeSink[],
+    sinks: readonly RuntimeSink[],
     private readonly deadLetter: RuntimeSink,
     private readonly control: RunControl,
     private readonly counters: RunCounters,
     private readonly failures: FailureRouter,
-    private readonly attempts: Attempts,
+    readonly attempts: Attempts,
     private readonly clock: Clock,
     private readonly redact: (text: string) => string,
-  ) {}
+  ) {
+    this.lanes = sinks.map((sink) => new SinkLane(sink, this, control, clock));
+  }
 
   /** The states every sink has now (a resume starts from the checkpoint's). */
   states(): SinkStates {
     const sinks: Record<string, unknown> = {};
-    for (const sink of this.sinks) sinks[sink.plan.id] = sink.state;
+    for (const lane of this.lanes) sinks[lane.sink.plan.id] = lane.sink.state;
     return { sinks, deadLetter: this.deadLetter.state };
   }
 
-  /** Writes one batch everywhere; the states after it, or undefined when the run failed meanwhile. */
-  async write(batch: Batch): Promise<SinkStates | undefined> {
-    if (this.control.failure) return undefined;
-    const failedIndices = new Set<number>();
-    if (batch.records.length > 0) {
-      await Promise.all(this.sinks.map((sink) => this.writeSink(sink, batch, failedIndices)));
-    }
-    if (this.control.failure) return undefined;
-    this.counters.add(batch, 'written', batch.records.length - failedIndices.size);
-    if (batch.dead.length > 0) await this.writeDeadLetters(batch);
-    if (this.control.failure) return undefined;
-    return this.states();
+  /**
+   * Hands a batch to every sink once `ready` (its transforms) resolves, each sink taking batches in
+   * source order; resolves when every sink has finished it, with the sinks' states right after it
+   * (undefined when the run failed meanwhile).
+   */
+  submit(batch: Batch, ready: Promise<void>): Promise<Record<string, unknown> | undefined> {
+    const failed = new Set<number>();
+    // The lanes see a failure of the transforms; it is handled where the batch commits.
+    ready.catch(() => undefined);
+    const finishes = this.lanes.map((lane) => lane.submit(batch, ready, failed));
+    return Promise.all([ready, ...finishes]).then(([, ...states]) => {
+      if (this.control.failure) return undefined;
+      this.counters.add(batch, 'written', batch.records.length - failed.size);
+      const sinks: Record<string, unknown> = {};
+      this.lanes.forEach((lane, i) => (sinks[lane.sink.plan.id] = states[i]));
+      return sinks;
+    });
   }
 
-  private async writeDeadLetters(batch: Batch): Promise<void> {
+  /** Writes a finished batch's dead letters (batches in source order); the dead-letter sink's state after them. */
+  async writeDeadLetters(batch: Batch): Promise<unknown> {
     const dl = this.deadLetter;
+    if (batch.dead.length === 0) return dl.state;
     const signal = this.control.abort.signal;
     const records = batch.dead as unknown as SluiceRecord[];
     try {
@@ -65,9 +78,11 @@ export class SinkStage {
     } catch (error) {
       throw new RunFailure(`cannot write dead letters: ${this.redact(messageOf(error))}`, { cause: error });
     }
+    return dl.state;
   }
 
-  private async writeSink(sink: RuntimeSink, batch: Batch, failedIndices: Set<number>): Promise<void> {
+  /** The indices of a batch's records that a sink takes (its `when:`), counted as the sink's `in`. */
+  select(sink: RuntimeSink, batch: Batch, failed: Set<number>): number[] {
     let indices: number[];
     if (sink.when) {
       indices = [];
@@ -76,7 +91,7 @@ export class SinkStage {
         try {
           matches = sink.when.evaluate(batch.records[i]!);
         } catch (error) {
-          this.failures.recordFailed(sink, batch, new Error(`when: ${(error as Error).message}`), 1, batch.positions[i]!, batch.records[i], undefined, firstFailure(failedIndices, i));
+          this.failures.recordFailed(sink, batch, new Error(`when: ${(error as Error).message}`), 1, batch.positions[i]!, batch.records[i], undefined, firstFailure(failed, i));
           continue;
         }
         if (matches) indices.push(i);
@@ -85,19 +100,32 @@ export class SinkStage {
       indices = batch.records.map((_, i) => i);
     }
     this.counters.addStep(batch, sink, 'in', indices.length);
-    await this.writeIndices(sink, batch, indices, failedIndices);
-    sink.state = sink.instance.state?.();
+    return indices;
   }
 
-  private async writeIndices(sink: RuntimeSink, batch: Batch, indices: number[], failedIndices: Set<number>): Promise<void> {
-    if (indices.length === 0 || this.control.failure) return;
+  /** Counts a write that succeeded: its refused records go to onError, the rest are the sink's `out`. */
+  settled(sink: RuntimeSink, batch: Batch, indices: readonly number[], failed: Set<number>, result: WriteResult | void, attempt: number): void {
+    const rejected = result?.rejected ?? [];
+    for (const { index, error } of rejected) {
+      this.failures.recordFailed(sink, batch, error, attempt, batch.positions[indices[index]!]!, batch.records[indices[index]!], undefined, firstFailure(failed, indices[index]!));
+    }
+    this.counters.addStep(batch, sink, 'out', indices.length - rejected.length);
+  }
+
+  /**
+   * Writes some records of a batch to one sink: attempts with backoff, then halves a refused batch.
+   * `after` continues a first attempt that already failed (a pipelined write). Resolves to the
+   * `state` the last successful write returned, if any.
+   */
+  async writeIndices(sink: RuntimeSink, batch: Batch, indices: number[], failed: Set<number>, after?: { error: unknown }): Promise<unknown> {
+    if (indices.length === 0 || this.control.failure) return undefined;
     const records = indices.length === batch.records.length ? batch.records : indices.map((i) => batch.records[i]!);
     const positions = indices.length === batch.positions.length ? batch.positions : indices.map((i) => batch.positions[i]!);
     const policy = sink.plan.retry;
     const signal = this.control.abort.signal;
-    let error: unknown;
-    let attempted = 0;
-    for (let attempt = 1; attempt <= policy.attempts; attempt++) {
+    let error: unknown = after?.error;
+    let attempted = after ? 1 : 0;
+    for (let attempt = attempted + 1; attempt <= policy.attempts; attempt++) {
       if (attempt > 1) {
         if (!isRetryable(error)) break;
         await this.attempts.backoff(sink, batch, attempt - 1, error);
@@ -108,18 +136,14 @@ export class SinkStage {
       const info = new AttemptInfo({}, attempt, signal);
       const started = this.clock.now();
       try {
-        const result = await this.attempts.withTimeout(
+        const result = (await this.attempts.withTimeout(
           sink.instance.write(records, { seq: batch.seq, positions, attempt, signal: info.signal }),
           sink.plan.timeoutMs,
           info,
-        );
+        )) as WriteResult | undefined;
         sink.latency.add(this.clock.now() - started);
-        const rejected = (result as WriteResult | undefined)?.rejected ?? [];
-        for (const { index, error: why } of rejected) {
-          this.failures.recordFailed(sink, batch, why, attempt, positions[index]!, records[index], undefined, firstFailure(failedIndices, indices[index]!));
-        }
-        this.counters.addStep(batch, sink, 'out', records.length - rejected.length);
-        return;
+        this.settled(sink, batch, indices, failed, result, attempt);
+        return result?.state;
       } catch (caught) {
         error = caught;
       } finally {
@@ -129,14 +153,15 @@ export class SinkStage {
     // A refusal of the data itself: split the batch until the bad records stand alone.
     if (!isRetryable(error) && indices.length > 1) {
       const half = Math.ceil(indices.length / 2);
-      await this.writeIndices(sink, batch, indices.slice(0, half), failedIndices);
-      await this.writeIndices(sink, batch, indices.slice(half), failedIndices);
-      return;
+      const first = await this.writeIndices(sink, batch, indices.slice(0, half), failed);
+      const second = await this.writeIndices(sink, batch, indices.slice(half), failed);
+      return second ?? first;
     }
     for (const [k, i] of indices.entries()) {
-      this.failures.recordFailed(sink, batch, error, attempted, positions[k]!, records[k], undefined, firstFailure(failedIndices, i));
-      if (this.control.failure) return;
+      this.failures.recordFailed(sink, batch, error, attempted, positions[k]!, records[k], undefined, firstFailure(failed, i));
+      if (this.control.failure) return undefined;
     }
+    return undefined;
   }
 }
 

@@ -210,15 +210,44 @@ export interface WriteInfo {
 export interface WriteResult {
   /** Records the destination refused on their data; they follow the sink's `onError`. */
   readonly rejected?: ReadonlyArray<{ readonly index: number; readonly error: Error }>;
+  /**
+   * The sink's state right after this batch, as `state()` would say it. A pipelined sink that
+   * keeps state returns it here: by the time its write finishes it may already hold later batches,
+   * so `state()` could describe more than this batch.
+   */
+  readonly state?: unknown;
 }
 
 /** What a sink plugin's `create` returns. */
 export interface SinkInstance {
-  /** Writes one batch. Called in source order, one batch at a time per sink. */
+  /**
+   * Writes one batch; resolves when the batch is finished (written, or committed, as far as the
+   * sink goes before `flush`). Called in source order, one batch at a time per sink — unless the
+   * sink opts into `pipeline`.
+   */
   write(records: SluiceRecord[], info: WriteInfo): Promise<WriteResult | void>;
   /**
+   * Pipelining, opt in: how many batches this sink takes at once (`write` called for batch N+1
+   * while batch N's write has not resolved yet), e.g. 2 so a database copies batch N+1 while
+   * batch N commits. Unset or 1: one batch at a time. The engine keeps the rest of the contract:
+   * - `write` is called in source order (the calls are made in seq order, their promises may
+   *   resolve in any order); the checkpoint passes batch N only once N's write and every earlier
+   *   one have resolved, on every sink;
+   * - when a write fails, the engine waits until every write handed over after it has settled,
+   *   then retries the failed batch alone (backoff, then halving a refused batch), then every later
+   *   batch whose write failed, in order; no new batch is handed over meanwhile. A sink whose
+   *   output depends on order (a file) must therefore fail the writes it holds after a failed
+   *   one, so that successful writes stay in source order; a sink with one transaction and one
+   *   marker per batch (sql) may let them finish;
+   * - each write's `rejected` and `state` belong to its own batch (return `state` in the result).
+   * Retries, timeouts and `rateLimit` apply to each write as usual. Memory still counts every
+   * batch a sink holds against `batch.inFlight`, so set it above `pipeline`.
+   */
+  readonly pipeline?: number;
+  /**
    * The state to save with the checkpoint of the batch just written (e.g. the file size).
-   * Called right after each successful `write`; must be JSON-serialisable.
+   * Called right after each successful `write` that returned no `WriteResult.state` (a pipelined
+   * sink returns that instead); must be JSON-serialisable.
    */
   state?(): unknown;
   /** Makes everything written so far durable (fsync, commit). Called before a checkpoint is saved. */

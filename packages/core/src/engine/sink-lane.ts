@@ -1,0 +1,149 @@
+import type { SinkInstance, WriteResult } from '../plugin/types.js';
+import type { Batch } from './batch.js';
+import type { Clock } from './clock.js';
+import type { RunControl } from './failure.js';
+import type { SinkStage } from './sink-stage.js';
+import { AttemptInfo, type RuntimeSink } from './steps.js';
+
+/** How many batches a sink takes at once: its `pipeline`, at least 1. */
+export function pipelineDepth(sink: SinkInstance): number {
+  const depth = sink.pipeline;
+  return typeof depth === 'number' && Number.isFinite(depth) && depth >= 1 ? Math.floor(depth) : 1;
+}
+
+interface Handed {
+  /** Resolves when the sink has taken the batch and the next one may be handed over. */
+  readonly accepted: Promise<void>;
+  /** Resolves with the sink's state right after the batch, once the sink has finished it. */
+  readonly finished: Promise<unknown>;
+}
+
+const noop = () => undefined;
+
+/**
+ * One sink's queue of batches, in source order. A plain sink finishes a batch (retries and halving
+ * included) before it gets the next. A pipelined sink (`pipeline: n`) is handed up to n batches
+ * before the first finishes; after a failed write the lane stops handing over, lets the writes
+ * after it settle, and retries the failed batches one by one in order (see `SinkInstance.pipeline`).
+ */
+export class SinkLane {
+  readonly depth: number;
+  private queue: Promise<void> = Promise.resolve();
+  /** The sink's state right after the last batch handed over. */
+  private last: Promise<unknown>;
+  /** First attempts of pipelined writes not settled yet. */
+  private readonly outstanding = new Set<Promise<void>>();
+  /** Failed pipelined batches, retried one after another in source order. */
+  private recovery: Promise<unknown> = Promise.resolve();
+  private recovering = 0;
+  /** Closed while failed writes are being retried: nothing new is handed over. */
+  private gate: { promise: Promise<void>; open: () => void } | undefined;
+
+  constructor(
+    readonly sink: RuntimeSink,
+    private readonly stage: SinkStage,
+    private readonly control: RunControl,
+    private readonly clock: Clock,
+  ) {
+    this.depth = pipelineDepth(sink.instance);
+    this.last = Promise.resolve(sink.state);
+  }
+
+  /** Queues a batch behind the ones before it; resolves with the sink's state right after it. */
+  submit(batch: Batch, ready: Promise<void>, failed: Set<number>): Promise<unknown> {
+    let resolve!: (state: unknown) => void;
+    let reject!: (error: unknown) => void;
+    const result = new Promise<unknown>((yes, no) => ((resolve = yes), (reject = no)));
+    this.queue = this.queue
+      .then(() => ready)
+      .then(() => {
+        if (this.control.failure) return resolve(undefined);
+        const handed = this.hand(batch, failed);
+        handed.finished.then(resolve, reject);
+        return handed.accepted;
+      })
+      .catch(reject);
+    return result;
+  }
+
+  private hand(batch: Batch, failed: Set<number>): Handed {
+    const indices = this.stage.select(this.sink, batch, failed);
+    // Nothing for this sink in this batch: its state is the one after the batch before.
+    if (indices.length === 0) return { accepted: Promise.resolve(), finished: this.last };
+    const handed = this.depth === 1 ? this.writeWhole(batch, indices, failed) : this.writePipelined(batch, indices, failed);
+    this.last = handed.finished.catch(noop);
+    return handed;
+  }
+
+  /** A plain sink: the whole write, retries and halving included, before the next batch. */
+  private writeWhole(batch: Batch, indices: number[], failed: Set<number>): Handed {
+    const finished = this.stage
+      .writeIndices(this.sink, batch, indices, failed)
+      .then((state) => (this.sink.state = state !== undefined ? state : this.sink.instance.state?.()));
+    return { accepted: finished.then(noop, noop), finished };
+  }
+
+  private writePipelined(batch: Batch, indices: number[], failed: Set<number>): Handed {
+    const sink = this.sink;
+    const signal = this.control.abort.signal;
+    let attempt!: Promise<WriteResult | void>;
+    let started = 0;
+    const accepted = (async () => {
+      for (;;) {
+        await this.gate?.promise;
+        await sink.throttle.take(signal);
+        await sink.sem.acquire();
+        // A write failed while this one waited: wait for its retries first.
+        if (!this.gate) break;
+        sink.sem.release();
+      }
+      const records = indices.length === batch.records.length ? batch.records : indices.map((i) => batch.records[i]!);
+      const positions = indices.length === batch.positions.length ? batch.positions : indices.map((i) => batch.positions[i]!);
+      const info = new AttemptInfo({}, 1, signal);
+      started = this.clock.now();
+      try {
+        attempt = this.stage.attempts.withTimeout(sink.instance.write(records, { seq: batch.seq, positions, attempt: 1, signal: info.signal }), sink.plan.timeoutMs, info);
+      } catch (error) {
+        attempt = Promise.reject(error);
+      }
+      const settled: Promise<void> = attempt.then(noop, noop).then(() => {
+        sink.sem.release();
+        this.outstanding.delete(settled);
+      });
+      this.outstanding.add(settled);
+    })();
+    const finished = accepted.then(() =>
+      attempt.then(
+        (result) => {
+          sink.latency.add(this.clock.now() - started);
+          this.stage.settled(sink, batch, indices, failed, result, 1);
+          return (sink.state = result?.state !== undefined ? result.state : sink.instance.state?.());
+        },
+        (error: unknown) => this.recover(batch, indices, failed, error),
+      ),
+    );
+    return { accepted: accepted.catch(noop), finished };
+  }
+
+  /** A failed pipelined write: once the writes handed over after it have settled, retry it alone. */
+  private recover(batch: Batch, indices: number[], failed: Set<number>, error: unknown): Promise<unknown> {
+    this.recovering++;
+    if (!this.gate) {
+      let open!: () => void;
+      const promise = new Promise<void>((resolve) => (open = resolve));
+      this.gate = { promise, open };
+    }
+    const turn = this.recovery.then(async () => {
+      while (this.outstanding.size > 0) await Promise.all([...this.outstanding]);
+      const state = await this.stage.writeIndices(this.sink, batch, indices, failed, { error });
+      return (this.sink.state = state !== undefined ? state : this.sink.instance.state?.());
+    });
+    this.recovery = turn.catch(noop);
+    return turn.finally(() => {
+      if (--this.recovering > 0) return;
+      const gate = this.gate;
+      this.gate = undefined;
+      gate?.open();
+    });
+  }
+}
