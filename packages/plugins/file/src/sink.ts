@@ -4,6 +4,7 @@ import { gzipSync } from 'node:zlib';
 import {
   defineSink,
   PermanentError,
+  TransientError,
   type PluginContext,
   type RuleViolation,
   type SinkInstance,
@@ -155,15 +156,35 @@ async function writeAll(fh: FileHandle, data: Buffer, position: number): Promise
   }
 }
 
+/** Where the output will stand once every batch handed over so far is on the file. */
+interface Planned {
+  readonly size: number;
+  readonly records: number;
+  readonly columns: readonly string[] | undefined;
+}
+
 /**
  * Appends batches to one open file at the size it knows. Exactly-once comes from truncation: a
  * resumed run cuts the file back to the size saved with the checkpoint, dropping whatever was
  * written after it, and appends from there.
+ *
+ * Pipelined (`pipeline: 2`): `write` encodes a batch at once, against where the output will stand
+ * after the batches before it, and queues its bytes behind theirs; so the engine can hand over
+ * (and this sink encode) batch N+1 while batch N is still being written. The file is written
+ * strictly in order: after a failed write the ones queued behind it fail too, without writing,
+ * and the engine's retries start again from what is on the file.
  */
 class FileWriter implements SinkInstance {
+  readonly pipeline = 2;
   private size: number;
   private records: number;
   private columns: readonly string[] | undefined;
+  private planned: Planned;
+  /** The queue of positioned writes, in batch order. */
+  private queue: Promise<void> = Promise.resolve();
+  private pending = 0;
+  /** A write failed: refuse the ones queued after it until the queue is empty. */
+  private broken = false;
   /** A failed write may have left bytes after `size`; cut them before the next write. */
   private dirty = false;
   /** A new file's folder entry is made durable at the first flush. */
@@ -181,30 +202,59 @@ class FileWriter implements SinkInstance {
     this.size = state?.size ?? 0;
     this.records = state?.records ?? 0;
     this.columns = options.csv.columns ?? state?.columns;
+    this.planned = { size: this.size, records: this.records, columns: this.columns };
     this.syncFolder = state === undefined;
   }
 
-  async write(records: SluiceRecord[]): Promise<WriteResult | void> {
-    if (this.closed) throw new PermanentError(`file: output ${this.absolute} is already closed`);
+  write(records: SluiceRecord[]): Promise<WriteResult | void> {
+    if (this.closed) return Promise.reject(new PermanentError(`file: output ${this.absolute} is already closed`));
+    if (this.broken) {
+      if (this.pending > 0) return Promise.reject(this.refused());
+      // Everything queued has settled: start again from what is on the file.
+      this.broken = false;
+      this.planned = { size: this.size, records: this.records, columns: this.columns };
+    }
+    const from = this.planned;
     const batch = encodeBatch(
       this.options.format,
       records,
-      { size: this.size, columns: this.columns },
+      { size: from.size, columns: from.columns },
       this.options.csv,
       (field, columns) => this.warnUnknown(field, columns),
     );
-    if (batch.text !== '') {
-      await this.append(batch.text);
-      this.records += batch.written;
-      if (batch.columns) this.columns = batch.columns;
-    }
-    return batch.rejected.length > 0 ? { rejected: batch.rejected } : undefined;
+    const data = batch.text === '' ? undefined : this.bytesOf(batch.text);
+    const to: Planned = {
+      size: from.size + (data?.length ?? 0),
+      records: from.records + (data ? batch.written : 0),
+      columns: batch.columns ?? from.columns,
+    };
+    this.planned = to;
+    this.pending++;
+    const written = this.queue.then(async () => {
+      if (this.broken) throw this.refused();
+      if (data) await this.append(data);
+      this.records = to.records;
+      this.columns = to.columns;
+    });
+    this.queue = written.catch(() => {
+      this.broken = true;
+    });
+    return written.then(
+      () => {
+        this.pending--;
+        const result = { state: this.stateOf(to) };
+        return batch.rejected.length > 0 ? { ...result, rejected: batch.rejected } : result;
+      },
+      (error: unknown) => {
+        this.pending--;
+        this.broken = true;
+        throw error;
+      },
+    );
   }
 
   state(): FileSinkState {
-    return this.options.format === 'csv'
-      ? { size: this.size, records: this.records, columns: this.columns }
-      : { size: this.size, records: this.records };
+    return this.stateOf({ size: this.size, records: this.records, columns: this.columns });
   }
 
   async flush(): Promise<void> {
@@ -219,10 +269,11 @@ class FileWriter implements SinkInstance {
     if (this.closed) return;
     this.closed = true;
     try {
+      await this.queue;
       const state = { size: this.size, columns: this.columns };
       const tail =
         this.options.format === 'json' ? closeJsonArray(state) : this.options.format === 'csv' ? closeCsv(state, this.options.csv) : '';
-      if (tail !== '') await this.append(tail);
+      if (tail !== '') await this.append(this.bytesOf(tail));
       else if (this.dirty) await this.io('truncate', () => this.fh.truncate(this.size));
       await this.io('sync', () => this.fh.sync());
     } finally {
@@ -230,12 +281,23 @@ class FileWriter implements SinkInstance {
     }
   }
 
-  /** One positioned write per batch; `size` moves only when all of it is on the file. */
-  private async append(text: string): Promise<void> {
+  private stateOf(at: Planned): FileSinkState {
+    return this.options.format === 'csv' ? { size: at.size, records: at.records, columns: at.columns } : { size: at.size, records: at.records };
+  }
+
+  private refused(): Error {
+    return new TransientError(`file: an earlier write to ${this.absolute} failed; this batch is written again after it`);
+  }
+
+  private bytesOf(text: string): Buffer {
     const plain = Buffer.from(text, 'utf8');
     // Each batch is its own gzip member: concatenated members are one valid gzip stream, and a
     // member boundary is a clean place to truncate.
-    const data = this.options.gzip ? gzipSync(plain) : plain;
+    return this.options.gzip ? gzipSync(plain) : plain;
+  }
+
+  /** One positioned write per batch; `size` moves only when all of it is on the file. */
+  private async append(data: Buffer): Promise<void> {
     if (this.dirty) await this.io('truncate', () => this.fh.truncate(this.size));
     this.dirty = true;
     await this.io('write', () => writeAll(this.fh, data, this.size));
