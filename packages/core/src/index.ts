@@ -30,6 +30,8 @@ export {
 
 // Records and the instances a plugin's `create` returns
 export type {
+  BatchInfo,
+  BatchTransformResult,
   RecordInfo,
   RecordPosition,
   ReadOptions,

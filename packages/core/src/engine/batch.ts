@@ -17,3 +17,8 @@ export interface Batch extends BatchCounts {
   /** Records that failed for good with `onError: deadLetter`, written when the batch commits. */
   readonly dead: DeadLetterEntry[];
 }
+
+/** The items at `indices` (all of them when undefined, or when the indices are all of them). */
+export function subset<T>(items: T[], indices: readonly number[] | undefined): T[] {
+  return !indices || indices.length === items.length ? items : indices.map((i) => items[i]!);
+}

@@ -1,5 +1,5 @@
 import type { SinkInstance, WriteResult } from '../plugin/types.js';
-import type { Batch } from './batch.js';
+import { subset, type Batch } from './batch.js';
 import type { Clock } from './clock.js';
 import type { RunControl } from './failure.js';
 import type { SinkStage } from './sink-stage.js';
@@ -69,21 +69,21 @@ export class SinkLane {
   private hand(batch: Batch, failed: Set<number>): Handed {
     const indices = this.stage.select(this.sink, batch, failed);
     // Nothing for this sink in this batch: its state is the one after the batch before.
-    if (indices.length === 0) return { accepted: Promise.resolve(), finished: this.last };
+    if (indices?.length === 0 || batch.records.length === 0) return { accepted: Promise.resolve(), finished: this.last };
     const handed = this.depth === 1 ? this.writeWhole(batch, indices, failed) : this.writePipelined(batch, indices, failed);
     this.last = handed.finished.catch(noop);
     return handed;
   }
 
   /** A plain sink: the whole write, retries and halving included, before the next batch. */
-  private writeWhole(batch: Batch, indices: number[], failed: Set<number>): Handed {
+  private writeWhole(batch: Batch, indices: number[] | undefined, failed: Set<number>): Handed {
     const finished = this.stage
       .writeIndices(this.sink, batch, indices, failed)
       .then((state) => (this.sink.state = state !== undefined ? state : this.sink.instance.state?.()));
     return { accepted: finished.then(noop, noop), finished };
   }
 
-  private writePipelined(batch: Batch, indices: number[], failed: Set<number>): Handed {
+  private writePipelined(batch: Batch, indices: number[] | undefined, failed: Set<number>): Handed {
     const sink = this.sink;
     const signal = this.control.abort.signal;
     let attempt!: Promise<WriteResult | void>;
@@ -97,8 +97,8 @@ export class SinkLane {
         if (!this.gate) break;
         sink.sem.release();
       }
-      const records = indices.length === batch.records.length ? batch.records : indices.map((i) => batch.records[i]!);
-      const positions = indices.length === batch.positions.length ? batch.positions : indices.map((i) => batch.positions[i]!);
+      const records = subset(batch.records, indices);
+      const positions = subset(batch.positions, indices);
       const info = new AttemptInfo({}, 1, signal);
       started = this.clock.now();
       try {
@@ -126,7 +126,7 @@ export class SinkLane {
   }
 
   /** A failed pipelined write: once the writes handed over after it have settled, retry it alone. */
-  private recover(batch: Batch, indices: number[], failed: Set<number>, error: unknown): Promise<unknown> {
+  private recover(batch: Batch, indices: number[] | undefined, failed: Set<number>, error: unknown): Promise<unknown> {
     this.recovering++;
     if (!this.gate) {
       let open!: () => void;

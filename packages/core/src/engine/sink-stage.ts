@@ -1,7 +1,7 @@
 import { isRetryable } from '../errors/index.js';
 import type { SluiceRecord, WriteResult } from '../plugin/types.js';
 import type { Attempts } from './attempts.js';
-import type { Batch } from './batch.js';
+import { subset, type Batch } from './batch.js';
 import type { Clock } from './clock.js';
 import type { RunCounters } from './counters.js';
 import { RunFailure, messageOf, type RunControl } from './failure.js';
@@ -81,9 +81,12 @@ export class SinkStage {
     return dl.state;
   }
 
-  /** The indices of a batch's records that a sink takes (its `when:`), counted as the sink's `in`. */
-  select(sink: RuntimeSink, batch: Batch, failed: Set<number>): number[] {
-    let indices: number[];
+  /**
+   * The indices of a batch's records that a sink takes (its `when:`), counted as the sink's `in`;
+   * undefined when it takes them all.
+   */
+  select(sink: RuntimeSink, batch: Batch, failed: Set<number>): number[] | undefined {
+    let indices: number[] | undefined;
     if (sink.when) {
       indices = [];
       for (let i = 0; i < batch.records.length; i++) {
@@ -96,20 +99,19 @@ export class SinkStage {
         }
         if (matches) indices.push(i);
       }
-    } else {
-      indices = batch.records.map((_, i) => i);
     }
-    this.counters.addStep(batch, sink, 'in', indices.length);
+    this.counters.addStep(batch, sink, 'in', indices ? indices.length : batch.records.length);
     return indices;
   }
 
   /** Counts a write that succeeded: its refused records go to onError, the rest are the sink's `out`. */
-  settled(sink: RuntimeSink, batch: Batch, indices: readonly number[], failed: Set<number>, result: WriteResult | void, attempt: number): void {
+  settled(sink: RuntimeSink, batch: Batch, indices: readonly number[] | undefined, failed: Set<number>, result: WriteResult | void, attempt: number): void {
     const rejected = result?.rejected ?? [];
     for (const { index, error } of rejected) {
-      this.failures.recordFailed(sink, batch, error, attempt, batch.positions[indices[index]!]!, batch.records[indices[index]!], undefined, firstFailure(failed, indices[index]!));
+      const at = indices ? indices[index]! : index;
+      this.failures.recordFailed(sink, batch, error, attempt, batch.positions[at]!, batch.records[at], undefined, firstFailure(failed, at));
     }
-    this.counters.addStep(batch, sink, 'out', indices.length - rejected.length);
+    this.counters.addStep(batch, sink, 'out', (indices ? indices.length : batch.records.length) - rejected.length);
   }
 
   /**
@@ -117,10 +119,10 @@ export class SinkStage {
    * `after` continues a first attempt that already failed (a pipelined write). Resolves to the
    * `state` the last successful write returned, if any.
    */
-  async writeIndices(sink: RuntimeSink, batch: Batch, indices: number[], failed: Set<number>, after?: { error: unknown }): Promise<unknown> {
-    if (indices.length === 0 || this.control.failure) return undefined;
-    const records = indices.length === batch.records.length ? batch.records : indices.map((i) => batch.records[i]!);
-    const positions = indices.length === batch.positions.length ? batch.positions : indices.map((i) => batch.positions[i]!);
+  async writeIndices(sink: RuntimeSink, batch: Batch, indices: number[] | undefined, failed: Set<number>, after?: { error: unknown }): Promise<unknown> {
+    if (indices?.length === 0 || this.control.failure) return undefined;
+    const records = subset(batch.records, indices);
+    const positions = subset(batch.positions, indices);
     const policy = sink.plan.retry;
     const signal = this.control.abort.signal;
     let error: unknown = after?.error;
@@ -151,14 +153,15 @@ export class SinkStage {
       }
     }
     // A refusal of the data itself: split the batch until the bad records stand alone.
-    if (!isRetryable(error) && indices.length > 1) {
-      const half = Math.ceil(indices.length / 2);
-      const first = await this.writeIndices(sink, batch, indices.slice(0, half), failed);
-      const second = await this.writeIndices(sink, batch, indices.slice(half), failed);
+    if (!isRetryable(error) && records.length > 1) {
+      const all = indices ?? records.map((_, i) => i);
+      const half = Math.ceil(all.length / 2);
+      const first = await this.writeIndices(sink, batch, all.slice(0, half), failed);
+      const second = await this.writeIndices(sink, batch, all.slice(half), failed);
       return second ?? first;
     }
-    for (const [k, i] of indices.entries()) {
-      this.failures.recordFailed(sink, batch, error, attempted, positions[k]!, records[k], undefined, firstFailure(failed, i));
+    for (let k = 0; k < records.length; k++) {
+      this.failures.recordFailed(sink, batch, error, attempted, positions[k]!, records[k], undefined, firstFailure(failed, indices ? indices[k]! : k));
       if (this.control.failure) return undefined;
     }
     return undefined;

@@ -36,9 +36,18 @@ export class TransformStage {
   private async runStep(step: RuntimeTransform, batch: Batch): Promise<void> {
     const { records, positions, entry } = batch;
     const n = records.length;
-    const results: Array<TransformResult | typeof PASS | typeof FAILED> = new Array(n);
     const signal = this.control.abort.signal;
     const started = this.clock.now();
+    if (step.instance.processBatch && !step.when && !entry && !step.throttle.limited && n > 0) {
+      const whole = this.runBatch(step, batch, started);
+      if (whole) {
+        if (whole.pending) await Promise.all(whole.pending);
+        if (signal.aborted) return;
+        this.collect(step, batch, whole.results);
+        return;
+      }
+    }
+    const results: Array<TransformResult | typeof PASS | typeof FAILED> = new Array(n);
     let pending: Promise<void>[] | undefined;
     let syncCount = 0;
     for (let i = 0; i < n; i++) {
@@ -89,6 +98,29 @@ export class TransformStage {
     // A failed run commits nothing more; what this batch did is not counted.
     if (signal.aborted) return;
     this.collect(step, batch, results);
+  }
+
+  /**
+   * The whole batch in one `processBatch` call; the records it reports failed are retried (or
+   * routed to onError) one by one. Undefined when the call itself threw: the caller goes record by
+   * record, so each record meets its own fate.
+   */
+  private runBatch(step: RuntimeTransform, batch: Batch, started: number): { results: unknown[]; pending?: Promise<void>[] } | undefined {
+    let outcome;
+    try {
+      outcome = step.instance.processBatch!(batch.records, { positions: batch.positions, signal: this.control.abort.signal });
+    } catch {
+      return undefined;
+    }
+    const results = outcome.results as unknown[];
+    step.latency.add((this.clock.now() - started) / batch.records.length);
+    if (!outcome.failed || outcome.failed.length === 0) return { results };
+    const pending: Promise<void>[] = [];
+    for (const { index, error } of outcome.failed) {
+      results[index] = FAILED;
+      pending.push(this.retryRecord(step, batch, index, results, error, 2));
+    }
+    return { results, pending };
   }
 
   /** Awaits an asynchronous first attempt under the step's timeout; failures go to `retryRecord`. */
@@ -165,50 +197,66 @@ export class TransformStage {
     this.failures.recordFailed(step, batch, error, attempted, position, record);
   }
 
-  /** Gathers a transform's results into the batch's next records, counting each door. */
+  /**
+   * Gathers a transform's results into the batch's next records, counting each door. While every
+   * record maps to one record the positions (and replay entries) stay the same arrays; they are
+   * copied only from the first record that was dropped, failed or became several.
+   */
   private collect(step: RuntimeTransform, batch: Batch, results: unknown[]): void {
     const { records, positions, entry } = batch;
-    const outRecords: SluiceRecord[] = [];
-    const outPositions: RecordPosition[] = [];
-    const outEntry: number[] | undefined = entry ? [] : undefined;
+    const n = results.length;
+    const outRecords: SluiceRecord[] = new Array(n);
+    let outPositions: RecordPosition[] | undefined;
+    let outEntry: number[] | undefined;
+    let count = 0;
     let processed = 0;
     let out = 0;
     let filtered = 0;
     let produced = 0;
-    for (let i = 0; i < results.length; i++) {
+    for (let i = 0; i < n; i++) {
       const result = results[i];
-      if (result === FAILED) {
-        processed++;
-        continue;
-      }
-      if (result === PASS) {
-        outRecords.push(records[i]!);
-        outPositions.push(positions[i]!);
-        outEntry?.push(entry![i]!);
-        continue;
-      }
-      processed++;
-      if (result === null || result === undefined) {
-        filtered++;
-      } else if (Array.isArray(result)) {
-        if (result.length === 0) filtered++;
-        else produced += result.length - 1;
-        for (const r of result) {
-          outRecords.push(r as SluiceRecord);
+      if (result === PASS || (result !== FAILED && result !== null && result !== undefined && !Array.isArray(result))) {
+        if (result !== PASS) {
+          processed++;
+          out++;
+        }
+        outRecords[count] = (result === PASS ? records[i] : result) as SluiceRecord;
+        if (outPositions) {
           outPositions.push(positions[i]!);
           outEntry?.push(entry![i]!);
         }
-        out += result.length;
-      } else {
-        outRecords.push(result as SluiceRecord);
+        count++;
+        continue;
+      }
+      // From here on the output no longer lines up with the input.
+      if (!outPositions) {
+        outPositions = positions.slice(0, i);
+        outEntry = entry?.slice(0, i);
+      }
+      processed++;
+      if (result === FAILED) continue;
+      if (result === null || result === undefined) {
+        filtered++;
+        continue;
+      }
+      const many = result as SluiceRecord[];
+      if (many.length === 0) filtered++;
+      else produced += many.length - 1;
+      for (const r of many) {
+        if (count < n) outRecords[count] = r;
+        else outRecords.push(r);
+        count++;
         outPositions.push(positions[i]!);
         outEntry?.push(entry![i]!);
-        out++;
       }
+      out += many.length;
     }
+    outRecords.length = count;
     batch.records = outRecords;
-    batch.positions = outPositions;
-    batch.entry = outEntry;
+    if (outPositions) {
+      batch.positions = outPositions;
+      batch.entry = outEntry;
+    }
     this.counters.addStep(batch, step, 'in', processed);
     this.counters.addStep(batch, step, 'out', out);
     this.counters.addStep(batch, step, 'filtered', filtered);

@@ -185,6 +185,25 @@ export interface RecordInfo {
 /** A record, several records, or null/undefined to drop it (counted as filtered). */
 export type TransformResult = SluiceRecord | SluiceRecord[] | null | undefined;
 
+/** What the engine passes to `TransformInstance.processBatch`. */
+export interface BatchInfo {
+  /** `positions[i]` says where `records[i]` came from. */
+  readonly positions: readonly RecordPosition[];
+  /** Aborted when the run stops. */
+  readonly signal: AbortSignal;
+}
+
+/** What `processBatch` returns: a result per record, and the records that failed. */
+export interface BatchTransformResult {
+  /** `results[i]` is what `process(records[i])` would return (ignored for a failed record). */
+  readonly results: TransformResult[];
+  /**
+   * Records that threw, by index into the batch. Each is handled as if `process` had thrown on
+   * its first attempt: retried through `process` when its error is retryable, then `onError`.
+   */
+  readonly failed?: ReadonlyArray<{ readonly index: number; readonly error: unknown }>;
+}
+
 /** What a transform plugin's `create` returns. */
 export interface TransformInstance {
   /**
@@ -192,6 +211,15 @@ export interface TransformInstance {
    * `PermanentError`/`RecordError` for a record that will never pass; anything else is retried.
    */
   process(record: SluiceRecord, info: RecordInfo): TransformResult | Promise<TransformResult>;
+  /**
+   * Optional whole-batch form of `process` for transforms that answer synchronously (map,
+   * filter): one call and one loop per batch instead of a call, an `info` object and a rate or
+   * concurrency check per record. The engine uses it when the step has no `when:` and nothing
+   * limits it (no `rateLimit`, no Retry-After pause), and the batch is not a replay; otherwise,
+   * and for retries, it calls `process`. Must give the same results as `process` would, and must
+   * not keep `records` (return records, or new ones, in `results`).
+   */
+  processBatch?(records: readonly SluiceRecord[], info: BatchInfo): BatchTransformResult;
   close?(): Promise<void> | void;
 }
 

@@ -39,6 +39,21 @@ describe('filter', () => {
     expect(instance.process({ n: 11 }, info)).toEqual({ n: 11 });
   });
 
+  it('processBatch keeps the same records as process, passes them on uncopied, and names the records that throw', async () => {
+    const { createTestContext } = await import('@sluice/core/testing');
+    const ctx = createTestContext();
+    const instance = await filter.create({ where: 'record.user.age > 18' }, ctx);
+    const records: SluiceRecord[] = [{ user: { age: 20 } }, { user: { age: 3 } }, { id: 3 }, { user: { age: 30 } }];
+    const { results, failed } = instance.processBatch!(records, { positions: records.map(() => ({})), signal: ctx.signal });
+    expect(results[0]).toBe(records[0]);
+    expect(results[1]).toBeNull();
+    expect(results[3]).toBe(records[3]);
+    expect(failed).toHaveLength(1);
+    expect(failed![0]!.index).toBe(2);
+    expect(failed![0]!.error).toBeInstanceOf(RecordError);
+    expect(String(failed![0]!.error)).toMatch(/where: /);
+  });
+
   it('fails a record whose expression throws with a record error', async () => {
     const run = filterRun({ where: 'record.user.age > 18' }, [{ id: 1 }]);
     await expect(run).rejects.toBeInstanceOf(RecordError);

@@ -81,6 +81,22 @@ describe('map', () => {
     expect(out).toEqual(records.map(({ id, n }) => ({ id, double: n * 2 })));
   });
 
+  it('processBatch gives what process gives, record by record, without changing the input, and names the records that throw', async () => {
+    const { createTestContext } = await import('@sluice/core/testing');
+    const ctx = createTestContext();
+    const config: MapConfig = { set: { 'user.email': 'record.email.trim()', n2: 'record.n * 2' }, rename: { n: 'count' } };
+    const instance = await map.create(config, ctx);
+    const records = deepFreeze([{ id: 1, n: 1, email: ' a ' }, { id: 2, n: 2 }, { id: 3, n: 3, email: 'c', user: { name: 'x' } }] as SluiceRecord[]);
+    const { results, failed } = instance.processBatch!(records, { positions: records.map(() => ({})), signal: ctx.signal });
+    const info = { position: {}, attempt: 1, signal: ctx.signal };
+    expect(results[0]).toEqual(instance.process(records[0]!, info));
+    expect(results[2]).toEqual(instance.process(records[2]!, info));
+    expect(results[2]).toEqual({ id: 3, count: 3, email: 'c', user: { name: 'x', email: 'c' }, n2: 6 });
+    expect(failed).toHaveLength(1);
+    expect(failed![0]!.index).toBe(1);
+    expect(String(failed![0]!.error)).toMatch(/set\.user\.email: /);
+  });
+
   it('fails a record whose expression throws with a record error naming the field', async () => {
     const run = mapRun({ set: { 'user.email': 'record.email.trim()' } }, [{ id: 1 }]);
     await expect(run).rejects.toBeInstanceOf(RecordError);

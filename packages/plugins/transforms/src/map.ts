@@ -1,6 +1,7 @@
 import {
   defineTransform,
   RecordError,
+  type BatchTransformResult,
   type CompiledExpression,
   type ConfigOf,
   type PluginContext,
@@ -151,16 +152,30 @@ function createMap(config: MapConfig, ctx: PluginContext) {
   const actions = buildKeyActions(config.rename ?? {}, config.remove ?? []);
   const hasSet = setRoots.length > 0;
 
+  const process = (record: SluiceRecord): SluiceRecord => {
+    let out = record;
+    if (hasSet) {
+      out = copyFor(record, setRoots);
+      applySet(out, setRoots, record);
+    }
+    if (actions !== undefined) out = applyKeyActions(out, actions);
+    else if (!hasSet) out = { ...record };
+    return out;
+  };
   return {
-    process(record: SluiceRecord): SluiceRecord {
-      let out = record;
-      if (hasSet) {
-        out = copyFor(record, setRoots);
-        applySet(out, setRoots, record);
+    process,
+    // One loop per batch, no per-record call from the engine.
+    processBatch(records: readonly SluiceRecord[]): BatchTransformResult {
+      const results: SluiceRecord[] = new Array(records.length);
+      let failed: Array<{ index: number; error: unknown }> | undefined;
+      for (let i = 0; i < records.length; i++) {
+        try {
+          results[i] = process(records[i]!);
+        } catch (error) {
+          (failed ??= []).push({ index: i, error });
+        }
       }
-      if (actions !== undefined) out = applyKeyActions(out, actions);
-      else if (!hasSet) out = { ...record };
-      return out;
+      return failed ? { results, failed } : { results };
     },
   };
 }
