@@ -78,6 +78,11 @@ export interface RunOptions {
   readonly deadLetterState?: unknown;
   /** Run one slice of the source (distributed runs); the checkpoint is kept per partition. */
   readonly partition?: { readonly index: number; readonly count: number; readonly spec: unknown };
+  /**
+   * Shared `rateLimit` state by step id (`StepThrottle.sharedState()`): runs given the same
+   * buffers — e.g. the worker threads of one run — share each step's rate and Retry-After pauses.
+   */
+  readonly limiters?: Readonly<Record<string, SharedArrayBuffer>>;
   /** Dead-letter `with` overrides (replay writes to a temp file). */
   readonly deadLetterConfig?: Readonly<Record<string, unknown>>;
   /** How long to wait for the job state's lock while another run holds it (default 0: fail at once). */
@@ -194,7 +199,7 @@ export class JobRun {
       const throttles = new Map<string, StepThrottle>();
       const throttleOf = (step: StepPlan) => {
         let throttle = throttles.get(step.id);
-        if (!throttle) throttles.set(step.id, (throttle = new StepThrottle(clock, step.rate)));
+        if (!throttle) throttles.set(step.id, (throttle = new StepThrottle(clock, step.rate, options.limiters?.[step.id])));
         return throttle;
       };
       const ledgers = new Map<string, Promise<Ledger>>();

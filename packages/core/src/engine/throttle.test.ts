@@ -54,6 +54,30 @@ class VirtualClock implements Clock {
   }
 }
 
+/** Timers as the real ones fire: whole milliseconds, rounded up, and a little late. */
+class LaggyClock extends VirtualClock {
+  override sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return super.sleep(Math.ceil(Math.max(ms, 1)) + 0.25, signal);
+  }
+}
+
+/** `callers` loops taking from `throttle` until `seconds` of clock time passed; the start times. */
+async function drive(clock: VirtualClock, throttle: StepThrottle, callers: number, seconds: number): Promise<number[]> {
+  const times: number[] = [];
+  const end = seconds * 1000;
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      for (;;) {
+        await throttle.take();
+        const now = clock.now();
+        if (now >= end) return;
+        times.push(now);
+      }
+    }),
+  );
+  return times;
+}
+
 /** The most events any closed window [t, t + width] holds. */
 function densest(times: number[], width: number): number {
   const sorted = [...times].sort((a, b) => a - b);
@@ -88,6 +112,39 @@ describe('StepThrottle', () => {
     for (let i = 1; i < sorted.length; i++) expect(sorted[i]! - sorted[i - 1]!).toBeGreaterThanOrEqual(49);
     expect(sorted[0]).toBe(0);
     expect(sorted[99]).toBeLessThanOrEqual(99 * 50 + 100);
+  });
+
+  it.each([
+    [1, 30, 1],
+    [100, 5, 4],
+    [2_000, 3, 16],
+    [20_000, 2, 32],
+    [50_000, 2, 32],
+  ])('rate %i/s over %i s at concurrency %i, with timers that fire late: within 3 %%, never more than rate + 1 in a second', async (rate, seconds, callers) => {
+    for (const clock of [new VirtualClock(), new LaggyClock()]) {
+      const throttle = new StepThrottle(clock, { perSecond: rate });
+      const times = await drive(clock, throttle, callers, seconds);
+      const delivered = times.length / seconds;
+      expect(Math.abs(delivered / rate - 1), `${clock.constructor.name}: ${delivered}/s`).toBeLessThanOrEqual(0.03);
+      expect(densest(times, 1000)).toBeLessThanOrEqual(rate + 1);
+    }
+  });
+
+  it('limiters over one shared buffer (one per worker thread) share the rate', async () => {
+    const clock = new VirtualClock();
+    const first = new StepThrottle(clock, { perSecond: 1000 });
+    const second = new StepThrottle(clock, { perSecond: 1000 }, first.buffer);
+    const [a, b] = await Promise.all([drive(clock, first, 8, 3), drive(clock, second, 8, 3)]);
+    expect(a.length).toBeGreaterThan(500);
+    expect(b.length).toBeGreaterThan(500);
+    expect(Math.abs((a.length + b.length) / 3000 - 1)).toBeLessThanOrEqual(0.03);
+    expect(densest([...a, ...b], 1000)).toBeLessThanOrEqual(1001);
+    // A pause asked through one holds the other.
+    first.pauseFor(2000);
+    expect(second.limited).toBe(true);
+    const at = clock.now();
+    await second.take();
+    expect(clock.now()).toBeGreaterThanOrEqual(at + 2000);
   });
 
   it('takes spread over time refill the bucket but never burst above one token', async () => {

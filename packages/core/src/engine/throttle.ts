@@ -2,39 +2,90 @@ import type { Clock } from './clock.js';
 import type { Rate } from '../job/values.js';
 
 /**
- * A step's shared gate: a token bucket for `rateLimit`, and a pause the whole step honours
- * (an HTTP 429 with Retry-After pauses every in-flight call of the step, not only the one).
+ * How far ahead of its slot a call may start when slots are closer than timers can wake (they fire
+ * in whole milliseconds; at 50,000/s calls are 20 µs apart).
+ */
+const LEAD_MS = 1;
+/** A caller waking up to this late keeps the schedule (the next slot does not move back). */
+const CATCH_UP_MS = 5;
+/** The one-second window, in 1 ms buckets (1001 of them cover any closed window [t − 1000, t]). */
+const BUCKETS = 1001;
+
+// Layout of the shared state: a lock and the window's total (int32), the next slot, the pause and
+// the last bucket advanced to (float64), then the buckets (int32).
+const LOCK = 0;
+const TOTAL = 1;
+const NEXT = 0;
+const PAUSED = 1;
+const LAST_MS = 2;
+const FLOATS_AT = 16;
+const BUCKETS_AT = FLOATS_AT + 3 * 8;
+const BYTES = BUCKETS_AT + BUCKETS * 4;
+
+/**
+ * A step's shared gate: `rateLimit` and a pause the whole step honours (an HTTP 429 with
+ * Retry-After pauses every in-flight call of the step, not only the one).
+ *
+ * The rate is exact from a call per minute to 50,000/s and beyond: calls get evenly spaced slots
+ * (`next` moves by 1/rate per call, not by the time a caller happened to wake), at high rates a call
+ * may start up to 1 ms before its slot so that sub-millisecond spacing needs no sub-millisecond
+ * timers, and a
+ * sliding one-second window (1 ms buckets) refuses any call that would put more than rate + 1 in a
+ * second — so a caller that woke late never catches up in a burst.
+ *
+ * The state lives in a `SharedArrayBuffer` behind an `Atomics` lock, so limiters built over the
+ * same `buffer` (`new StepThrottle(clock, rate, buffer)`, e.g. one per worker thread) share one
+ * rate. The clock must be the same for all of them (`Date.now()` is).
  */
 export class StepThrottle {
-  private tokens: number;
-  private last: number;
-  private pausedUntil = 0;
-  private readonly capacity: number;
-  /** Callers waiting for a token, served in order. */
+  readonly buffer: SharedArrayBuffer;
+  private readonly ints: Int32Array;
+  private readonly floats: Float64Array;
+  private readonly buckets: Int32Array;
+  private readonly intervalMs: number;
+  private readonly leadMs: number;
+  /** Most calls any closed one-second window may hold. */
+  private readonly perWindow: number;
+  /** The slot the caller at the head of this instance's queue holds. */
+  private reserved: number | undefined;
+  /** Callers of this instance waiting for a turn, served in order. */
   private queue: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly clock: Clock,
     private readonly rate?: Rate,
+    shared?: SharedArrayBuffer,
   ) {
-    // No bursts: calls are spaced evenly, so any one-second window sees at most rate + 1 calls.
-    this.capacity = rate ? 1 : Infinity;
-    this.tokens = rate ? 1 : Infinity;
-    this.last = clock.now();
+    this.buffer = shared ?? StepThrottle.sharedState();
+    if (this.buffer.byteLength !== BYTES) throw new Error(`a limiter's shared state is ${BYTES} bytes, not ${this.buffer.byteLength}`);
+    this.ints = new Int32Array(this.buffer, 0, 2);
+    this.floats = new Float64Array(this.buffer, FLOATS_AT, 3);
+    this.buckets = new Int32Array(this.buffer, BUCKETS_AT, BUCKETS);
+    this.intervalMs = rate ? 1000 / rate.perSecond : 0;
+    this.leadMs = this.intervalMs < 10 * LEAD_MS ? LEAD_MS : 0;
+    this.perWindow = rate ? Math.floor(rate.perSecond) + 1 : Infinity;
+  }
+
+  /** Fresh state for limiters that will share it (all zeros is a valid, idle state). */
+  static sharedState(): SharedArrayBuffer {
+    return new SharedArrayBuffer(BYTES);
   }
 
   get limited(): boolean {
-    return this.rate !== undefined || this.pausedUntil > this.clock.now();
+    return this.rate !== undefined || this.floats[PAUSED]! > this.clock.now();
   }
 
   /** Pauses every caller of this step until `ms` from now (longest pause wins). */
   pauseFor(ms: number): void {
-    this.pausedUntil = Math.max(this.pausedUntil, this.clock.now() + ms);
+    const until = this.clock.now() + ms;
+    this.locked(() => {
+      if (until > this.floats[PAUSED]!) this.floats[PAUSED] = until;
+    });
   }
 
-  /** Waits for the pause to end and for a token. Resolves at once when nothing limits the step. */
+  /** Waits for the pause to end and for a slot. Resolves at once when nothing limits the step. */
   take(signal?: AbortSignal): Promise<void> {
-    if (!this.rate && this.pausedUntil <= this.clock.now()) return Promise.resolve();
+    if (!this.rate && this.floats[PAUSED]! <= this.clock.now()) return Promise.resolve();
     const turn = this.queue.then(() => this.wait(signal));
     this.queue = turn.catch(() => undefined);
     return turn;
@@ -43,19 +94,72 @@ export class StepThrottle {
   private async wait(signal?: AbortSignal): Promise<void> {
     for (;;) {
       signal?.throwIfAborted();
-      const now = this.clock.now();
-      if (this.pausedUntil > now) {
-        await this.clock.sleep(this.pausedUntil - now, signal);
-        continue;
+      const delay = this.tryTake(this.clock.now());
+      if (delay === 0) return;
+      await this.clock.sleep(delay, signal);
+    }
+  }
+
+  /**
+   * Takes a slot now (0), or says how long to wait before asking again. The caller at the head of
+   * this instance's queue reserves the next free slot first, so limiters sharing the state are
+   * served in the order they asked, whoever's timer happens to fire first.
+   */
+  private tryTake(now: number): number {
+    return this.locked(() => {
+      const f = this.floats;
+      if (f[PAUSED]! > now) {
+        // The slot is lost in the pause; after it, the schedule starts again from its end.
+        this.reserved = undefined;
+        return f[PAUSED]! - now;
       }
-      if (!this.rate) return;
-      this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) / 1000) * this.rate.perSecond);
-      this.last = now;
-      if (this.tokens >= 1) {
-        this.tokens -= 1;
-        return;
+      if (!this.rate) return 0;
+      if (this.reserved === undefined) {
+        // Slots stay evenly spaced: a caller that woke a little late does not push the next one
+        // back (an idle limiter starts from now, so idling earns no burst).
+        this.reserved = f[NEXT]! >= now - CATCH_UP_MS ? f[NEXT]! : now;
+        f[NEXT] = this.reserved + this.intervalMs;
       }
-      await this.clock.sleep(Math.ceil(((1 - this.tokens) / this.rate.perSecond) * 1000), signal);
+      const early = this.reserved - this.leadMs - now;
+      if (early > 0) return early;
+      const ms = Math.floor(now);
+      this.advance(ms);
+      if (this.ints[TOTAL]! >= this.perWindow) return Math.max(this.oldestLeaves(ms) - now, 0.001);
+      this.buckets[ms % BUCKETS] = this.buckets[ms % BUCKETS]! + 1;
+      this.ints[TOTAL] = this.ints[TOTAL]! + 1;
+      this.reserved = undefined;
+      return 0;
+    });
+  }
+
+  /** Empties the buckets that fell out of the window [ms − 1000, ms]. */
+  private advance(ms: number): void {
+    const last = this.floats[LAST_MS]!;
+    if (ms <= last) return;
+    const from = Math.max(last + 1, ms - BUCKETS + 1);
+    for (let b = from; b <= ms; b++) {
+      const i = b % BUCKETS;
+      this.ints[TOTAL] = this.ints[TOTAL]! - this.buckets[i]!;
+      this.buckets[i] = 0;
+    }
+    this.floats[LAST_MS] = ms;
+  }
+
+  /** When the oldest call in the window leaves it (the window is full, so there is one). */
+  private oldestLeaves(ms: number): number {
+    for (let b = ms - BUCKETS + 1; b <= ms; b++) {
+      if (this.buckets[((b % BUCKETS) + BUCKETS) % BUCKETS]! > 0) return b + BUCKETS;
+    }
+    return ms + 1;
+  }
+
+  /** Runs `fn` holding the lock; the sections are a few operations long, so waiting spins. */
+  private locked<T>(fn: () => T): T {
+    while (Atomics.compareExchange(this.ints, LOCK, 0, 1) !== 0);
+    try {
+      return fn();
+    } finally {
+      Atomics.store(this.ints, LOCK, 0);
     }
   }
 }
