@@ -7,9 +7,12 @@ import type { Rate } from '../job/values.js';
  */
 const LEAD_MS = 1;
 /** A caller waking up to this late keeps the schedule (the next slot does not move back). */
-const CATCH_UP_MS = 5;
-/** The one-second window, in 1 ms buckets (1001 of them cover any closed window [t − 1000, t]). */
-const BUCKETS = 1001;
+const CATCH_UP_MS = 25;
+/**
+ * The one-second window, in 1 ms buckets: 1001 of them cover any closed window [t − 1000, t]; one
+ * more keeps a margin for callers whose clock reading lags ours by a millisecond.
+ */
+const BUCKETS = 1002;
 
 // Layout of the shared state: a lock and the window's total (int32), the next slot, the pause and
 // the last bucket advanced to (float64), then the buckets (int32).
@@ -132,7 +135,7 @@ export class StepThrottle {
     });
   }
 
-  /** Empties the buckets that fell out of the window [ms − 1000, ms]. */
+  /** Empties the buckets that fell out of the window [ms − BUCKETS + 1, ms]. */
   private advance(ms: number): void {
     const last = this.floats[LAST_MS]!;
     if (ms <= last) return;
