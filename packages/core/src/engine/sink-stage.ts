@@ -1,10 +1,12 @@
 import { isRetryable } from '../errors/index.js';
+import type { DeadLetterEntry } from '../events/types.js';
 import type { SluiceRecord, WriteResult } from '../plugin/types.js';
 import type { Attempts } from './attempts.js';
 import { subset, type Batch } from './batch.js';
 import type { Clock } from './clock.js';
 import type { RunCounters } from './counters.js';
-import { RunFailure, messageOf, type RunControl } from './failure.js';
+import { RunFailure, formatPosition, messageOf, type RunControl } from './failure.js';
+import { safeDeadLetter } from './dead-letters.js';
 import type { FailureRouter } from './failures.js';
 import { SinkLane } from './sink-lane.js';
 import { AttemptInfo, type RuntimeSink } from './steps.js';
@@ -62,23 +64,47 @@ export class SinkStage {
     });
   }
 
-  /** Writes a finished batch's dead letters (batches in source order); the dead-letter sink's state after them. */
+  /**
+   * Writes a finished batch's dead letters (batches in source order); the dead-letter sink's state
+   * after them. Every dead letter counted must be on disk: entries the sink refuses are written
+   * again in a safe form (`safeDeadLetter`), and a refusal of that fails the run, so the batch is
+   * not committed and no count claims them.
+   */
   async writeDeadLetters(batch: Batch): Promise<unknown> {
     const dl = this.deadLetter;
     if (batch.dead.length === 0) return dl.state;
+    const first = await this.writeDeadLetterEntries(batch, batch.dead, 1);
+    let state = first?.state;
+    const refused = first?.rejected ?? [];
+    if (refused.length > 0) {
+      const safe = refused.map(({ index, error }) => safeDeadLetter(batch.dead[index]!, this.redact(messageOf(error))));
+      const second = await this.writeDeadLetterEntries(batch, safe, 2);
+      const again = second?.rejected ?? [];
+      if (again.length > 0) {
+        const entry = safe[again[0]!.index]!;
+        throw new RunFailure(
+          `cannot write dead letters: the dead-letter sink refused ${again.length} of them even in a safe form (step '${entry.step}' at ` +
+            `${formatPosition(entry.position)}: ${this.redact(messageOf(again[0]!.error))}); the batch is not committed`,
+        );
+      }
+      if (second?.state !== undefined) state = second.state;
+    }
+    dl.state = state !== undefined ? state : dl.instance.state?.();
+    return dl.state;
+  }
+
+  private async writeDeadLetterEntries(batch: Batch, entries: readonly DeadLetterEntry[], attempt: number): Promise<WriteResult | undefined> {
+    const dl = this.deadLetter;
     const signal = this.control.abort.signal;
-    const records = batch.dead as unknown as SluiceRecord[];
     try {
-      await this.attempts.withTimeout(
-        dl.instance.write(records, { seq: batch.seq, positions: batch.dead.map((d) => d.position), attempt: 1, signal }),
+      return (await this.attempts.withTimeout(
+        dl.instance.write(entries as unknown as SluiceRecord[], { seq: batch.seq, positions: entries.map((d) => d.position), attempt, signal }),
         dl.plan.timeoutMs,
-        new AttemptInfo({}, 1, signal),
-      );
-      dl.state = dl.instance.state?.();
+        new AttemptInfo({}, attempt, signal),
+      )) as WriteResult | undefined;
     } catch (error) {
       throw new RunFailure(`cannot write dead letters: ${this.redact(messageOf(error))}`, { cause: error });
     }
-    return dl.state;
   }
 
   /**

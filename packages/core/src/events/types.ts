@@ -64,6 +64,8 @@ export interface DeadLetterEntry {
   readonly at: string;
   readonly record?: unknown;
   readonly raw?: string;
+  /** Set when the dead-letter sink could not write the entry as it was: what was made safe, and why. */
+  readonly note?: string;
 }
 
 export type RunEvent =
