@@ -34,6 +34,7 @@ export type {
   BatchTransformResult,
   RecordInfo,
   RecordPosition,
+  RetryNotice,
   ReadOptions,
   SinkInstance,
   SluiceRecord,

@@ -3,7 +3,7 @@ import type { Ledger } from '../checkpoint/ledger.js';
 import type { BusLogger } from '../events/bus.js';
 import { compileExpression, compileTemplate, type ExpressionScope, type TemplateOptions } from '../expr/index.js';
 import type { JobPlan, StepPlan } from '../job/plan.js';
-import type { JobInfo, PluginContext } from '../plugin/types.js';
+import type { JobInfo, PluginContext, RetryNotice } from '../plugin/types.js';
 import type { Clock } from './clock.js';
 import type { ConnectionRegistry } from './connections.js';
 import type { StepThrottle } from './throttle.js';
@@ -21,6 +21,8 @@ export interface ContextServices {
   readonly redact: (text: string) => string;
   readonly ledger: (name: string) => Promise<Ledger>;
   readonly throttleOf: (step: StepPlan) => StepThrottle;
+  /** Counts a retry a plugin made itself (`ctx.countRetry`). */
+  readonly countRetry: (step: StepPlan, retry: RetryNotice) => void;
 }
 
 /** The names an expression of this job sees besides `record`. */
@@ -69,5 +71,6 @@ export function pluginContext(services: ContextServices, step: StepPlan, state: 
     template: (source: string, options?: TemplateOptions) => compileTemplate(source, scope, { ...options, timeoutMs: step.timeoutMs }),
     state,
     redact: services.redact,
+    countRetry: (retry: RetryNotice) => services.countRetry(step, retry),
   };
 }

@@ -21,6 +21,8 @@ export class RunCounters {
   readonly live: JobCounters;
   readonly thisRun: JobCounters = emptyJobCounters();
   private readonly committedSteps = new Map<string, StepCounters>();
+  /** Counts of no batch (a plugin's own retries): live at once, committed with the next batch. */
+  readonly loose: BatchCounts = emptyBatchCounts();
 
   /** Continues the resumed checkpoint's totals, job and steps alike. */
   constructor(resume: Checkpoint | undefined, steps: ReadonlyArray<RuntimeStep<unknown>>) {
@@ -54,11 +56,19 @@ export class RunCounters {
     return this.live.deadLettered + this.live.skipped;
   }
 
-  /** Folds a batch everything has finished into the committed totals. */
+  /** Folds a batch everything has finished into the committed totals, with the loose counts so far. */
   commit(batch: BatchCounts): void {
+    this.fold(batch);
+    this.fold(this.loose);
+    for (const key of Object.keys(this.loose.counts) as Array<keyof JobCounters>) this.loose.counts[key] = 0;
+    this.loose.stepCounts.clear();
+  }
+
+  private fold(batch: BatchCounts): void {
     for (const key of Object.keys(batch.counts) as Array<keyof JobCounters>) this.committed[key] += batch.counts[key];
     for (const [id, counts] of batch.stepCounts) {
-      const total = this.committedSteps.get(id)!;
+      const total = this.committedSteps.get(id);
+      if (!total) continue;
       for (const key of Object.keys(counts) as Array<keyof StepCounters>) total[key] += counts[key];
     }
   }

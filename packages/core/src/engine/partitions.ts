@@ -53,6 +53,8 @@ export async function planPartitions(plan: JobPlan, n: number, options: PlanPart
     signal: abort.signal,
     redact: redactor.redact,
     ledger: () => Promise.reject(new Error('no ledger while planning partitions')),
+    // Splitting is not a run: a retry while planning shows only in the plugin's own log.
+    countRetry: () => undefined,
     throttleOf: (s: StepPlan) => {
       let throttle = throttles.get(s.id);
       if (!throttle) throttles.set(s.id, (throttle = new StepThrottle(clock, s.rate)));

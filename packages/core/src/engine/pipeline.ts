@@ -2,6 +2,7 @@ import type { Checkpoint, CheckpointStore } from '../checkpoint/types.js';
 import type { EventBus } from '../events/bus.js';
 import type { ProgressSnapshot, RunSummary } from '../events/types.js';
 import type { JobPlan } from '../job/plan.js';
+import type { RetryNotice } from '../plugin/types.js';
 import { Attempts } from './attempts.js';
 import type { Batch, EnginePage } from './batch.js';
 import { Checkpointer } from './checkpointer.js';
@@ -94,6 +95,22 @@ export class Pipeline {
       o.resume ? { seq: o.resume.seq, cursor: o.resume.cursor, ...this.sinkStage.states() } : undefined,
     );
     this.meter = new ProgressMeter(o.plan.name, all, this.counters, o.clock);
+  }
+
+  /** A retry a plugin made itself: counted on its step now, committed with the next batch. */
+  countRetry(stepId: string, retry: RetryNotice): void {
+    const o = this.o;
+    const step = [o.source, ...o.steps, ...o.sinks, o.deadLetter].find((s) => s.plan.id === stepId);
+    this.counters.add(this.counters.loose, 'retries', 1);
+    if (step) this.counters.addStep(this.counters.loose, step, 'retries', 1);
+    o.bus.emit({
+      type: 'retry',
+      step: stepId,
+      attempt: retry.attempt,
+      delayMs: retry.delayMs,
+      error: o.redact(retry.error === undefined ? 'retrying' : messageOf(retry.error)),
+      ...(retry.position ? { position: retry.position } : {}),
+    });
   }
 
   /** Stops reading; what is in flight finishes, the checkpoint is saved. */

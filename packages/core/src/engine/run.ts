@@ -11,7 +11,7 @@ import type { RunSummary, ProgressSnapshot } from '../events/types.js';
 import { StartupRefusal } from '../errors/index.js';
 import { compileExpression } from '../expr/index.js';
 import type { JobPlan, StepPlan } from '../job/plan.js';
-import type { PluginContext, SinkInstance, SourceInstance, TransformInstance } from '../plugin/types.js';
+import type { PluginContext, RetryNotice, SinkInstance, SourceInstance, TransformInstance } from '../plugin/types.js';
 import { systemClock, type Clock } from './clock.js';
 import { expressionScopeOf, jobInfoOf, pluginContext, type ContextServices } from './context.js';
 import { RunConnections, type ConnectionRegistry } from './connections.js';
@@ -128,6 +128,7 @@ export class JobRun {
   private pipeline: Pipeline | undefined;
   private readonly abort = new AbortController();
   private readonly stopRequests: string[] = [];
+  private readonly earlyRetries: Array<[string, RetryNotice]> = [];
 
   constructor(
     readonly plan: JobPlan,
@@ -229,6 +230,11 @@ export class JobRun {
         redact: redactor.redact,
         ledger,
         throttleOf,
+        // Plugins are made before the pipeline; a retry counted before it exists waits for it.
+        countRetry: (step, retry) => {
+          if (this.pipeline) this.pipeline.countRetry(step.id, retry);
+          else this.earlyRetries.push([step.id, retry]);
+        },
       };
       const makeContext = (step: StepPlan, state: unknown): PluginContext => pluginContext(services, step, state);
 
@@ -294,6 +300,7 @@ export class JobRun {
         ...(options.partition ? { partition: options.partition.spec } : {}),
       });
       for (const reason of this.stopRequests) this.pipeline.stop(reason);
+      for (const [id, retry] of this.earlyRetries.splice(0)) this.pipeline.countRetry(id, retry);
       const summary = await this.pipeline.run();
       this.failure = this.pipeline.error;
       this.lastStates = { sinks: Object.fromEntries(sinks.map((s) => [s.plan.id, s.state])), deadLetter: deadLetter.state };

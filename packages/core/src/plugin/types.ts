@@ -102,6 +102,27 @@ export interface PluginContext {
    * one per call themselves.
    */
   readonly throttle: { take(signal?: AbortSignal): Promise<void>; pauseFor(ms: number): void };
+  /**
+   * Counts a retry this plugin makes itself — a page fetched again, a message resent inside one
+   * write — on the step's `retries`, in the job's totals, the summary, the progress screen, the
+   * JSON events (a `retry` event) and the report. Retries the engine makes (a transform's record,
+   * a sink's batch) are counted already: call this only for the ones inside your own loop, once
+   * per retry, before waiting `delayMs`. `attempt` is the attempt about to be made (2 for the first
+   * retry); the error's message is redacted like every other.
+   */
+  countRetry(retry: RetryNotice): void;
+}
+
+/** A retry a plugin made itself, for `PluginContext.countRetry`. */
+export interface RetryNotice {
+  /** The attempt about to be made: 2 for the first retry. */
+  readonly attempt: number;
+  /** How long the plugin waits before it. */
+  readonly delayMs: number;
+  /** What failed. */
+  readonly error?: unknown;
+  /** Where, when the retry concerns one record. */
+  readonly position?: RecordPosition;
 }
 
 // ---------- sources ----------

@@ -12,6 +12,7 @@ import { compileSchema } from '../job/ajv.js';
 import { defineSink } from '../plugin/define.js';
 import type {
   PluginContext,
+  RetryNotice,
   PluginKind,
   RuleViolation,
   SinkDefinition,
@@ -76,13 +77,15 @@ export class MemoryLogger implements Logger {
 
 /**
  * A real plugin context over a temp folder, for a plugin's own tests: expressions and templates
- * compile, `ctx.ledger` is a file ledger, `ctx.logger` keeps its lines (`ctx.logger.lines`).
+ * compile, `ctx.ledger` is a file ledger, `ctx.logger` keeps its lines (`ctx.logger.lines`) and
+ * `ctx.retries` the retries the plugin counted with `ctx.countRetry`.
  */
-export function createTestContext(options: TestContextOptions = {}): PluginContext & { logger: MemoryLogger } {
+export function createTestContext(options: TestContextOptions = {}): PluginContext & { logger: MemoryLogger; retries: RetryNotice[] } {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'sluice-test-'));
   const jobName = options.jobName ?? 'test';
   const scope = { env: options.env ?? {}, job: { name: jobName } };
   const secrets = options.secrets ?? [];
+  const retries: RetryNotice[] = [];
   return {
     job: { name: jobName, dir, fingerprint: 'test', runId: 'test-run', dryRun: options.dryRun ?? false, checkpoint: options.checkpoint ?? { store: 'none' } },
     step: {
@@ -103,6 +106,8 @@ export function createTestContext(options: TestContextOptions = {}): PluginConte
     redact: new Redactor(secrets).redact,
     ledger: (name: string) => FileLedger.open(join(dir, '.sluice', `${jobName}.${name}.ledger`)),
     throttle: new StepThrottle(options.clock ?? systemClock, options.rate),
+    retries,
+    countRetry: (retry: RetryNotice) => void retries.push(retry),
   };
 }
 

@@ -170,6 +170,7 @@ export class EmailWriter implements SinkInstance {
         // 421: the server is closing the channel (busy, or a per-connection limit): slow the whole step.
         if (failure.responseCode === 421) this.ctx.throttle.pauseFor(delay);
         this.counts.retried++;
+        this.ctx.countRetry({ attempt: attempt + 1, delayMs: delay, error: transient });
         try {
           await this.ctx.clock.sleep(delay, signal);
         } catch {

@@ -325,6 +325,7 @@ class PageReader {
         const exp = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.multiplier ** (attempt - 1));
         const delay = retryAfter !== undefined ? Math.min(policy.maxDelayMs, retryAfter) : policy.jitter ? Math.floor(Math.random() * exp) : exp;
         this.ctx.logger.warn(`${this.ctx.redact(error.message)}; retrying in ${delay}ms (attempt ${attempt + 1} of ${policy.attempts})`);
+        this.ctx.countRetry({ attempt: attempt + 1, delayMs: delay, error });
         await this.ctx.clock.sleep(delay, signal);
       }
     }
