@@ -70,7 +70,7 @@ export function plainRenderer(watch: RunWatch, out: NodeJS.WritableStream, optio
         if (event.level === 'warn' || event.level === 'error') write(`${event.level}: ${event.message}`);
         break;
       case 'stopping':
-        write(`stopping: ${event.reason}; finishing batches in flight, then saving the checkpoint`);
+        write(`stopping: ${event.reason}; finishing batches in flight${event.checkpoint !== false ? ', then saving the checkpoint' : ' (no checkpoint is saved)'}`);
         break;
       default:
         break;

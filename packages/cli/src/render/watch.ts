@@ -31,6 +31,8 @@ export interface ProgressView {
   readonly phase: Phase;
   /** Why the run is stopping or stopped. */
   readonly reason?: string;
+  /** Whether the stop ends with a checkpoint (false for `--limit`, dry runs). */
+  readonly checkpointOnStop?: boolean;
   readonly elapsedMs: number;
   readonly counters: JobCounters;
   readonly steps: readonly StepSnapshot[];
@@ -118,6 +120,7 @@ export class EtaMeter {
 export class RunWatch {
   phase: Phase = 'starting';
   reason: string | undefined;
+  checkpointOnStop = true;
   resumed = false;
   dryRun = false;
   summary: RunSummary | undefined;
@@ -189,6 +192,7 @@ export class RunWatch {
       case 'stopping':
         if (this.phase !== 'failed') this.phase = 'stopping';
         this.reason = event.reason;
+        this.checkpointOnStop = event.checkpoint !== false;
         this.stoppedEarly = true;
         break;
       case 'end':
@@ -232,6 +236,7 @@ export class RunWatch {
       source: this.info.source,
       phase: this.phase,
       ...(this.reason ? { reason: redact(this.reason) } : {}),
+      checkpointOnStop: this.checkpointOnStop,
       elapsedMs: summary ? summary.durationMs : (snapshot?.elapsedMs ?? now - this.startedAt),
       counters,
       steps,

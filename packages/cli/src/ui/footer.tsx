@@ -53,7 +53,8 @@ export function ErrorLines({ view, columns }: { view: ProgressView; columns: num
 /** What the keys do, or what is happening once a stop was asked for. */
 export function KeyHints({ view, keys, columns }: { view: ProgressView; keys: boolean; columns: number }) {
   if (view.phase === 'stopping') {
-    const text = `stopping (${view.reason ?? 'asked to'}): finishing ${view.batchesInFlight} batches in flight, then the checkpoint; Ctrl-C: quit now`;
+    const then = view.checkpointOnStop === false ? '' : ', then the checkpoint';
+    const text = `stopping (${view.reason ?? 'asked to'}): finishing ${view.batchesInFlight} batches in flight${then}; Ctrl-C: quit now`;
     return <Line width={columns} parts={[{ text, color: 'yellow' }]} />;
   }
   if (view.phase !== 'running' && view.phase !== 'starting') return null;

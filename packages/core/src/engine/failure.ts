@@ -35,6 +35,8 @@ export class RunControl {
     readonly abort: AbortController,
     private readonly bus: EventBus,
     private readonly redact: (text: string) => string,
+    /** Whether a stop ends with a checkpoint (not for `--limit`, dry runs, replays). */
+    private readonly checkpointing: boolean,
   ) {}
 
   get stopped(): boolean {
@@ -44,7 +46,7 @@ export class RunControl {
   stop(reason: string): void {
     if (this.stopReason || this.failure) return;
     this.stopReason = reason;
-    this.bus.emit({ type: 'stopping', reason });
+    this.bus.emit({ type: 'stopping', reason, checkpoint: this.checkpointing });
     this.readStop.abort(new Error(reason));
   }
 

@@ -75,7 +75,7 @@ export class Pipeline {
     this.slots = new Semaphore(o.plan.batch.inFlight);
     this.batchSize = o.resume?.batchSize ?? o.plan.batch.size;
     const all = [o.source, ...o.steps, ...o.sinks];
-    this.control = new RunControl(o.abort, o.bus, o.redact);
+    this.control = new RunControl(o.abort, o.bus, o.redact, o.checkpointing);
     this.counters = new RunCounters(o.resume, all);
     this.failures = new FailureRouter(o.plan, this.control, this.counters, o.bus, o.clock, o.redact);
     const attempts = new Attempts(this.counters, o.bus, o.clock, o.random, o.abort.signal, o.redact);
@@ -285,7 +285,8 @@ export class Pipeline {
       counters: { ...live },
       thisRun: { ...this.counters.thisRun },
       steps: [this.o.source, ...this.o.steps, ...this.o.sinks].map((s) => snapshotOf(s, now)),
-      ...(this.o.deadLetterPath && live.deadLettered > 0 ? { deadLetterPath: this.o.deadLetterPath } : {}),
+      // A dry run writes no dead letters: name no file.
+      ...(this.o.deadLetterPath && live.deadLettered > 0 && !this.o.dryRun ? { deadLetterPath: this.o.deadLetterPath } : {}),
       ...(last ? { checkpoint: { seq: last.seq, cursor: last.cursor } } : {}),
       dryRun: this.o.dryRun,
       resumed: this.o.resume !== undefined,

@@ -385,6 +385,29 @@ describe('rateLimit through the pipeline', () => {
   });
 });
 
+describe('dry runs and rate limits', () => {
+  it("a dry run keeps the rate of the transforms it calls, not of the sinks whose destination it never calls", async () => {
+    const text = `
+version: 1
+name: dry
+batch: { size: 5, inFlight: 2 }
+checkpoint: { store: none }
+source: { use: list }
+steps:
+  - { id: flaky, use: fn, rateLimit: 10/s }
+sink: { use: memory, rateLimit: 1/s }
+deadLetter: { use: dl }
+`;
+    // 30 calls at 10/s: 2.9 s of (virtual) time; the sink's 1/s over 6 batch writes would add 5 s.
+    const dry = await run(harness(30, (record) => record), text, { dryRun: true });
+    expect(dry.summary.status).toBe('done');
+    expect(dry.clock.now()).toBeGreaterThanOrEqual(2900);
+    expect(dry.clock.now()).toBeLessThan(3500);
+    const real = await run(harness(30, (record) => record), text);
+    expect(real.clock.now()).toBeGreaterThanOrEqual(5000);
+  });
+});
+
 describe('stopping and failing while records are in flight', () => {
   it('a graceful stop lets a record waiting for its retry finish', async () => {
     const stop = new AbortController();

@@ -200,7 +200,9 @@ export class JobRun {
       const throttles = new Map<string, StepThrottle>();
       const throttleOf = (step: StepPlan) => {
         let throttle = throttles.get(step.id);
-        if (!throttle) throttles.set(step.id, (throttle = new StepThrottle(clock, step.rate, options.limiters?.[step.id])));
+        // A dry run calls no sink's destination: their rate limits would only slow it down.
+        const rate = options.dryRun && step.kind === 'sink' ? undefined : step.rate;
+        if (!throttle) throttles.set(step.id, (throttle = new StepThrottle(clock, rate, options.limiters?.[step.id])));
         return throttle;
       };
       const ledgers = new Map<string, Promise<Ledger>>();

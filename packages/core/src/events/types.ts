@@ -76,7 +76,8 @@ export type RunEvent =
   | { type: 'skip'; step: string; error: string; position: RecordPosition }
   | { type: 'checkpoint'; seq: number; cursor: unknown; counters: JobCounters }
   | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string; fields?: Record<string, unknown> }
-  | { type: 'stopping'; reason: string }
+  /** `checkpoint`: whether the run saves a checkpoint once in-flight batches finish (not for `--limit`, dry runs, replays). */
+  | { type: 'stopping'; reason: string; checkpoint?: boolean }
   | { type: 'end'; summary: RunSummary };
 
 export interface RunSummary {
