@@ -6,7 +6,10 @@ import type { Rate } from '../job/values.js';
  * in whole milliseconds; at 50,000/s calls are 20 µs apart).
  */
 const LEAD_MS = 1;
-/** A caller waking up to this late keeps the schedule (the next slot does not move back). */
+/**
+ * A caller waking up to this late keeps the schedule (the next slot does not move back): a quarter
+ * of the spacing, at most 25 ms, so calls stay well apart even when timers fire late.
+ */
 const CATCH_UP_MS = 25;
 /**
  * The one-second window, in 1 ms buckets: 1001 of them cover any closed window [t − 1000, t]; one
@@ -47,6 +50,7 @@ export class StepThrottle {
   private readonly buckets: Int32Array;
   private readonly intervalMs: number;
   private readonly leadMs: number;
+  private readonly catchUpMs: number;
   /** Most calls any closed one-second window may hold. */
   private readonly perWindow: number;
   /** The slot the caller at the head of this instance's queue holds. */
@@ -66,6 +70,7 @@ export class StepThrottle {
     this.buckets = new Int32Array(this.buffer, BUCKETS_AT, BUCKETS);
     this.intervalMs = rate ? 1000 / rate.perSecond : 0;
     this.leadMs = this.intervalMs < 10 * LEAD_MS ? LEAD_MS : 0;
+    this.catchUpMs = Math.min(CATCH_UP_MS, this.intervalMs / 4) + this.leadMs;
     this.perWindow = rate ? Math.floor(rate.perSecond) + 1 : Infinity;
   }
 
@@ -117,10 +122,16 @@ export class StepThrottle {
         return f[PAUSED]! - now;
       }
       if (!this.rate) return 0;
+      if (this.reserved !== undefined && this.reserved < now - this.catchUpMs) {
+        // Woke far too late (a stalled process): the slot is gone; spacing starts again from now,
+        // so the callers behind do not follow back to back.
+        this.reserved = now;
+        if (f[NEXT]! < now + this.intervalMs) f[NEXT] = now + this.intervalMs;
+      }
       if (this.reserved === undefined) {
         // Slots stay evenly spaced: a caller that woke a little late does not push the next one
         // back (an idle limiter starts from now, so idling earns no burst).
-        this.reserved = f[NEXT]! >= now - CATCH_UP_MS ? f[NEXT]! : now;
+        this.reserved = f[NEXT]! >= now - this.catchUpMs ? f[NEXT]! : now;
         f[NEXT] = this.reserved + this.intervalMs;
       }
       const early = this.reserved - this.leadMs - now;
