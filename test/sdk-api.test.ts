@@ -7,6 +7,7 @@ import { ROOT } from './support/cli.js';
 
 /** The public API of `@sluice/core`: adding to it is a decision, so this list is spelled out. */
 const VALUES = [
+  'CheckpointLockedError',
   'MemoryLogger',
   'PLUGIN_API_VERSION',
   'ExpressionError',
@@ -19,6 +20,9 @@ const VALUES = [
   'checkConfig',
   'collectSource',
   'createTestContext',
+  'isStale',
+  'lockHolder',
+  'parseHolder',
   'defineSink',
   'defineSource',
   'defineTransform',
@@ -31,6 +35,7 @@ const TYPES = [
   'AnyPluginDefinition',
   'CapturedSink',
   'Checkpoint',
+  'CheckpointLock',
   'CheckpointStore',
   'CheckpointStoreFactory',
   'CheckpointStoreOptions',
@@ -45,6 +50,8 @@ const TYPES = [
   'JobCounters',
   'JobInfo',
   'Ledger',
+  'LockHolder',
+  'LockOptions',
   'LogLevel',
   'Logger',
   'OpenedConnection',

@@ -64,7 +64,8 @@ export { ExpressionError } from './expr/index.js';
 
 // Checkpoint stores a plugin package may add (`export const checkpointStores`)
 export type { Checkpoint, CheckpointStore } from './checkpoint/types.js';
-export { CheckpointLockedError, describeHolder, isStale, lockHolder, parseHolder, processAlive, type CheckpointLock, type LockHolder, type LockOptions } from './checkpoint/lock.js';
+// A checkpoint store's run lock (`CheckpointStore.lock`): the holder, its staleness, the refusal.
+export { CheckpointLockedError, isStale, lockHolder, parseHolder, type CheckpointLock, type LockHolder, type LockOptions } from './checkpoint/lock.js';
 export type { CheckpointStoreFactory, CheckpointStoreOptions } from './engine/run.js';
 export type { JobCounters, StepCounters } from './events/types.js';
 

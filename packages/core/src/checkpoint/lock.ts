@@ -74,6 +74,7 @@ export function isStale(holder: LockHolder): boolean {
   return holder.host === hostname() && holder.pid !== process.pid && !processAlive(holder.pid);
 }
 
+/** Reads a holder stored as JSON (a lock file, a Redis value, a `sluice_locks` row); undefined when it is not one. */
 export function parseHolder(text: string | null | undefined): LockHolder | undefined {
   if (!text) return undefined;
   try {
