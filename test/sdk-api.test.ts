@@ -33,6 +33,8 @@ const VALUES = [
 
 const TYPES = [
   'AnyPluginDefinition',
+  'BatchInfo',
+  'BatchTransformResult',
   'CapturedSink',
   'Checkpoint',
   'CheckpointLock',
@@ -61,6 +63,7 @@ const TYPES = [
   'ReadOptions',
   'RecordInfo',
   'RecordPosition',
+  'RetryNotice',
   'RuleViolation',
   'SinkDefinition',
   'SinkInstance',
