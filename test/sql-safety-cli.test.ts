@@ -85,7 +85,7 @@ describe.each(['pg', 'mysql2'] as Client[])('lost connections on %s', (client) =
       writeFileSync(
         file,
         `version: 1\nname: lost\nconnections:\n  db: { client: ${client}, url: "${db.url}" }\ncheckpoint: { store: sql, connection: db }\n` +
-          'batch: { size: 200, inFlight: 2 }\ndefaults: { retry: { attempts: 12, initialDelay: 50ms, maxDelay: 400ms } }\n' +
+          'batch: { size: 200, inFlight: 2 }\ndefaults: { retry: { attempts: 12, initialDelay: 200ms, maxDelay: 2s } }\n' +
           'source: { use: sql, with: { connection: db, table: src } }\n' +
           'steps:\n  - use: map\n    with: { set: { v: "record.v" } }\n' +
           'sink: { use: sql, with: { connection: db, table: dst } }\n',

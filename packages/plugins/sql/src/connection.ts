@@ -57,7 +57,14 @@ export class SqlConnection {
   /** Borrows one raw driver connection from the pool for `fn` (a pg Client, a mysql2 Connection or a better-sqlite3 Database). */
   async withRaw<T>(fn: (raw: unknown) => Promise<T>): Promise<T> {
     const client = this.knex.client as { acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): Promise<void> };
-    const raw = await client.acquireConnection();
+    let raw = await client.acquireConnection();
+    // A pg client whose session was ended under it is unqueryable before it reports 'end' (which
+    // is what the pool checks): let the pool drop it and take another.
+    for (let i = 0; i < 3 && (raw as { _queryable?: boolean } | undefined)?._queryable === false; i++) {
+      (raw as { __knex__disposed?: unknown }).__knex__disposed ??= 'connection lost';
+      await client.releaseConnection(raw);
+      raw = await client.acquireConnection();
+    }
     try {
       return await fn(raw);
     } catch (error) {
