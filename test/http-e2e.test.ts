@@ -151,7 +151,7 @@ describe('http transform politeness', () => {
 });
 
 describe('http transform under transient failures', () => {
-  it('enriches 10k records at concurrency 32 with 5% failing: none lost, retries match the server', async () => {
+  it('enriches 10k records at concurrency 32 with 5% failing: none lost, every fault at the server retried', async () => {
     const dir = tempDir('sluice-http-10k-');
     await writeJsonl(join(dir, 'input.jsonl'), 10_000);
     writeFileSync(
@@ -179,10 +179,17 @@ describe('http transform under transient failures', () => {
     const seen = server.seen('/enrich/');
     const failed = seen.filter((r) => r.fault).length;
     expect(failed).toBeGreaterThan(300);
-    expect(seen.length).toBe(10_000 + failed);
     const summary = JSON.parse(readFileSync(report, 'utf8'));
-    expect(summary.counters).toMatchObject({ read: 10_000, written: 10_000, deadLettered: 0, retries: failed });
-    expect(summary.steps.find((s: { id: string }) => s.id === 'enrich')).toMatchObject({ in: 10_000, out: 10_000, failed: 0, retries: failed });
+    const retries = summary.counters.retries as number;
+    // Every fault the server made was retried, and the server saw no request the run did not count
+    // (one per record plus its retries). Only these hold on a loaded machine: there a healthy answer
+    // can outlast the 400 ms timeout (a retry without a fault), and an attempt can time out before
+    // it reaches the server (a retry the server never sees).
+    expect(retries).toBeGreaterThanOrEqual(failed);
+    expect(seen.length).toBeGreaterThanOrEqual(10_000 + failed);
+    expect(seen.length).toBeLessThanOrEqual(10_000 + retries);
+    expect(summary.counters).toMatchObject({ read: 10_000, written: 10_000, deadLettered: 0 });
+    expect(summary.steps.find((s: { id: string }) => s.id === 'enrich')).toMatchObject({ in: 10_000, out: 10_000, failed: 0, retries });
   }, 180_000);
 });
 
