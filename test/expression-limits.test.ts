@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { finished, sluice, start, tempDir } from './support/cli.js';
 import { balances, readJsonl, STACK_LINE, writeFiles, type Counters } from './support/files.js';
 
-const T = { timeoutMs: 30_000 };
+const T = { timeoutMs: 60_000 };
+/** A loaded machine takes tens of seconds per CLI run. */
+const LONG = 150_000;
 
 const job = (where: string, timeout = '2s') => `version: 1
 name: hostile
@@ -44,7 +46,7 @@ describe.concurrent('record data cannot stall or kill a run', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(readJsonl(join(dir, 'out.jsonl')).map((r) => r.id)).toEqual([2]);
     expect(await report(dir)).toMatchObject({ read: 3, written: 1, filtered: 2, deadLettered: 0 });
-  });
+  }, LONG);
 
   it.each<[string, string, string]>([
     ['an array as long as a record says', 'Array.from({ length: record.n }, (_, i) => i).length > 0', 'where: Array.from: 4294967295 elements is more than an expression may make (1000000)'],
@@ -61,7 +63,7 @@ describe.concurrent('record data cannot stall or kill a run', () => {
     const counters = await report(dir);
     expect(counters).toMatchObject({ read: 3, written: 2, deadLettered: 1 });
     expect(balances(counters)).toBe(true);
-  });
+  }, LONG);
 
   it('stops promptly on SIGTERM while records with hostile patterns flow', async () => {
     const lines = Array.from({ length: 2000 }, (_, i) => (i % 10 === 0 ? evil(i) : plain(i)));

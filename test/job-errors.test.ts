@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { sluice, tempDir } from './support/cli.js';
 import { STACK_LINE, writeFiles } from './support/files.js';
 
-const T = { timeoutMs: 30_000 };
+const T = { timeoutMs: 60_000 };
+/** A loaded machine takes tens of seconds per CLI run. */
+const LONG = 150_000;
 
 const BASE = `version: 1
 name: broken
@@ -31,7 +33,7 @@ describe.concurrent('a job file the YAML parser cannot take is refused in one li
     expect(run.stderr + run.stdout).toMatch(message);
     expect(run.stderr + run.stdout).not.toMatch(STACK_LINE);
     expect(run.stderr + run.stdout).not.toContain('internal error');
-  });
+  }, LONG);
 });
 
 describe.concurrent('validate refuses what run refuses', () => {
@@ -48,5 +50,5 @@ describe.concurrent('validate refuses what run refuses', () => {
     const run = await sluice(['run', 'job.yaml', '--progress', 'none'], { cwd: dir, ...T });
     expect(run.code).toBe(2);
     expect(run.stderr + run.stdout).toContain("unknown connection 'warehouse'");
-  });
+  }, LONG);
 });

@@ -5,7 +5,9 @@ import { finished, seeded, sluice, start, tempDir } from './support/cli.js';
 import { balances, readJsonl, STACK_LINE, writeFiles, type Counters } from './support/files.js';
 import { openSqlite, rows } from '../packages/plugins/sql/test/services.js';
 
-const T = { timeoutMs: 60_000 };
+const T = { timeoutMs: 120_000 };
+/** Several CLI runs each; a loaded machine takes tens of seconds per run. */
+const LONG = 300_000;
 
 /** `check` refuses amounts over `max`; the fix raises it. Text amounts fail either way. */
 const job = (max: number, checkId = 'check', rate = '') => `version: 1
@@ -88,7 +90,7 @@ describe.concurrent('sluice replay after fixing the job', () => {
     expect(again.stdout).toContain(`replayed ${text}: 0 went through, ${text} failed again; ${text} entries left`);
     expect(readFileSync(join(p.dir, 'out.jsonl')).equals(before)).toBe(true);
     expectExactlyOnce(p, count);
-  });
+  }, LONG);
 
   it('refuses dead letters of a step the job no longer has, naming it, and changes nothing', async () => {
     const p = project(60);
@@ -104,7 +106,7 @@ describe.concurrent('sluice replay after fixing the job', () => {
     const validate = await sluice(['validate', 'job.yaml'], { cwd: p.dir, ...T });
     expect(validate.code).toBe(0);
     expect(validate.stdout).toMatch(/job\.yaml  warning: \.sluice\/dead-letter\/fixme\.jsonl holds dead letters of 'check' \(\d+ entries\), which this job has no step for; sluice replay will refuse them/);
-  });
+  }, LONG);
 
   it('loses and duplicates nothing when replays are SIGKILLed at random moments', async () => {
     const count = 3000;
@@ -126,7 +128,7 @@ describe.concurrent('sluice replay after fixing the job', () => {
     const last = await sluice(['replay', 'job.yaml'], { cwd: p.dir, ...T });
     expect(last.code, last.stderr).toBe(0);
     expectExactlyOnce(p, count);
-  });
+  }, LONG);
 
   it('finishes a replay that crashed between saving the checkpoint and swapping the dead-letter file', async () => {
     const count = 100;
@@ -149,7 +151,7 @@ describe.concurrent('sluice replay after fixing the job', () => {
     expect(readFileSync(join(p.dir, 'out.jsonl')).equals(output)).toBe(true);
     expectExactlyOnce(p, count);
     expect(JSON.parse(readFileSync(checkpointFile, 'utf8')).replay).toBeUndefined();
-  });
+  }, LONG);
 });
 
 describe.concurrent('sluice replay into a sql sink that commits each batch with the checkpoint', () => {
@@ -180,7 +182,7 @@ describe.concurrent('sluice replay into a sql sink that commits each batch with 
     const again = await sluice(['replay', 'job.yaml'], { cwd: dir, ...T });
     expect(again.code, again.stderr).toBe(0);
     expect(await tableIds(dir)).toEqual(ids(count, (id) => !isText(id)));
-  });
+  }, LONG);
 
   it('writes each replayed record once when replays are SIGKILLed at random moments', async () => {
     const count = 2000;
@@ -198,5 +200,5 @@ describe.concurrent('sluice replay into a sql sink that commits each batch with 
     const last = await sluice(['replay', 'job.yaml'], { cwd: dir, ...T });
     expect(last.code, last.stderr).toBe(0);
     expect(await tableIds(dir)).toEqual(ids(count, (id) => !isText(id)));
-  });
+  }, LONG);
 });
