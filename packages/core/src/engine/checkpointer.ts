@@ -4,6 +4,7 @@ import type { JobPlan } from '../job/plan.js';
 import type { Clock } from './clock.js';
 import type { RunCounters } from './counters.js';
 import type { RunControl } from './failure.js';
+import { faults } from './faults.js';
 import type { SinkStates } from './sink-stage.js';
 import type { RuntimeSink } from './steps.js';
 
@@ -93,7 +94,9 @@ export class Checkpointer {
       updatedAt: new Date(this.clock.now()).toISOString(),
     };
     await Promise.all(this.sinks.map((s) => s.instance.flush?.()));
+    faults?.at('before-checkpoint', { seq: watermark.seq });
     await this.store.save(checkpoint);
+    faults?.at('after-checkpoint', { seq: watermark.seq });
     const again = this.last?.seq === watermark.seq;
     this.last = { seq: watermark.seq, cursor: watermark.cursor, at: this.clock.now() };
     // The final save only marks the last checkpoint done: one event per checkpointed batch.

@@ -9,6 +9,7 @@ import { Checkpointer } from './checkpointer.js';
 import type { Clock } from './clock.js';
 import { RunCounters, emptyBatchCounts } from './counters.js';
 import { RunControl, RunFailure, messageOf } from './failure.js';
+import { faults } from './faults.js';
 import { FailureRouter } from './failures.js';
 import { ProgressMeter } from './progress.js';
 import { Semaphore } from './semaphore.js';
@@ -173,7 +174,8 @@ export class Pipeline {
         signal: readStop,
         ...(o.partition !== undefined ? { partition: o.partition } : {}),
       });
-    const iterator = pages[Symbol.asyncIterator]();
+    const read = faults?.source(pages, { resumedAt: o.resume?.seq, firstSeq: this.nextSeq, read: this.counters.live.read, partition: o.partition }) ?? pages;
+    const iterator = read[Symbol.asyncIterator]();
     let readSoFar = 0;
     try {
       for (;;) {

@@ -2,6 +2,7 @@ import type { SinkInstance, WriteResult } from '../plugin/types.js';
 import { subset, type Batch } from './batch.js';
 import type { Clock } from './clock.js';
 import type { RunControl } from './failure.js';
+import { faults } from './faults.js';
 import type { SinkStage } from './sink-stage.js';
 import { AttemptInfo, type RuntimeSink } from './steps.js';
 
@@ -106,6 +107,7 @@ export class SinkLane {
       } catch (error) {
         attempt = Promise.reject(error);
       }
+      faults?.writing(sink.plan.id, batch.seq, attempt);
       const settled: Promise<void> = attempt.then(noop, noop).then(() => {
         sink.sem.release();
         this.outstanding.delete(settled);

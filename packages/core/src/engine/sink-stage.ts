@@ -7,6 +7,7 @@ import type { Clock } from './clock.js';
 import type { RunCounters } from './counters.js';
 import { RunFailure, formatPosition, messageOf, type RunControl } from './failure.js';
 import { safeDeadLetter } from './dead-letters.js';
+import { faults } from './faults.js';
 import type { FailureRouter } from './failures.js';
 import { SinkLane } from './sink-lane.js';
 import { AttemptInfo, type RuntimeSink } from './steps.js';
@@ -55,6 +56,7 @@ export class SinkStage {
     // The lanes see a failure of the transforms; it is handled where the batch commits.
     ready.catch(() => undefined);
     const finishes = this.lanes.map((lane) => lane.submit(batch, ready, failed));
+    faults?.fanOut(batch.seq, finishes);
     return Promise.all([ready, ...finishes]).then(([, ...states]) => {
       if (this.control.failure) return undefined;
       this.counters.add(batch, 'written', batch.records.length - failed.size);
@@ -97,8 +99,10 @@ export class SinkStage {
     const dl = this.deadLetter;
     const signal = this.control.abort.signal;
     try {
+      const writing = dl.instance.write(entries as unknown as SluiceRecord[], { seq: batch.seq, positions: entries.map((d) => d.position), attempt, signal });
+      faults?.deadLetter(batch.seq, writing);
       return (await this.attempts.withTimeout(
-        dl.instance.write(entries as unknown as SluiceRecord[], { seq: batch.seq, positions: entries.map((d) => d.position), attempt, signal }),
+        writing,
         dl.plan.timeoutMs,
         new AttemptInfo({}, attempt, signal),
       )) as WriteResult | undefined;
@@ -164,8 +168,10 @@ export class SinkStage {
       const info = new AttemptInfo({}, attempt, signal);
       const started = this.clock.now();
       try {
+        const writing = sink.instance.write(records, { seq: batch.seq, positions, attempt, signal: info.signal });
+        faults?.writing(sink.plan.id, batch.seq, writing);
         const result = (await this.attempts.withTimeout(
-          sink.instance.write(records, { seq: batch.seq, positions, attempt, signal: info.signal }),
+          writing,
           sink.plan.timeoutMs,
           info,
         )) as WriteResult | undefined;
