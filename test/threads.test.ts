@@ -94,6 +94,37 @@ describe('sluice run --threads', () => {
     expect(result.stderr).toMatch(/--threads: a run without --threads is in progress \(checkpoint \S+threaded\.json, \d+ records read\); finish it without --threads, or start over with --fresh/);
   });
 
+  it("rateLimit is the job's, not each thread's: no second holds more than the job's rate of calls (300 records at 20/s)", async () => {
+    const dir = tempDir('sluice-threads-');
+    // 300 records of ~520 bytes: two byte ranges of at least 64 KiB, so two partitions run at once.
+    writeFileSync(join(dir, 'in.jsonl'), Array.from({ length: 300 }, (_, i) => `${JSON.stringify({ id: i + 1, pad: 'x'.repeat(500) })}\n`).join(''));
+    // The rate-limited step stamps each record when the limiter let its call (one record) through:
+    // at most 20 in any second over both threads.
+    writeFileSync(
+      join(dir, 'job.yaml'),
+      'version: 1\nname: paced\nbatch: { size: 10 }\nsource: { use: file, with: { path: in.jsonl } }\n' +
+        'steps:\n  - id: stamp\n    use: map\n    with: { set: { at: Date.now() } }\n    rateLimit: 20/s\n' +
+        'sink: { use: file, with: { path: out/out.jsonl } }\n',
+    );
+    const result = await sluice(['run', 'job.yaml', '--threads', '2', '--progress', 'none'], { cwd: dir, timeoutMs: 120_000 });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).not.toContain('cannot split');
+    const stamps = readFileSync(join(dir, 'out', 'out.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => (JSON.parse(line) as { at: number }).at)
+      .sort((x, y) => x - y);
+    expect(stamps).toHaveLength(300);
+    let most = 0;
+    for (let i = 0, j = 0; i < stamps.length; i++) {
+      while (stamps[i]! - stamps[j]! >= 1000) j++;
+      most = Math.max(most, i - j + 1);
+    }
+    // Two limiters of 20/s (one per thread) let about 40 through in a second; the slack is for
+    // stamps taken a moment after their permit.
+    expect(most).toBeLessThanOrEqual(25);
+  });
+
   it('a source that cannot split says so and runs on one thread', async () => {
     const dir = tempDir('sluice-threads-');
     mkdirSync(join(dir, 'out'));

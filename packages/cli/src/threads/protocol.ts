@@ -5,10 +5,8 @@ export interface ThreadData {
   readonly file: string;
   readonly sets: readonly string[];
   readonly envFiles?: Record<string, string>;
-  /** Shared `rateLimit` state by step id, when the engine offers it: one job-wide rate across threads. */
-  readonly limiters?: Record<string, SharedArrayBuffer>;
-  /** Without shared limiters: each thread takes this share of every step's rate. */
-  readonly rateShare: number;
+  /** Shared `rateLimit` state by step id: one job-wide rate across threads. */
+  readonly limiters: Record<string, SharedArrayBuffer>;
 }
 
 /** Main thread → worker thread. */

@@ -168,14 +168,12 @@ class ThreadPool {
     return done;
   }
 
-  /** Shared limiters when the engine offers them (one rate for the whole job), else each thread's share. */
-  private rates(): Pick<ThreadData, 'limiters' | 'rateShare'> {
-    const shared = (StepThrottle as unknown as { sharedState?: () => SharedArrayBuffer }).sharedState;
-    if (typeof shared !== 'function') return { rateShare: 1 / this.size };
+  /** One shared limiter per rate-limited step: a job's `100/s` is 100/s over all threads. */
+  private rates(): Pick<ThreadData, 'limiters'> {
     const { plan } = this.o;
     const limiters: Record<string, SharedArrayBuffer> = {};
-    for (const step of [plan.source, ...plan.steps, ...plan.sinks]) if (step.rate) limiters[step.id] = shared.call(StepThrottle);
-    return { limiters, rateShare: 1 };
+    for (const step of [plan.source, ...plan.steps, ...plan.sinks]) if (step.rate) limiters[step.id] = StepThrottle.sharedState();
+    return { limiters };
   }
 
   /** Hands `worker` the next pending partition, or lets it go when there is none (or the run is ending). */

@@ -22,12 +22,6 @@ const plan = loaded.plan;
 if (!plan) {
   post({ type: 'invalid', message: loaded.diagnostics.filter((d) => d.severity === 'error').map((d) => formatDiagnostic(d)).join('; ') });
 } else {
-  if (!data.limiters && data.rateShare < 1) {
-    // No shared limiter: every thread takes its share, so the job as a whole never goes over its rate.
-    for (const step of [plan.source, ...plan.steps, ...plan.sinks]) {
-      if (step.rate) (step as { rate?: { perSecond: number } }).rate = { ...step.rate, perSecond: step.rate.perSecond * data.rateShare };
-    }
-  }
   let current: JobRun | undefined;
   port.on('message', (message: ToThread) => {
     if (message.type === 'stop') current?.stop(message.reason);
@@ -40,7 +34,7 @@ if (!plan) {
       checkpointStores: builtInCheckpointStores(),
       fresh: m.fresh,
       partition: { index: m.index, count: m.count, spec: m.spec ?? undefined },
-      ...(data.limiters ? { limiters: data.limiters } : {}),
+      limiters: data.limiters,
     };
     const jobRun = (current = new JobRun(plan!, options));
     let startCounters: JobCounters | undefined;
