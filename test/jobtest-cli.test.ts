@@ -67,7 +67,7 @@ describe('sluice test', () => {
     const dir = project(PASSING);
     const result = await sluice(['test', 'grades.test.yaml'], { cwd: dir });
     expect(result.stderr).toBe('');
-    expect(result.stdout.replace(/\(\d+ms\)/g, '(…)')).toBe(
+    expect(result.stdout.replace(/\((\d+ms|[\d.]+s|\d+m\d+s)\)/g, '(…)')).toBe(
       'PASS grades.test.yaml › grades passing scores (…)\n' +
         'PASS grades.test.yaml › reads an input file like the source would (…)\n' +
         '\n2 tests: 2 passed, 0 failed\n',
@@ -99,7 +99,7 @@ tests:
     // Run from the folder above, as from a repository root: the file shows as jobs/grades.test.yaml.
     const result = await sluice(['test', 'jobs/grades.test.yaml'], { cwd: join(dir, '..') });
     expect(result.code).toBe(1);
-    const shown = result.stdout.replace(/\(\d+ms\)/g, '(…)');
+    const shown = result.stdout.replace(/\((\d+ms|[\d.]+s|\d+m\d+s)\)/g, '(…)');
     expect(shown).toBe(
       [
         'FAIL jobs/grades.test.yaml:3 › grades passing scores (…)',
@@ -122,7 +122,7 @@ tests:
       ].join('\n'),
     );
     // docs/ci.md shows this very failure.
-    const doc = readFileSync(join(ROOT, 'docs/ci.md'), 'utf8').replace(/\(\d+ms\)/g, '(…)');
+    const doc = readFileSync(join(ROOT, 'docs/ci.md'), 'utf8').replace(/\((\d+ms|[\d.]+s|\d+m\d+s)\)/g, '(…)');
     expect(doc).toContain('```text\n' + shown + '```');
   });
 
@@ -136,7 +136,7 @@ tests:
 `);
     const result = await sluice(['test'], { cwd: dir });
     expect(result.code).toBe(1);
-    expect(result.stdout.replace(/\(\d+ms\)/g, '(…)')).toContain(
+    expect(result.stdout.replace(/\((\d+ms|[\d.]+s|\d+m\d+s)\)/g, '(…)')).toContain(
       [
         'FAIL grades.test.yaml:3 › counts (…)',
         "  sink 'sink': expected 3 records, got 2",
