@@ -51,7 +51,11 @@ export class StepThrottle {
   private readonly buckets: Int32Array;
   private readonly intervalMs: number;
   private readonly leadMs: number;
-  private readonly catchUpMs = CATCH_UP_MS;
+  /**
+   * At high rates (slots closer than timers) late timers are the rule and the window bounds any
+   * burst; at low rates a quarter of the spacing keeps calls well apart at the other end too.
+   */
+  private readonly catchUpMs: number;
   /** Most calls any closed one-second window may hold. */
   private readonly perWindow: number;
   /** The slot the caller at the head of this instance's queue holds. */
@@ -71,6 +75,7 @@ export class StepThrottle {
     this.buckets = new Int32Array(this.buffer, BUCKETS_AT, BUCKETS);
     this.intervalMs = rate ? 1000 / rate.perSecond : 0;
     this.leadMs = this.intervalMs < 10 * LEAD_MS ? LEAD_MS : 0;
+    this.catchUpMs = this.leadMs > 0 ? CATCH_UP_MS : Math.min(CATCH_UP_MS, Math.max(10, this.intervalMs / 4));
     this.perWindow = rate ? Math.floor(rate.perSecond) + 1 : Infinity;
   }
 
