@@ -253,7 +253,7 @@ const NOTES = {
     '  43.5 % of the samples idle, csv-parse ~30 %, garbage collection 12 %, the sql sink\'s own JavaScript ~3 %;',
     '- after (main at 9f4be29: the new CSV reader, the sink\'s fast paths; load ~25): 37.2 s, 62 % idle,',
     '  garbage collection 9 %, the CSV reader 2.3 %, the sql sink ~2 % (COPY text encoding ~1 %);',
-    '- with the engine\'s pipelining (main at e815104; one run, load ~40): 18.1 s, 55 % idle, garbage',
+    '- with the engine\'s pipelining (main at e815104; one run, load 15 (1 min) to 25 (5 min)): 18.1 s, 55 % idle, garbage',
     '  collection 12 %, the CSV reader 4.5 %, the sql sink ~3 %. The tables below predate it.',
     '',
     'The process waits for PostgreSQL. With the default `batch.size` (1000) a load is 1,000 transactions, each',
