@@ -12,7 +12,11 @@ export interface Batch extends BatchCounts {
   readonly progress?: number;
   records: SluiceRecord[];
   positions: RecordPosition[];
-  /** Replay: the transform index each record enters at. */
+  /**
+   * Replay: where each record goes back in. Below the number of transforms: the transform it enters
+   * at (it then goes to every sink). Otherwise `transforms + mask`, mask ≥ 1 having bit k set for
+   * each sink k (in the job's order) that refused it: it goes to those sinks only.
+   */
   entry?: number[];
   /** Records that failed for good with `onError: deadLetter`, written when the batch commits. */
   readonly dead: DeadLetterEntry[];

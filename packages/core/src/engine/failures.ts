@@ -63,6 +63,8 @@ export class FailureRouter {
         batch: batch.seq,
         at: new Date(this.clock.now()).toISOString(),
         ...(record !== undefined ? { record } : {}),
+        // Another sink refused this record first and counted it: a replay sends them back together.
+        ...(countRecord ? {} : { counted: false as const }),
         ...(raw !== undefined ? { raw: raw.length > 10_000 ? `${raw.slice(0, 10_000)}…` : raw } : {}),
       });
       this.bus.emit({ type: 'deadLetter', step: plan.id, error: message, position });

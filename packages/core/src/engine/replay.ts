@@ -18,7 +18,7 @@ export interface ReplayOptions extends Pick<RunOptions, 'bus' | 'clock' | 'rando
 
 export interface ReplayResult {
   readonly summary: RunSummary;
-  /** Entries sent back in. */
+  /** Records sent back in (a record several sinks refused has an entry per sink, and is one record). */
   readonly replayed: number;
   /** Of those, the records that failed again (they are back in the file). */
   readonly failedAgain: number;
@@ -73,8 +73,8 @@ export async function replayDeadLetters(plan: JobPlan, options: ReplayOptions = 
     const checkpoint = await finishPendingReplay(store, loaded);
     // Only dead letters the checkpoint counts: a crashed run's later ones are redone by its resume.
     const committed = ownFile ? sizeOf(checkpoint.deadLetter) : undefined;
-    const { replay, keep } = await readEntries(file, committed);
-    const entry = entryPoints(plan, replay, file);
+    const { replay: deadLetters, keep } = await readEntries(file, committed);
+    const replay = replayRecords(plan, deadLetters, file);
 
     const temp = tempOf(file);
     const kept = keep.map((line) => `${line}\n`).join('');
@@ -85,7 +85,7 @@ export async function replayDeadLetters(plan: JobPlan, options: ReplayOptions = 
     const batches = Math.ceil(replay.length / batchSize);
     const run = new JobRun(plan, {
       ...options,
-      input: pagesOf(replay, entry, batchSize),
+      input: pagesOf(replay, batchSize),
       firstSeq: checkpoint.seq + 1,
       sinkStates: checkpoint.sinks,
       deadLetterConfig: { path: temp, format: 'jsonl' },
@@ -99,9 +99,13 @@ export async function replayDeadLetters(plan: JobPlan, options: ReplayOptions = 
       throw error;
     }
     const failedAgain = summary.thisRun.deadLettered;
+    // Records the checkpoint counts as dead letters, and those it counts as skipped (a fan-out
+    // whose first refusing sink skips them; another sink's dead letter names them uncounted).
+    const orphans = replay.filter((r) => !r.counted).length;
+    const counted = replay.length - orphans;
     if (summary.status !== 'done') {
       await rm(temp, { force: true });
-      return { summary, replayed: replay.length, failedAgain, remaining: replay.length + keep.length, unreplayable: keep.length, deadLetterFile: file };
+      return { summary, replayed: replay.length, failedAgain, remaining: deadLetters.length + keep.length, unreplayable: keep.length, deadLetterFile: file };
     }
     const entries = await countLines(temp);
     await syncFile(temp);
@@ -111,10 +115,10 @@ export async function replayDeadLetters(plan: JobPlan, options: ReplayOptions = 
       ...checkpoint.counters,
       written: checkpoint.counters.written + r.written,
       filtered: checkpoint.counters.filtered + r.filtered,
-      skipped: checkpoint.counters.skipped + r.skipped,
+      skipped: checkpoint.counters.skipped + r.skipped - (ownFile ? orphans : 0),
       produced: checkpoint.counters.produced + r.produced,
       retries: checkpoint.counters.retries + r.retries,
-      deadLettered: ownFile ? checkpoint.counters.deadLettered - replay.length + r.deadLettered : checkpoint.counters.deadLettered,
+      deadLettered: ownFile ? checkpoint.counters.deadLettered - counted + r.deadLettered : checkpoint.counters.deadLettered,
     };
     // The sinks' new output and the file swap are committed together; the swap itself follows.
     const saved: Checkpoint = {
@@ -155,7 +159,7 @@ export async function finishPendingReplay(store: CheckpointStore, checkpoint: Ch
   return finished;
 }
 
-/** Where an entry goes back in: the index of its step in the job as it is now (undefined: no such step). */
+/** Where an entry goes back in: the index of its transform, or past the transforms for a sink (undefined: no such step). */
 function entryPoint(plan: JobPlan, e: Pick<DeadLetterEntry, 'kind' | 'step'>): number | undefined {
   if (e.kind === 'sink') return plan.sinks.some((step) => step.id === e.step) ? plan.steps.length : undefined;
   const index = plan.steps.findIndex((step) => step.id === e.step);
@@ -187,14 +191,50 @@ export async function deadLettersOfMissingSteps(plan: JobPlan, maxBytes = 16 * 1
   return steps.size > 0 ? { file, steps } : undefined;
 }
 
-/** Where each entry goes back in; refuses the whole replay when any names a step the job lacks. */
-function entryPoints(plan: JobPlan, entries: readonly DeadLetterEntry[], file: string): number[] {
+/** One record to send back in, and where (`Batch.entry`): a transform, or the sinks that refused it. */
+interface ReplayRecord {
+  readonly entry: DeadLetterEntry;
+  point: number;
+  /** Whether the checkpoint counts it as a dead letter (else as skipped: see `DeadLetterEntry.counted`). */
+  readonly counted: boolean;
+}
+
+/**
+ * The records to replay, each with its entry point; refuses the whole replay when an entry names a
+ * step the job lacks. A record several sinks of a fan-out refused has an entry per sink: they become
+ * one record that goes back to exactly those sinks (the others wrote it already).
+ */
+function replayRecords(plan: JobPlan, entries: readonly DeadLetterEntry[], file: string): ReplayRecord[] {
   const unknown = new Map<string, number>();
-  const points = entries.map((e) => {
+  const sinkIndex = new Map(plan.sinks.map((sink, k) => [sink.id, k]));
+  if (plan.sinks.length > 52) throw new ReplayRefusedError(`replay sends records back to up to 52 sinks; this job has ${plan.sinks.length}`);
+  const records: ReplayRecord[] = [];
+  /** Records refused by sinks, by batch, position and content: where another sink's entry of the same record joins. */
+  const bySink = new Map<string, ReplayRecord[]>();
+  for (const e of entries) {
     const index = entryPoint(plan, e);
-    if (index === undefined) unknown.set(e.step, (unknown.get(e.step) ?? 0) + 1);
-    return index ?? -1;
-  });
+    if (index === undefined) {
+      unknown.set(e.step, (unknown.get(e.step) ?? 0) + 1);
+      continue;
+    }
+    if (e.kind !== 'sink') {
+      records.push({ entry: e, point: index, counted: true });
+      continue;
+    }
+    const bit = 2 ** sinkIndex.get(e.step)!;
+    const key = `${e.batch}\u0000${JSON.stringify(e.position)}\u0000${JSON.stringify(e.record)}`;
+    const same = bySink.get(key) ?? [];
+    // The counting entry comes first in the file; later ones of other sinks join it.
+    const joined = e.counted === false ? same.find((r) => Math.floor((r.point - index) / bit) % 2 === 0) : undefined;
+    if (joined) {
+      joined.point += bit;
+      continue;
+    }
+    const record: ReplayRecord = { entry: e, point: index + bit, counted: e.counted !== false };
+    records.push(record);
+    same.push(record);
+    bySink.set(key, same);
+  }
   if (unknown.size > 0) {
     const named = [...unknown].map(([step, n]) => `'${step}' (${n} entr${n === 1 ? 'y' : 'ies'})`).join(', ');
     const known = [...plan.steps.map((s) => s.id), ...plan.sinks.map((s) => s.id)].join(', ');
@@ -203,7 +243,7 @@ function entryPoints(plan: JobPlan, entries: readonly DeadLetterEntry[], file: s
         'give the step back its id, or replay a file without those entries (--dead-letter FILE)',
     );
   }
-  return points;
+  return records;
 }
 
 function sizeOf(state: unknown): number | undefined {
@@ -262,13 +302,13 @@ async function countLines(path: string): Promise<number> {
   return n;
 }
 
-async function* pagesOf(entries: DeadLetterEntry[], entry: number[], size: number): AsyncGenerator<EnginePage> {
-  for (let i = 0; i < entries.length; i += size) {
-    const slice = entries.slice(i, i + size);
+async function* pagesOf(records: ReplayRecord[], size: number): AsyncGenerator<EnginePage> {
+  for (let i = 0; i < records.length; i += size) {
+    const slice = records.slice(i, i + size);
     yield {
-      records: slice.map((e) => e.record as SluiceRecord),
-      positions: slice.map((e) => e.position as RecordPosition),
-      entry: entry.slice(i, i + size),
+      records: slice.map((r) => r.entry.record as SluiceRecord),
+      positions: slice.map((r) => r.entry.position as RecordPosition),
+      entry: slice.map((r) => r.point),
       cursor: null,
     };
   }

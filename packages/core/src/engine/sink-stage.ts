@@ -25,6 +25,8 @@ export interface SinkStates {
  */
 export class SinkStage {
   private readonly lanes: SinkLane[];
+  /** Each sink's bit in a replay's sink entry points (see `Batch.entry`). */
+  private readonly bits = new Map<RuntimeSink, number>();
 
   constructor(
     sinks: readonly RuntimeSink[],
@@ -37,6 +39,7 @@ export class SinkStage {
     private readonly redact: (text: string) => string,
   ) {
     this.lanes = sinks.map((sink) => new SinkLane(sink, this, control, clock));
+    sinks.forEach((sink, k) => this.bits.set(sink, 2 ** k));
   }
 
   /** The states every sink has now (a resume starts from the checkpoint's). */
@@ -112,14 +115,23 @@ export class SinkStage {
   }
 
   /**
-   * The indices of a batch's records that a sink takes (its `when:`), counted as the sink's `in`;
-   * undefined when it takes them all.
+   * The indices of a batch's records that a sink takes (its `when:`, and in a replay the records
+   * meant for it), counted as the sink's `in`; undefined when it takes them all.
    */
   select(sink: RuntimeSink, batch: Batch, failed: Set<number>): number[] | undefined {
     let indices: number[] | undefined;
-    if (sink.when) {
+    const entry = batch.entry;
+    if (sink.when || entry) {
       indices = [];
+      const bit = this.bits.get(sink)!;
       for (let i = 0; i < batch.records.length; i++) {
+        // Replay: a record some sinks refused goes back to those sinks only.
+        const sinks = entry ? entry[i]! - sink.index : 0;
+        if (sinks > 0 && Math.floor(sinks / bit) % 2 === 0) continue;
+        if (!sink.when) {
+          indices.push(i);
+          continue;
+        }
         let matches: unknown;
         try {
           matches = sink.when.evaluate(batch.records[i]!);

@@ -64,6 +64,11 @@ export interface DeadLetterEntry {
   readonly at: string;
   readonly record?: unknown;
   readonly raw?: string;
+  /**
+   * `false` on a sink's entry for a record another sink of the fan-out refused first (in the same
+   * batch): the record is counted once, on that sink's entry.
+   */
+  readonly counted?: false;
   /** Set when the dead-letter sink could not write the entry as it was: what was made safe, and why. */
   readonly note?: string;
 }
