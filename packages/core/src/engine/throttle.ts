@@ -7,10 +7,11 @@ import type { Rate } from '../job/values.js';
  */
 const LEAD_MS = 1;
 /**
- * A caller waking up to this late keeps the schedule (the next slot does not move back): a quarter
- * of the spacing, at most 25 ms, so calls stay well apart even when timers fire late.
+ * A caller waking up to this late keeps the schedule (the next slot does not move back), so late
+ * timers cost no rate; slots older than this are dropped, so a stalled process catches up with at
+ * most this much of a burst (and never more than rate + 1 in a second: the window).
  */
-const CATCH_UP_MS = 25;
+const CATCH_UP_MS = 250;
 /**
  * The one-second window, in 1 ms buckets: 1001 of them cover any closed window [t − 1000, t]; one
  * more keeps a margin for callers whose clock reading lags ours by a millisecond.
@@ -50,6 +51,10 @@ export class StepThrottle {
   private readonly buckets: Int32Array;
   private readonly intervalMs: number;
   private readonly leadMs: number;
+  /**
+   * At high rates (slots closer than timers) late timers are the rule and the window bounds any
+   * burst; at low rates a quarter of the spacing keeps calls well apart at the other end too.
+   */
   private readonly catchUpMs: number;
   /** Most calls any closed one-second window may hold. */
   private readonly perWindow: number;
@@ -70,7 +75,7 @@ export class StepThrottle {
     this.buckets = new Int32Array(this.buffer, BUCKETS_AT, BUCKETS);
     this.intervalMs = rate ? 1000 / rate.perSecond : 0;
     this.leadMs = this.intervalMs < 10 * LEAD_MS ? LEAD_MS : 0;
-    this.catchUpMs = Math.min(CATCH_UP_MS, this.intervalMs / 4) + this.leadMs;
+    this.catchUpMs = this.leadMs > 0 ? CATCH_UP_MS : Math.min(CATCH_UP_MS, Math.max(10, this.intervalMs / 4));
     this.perWindow = rate ? Math.floor(rate.perSecond) + 1 : Infinity;
   }
 
@@ -123,10 +128,10 @@ export class StepThrottle {
       }
       if (!this.rate) return 0;
       if (this.reserved !== undefined && this.reserved < now - this.catchUpMs) {
-        // Woke far too late (a stalled process): the slot is gone; spacing starts again from now,
-        // so the callers behind do not follow back to back.
-        this.reserved = now;
-        if (f[NEXT]! < now + this.intervalMs) f[NEXT] = now + this.intervalMs;
+        // Woke far too late (a stalled process): the slots older than the catch-up are dropped, so
+        // the callers behind it do not follow back to back.
+        this.reserved = now - this.catchUpMs;
+        if (f[NEXT]! < this.reserved + this.intervalMs) f[NEXT] = this.reserved + this.intervalMs;
       }
       if (this.reserved === undefined) {
         // Slots stay evenly spaced: a caller that woke a little late does not push the next one

@@ -286,8 +286,10 @@ export interface SinkInstance {
    *   then retries the failed batch alone (backoff, then halving a refused batch), then every later
    *   batch whose write failed, in order; no new batch is handed over meanwhile. A sink whose
    *   output depends on order (a file) must therefore fail the writes it holds after a failed
-   *   one, so that successful writes stay in source order; a sink with one transaction and one
-   *   marker per batch (sql) may let them finish;
+   *   one, so that successful writes stay in source order — and so must a sink that keeps a
+   *   "done up to seq N" marker (committing N+1 while N failed would move the marker past N, and
+   *   N's retry would be skipped as done); only a sink whose batches are truly independent may
+   *   let the later writes finish;
    * - each write's `rejected` and `state` belong to its own batch (return `state` in the result).
    * Retries, timeouts and `rateLimit` apply to each write as usual. Memory still counts every
    * batch a sink holds against `batch.inFlight`, so set it above `pipeline`.

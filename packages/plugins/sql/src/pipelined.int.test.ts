@@ -68,5 +68,19 @@ describe.each(['pg', 'mysql2'] as Client[])('pipelined sql sink on %s', (client)
       expect((await rows(db.knex, 'select id from t order by id')).map((r) => Number(r.id))).toEqual([10, 11, 12, 14, 20, 21, 22, 23, 24]);
       expect(await marker()).toEqual([1]);
     });
+
+    it('refuses to commit a batch handed over after an earlier one failed, so the retry of the earlier one is not skipped by the marker', async () => {
+      const { sink, close } = await open();
+      const bad = batch(10, 5);
+      await expect(sink.write(bad, info(0, bad))).rejects.toThrow(/no 13 here/);
+      // The next batch arrives only after the failure settled: it must still not commit before batch 0.
+      const next = batch(20, 5);
+      await expect(sink.write(next, info(1, next))).rejects.toThrow(/a batch before batch 1 failed to commit/);
+      const fixed = bad.filter((r) => r.id !== 13);
+      await sink.write(fixed, info(0, fixed, 2));
+      await sink.write(next, info(1, next, 2));
+      await close();
+      expect((await rows(db.knex, 'select id from t order by id')).map((r) => Number(r.id))).toEqual([10, 11, 12, 14, 20, 21, 22, 23, 24]);
+    });
   });
 });

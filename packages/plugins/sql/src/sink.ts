@@ -75,6 +75,8 @@ class SqlSink implements SinkInstance {
   private replay: boolean | undefined;
   /** The writes handed over and not settled yet: true once committed, false when failed. */
   private readonly pending = new Set<Promise<boolean>>();
+  /** Batches whose last write failed and that no later write has gone past yet. */
+  private readonly failed = new Set<number>();
   /** Resolves when the last write handed over has reached its COMMIT (or failed): the next may run its statements. */
   private stage: Promise<void> = Promise.resolve();
   /** Batches the engine may hand over at once (`SinkInstance.pipeline`). */
@@ -167,13 +169,25 @@ class SqlSink implements SinkInstance {
     this.stage = new Promise<void>((resolve) => (release = resolve));
     try {
       await previousStage;
-      return await this.statements(records, info, async () => {
+      const result = await this.statements(records, info, async () => {
         release();
+        // The engine retries in order, each batch after the ones before it settled: a retry commits.
         if (info.attempt > 1) return;
-        if ((await Promise.all(earlier)).some((ok) => !ok)) {
+        const settled = await Promise.all(earlier);
+        // A batch before this one failed (maybe before this one was even handed over) and has not
+        // been written since: committing now would put this batch's marker past it, and a resume or
+        // its retry would skip it.
+        if (settled.some((ok) => !ok) || [...this.failed].some((seq) => seq < info.seq)) {
           throw new TransientError(`sql: a batch before batch ${info.seq} failed to commit; batch ${info.seq} is rolled back and written again after it`);
         }
       });
+      this.failed.delete(info.seq);
+      // A retry that went through means the engine is past every earlier batch (written, or given up).
+      if (info.attempt > 1) for (const seq of this.failed) if (seq < info.seq) this.failed.delete(seq);
+      return result;
+    } catch (error) {
+      this.failed.add(info.seq);
+      throw error;
     } finally {
       release();
     }
