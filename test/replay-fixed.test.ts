@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { finished, seeded, sluice, start, tempDir } from './support/cli.js';
@@ -182,6 +183,57 @@ describe.concurrent('sluice replay into a sql sink that commits each batch with 
     const again = await sluice(['replay', 'job.yaml'], { cwd: dir, ...T });
     expect(again.code, again.stderr).toBe(0);
     expect(await tableIds(dir)).toEqual(ids(count, (id) => !isText(id)));
+  }, LONG);
+
+  /**
+   * The crash-test hook armed for one process: SIGKILL right after the sql sink committed the
+   * replay's first batch (with its marker), before the replay saves its checkpoint.
+   */
+  const killedAfterFirstCommit = (dir: string) => {
+    const token = randomBytes(16).toString('hex');
+    const spec = join(dir, `faults-${token}.json`);
+    writeFileSync(spec, JSON.stringify({ token, run: 0, journal: join(dir, 'journal'), crash: { point: 'written', seq: 0, sink: 'sink' } }));
+    return { SLUICE_FAULTS: `${token}:${spec}` };
+  };
+
+  it('redoes a replay killed after its first batch committed without writing that batch twice (its batches are numbered after the checkpoint, so the marker knows them)', async () => {
+    const count = 400;
+    const dir = tempDir('sluice-replay-sql-redo-');
+    writeFiles(dir, { 'job.yaml': sqlJob(100), 'in.jsonl': input(count) });
+    expect((await sluice(['run', 'job.yaml', '--progress', 'none'], { cwd: dir, ...T })).code).toBe(0);
+    writeFileSync(join(dir, 'job.yaml'), sqlJob(10_000));
+    const killed = await sluice(['replay', 'job.yaml'], { cwd: dir, env: killedAfterFirstCommit(dir), ...T });
+    expect(killed.signal, killed.stderr).toBe('SIGKILL');
+    // The first replayed batch is in the table; the checkpoint and the dead letters do not know it yet.
+    expect((await tableIds(dir)).length).toBeGreaterThan(ids(count, (id) => !isText(id) && !isBig(id)).length);
+    const redo = await sluice(['replay', 'job.yaml'], { cwd: dir, ...T });
+    expect(redo.code, redo.stderr).toBe(0);
+    expect(await tableIds(dir)).toEqual(ids(count, (id) => !isText(id)));
+  }, LONG);
+
+  it('refuses a run while a killed replay is unfinished (its committed batches would hide the run\'s), and runs once the replay is done', async () => {
+    const count = 400;
+    const dir = tempDir('sluice-replay-sql-run-');
+    writeFiles(dir, { 'job.yaml': sqlJob(100), 'in.jsonl': input(count) });
+    expect((await sluice(['run', 'job.yaml', '--progress', 'none'], { cwd: dir, ...T })).code).toBe(0);
+    writeFileSync(join(dir, 'job.yaml'), sqlJob(10_000));
+    const killed = await sluice(['replay', 'job.yaml'], { cwd: dir, env: killedAfterFirstCommit(dir), ...T });
+    expect(killed.signal, killed.stderr).toBe('SIGKILL');
+    // The job as it was (so the checkpoint fits it), and new input: the run that would read it
+    // numbers its batches after the checkpoint, where the replay's committed batch is.
+    writeFileSync(join(dir, 'job.yaml'), sqlJob(100));
+    appendFileSync(join(dir, 'in.jsonl'), input(count + 200).split('\n').slice(count).join('\n'));
+    const refused = await sluice(['run', 'job.yaml', '--progress', 'none'], { cwd: dir, ...T });
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(/^sluice run: a replay of this job was interrupted before it finished \(.*\); run sluice replay again to finish it, or start over with --fresh\n$/);
+    expect((await sluice(['status', 'job.yaml'], { cwd: dir, ...T })).stdout).toMatch(/replay interrupted: .*fixme\.jsonl; sluice replay finishes it/);
+    writeFileSync(join(dir, 'job.yaml'), sqlJob(10_000));
+    const redo = await sluice(['replay', 'job.yaml'], { cwd: dir, ...T });
+    expect(redo.code, redo.stderr).toBe(0);
+    writeFileSync(join(dir, 'job.yaml'), sqlJob(100));
+    const run = await sluice(['run', 'job.yaml', '--progress', 'none'], { cwd: dir, ...T });
+    expect(run.code, run.stderr).toBe(0);
+    expect(await tableIds(dir)).toEqual(ids(count + 200, (id) => !isText(id) && (id <= count || !isBig(id))));
   }, LONG);
 
   it('writes each replayed record once when replays are SIGKILLed at random moments', async () => {

@@ -46,7 +46,8 @@ export async function run(argv: string[]): Promise<number> {
 export function replayLine(result: ReplayResult, file: string): string {
   const entries = (n: number) => `${n} entr${n === 1 ? 'y' : 'ies'}`;
   if (result.summary.status !== 'done') {
-    return `replay ${result.summary.status}: nothing changed; ${entries(result.remaining)} still in ${file}`;
+    // Its sinks may hold part of it: only the same replay, redone, may write to them next.
+    return `replay ${result.summary.status}: the checkpoint and ${file} are as they were (${entries(result.remaining)}); run sluice replay again to finish it (sluice run refuses until then)`;
   }
   const through = result.replayed - result.failedAgain;
   const never = result.unreplayable ? ` (${result.unreplayable} never became a record)` : '';

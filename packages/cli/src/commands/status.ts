@@ -48,6 +48,7 @@ export async function run(argv: string[]): Promise<number> {
     ];
     if (checkpoint.fingerprint !== plan.fingerprint) lines.push(`  warning: ${new CheckpointMismatchError(store.location).message}`);
     else lines.push(checkpoint.done ? '  the next run reads only what the source has added since; --fresh starts over' : '  the next run resumes after this batch');
+    if (checkpoint.replay?.writing) lines.push(`  replay interrupted: ${checkpoint.replay.file}; sluice replay finishes it (sluice run refuses until then)`);
     if (running) lines.push(running);
     process.stdout.write(redact(`${lines.join('\n')}\n`));
     return 0;

@@ -22,9 +22,21 @@ export interface Checkpoint {
   readonly steps: Record<string, StepCounters>;
   /**
    * A replay that committed its sinks' output but may not yet have renamed its new dead-letter file
-   * (`temp`) over the old one (`file`): the next run or replay finishes the rename first.
+   * (`temp`) over the old one (`file`): the next run or replay finishes the rename first. With
+   * `writing`, a replay that started writing and has not committed: its sinks may hold batches
+   * numbered from `firstSeq` (a sql sink's markers know them), so nothing but the same replay may
+   * write next — a run is refused until a replay of the same entries finishes.
    */
-  readonly replay?: { readonly file: string; readonly temp: string };
+  readonly replay?: {
+    readonly file: string;
+    readonly temp: string;
+    readonly writing?: {
+      readonly firstSeq: number;
+      readonly batchSize: number;
+      /** SHA-256 of the dead-letter lines the replay read: a redo must read the same. */
+      readonly digest: string;
+    };
+  };
   /** True once the source was read to its end and everything was written. */
   readonly done: boolean;
   readonly updatedAt: string;

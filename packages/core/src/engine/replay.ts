@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { lockHolder } from '../checkpoint/lock.js';
 import type { Checkpoint, CheckpointStore } from '../checkpoint/types.js';
+import { StartupRefusal } from '../errors/index.js';
 import type { DeadLetterEntry, JobCounters, RunSummary } from '../events/types.js';
 import type { JobPlan } from '../job/plan.js';
 import type { RecordPosition, SluiceRecord } from '../plugin/types.js';
@@ -46,7 +48,9 @@ const tempOf = (file: string) => `${file}.replay.tmp`;
  * again. Records that never became records (unparseable source lines) stay in the file.
  *
  * Exactly once, also across a crash: the sinks start from the checkpoint's states (a file sink cuts
- * back to its checkpointed size), so a replay that dies midway is redone whole. The checkpoint is
+ * back to its checkpointed size), so a replay that dies midway is redone whole, its batches numbered
+ * as before (a sql sink's marker skips those it committed). Until then the checkpoint notes it and
+ * no run may write (`Checkpoint.replay.writing`). The checkpoint is
  * saved with the sinks' new states and a note of the pending file swap, then the new dead-letter
  * file is renamed into place; a crash between the two is finished by the next run or replay
  * (`finishPendingReplay`) instead of replaying again.
@@ -70,23 +74,35 @@ export async function replayDeadLetters(plan: JobPlan, options: ReplayOptions = 
       );
     }
     // The job may have changed since (that is the point of replaying): the entries name their step by id.
-    const checkpoint = await finishPendingReplay(store, loaded);
+    const checkpoint = loaded.replay?.writing ? loaded : await finishPendingReplay(store, loaded);
     // Only dead letters the checkpoint counts: a crashed run's later ones are redone by its resume.
     const committed = ownFile ? sizeOf(checkpoint.deadLetter) : undefined;
-    const { replay: deadLetters, keep } = await readEntries(file, committed);
+    const { replay: deadLetters, keep, digest } = await readEntries(file, committed);
     const replay = replayRecords(plan, deadLetters, file);
 
-    const temp = tempOf(file);
-    const kept = keep.map((line) => `${line}\n`).join('');
-    await writeDurably(temp, kept);
     // Batches numbered after the checkpoint's, the same way on every try: a sql sink's marker then
     // skips exactly the replayed batches a killed replay had committed already.
-    const batchSize = checkpoint.batchSize ?? plan.batch.size;
+    const writing = { firstSeq: checkpoint.seq + 1, batchSize: checkpoint.batchSize ?? plan.batch.size, digest };
+    const interrupted = checkpoint.replay?.writing;
+    if (interrupted && (checkpoint.replay!.file !== file || interrupted.digest !== digest)) {
+      throw new ReplayRefusedError(
+        `a replay of ${checkpoint.replay!.file} was interrupted before it finished, and its sinks may hold part of it; ` +
+          `replay that file again, unchanged, to finish it (or start over with sluice run --fresh)`,
+      );
+    }
+    const { firstSeq, batchSize } = interrupted ?? writing;
+    const temp = tempOf(file);
+    if (replay.length > 0 && !interrupted) {
+      // From the first write on, only this replay may write next (see Checkpoint.replay).
+      await store.save({ ...checkpoint, replay: { file, temp, writing }, updatedAt: new Date().toISOString() });
+    }
+    const kept = keep.map((line) => `${line}\n`).join('');
+    await writeDurably(temp, kept);
     const batches = Math.ceil(replay.length / batchSize);
     const run = new JobRun(plan, {
       ...options,
       input: pagesOf(replay, batchSize),
-      firstSeq: checkpoint.seq + 1,
+      firstSeq,
       sinkStates: checkpoint.sinks,
       deadLetterConfig: { path: temp, format: 'jsonl' },
       deadLetterState: { size: Buffer.byteLength(kept) },
@@ -123,7 +139,7 @@ export async function replayDeadLetters(plan: JobPlan, options: ReplayOptions = 
     // The sinks' new output and the file swap are committed together; the swap itself follows.
     const saved: Checkpoint = {
       ...checkpoint,
-      seq: checkpoint.seq + batches,
+      seq: firstSeq - 1 + batches,
       sinks: { ...checkpoint.sinks, ...states.sinks },
       deadLetter: ownFile ? states.deadLetter : checkpoint.deadLetter,
       counters,
@@ -143,10 +159,17 @@ export async function replayDeadLetters(plan: JobPlan, options: ReplayOptions = 
 /**
  * Completes a replay that saved its checkpoint but may not have swapped the dead-letter file in
  * (a crash between the two): renames the new file into place if it is still there, then forgets
- * the note. Called before a run or replay uses the checkpoint.
+ * the note. Called before a run or replay uses the checkpoint; refuses a run
+ * (`StartupRefusal`) while a replay that started writing has not finished.
  */
 export async function finishPendingReplay(store: CheckpointStore, checkpoint: Checkpoint): Promise<Checkpoint> {
   if (!checkpoint.replay) return checkpoint;
+  if (checkpoint.replay.writing) {
+    // Its sinks may hold batches numbered where this run's would go (a sql sink would skip them).
+    throw new StartupRefusal(
+      `a replay of this job was interrupted before it finished (${store.location}); run sluice replay again to finish it, or start over with --fresh`,
+    );
+  }
   try {
     await rename(checkpoint.replay.temp, checkpoint.replay.file);
   } catch (error) {
@@ -251,15 +274,18 @@ function sizeOf(state: unknown): number | undefined {
   return typeof size === 'number' ? size : undefined;
 }
 
-async function readEntries(file: string, bytes: number | undefined): Promise<{ replay: DeadLetterEntry[]; keep: string[] }> {
+async function readEntries(file: string, bytes: number | undefined): Promise<{ replay: DeadLetterEntry[]; keep: string[]; digest: string }> {
   const replay: DeadLetterEntry[] = [];
   const keep: string[] = [];
-  if (bytes === 0) return { replay, keep };
+  const hash = createHash('sha256');
+  const digest = () => hash.digest('hex');
+  if (bytes === 0) return { replay, keep, digest: digest() };
   let lineNo = 0;
   try {
     const input = createReadStream(file, bytes === undefined ? {} : { end: bytes - 1 });
     for await (const line of createInterface({ input, crlfDelay: Infinity })) {
       lineNo++;
+      hash.update(line).update('\n');
       if (!line.trim()) continue;
       let entry: DeadLetterEntry;
       try {
@@ -271,10 +297,10 @@ async function readEntries(file: string, bytes: number | undefined): Promise<{ r
       else keep.push(line);
     }
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { replay, keep };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { replay, keep, digest: digest() };
     throw error;
   }
-  return { replay, keep };
+  return { replay, keep, digest: digest() };
 }
 
 async function writeDurably(path: string, text: string): Promise<void> {
