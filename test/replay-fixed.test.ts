@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { finished, seeded, sluice, start, tempDir } from './support/cli.js';
+import { finished, sluice, start, tempDir } from './support/cli.js';
+import { followEvents, type RunEventLine } from './support/events.js';
 import { balances, readJsonl, STACK_LINE, writeFiles, type Counters } from './support/files.js';
 import { openSqlite, rows } from '../packages/plugins/sql/test/services.js';
 
@@ -47,6 +48,27 @@ function project(count: number) {
     deadLetters: () => readJsonl<{ step: string; record: { id: number } }>(join(dir, '.sluice/dead-letter/fixme.jsonl')),
     counters: (): Counters => JSON.parse(readFileSync(join(dir, '.sluice/checkpoints/fixme.json'), 'utf8')).counters,
   };
+}
+
+/**
+ * The moments a replay is killed at, each chosen from the replay's own `--progress json` events:
+ * as it starts (it holds the lock and the checkpoint notes that it writes), midway (batches written
+ * that nothing has committed), and as it commits (its checkpoint saved; the dead-letter file's swap
+ * under way or done).
+ */
+const KILLS: Array<[string, (event: RunEventLine) => boolean]> = [
+  ['started', (e) => e.type === 'start'],
+  ['midway', (e) => e.type === 'progress' && (e.counters?.written ?? 0) >= 100],
+  ['committed', (e) => e.type === 'checkpoint'],
+];
+
+/** Starts `sluice replay` and SIGKILLs it at the first event `match` accepts; fails if it ended first. */
+async function killReplayAt(dir: string, match: (event: RunEventLine) => boolean): Promise<void> {
+  const child = start(['replay', 'job.yaml', '--progress', 'json'], { cwd: dir });
+  const exited = finished(child, T.timeoutMs);
+  if (await followEvents(child).next(match)) child.kill('SIGKILL');
+  const result = await exited;
+  expect(result.signal, `the replay ended before its kill (${result.code}): ${result.stderr}`).toBe('SIGKILL');
 }
 
 const ids = (count: number, keep: (id: number) => boolean) => Array.from({ length: count }, (_, i) => i + 1).filter(keep);
@@ -109,23 +131,45 @@ describe.concurrent('sluice replay after fixing the job', () => {
     expect(validate.stdout).toMatch(/job\.yaml  warning: \.sluice\/dead-letter\/fixme\.jsonl holds dead letters of 'check' \(\d+ entries\), which this job has no step for; sluice replay will refuse them/);
   }, LONG);
 
-  it('loses and duplicates nothing when replays are SIGKILLed at random moments', async () => {
+  it('loses and duplicates nothing when replays are SIGKILLed as they start, midway and as they commit', async () => {
     const count = 3000;
     const p = project(count);
     expect((await sluice(['run', 'job.yaml', '--progress', 'none'], { cwd: p.dir, ...T })).code).toBe(0);
-    // Spaced out, so a replay of the ~490 dead letters takes a few seconds and the kills land inside it.
+    // Spaced out, so a replay of the ~490 dead letters takes seconds (whatever the load) and its
+    // progress events come while it writes.
     writeFileSync(join(p.dir, 'job.yaml'), job(10_000, 'check', '100/s'));
-    const random = seeded(20261201);
-    let midway = 0;
-    for (let kill = 0; kill < 4; kill++) {
-      const child = start(['replay', 'job.yaml'], { cwd: p.dir });
-      await new Promise((resolve) => setTimeout(resolve, 1000 + random() * 4000));
-      child.kill('SIGKILL');
-      await finished(child, 30_000);
-      const saved = JSON.parse(readFileSync(join(p.dir, '.sluice/checkpoints/fixme.json'), 'utf8')).sinks.sink.size;
-      if (readFileSync(join(p.dir, 'out.jsonl')).length > saved) midway++;
+    const checkpoint = () => JSON.parse(readFileSync(join(p.dir, '.sluice/checkpoints/fixme.json'), 'utf8'));
+    const ahead = () => readFileSync(join(p.dir, 'out.jsonl')).length - checkpoint().sinks.sink.size;
+    const left: Record<string, unknown> = {};
+    for (const [moment, match] of KILLS) {
+      await killReplayAt(p.dir, match);
+      left[moment] = { ahead: ahead(), writing: checkpoint().replay?.writing !== undefined };
     }
-    console.log(`replay SIGKILL test: ${midway} of 4 kills left output past the checkpoint`);
+    // What each kill left: a replay that had begun (the checkpoint says so: no run may write),
+    // output past the checkpoint that the redo cuts off, and a committed replay.
+    expect(left, JSON.stringify(left)).toMatchObject({
+      started: { writing: true },
+      midway: { writing: true, ahead: expect.any(Number) },
+      committed: { writing: false, ahead: 0 },
+    });
+    expect((left.midway as { ahead: number }).ahead).toBeGreaterThan(0);
+    const last = await sluice(['replay', 'job.yaml'], { cwd: p.dir, ...T });
+    expect(last.code, last.stderr).toBe(0);
+    expectExactlyOnce(p, count);
+  }, LONG);
+
+  it('stops gracefully on SIGTERM: exit 130, nothing committed, and the next replay finishes it', async () => {
+    const count = 2000;
+    const p = project(count);
+    expect((await sluice(['run', 'job.yaml', '--progress', 'none'], { cwd: p.dir, ...T })).code).toBe(0);
+    writeFileSync(join(p.dir, 'job.yaml'), job(10_000, 'check', '50/s'));
+    const child = start(['replay', 'job.yaml', '--progress', 'json'], { cwd: p.dir });
+    const exited = finished(child, T.timeoutMs);
+    if (await followEvents(child).next((e) => e.type === 'progress' && (e.counters?.written ?? 0) >= 50)) child.kill('SIGTERM');
+    const stopped = await exited;
+    expect(stopped.code, stopped.stderr).toBe(130);
+    expect(stopped.stderr).toMatch(/^fixme: interrupted after .*\n[^]*\nreplay interrupted: the checkpoint and \.sluice\/dead-letter\/fixme\.jsonl are as they were \(\d+ entries\); run sluice replay again to finish it/);
+    expect(JSON.parse(readFileSync(join(p.dir, '.sluice/checkpoints/fixme.json'), 'utf8')).replay.writing).toBeDefined();
     const last = await sluice(['replay', 'job.yaml'], { cwd: p.dir, ...T });
     expect(last.code, last.stderr).toBe(0);
     expectExactlyOnce(p, count);
@@ -236,19 +280,20 @@ describe.concurrent('sluice replay into a sql sink that commits each batch with 
     expect(await tableIds(dir)).toEqual(ids(count + 200, (id) => !isText(id) && (id <= count || !isBig(id))));
   }, LONG);
 
-  it('writes each replayed record once when replays are SIGKILLed at random moments', async () => {
+  it('writes each replayed record once when replays are SIGKILLed as they start, midway and as they commit', async () => {
     const count = 2000;
     const dir = tempDir('sluice-replay-sql-kill-');
     writeFiles(dir, { 'job.yaml': sqlJob(100), 'in.jsonl': input(count) });
     expect((await sluice(['run', 'job.yaml', '--progress', 'none'], { cwd: dir, ...T })).code).toBe(0);
+    const before = (await tableIds(dir)).length;
     writeFileSync(join(dir, 'job.yaml'), sqlJob(10_000, '100/s'));
-    const random = seeded(7);
-    for (let kill = 0; kill < 3; kill++) {
-      const child = start(['replay', 'job.yaml'], { cwd: dir });
-      await new Promise((resolve) => setTimeout(resolve, 1500 + random() * 3000));
-      child.kill('SIGKILL');
-      await finished(child, 30_000);
+    const rowsLeft: Record<string, number> = {};
+    for (const [moment, match] of KILLS) {
+      await killReplayAt(dir, match);
+      rowsLeft[moment] = (await tableIds(dir)).length;
     }
+    // The midway kill left committed rows past the checkpoint: the redo's markers skip them.
+    expect(rowsLeft.midway, JSON.stringify(rowsLeft)).toBeGreaterThan(before);
     const last = await sluice(['replay', 'job.yaml'], { cwd: dir, ...T });
     expect(last.code, last.stderr).toBe(0);
     expect(await tableIds(dir)).toEqual(ids(count, (id) => !isText(id)));

@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { lockHolder } from '../checkpoint/lock.js';
 import type { Checkpoint, CheckpointStore } from '../checkpoint/types.js';
 import { StartupRefusal } from '../errors/index.js';
+import { EventBus } from '../events/bus.js';
 import type { DeadLetterEntry, JobCounters, RunSummary } from '../events/types.js';
 import type { JobPlan } from '../job/plan.js';
 import type { RecordPosition, SluiceRecord } from '../plugin/types.js';
@@ -16,6 +17,8 @@ import { JobRun, openCheckpointStore, type RunOptions } from './run.js';
 export interface ReplayOptions extends Pick<RunOptions, 'bus' | 'clock' | 'random' | 'signal' | 'container' | 'checkpointStores'> {
   /** The dead-letter file to replay; the job's own by default. */
   readonly deadLetterFile?: string;
+  /** Told the run that sends the records back in, once it is made (for its progress). */
+  readonly started?: (run: JobRun) => void;
 }
 
 export interface ReplayResult {
@@ -99,14 +102,17 @@ export async function replayDeadLetters(plan: JobPlan, options: ReplayOptions = 
     const kept = keep.map((line) => `${line}\n`).join('');
     await writeDurably(temp, kept);
     const batches = Math.ceil(replay.length / batchSize);
+    const bus = options.bus ?? new EventBus();
     const run = new JobRun(plan, {
       ...options,
+      bus,
       input: pagesOf(replay, batchSize),
       firstSeq,
       sinkStates: checkpoint.sinks,
       deadLetterConfig: { path: temp, format: 'jsonl' },
       deadLetterState: { size: Buffer.byteLength(kept) },
     });
+    options.started?.(run);
     let summary: RunSummary;
     try {
       summary = await run.run();
@@ -147,6 +153,7 @@ export async function replayDeadLetters(plan: JobPlan, options: ReplayOptions = 
       updatedAt: new Date().toISOString(),
     };
     await store.save(saved);
+    bus.emit({ type: 'checkpoint', seq: saved.seq, cursor: saved.cursor, counters: saved.counters });
     await finishPendingReplay(store, saved);
     return { summary, replayed: replay.length, failedAgain, remaining: entries, unreplayable: keep.length, deadLetterFile: file };
   } finally {
