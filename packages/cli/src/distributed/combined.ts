@@ -103,6 +103,7 @@ export class CombinedRun {
         row.filtered += step.filtered;
         row.failed += step.failed;
         row.retries += step.retries;
+        row.waitMs = (row.waitMs ?? 0) + (step.waitMs ?? 0);
         if (running) {
           row.retrying += step.retrying;
           row.active += step.active;

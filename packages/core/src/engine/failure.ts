@@ -33,7 +33,7 @@ export class RunControl {
   constructor(
     /** The run's abort: aborted on failure so in-flight attempts stop. */
     readonly abort: AbortController,
-    private readonly bus: EventBus,
+    readonly bus: EventBus,
     private readonly redact: (text: string) => string,
     /** Whether a stop ends with a checkpoint (not for `--limit`, dry runs, replays). */
     private readonly checkpointing: boolean,

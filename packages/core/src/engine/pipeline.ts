@@ -208,6 +208,7 @@ export class Pipeline {
           }
         }
         readSoFar += page.records.length;
+        const readAt = o.clock.now();
         const batch = this.admit(page);
         this.inFlight++;
         const stepsDone = this.transforms.run(batch);
@@ -217,7 +218,7 @@ export class Pipeline {
         written.catch(() => undefined);
         tail = tail
           .then(() => written)
-          .then((states) => this.commit(batch, states))
+          .then((states) => this.commit(batch, states, readAt))
           .catch((error: unknown) => this.control.fail(error))
           .finally(() => {
             this.inFlight--;
@@ -254,13 +255,14 @@ export class Pipeline {
   }
 
   /** Writes a finished batch's dead letters, then folds its counts in and moves the watermark (batches in order). */
-  private async commit(batch: Batch, sinks: Record<string, unknown> | undefined): Promise<void> {
+  private async commit(batch: Batch, sinks: Record<string, unknown> | undefined, readAt: number): Promise<void> {
     if (!sinks || this.control.failure) return;
     const deadLetter = await this.sinkStage.writeDeadLetters(batch);
     if (this.control.failure) return;
     this.counters.commit(batch);
     this.failures.checkPercentBudget(false);
     this.checkpointer.advance(batch.seq, batch.cursor, { sinks, deadLetter });
+    if (this.o.bus.timed) this.o.bus.emitTiming({ seq: batch.seq, records: batch.records.length, startedAt: readAt, ms: this.o.clock.now() - readAt });
   }
 
   private sourceFailure(error: unknown): RunFailure {

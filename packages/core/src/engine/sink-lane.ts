@@ -71,7 +71,15 @@ export class SinkLane {
     const indices = this.stage.select(this.sink, batch, failed);
     // Nothing for this sink in this batch: its state is the one after the batch before.
     if (indices?.length === 0 || batch.records.length === 0) return { accepted: Promise.resolve(), finished: this.last };
+    const startedAt = this.clock.now();
     const handed = this.depth === 1 ? this.writeWhole(batch, indices, failed) : this.writePipelined(batch, indices, failed);
+    if (this.control.bus.timed) {
+      const timing = () => {
+        const error = this.control.failure?.message;
+        this.control.bus.emitTiming({ seq: batch.seq, step: this.sink.plan.id, kind: 'sink', records: indices?.length ?? batch.records.length, startedAt, ms: this.clock.now() - startedAt, ...(error ? { error } : {}) });
+      };
+      handed.finished.then(timing, timing);
+    }
     this.last = handed.finished.catch(noop);
     return handed;
   }

@@ -76,6 +76,7 @@ export function snapshotOf(step: RuntimeStep<unknown>, now: number): StepSnapsho
     // A source has no `in`: its rate is what it hands on.
     rate: step.meter.update(step.plan.kind === 'source' ? step.counters.out : step.counters.in, now),
     p95Ms: step.latency.p95(),
+    waitMs: step.throttle.waitedMs,
   };
 }
 

@@ -79,6 +79,9 @@ export class StepThrottle {
     this.perWindow = rate ? Math.floor(rate.perSecond) + 1 : Infinity;
   }
 
+  /** Milliseconds callers of this instance spent waiting in `take`, summed over callers (metrics). */
+  waitedMs = 0;
+
   /** Fresh state for limiters that will share it (all zeros is a valid, idle state). */
   static sharedState(): SharedArrayBuffer {
     return new SharedArrayBuffer(BYTES);
@@ -99,7 +102,8 @@ export class StepThrottle {
   /** Waits for the pause to end and for a slot. Resolves at once when nothing limits the step. */
   take(signal?: AbortSignal): Promise<void> {
     if (!this.rate && this.floats[PAUSED]! <= this.clock.now()) return Promise.resolve();
-    const turn = this.queue.then(() => this.wait(signal));
+    const from = this.clock.now();
+    const turn = this.queue.then(() => this.wait(signal)).finally(() => (this.waitedMs += this.clock.now() - from));
     this.queue = turn.catch(() => undefined);
     return turn;
   }

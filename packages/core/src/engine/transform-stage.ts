@@ -29,7 +29,10 @@ export class TransformStage {
   async run(batch: Batch): Promise<void> {
     for (const step of this.steps) {
       if (this.control.failure) return;
+      const startedAt = this.clock.now();
+      const records = batch.records.length;
       await this.runStep(step, batch);
+      if (this.control.bus.timed) this.control.bus.emitTiming({ seq: batch.seq, step: step.plan.id, kind: 'transform', records, startedAt, ms: this.clock.now() - startedAt });
     }
   }
 

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from './logger.js';
 import { redactValue } from './redact.js';
-import type { RunEvent } from './types.js';
+import type { BatchTiming, RunEvent } from './types.js';
 
 /** Typed event stream of a run; the CLI's renderers subscribe to it. */
 export class EventBus {
@@ -18,6 +18,20 @@ export class EventBus {
   on(listener: (event: RunEvent) => void): () => void {
     this.emitter.on('event', listener);
     return () => this.emitter.off('event', listener);
+  }
+
+  /** Whether anyone listens to timings: the engine builds none otherwise. */
+  get timed(): boolean {
+    return this.emitter.listenerCount('timing') > 0;
+  }
+
+  emitTiming(timing: BatchTiming): void {
+    this.emitter.emit('timing', timing);
+  }
+
+  onTiming(listener: (timing: BatchTiming) => void): () => void {
+    this.emitter.on('timing', listener);
+    return () => this.emitter.off('timing', listener);
   }
 }
 

@@ -36,6 +36,26 @@ export interface StepSnapshot extends StepCounters {
   readonly rate: number;
   /** 95th percentile latency of one record (sinks: one batch write) over recent samples, in ms. */
   readonly p95Ms: number | undefined;
+  /** Milliseconds callers spent waiting for the step's `rateLimit` or a Retry-After pause, summed over callers. */
+  readonly waitMs?: number;
+}
+
+/**
+ * How long a batch took through one step (`step` set: a transform, or a sink's write with its
+ * retries), or from being read to its commit (`step` absent). On the bus's timing channel, apart
+ * from `RunEvent`, so renderers and the JSON stream never see them; for metrics and traces.
+ */
+export interface BatchTiming {
+  readonly seq: number;
+  readonly step?: string;
+  readonly kind?: 'transform' | 'sink';
+  /** Records that entered the step (or were read, for the whole batch). */
+  readonly records: number;
+  /** Clock time (ms) the batch entered the step, or was read. */
+  readonly startedAt: number;
+  readonly ms: number;
+  /** The run's failure, when it failed while the batch was in the step. */
+  readonly error?: string;
 }
 
 export interface ProgressSnapshot {
