@@ -87,11 +87,11 @@ export function* jsonlBatches(file, size) {
   if (batch.length) yield batch;
 }
 
-/** Runs a command under /usr/bin/time: `{ seconds, rssMB }`; rejects on a non-zero exit. */
+/** Runs a command under /usr/bin/time: `{ seconds, rssMB, cpuSeconds }` (cpu = user + sys); rejects on a non-zero exit. */
 export function timedChild(cmd, args, options = {}) {
   return new Promise((resolvePromise, reject) => {
     const t0 = process.hrtime.bigint();
-    const child = spawn('/usr/bin/time', ['-f', '%M', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    const child = spawn('/usr/bin/time', ['-f', '%M %U %S', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -100,7 +100,8 @@ export function timedChild(cmd, args, options = {}) {
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       if (code !== 0) return reject(new Error(`${cmd} ${args.join(' ')} exited ${code}\n${out.slice(-2000)}\n${err.slice(-2000)}`));
       const lines = err.trim().split('\n');
-      resolvePromise({ seconds, rssMB: Math.round(Number(lines[lines.length - 1]) / 1024), out, err });
+      const [rss, user, sys] = lines[lines.length - 1].split(' ').map(Number);
+      resolvePromise({ seconds, rssMB: Math.round(rss / 1024), cpuSeconds: user + sys, out, err });
     });
   });
 }
@@ -173,9 +174,9 @@ export async function interleave(contenders, rounds) {
         continue;
       }
       const problem = await c.verify();
-      results[c.id] = { seconds: timing.seconds, rssMB: timing.rssMB, ok: problem === undefined, ...(problem ? { problem } : {}), load1: Number(loadBefore.toFixed(2)) };
+      results[c.id] = { seconds: timing.seconds, rssMB: timing.rssMB, ...(timing.cpuSeconds !== undefined ? { cpuSeconds: Number(timing.cpuSeconds.toFixed(2)) } : {}), ok: problem === undefined, ...(problem ? { problem } : {}), load1: Number(loadBefore.toFixed(2)) };
       process.stderr.write(
-        `round ${r + 1} ${c.id}: ${timing.seconds.toFixed(2)} s${timing.rssMB ? `, ${timing.rssMB} MB` : ''}${problem ? `, WRONG OUTPUT: ${problem}` : ', verified'} (load ${loadNow()})\n`,
+        `round ${r + 1} ${c.id}: ${timing.seconds.toFixed(2)} s${timing.cpuSeconds !== undefined ? ` (cpu ${timing.cpuSeconds.toFixed(2)} s)` : ''}${timing.rssMB ? `, ${timing.rssMB} MB` : ''}${problem ? `, WRONG OUTPUT: ${problem}` : ', verified'} (load ${loadNow()})\n`,
       );
     }
     load.after = loadNow();
@@ -311,7 +312,8 @@ function renderDoc(parts) {
     'a 2-core machine: above ~1 the figures are from a shared, busy machine.',
     '',
     'Rerun all three on a quiet machine with `node bench/sql.mjs && node bench/sql-mariadb.mjs && node',
-    'bench/sql-sqlite.mjs` (1M rows, 3 rounds each; `SLUICE_BENCH_BIN=…/bin.js` measures another build).',
+    'bench/sql-sqlite.mjs` (1M rows, 3 rounds each; `SLUICE_BENCH_BIN=…/bin.js` measures another build),',
+    'or every issue-12 workload with `node bench/all.mjs` ([benchmarks-issue12.md](benchmarks-issue12.md)).',
     '',
   ];
   for (const p of parts) {

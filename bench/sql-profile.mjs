@@ -63,5 +63,5 @@ mkdirSync(dir, { recursive: true });
 process.env.SLUICE_BENCH_PROFILE = dir;
 const run = await runSluice(job);
 const file = join(dir, readdirSync(dir).find((f) => f.endsWith('.cpuprofile')));
-process.stdout.write(`${workload}, ${rows} rows: ${run.seconds.toFixed(2)} s, peak RSS ${run.rssMB} MB\n${run.out}\n`);
+process.stdout.write(`${workload}, ${rows} rows: ${run.seconds.toFixed(2)} s, cpu ${run.cpuSeconds.toFixed(2)} s, load ${(await import('node:os')).loadavg()[0].toFixed(1)}, peak RSS ${run.rssMB} MB\n${run.out}\n`);
 process.stdout.write(`${formatSummary(summarise(JSON.parse(readFileSync(file, 'utf8')), top))}\nprofile: ${file}\n`);

@@ -93,6 +93,7 @@ try {
 
 const speedup = median(rounds.map((r) => r.one / r.two));
 const result = {
+  date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
   machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg() },
   records: RECORDS,
   hashRounds: Number(values['hash-rounds']),
