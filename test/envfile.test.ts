@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sluice, tempDir } from './support/cli.js';
@@ -71,17 +71,24 @@ describe('env files', () => {
     expect(withEnv.code).toBe(0);
   });
 
-  it('sluice test takes --env-file under the test file’s env:, and never the .env beside the job', async () => {
-    const dir = project({ 'jobs/.env': 'MIN=100\nTAG=beside\n', 'test.env': 'MIN=2\nTAG=from-file\n' });
+  it('sluice test reads the .env beside the job; --env-file replaces it; the test file’s env: wins; the environment never counts', async () => {
+    const dir = project({ 'jobs/.env': 'MIN=2\nTAG=beside\n', 'min1.env': 'MIN=1\n' });
     writeFileSync(
       join(dir, 'jobs/job.test.yaml'),
       'job: job.yaml\nenv: { TAG: from-test }\ntests:\n  - name: keeps n >= MIN, tagged\n    input: [{ n: 1 }, { n: 2 }]\n    expect: { output: [{ n: 2, tag: from-test }] }\n',
     );
-    const passed = await sluice(['test', '--env-file', 'test.env'], { cwd: dir, env: clean });
-    expect(passed.stdout).toContain('1 test: 1 passed, 0 failed');
-    expect(passed.code).toBe(0);
-    // Without the file MIN is unset (the .env beside the job is not read): the filter cannot compile.
-    const failed = await sluice(['test'], { cwd: dir, env: clean });
-    expect(failed.code).toBe(1);
+    // MIN=2 from the .env beside the job; TAG from the test file over the .env's.
+    const beside = await sluice(['test'], { cwd: dir, env: clean });
+    expect(beside.stdout, beside.stderr).toContain('1 test: 1 passed, 0 failed');
+    expect(beside.code).toBe(0);
+    // --env-file replaces the .env: MIN=1 keeps n=1 too, so the expected output no longer matches.
+    const replaced = await sluice(['test', '--env-file', 'min1.env', '--format', 'json'], { cwd: dir, env: clean });
+    expect(replaced.code, replaced.stderr).toBe(1);
+    expect(JSON.parse(replaced.stdout)).toMatchObject({ passed: 0, failed: 1 });
+    // Without the .env, MIN from the process environment is not read: the filter cannot compile.
+    rmSync(join(dir, 'jobs/.env'));
+    const environment = await sluice(['test', '--format', 'json'], { cwd: dir, env: { ...clean, MIN: '2' } });
+    expect(environment.code, environment.stderr).toBe(1);
+    expect(environment.stdout).toContain('MIN');
   });
 });

@@ -34,7 +34,11 @@ export function readEnvFiles(files: readonly string[], usage?: string): Record<s
  * value: the loader records each one it substitutes and the redactor hides it.
  */
 export function jobEnv(jobFile: string, fromFiles?: Record<string, string>): NodeJS.ProcessEnv {
+  return { ...(fromFiles ?? besideEnv(jobFile)), ...process.env };
+}
+
+/** The variables of the `.env` beside the job file; none when there is no such file. */
+export function besideEnv(jobFile: string): Record<string, string> {
   const beside = join(dirname(jobFile), '.env');
-  const fileValues = fromFiles ?? (existsSync(beside) ? readEnvFiles([beside]) : {});
-  return { ...fileValues, ...process.env };
+  return existsSync(beside) ? readEnvFiles([beside]) : {};
 }

@@ -3,7 +3,7 @@ import { glob } from 'tinyglobby';
 import { formatDiagnostic } from '@sluice/core/internal';
 import { oneOf, parse, UsageError } from '../args.js';
 import { builtInRegistry } from '../builtins.js';
-import { readEnvFiles } from '../envfile.js';
+import { besideEnv, readEnvFiles } from '../envfile.js';
 import { duration } from '../render/format.js';
 import { runJobTestFile, type CaseResult } from '../jobtest/run.js';
 import { loadJobTestFile } from '../jobtest/spec.js';
@@ -12,8 +12,9 @@ const USAGE = `usage: sluice test [JOB_TEST.yaml | GLOB]… [options]
 
   --format FORMAT   text | json (default text)
   --env-file FILE   variables for every case's \${env:…}, under the test file's own env:
-                    (repeatable; a later file wins). Nothing else is read: not the process
-                    environment, not a .env beside the job, so a test passes the same everywhere
+                    (repeatable; a later file wins). Without it, the .env beside the job file
+                    is read when there is one. The process environment is never read, so a
+                    test passes the same on every machine: test env: > --env-file or .env
 
 Runs job tests (*.test.yaml): each names a job, input records (inline or a file) and the sink
 output and dead letters expected. The source is replaced by the input and the sinks are captured
@@ -43,7 +44,7 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
 
-  const env = readEnvFiles(values['env-file'] ?? [], USAGE);
+  const fromFiles = values['env-file'] ? readEnvFiles(values['env-file'], USAGE) : undefined;
   const registry = builtInRegistry();
   const results: CaseResult[] = [];
   let invalid = 0;
@@ -56,7 +57,8 @@ export async function run(argv: string[]): Promise<number> {
       else results.push({ file, name: '(invalid test file)', line: 0, passed: false, durationMs: 0, problems: diagnostics.map(formatDiagnostic) });
       continue;
     }
-    for (const result of await runJobTestFile(spec, registry, env)) {
+    // Like run: --env-file replaces the .env beside the job; the test file's env: wins over both.
+    for (const result of await runJobTestFile(spec, registry, fromFiles ?? besideEnv(spec.job))) {
       results.push(result);
       if (format === 'text') out.write(`${caseText(result)}\n`);
     }

@@ -44,7 +44,7 @@ export async function runJobTestFile(spec: JobTestFile, registry: PluginRegistry
 
 async function runCase(spec: JobTestFile, testCase: JobTestCase, registry: PluginRegistry, env: Readonly<Record<string, string>>): Promise<string[]> {
   const jobName = relative(process.cwd(), spec.job) || spec.job;
-  // Only the test's own env (over --env-file's): a job test gives the same result on every machine, secrets or not.
+  // The test's own env over --env-file's (or the .env beside the job), never the process's: a job test gives the same result on every machine.
   const { plan, diagnostics } = await loadJob(spec.job, { registry, env: { ...env, ...testCase.env }, strictEnv: false, displayName: jobName });
   if (!plan) return ['the job is invalid:', ...diagnostics.filter((d) => d.severity === 'error').map((d) => `  ${formatDiagnostic(d).replace(/\n/g, '\n  ')}`)];
 
