@@ -26,6 +26,8 @@ export interface LockOptions {
    * partition from a killed one waits for its lease to run out). Default 0: fail at once.
    */
   readonly waitMs?: number;
+  /** Ends the wait early (a worker told to stop): the store then throws instead of waiting on. */
+  readonly signal?: AbortSignal;
 }
 
 /** The holder of this process, made once per lock. */

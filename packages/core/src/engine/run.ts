@@ -182,7 +182,7 @@ export class JobRun {
       // One run at a time writes a job's output and checkpoint (a dry run writes neither).
       // A replay holds the lock itself, from reading the checkpoint to saving it.
       if (!options.dryRun && !replaying && store.lock) {
-        const lock = await store.lock(lockHolder(), { waitMs: options.lockWaitMs ?? 0 });
+        const lock = await store.lock(lockHolder(), { waitMs: options.lockWaitMs ?? 0, ...(options.signal ? { signal: options.signal } : {}) });
         closers.push(() => lock.release());
       }
 
