@@ -318,6 +318,13 @@ async function runPartition(job: Job<PartitionJobData, RunSummary>, token: strin
     c.tell(`${label} of ${data.job} stopped by the coordinator after ${records}; checkpoint saved`);
     throw new UnrecoverableError(`interrupted: ${result.error ?? 'stopped'}`);
   }
+  if (attempt.stoppedBy === 'worker' && !startCounters) {
+    // Stopped before it started (waiting for the lease another run holds): nothing ran, so the
+    // partition goes back to the queue as it came, not failed.
+    c.tell(`${label} of ${data.job} given back to the queue before it started: ${result.error ?? 'stopped'}`);
+    await job.moveToWait(token);
+    throw new WaitingError();
+  }
   c.say(`${me}: ${label} of ${data.job} failed: ${result.error ?? 'unknown error'}`);
   throw new UnrecoverableError(result.error ?? 'failed');
 }

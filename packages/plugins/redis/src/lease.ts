@@ -53,7 +53,9 @@ export class RedisLease implements CheckpointLock {
         const how = `delete the key: redis-cli -u ${conn.endpoint.display} DEL ${key} (it also expires by itself within ${Math.ceil(ttl / 1000)} s of its run's end)`;
         throw new CheckpointLockedError(location, other, how);
       }
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      // A stop while waiting (a worker's SIGTERM) must not wait out another run's lease first.
+      await abortableDelay(250, o.signal);
+      if (o.signal?.aborted) throw new Error(`stopped while waiting for the lock of ${location}, which another run holds`);
     }
   }
 
@@ -88,4 +90,18 @@ export class RedisLease implements CheckpointLock {
     clearInterval(this.timer);
     await this.conn.run(`release the lock ${this.key}`, (client) => client.eval(DELETE_IF, 1, this.key, this.value)).catch(() => undefined);
   }
+}
+
+/** Resolves after `ms`, or as soon as `signal` aborts. */
+function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
