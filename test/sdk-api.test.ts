@@ -66,6 +66,7 @@ const TYPES = [
   'RetryNotice',
   'RuleViolation',
   'SinkDefinition',
+  'SinkGuarantee',
   'SinkInstance',
   'SluiceRecord',
   'SourceDefinition',

@@ -24,6 +24,7 @@ export {
   type PluginSchema,
   type RuleViolation,
   type SinkDefinition,
+  type SinkGuarantee,
   type SourceDefinition,
   type TransformDefinition,
 } from './plugin/types.js';

@@ -336,10 +336,34 @@ export interface TransformDefinition<S = PluginSchema> extends PluginDefinitionB
   readonly kind: 'transform';
   create(config: ConfigOf<S>, ctx: PluginContext): TransformInstance | Promise<TransformInstance>;
 }
+/**
+ * What a sink promises about a batch that a crash interrupted and a resume writes again:
+ * - `exactly-once`: every record is held once, none lost (a file truncated to its checkpoint, a
+ *   table whose commits carry the checkpoint);
+ * - `effectively-once`: it may write a record again, but what it holds ends up the same (upsert by key);
+ * - `at-least-once`: nothing lost, duplicates possible;
+ * - `at-most-once`: nothing twice, losses possible (a send ledger that marks before it sends).
+ */
+export type SinkGuarantee = 'exactly-once' | 'effectively-once' | 'at-least-once' | 'at-most-once';
+
 /** A sink plugin, as `defineSink` returns it; `S` is its schema, `ConfigOf<S>` its config. */
 export interface SinkDefinition<S = PluginSchema> extends PluginDefinitionBase<S> {
   readonly kind: 'sink';
   create(config: ConfigOf<S>, ctx: PluginContext): SinkInstance | Promise<SinkInstance>;
+  /**
+   * What this sink promises across a crash and a resume (see {@link SinkGuarantee}); a function when
+   * it depends on the config or the job (a sql sink is exactly-once only with the checkpoint in its
+   * database). `sluice crash-test` judges the sink by it; undeclared, it is judged as at-least-once.
+   */
+  readonly guarantee?: SinkGuarantee | ((config: ConfigOf<S>, job: JobInfo) => SinkGuarantee);
+  /** True when `readBack` lists records in the order they were written and a resume must keep that order (a file). */
+  readonly ordered?: boolean;
+  /**
+   * Lists the records this sink durably holds for `config` (the whole file, every row of the
+   * table), for `sluice crash-test` and `crashTest` only. Without it a crash test reports the sink
+   * "not checked".
+   */
+  readBack?(config: ConfigOf<S>, ctx: PluginContext): AsyncIterable<SluiceRecord> | Iterable<SluiceRecord> | Promise<Iterable<SluiceRecord> | AsyncIterable<SluiceRecord>>;
 }
 
 /** Any plugin definition, whatever its kind and schema (what a package's default export holds). */

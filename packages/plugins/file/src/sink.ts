@@ -12,6 +12,7 @@ import {
   type WriteResult,
 } from '@sluice/core';
 import { closeCsv, closeJsonArray, encodeBatch, type CsvWriteOptions } from './encode.js';
+import { readBackFile } from './read-back.js';
 import { FORMATS, formatHint, formatProblem, inferFormat, isGzipPath, requireFormat, type FileFormat } from './formats.js';
 
 /** JSON Schema of the file sink's `with`. */
@@ -397,6 +398,9 @@ export const fileSink = defineSink({
   description: 'Writes JSON Lines, CSV or a JSON array, optionally gzip-compressed; resumes exactly once by truncating to its checkpointed size.',
   schema: fileSinkSchema,
   rules: [sinkFormatIsKnown, sinkCsvOptionsNeedCsv],
+  guarantee: 'exactly-once',
+  ordered: true,
+  readBack: (config, ctx) => readBackFile(config as Config, ctx),
   async create(config, ctx): Promise<SinkInstance> {
     const options = normaliseSinkConfig(config as Config);
     if (ctx.job.dryRun) return dryRunSink;
