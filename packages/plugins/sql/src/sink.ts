@@ -17,6 +17,7 @@ import { classify, describeError } from './errors.js';
 import { describeTable, missingColumn, rowsOf } from './introspect.js';
 import { checkTable, columnsAreDistinct, createdUpsertNeedsKey, keyIsMapped, keyList, keyNeedsUpsertOrCreate, mappingOf, sqlSinkSchema, type Config, type SqlSinkState } from './sink-config.js';
 import { ensureSystemTables, markerStatements, native, readMarker, readRejects, type Statement } from './system.js';
+import { readBackTable, sqlGuarantee } from './read-back.js';
 import { MySqlWriter } from './write-mysql.js';
 import { PgWriter } from './write-pg.js';
 import { SqliteWriter } from './write-sqlite.js';
@@ -427,6 +428,8 @@ export const sqlSink = defineSink({
     'Writes records into a table (PostgreSQL, MySQL/MariaDB, SQLite): insert, upsert by key, or replace; COPY and multi-row fast paths; exactly once with checkpoint.store: sql on the same connection.',
   schema: sqlSinkSchema,
   rules: [columnsAreDistinct, keyNeedsUpsertOrCreate, createdUpsertNeedsKey, keyIsMapped],
+  guarantee: (config, job) => sqlGuarantee(config as Config, job),
+  readBack: (config, ctx) => readBackTable(config as Config, ctx),
   async create(rawConfig, ctx): Promise<SinkInstance> {
     const config = rawConfig as Config;
     const conn = await acquireConnection(ctx.connections, config.connection, ctx.job.dir);
