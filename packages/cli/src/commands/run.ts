@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { CheckpointLockedError, CheckpointMismatchError, JobRun, type RunSummary } from '@sluice/core/internal';
+import { CheckpointLockedError, CheckpointMismatchError, JobRun, messageOf, type JobPlan, type RunSummary } from '@sluice/core/internal';
 import { StartupRefusal } from '@sluice/core';
 import { oneOf, parse, UsageError } from '../args.js';
 import { builtInCheckpointStores } from '../builtins.js';
@@ -10,7 +10,8 @@ import { dryRunNotes } from '../render/dry-run.js';
 import { runInfoOf } from '../render/info.js';
 import { reportOf } from '../render/report.js';
 import { RunWatch } from '../render/watch.js';
-import { isTerminal, RunSession } from '../session.js';
+import { isTerminal, RunSession, type ProgressMode } from '../session.js';
+import { METRICS_PUSH_USAGE, METRICS_USAGE, observeFlags, Observability, refusedSummary } from '../metrics/observe.js';
 
 const USAGE = `usage: sluice run JOB.yaml [options]
 
@@ -24,6 +25,8 @@ ${ENV_FILE_USAGE}
   --progress MODE         auto | tui | plain | json | none (default auto: the screen on a
                           terminal, plain lines otherwise)
   --verbose               show error causes and stacks
+${METRICS_USAGE}
+${METRICS_PUSH_USAGE}
   --threads N             run the source's partitions on N worker threads of this process
                           (auto: one per core; default 1); file outputs are written per partition
                           and joined in order at the end; a source that cannot split runs on one
@@ -42,29 +45,31 @@ distributed runs (see sluice worker --help):
 
 exit codes: 0 done · 1 job failed · 2 invalid job or usage · 130 interrupted, checkpoint saved`;
 
+const RUN_OPTIONS = {
+  fresh: { type: 'boolean' },
+  resend: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  limit: { type: 'string' },
+  set: { type: 'string', multiple: true },
+  report: { type: 'string' },
+  'env-file': { type: 'string', multiple: true },
+  progress: { type: 'string' },
+  verbose: { type: 'boolean' },
+  threads: { type: 'string' },
+  workers: { type: 'string' },
+  partitions: { type: 'string' },
+  prefix: { type: 'string' },
+  'queue-key-file': { type: 'string' },
+  'insecure-queue': { type: 'boolean' },
+  'redis-ca': { type: 'string' },
+  metrics: { type: 'string' },
+  'metrics-push': { type: 'string' },
+} as const;
+
+type RunValues = ReturnType<typeof parse<typeof RUN_OPTIONS>>['values'];
+
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals, help } = parse(
-    argv,
-    {
-      fresh: { type: 'boolean' },
-      resend: { type: 'boolean' },
-      'dry-run': { type: 'boolean' },
-      limit: { type: 'string' },
-      set: { type: 'string', multiple: true },
-      report: { type: 'string' },
-      'env-file': { type: 'string', multiple: true },
-      progress: { type: 'string' },
-      verbose: { type: 'boolean' },
-      threads: { type: 'string' },
-      workers: { type: 'string' },
-      partitions: { type: 'string' },
-      prefix: { type: 'string' },
-      'queue-key-file': { type: 'string' },
-      'insecure-queue': { type: 'boolean' },
-      'redis-ca': { type: 'string' },
-    },
-    USAGE,
-  );
+  const { values, positionals, help } = parse(argv, RUN_OPTIONS, USAGE);
   if (help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
@@ -81,20 +86,46 @@ export async function run(argv: string[]): Promise<number> {
   const distributed = distributedOptions(values, USAGE);
   const threads = threadsOption(values, distributed !== undefined, USAGE);
   const trust = distributed ? await queueTrustOf(values, USAGE) : undefined;
+  const flags = observeFlags(values, USAGE);
 
   const envFiles = values['env-file'] ? readEnvFiles(values['env-file'], USAGE) : undefined;
   const plan = await loadForRun(positionals[0]!, values.set ?? [], envFiles);
   if (!plan) return 2;
+  // Traces follow the OTEL_* variables; metrics the flags. Pushed and flushed however the run ends.
+  const observe = await Observability.open(flags, (line) => process.stderr.write(`${line}\n`));
+  try {
+    return await runLoaded(plan, values, positionals[0]!, { mode, limit, distributed, threads, trust, envFiles, observe });
+  } finally {
+    await observe.finish();
+  }
+}
+
+async function runLoaded(
+  plan: JobPlan,
+  values: RunValues,
+  file: string,
+  o: {
+    mode: ProgressMode;
+    limit: number | undefined;
+    distributed: ReturnType<typeof distributedOptions>;
+    threads: number;
+    trust: Awaited<ReturnType<typeof queueTrustOf>> | undefined;
+    envFiles: Record<string, string> | undefined;
+    observe: Observability;
+  },
+): Promise<number> {
+  const { mode, limit, distributed, threads, trust, envFiles, observe } = o;
   if (distributed) {
     const { runCoordinator } = await import('../distributed/coordinator.js');
     return runCoordinator({
       ...distributed,
-      file: positionals[0]!,
+      file,
       plan,
       fresh: values.fresh ?? false,
       sets: values.set ?? [],
       ...(values.report ? { report: values.report } : {}),
       mode,
+      observe,
       verbose: values.verbose ?? false,
       isTerminal,
       trust: trust!,
@@ -105,9 +136,10 @@ export async function run(argv: string[]): Promise<number> {
   if (threads > 1) {
     const { runThreads } = await import('../threads/run.js');
     const code = await runThreads({
-      file: positionals[0]!,
+      file,
       plan,
       threads,
+      observe,
       sets: values.set ?? [],
       ...(envFiles ? { envFiles } : {}),
       fresh: values.fresh ?? false,
@@ -122,6 +154,7 @@ export async function run(argv: string[]): Promise<number> {
   const jobRun = new JobRun(plan, options);
   const info = runInfoOf(plan, { dryRun: values['dry-run'], limit });
   const watch = new RunWatch(jobRun.bus, () => jobRun.progress(), info);
+  const observed = await observe.watchRun({ plan, bus: jobRun.bus, progress: () => jobRun.progress(), redact: info.redact });
   const notes = values['dry-run'] ? dryRunNotes(jobRun.bus) : undefined;
   const session = await RunSession.open({
     mode,
@@ -135,6 +168,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     summary = await jobRun.run();
   } catch (error) {
+    observed(refusedSummary(plan.name, info.redact(messageOf(error))));
     if (error instanceof CheckpointMismatchError || error instanceof StartupRefusal || error instanceof CheckpointLockedError) {
       return session.refuse(`sluice run: ${info.redact(error.message)}`);
     }
@@ -142,8 +176,9 @@ export async function run(argv: string[]): Promise<number> {
     throw error;
   }
 
+  observed(summary);
   const report = reportOf(summary, {
-    file: positionals[0]!,
+    file,
     startedAt,
     checkpoint: info.checkpointing ? info.checkpoint : null,
     ...(summary.deadLetterPath ? { deadLetterPath: shortPath(summary.deadLetterPath) } : {}),

@@ -3,6 +3,7 @@ import { parseDuration } from '@sluice/core/internal';
 import { oneOf, parse, UsageError } from '../args.js';
 import { DEFAULT_PREFIX } from '../distributed/keys.js';
 import { ENV_FILE_USAGE, readEnvFiles } from '../envfile.js';
+import { METRICS_USAGE, observeFlags, Observability } from '../metrics/observe.js';
 
 const USAGE = `usage: sluice worker --queue redis://host:6379 [options]
 
@@ -24,6 +25,7 @@ ${ENV_FILE_USAGE}
   --insecure-queue        run unsigned partitions (a trusted local setup only: anyone who can
                           write to this Redis then chooses the --set values this worker applies)
   --redis-ca FILE         the CA certificate (PEM) of a rediss:// server
+${METRICS_USAGE}
 
 A worker runs only the job file in its own folder at the path the coordinator gives, and only
 when that file is the coordinator's (same SHA-256); see "Trust model" in docs/distributed.md.
@@ -45,6 +47,7 @@ export async function run(argv: string[]): Promise<number> {
       'queue-key-file': { type: 'string' },
       'insecure-queue': { type: 'boolean' },
       'redis-ca': { type: 'string' },
+      metrics: { type: 'string' },
     },
     USAGE,
   );
@@ -74,13 +77,29 @@ export async function run(argv: string[]): Promise<number> {
     if (error instanceof QueueKeyError) throw new UsageError(error.message, USAGE);
     throw error;
   }
+  const flags = observeFlags(values, USAGE);
   const { runWorker } = await import('../distributed/worker.js');
+  const envFiles = values['env-file'] ? readEnvFiles(values['env-file'], USAGE) : undefined;
+  const observe = await Observability.open(flags, (line) => process.stderr.write(`${line}\n`));
   try {
-    const envFiles = values['env-file'] ? readEnvFiles(values['env-file'], USAGE) : undefined;
-    return await runWorker({ url: values.queue, prefix, concurrency, lockTimeoutMs, name, progress, trust, ...(envFiles ? { envFiles } : {}), ...(values['redis-ca'] !== undefined ? { ca: values['redis-ca'] } : {}) });
+    const follow = await observe.worker();
+    return await runWorker({
+      url: values.queue,
+      prefix,
+      concurrency,
+      lockTimeoutMs,
+      name,
+      progress,
+      trust,
+      ...(envFiles ? { envFiles } : {}),
+      ...(values['redis-ca'] !== undefined ? { ca: values['redis-ca'] } : {}),
+      ...(follow ? { observe: follow } : {}),
+    });
   } catch (error) {
     // A malformed URL: say so without repeating it (it may hold a password).
     if (error instanceof Error && error.message.startsWith('--queue:')) throw new UsageError(error.message, USAGE);
     throw error;
+  } finally {
+    await observe.finish();
   }
 }

@@ -9,6 +9,7 @@ import { runInfoOf } from '../render/info.js';
 import { reportOf, type RunReport } from '../render/report.js';
 import { RunWatch } from '../render/watch.js';
 import { RunSession, type ProgressMode } from '../session.js';
+import type { Observability } from '../metrics/observe.js';
 import { CombinedRun } from './combined.js';
 import { Follower, label } from './follower.js';
 import { partitionJobId, QUEUE, runKey, stopKey } from './keys.js';
@@ -37,6 +38,8 @@ export interface CoordinatorOptions {
   readonly sets: readonly string[];
   readonly report?: string;
   readonly mode: ProgressMode;
+  /** Metrics and traces of the combined run. */
+  readonly observe?: Observability;
   readonly verbose: boolean;
   readonly isTerminal: (stream: NodeJS.WriteStream) => boolean;
   /** The queue key the messages are signed with (or the operator's opt-out). */
@@ -168,6 +171,7 @@ class Coordinator {
       redact: this.redact,
     };
     const watch = new RunWatch(combined.bus, () => combined.progress(), info);
+    await o.observe?.watchRun({ plan, bus: combined.bus, progress: () => combined.progress(), redact: this.redact });
     const session = await RunSession.open({
       mode: o.mode,
       watch,

@@ -27,6 +27,8 @@ import { FORWARDED, jsonSafe, type PartitionJobData, type PartitionProgress } fr
 import { RedisTarget, redisErrorText } from './redis.js';
 import { partitionCheckpointStores } from './stores.js';
 import { ownJobText, refusal, seal, type QueueTrust } from './trust.js';
+import type { WatchedRun } from '../metrics/run-feed.js';
+import type { PartitionOutcome } from '../metrics/worker-feed.js';
 
 export interface WorkerOptions {
   /** `--queue`: the Redis to take partitions from. */
@@ -45,6 +47,8 @@ export interface WorkerOptions {
   readonly trust: QueueTrust;
   /** `--redis-ca`: the CA of a `rediss://` server's certificate. */
   readonly ca?: string;
+  /** Metrics and traces (`--metrics`, OTEL_*): follows a partition attempt until it says how it ended. */
+  readonly observe?: (run: WatchedRun, attributes: Record<string, string | number>) => (outcome: PartitionOutcome, summary?: RunSummary) => void;
 }
 
 /** Progress messages at most this often (BullMQ stores each, and the coordinator reads them). */
@@ -228,6 +232,7 @@ async function runPartition(job: Job<PartitionJobData, RunSummary>, token: strin
     lockWaitMs: 2 * c.o.lockTimeoutMs + 5000,
   });
 
+  const observed = c.o.observe?.({ plan, bus: jobRun.bus, progress: () => jobRun.progress(), redact }, { 'sluice.partition': index, 'sluice.partitions': data.partition.count, 'sluice.worker': c.o.name });
   let startCounters: JobCounters | undefined;
   let events: RunEvent[] = [];
   let dropped = 0;
@@ -286,6 +291,7 @@ async function runPartition(job: Job<PartitionJobData, RunSummary>, token: strin
   try {
     summary = await jobRun.run();
   } catch (error) {
+    observed?.('refused');
     if (error instanceof CheckpointMismatchError || error instanceof CheckpointLockedError) throw new UnrecoverableError(redact(error.message));
     throw new UnrecoverableError(redact(messageOf(error)));
   } finally {
@@ -301,6 +307,7 @@ async function runPartition(job: Job<PartitionJobData, RunSummary>, token: strin
   await Promise.race([job.updateProgress(message(result) as object).catch(() => undefined), new Promise((r) => setTimeout(r, 5000).unref())]);
   const records = `${int(summary.counters.read)} records${summary.resumed ? ` (${int(summary.thisRun.read)} in this attempt)` : ''} in ${duration(summary.durationMs)}`;
 
+  observed?.(summary.status === 'interrupted' && attempt.stoppedBy === 'worker' ? 'returned' : summary.status, summary);
   if (summary.status === 'done') {
     c.tell(`${label} of ${data.job} done: ${records}`);
     return result;

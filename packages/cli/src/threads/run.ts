@@ -8,6 +8,7 @@ import { runInfoOf } from '../render/info.js';
 import { reportOf } from '../render/report.js';
 import { RunWatch } from '../render/watch.js';
 import { RunSession, type ProgressMode } from '../session.js';
+import type { Observability } from '../metrics/observe.js';
 import { CombinedRun, isFinal, type PartitionState } from '../distributed/combined.js';
 import { FORWARDED, isSummary } from '../distributed/protocol.js';
 import { partitionEntry } from '../distributed/report-rows.js';
@@ -24,6 +25,7 @@ export interface ThreadsOptions {
   readonly fresh: boolean;
   readonly report?: string;
   readonly mode: ProgressMode;
+  readonly observe?: Observability;
 }
 
 /** Partitions per thread: a few more than threads, so a slow slice does not leave a core idle. */
@@ -71,6 +73,7 @@ export async function runThreads(o: ThreadsOptions): Promise<number | undefined>
     ...(checkpoint && plan.checkpoint.store === 'file' ? { checkpoint } : {}),
   };
   const watch = new RunWatch(combined.bus, () => combined.progress(), info);
+  await o.observe?.watchRun({ plan, bus: combined.bus, progress: () => combined.progress(), redact: info.redact });
 
   const pool = new ThreadPool(o, combined, Math.min(o.threads, count), stored.specs);
   const session = await RunSession.open({
