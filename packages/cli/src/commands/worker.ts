@@ -80,9 +80,9 @@ export async function run(argv: string[]): Promise<number> {
   const flags = observeFlags(values, USAGE);
   const { runWorker } = await import('../distributed/worker.js');
   const envFiles = values['env-file'] ? readEnvFiles(values['env-file'], USAGE) : undefined;
-  const observe = await Observability.open(flags, (line) => process.stderr.write(`${line}\n`));
+  const observe = await Observability.open(flags, (line) => process.stderr.write(`${line}\n`), { worker: true });
   try {
-    const follow = await observe.worker();
+    const follow = observe.worker();
     return await runWorker({
       url: values.queue,
       prefix,

@@ -50,14 +50,22 @@ export class Observability {
     readonly metrics: SluiceMetrics | undefined,
     readonly spans: RunSpans | undefined,
     private readonly close: () => Promise<void>,
+    private readonly workerFeed: WorkerFeed | undefined,
   ) {}
 
-  static async open(flags: ObserveFlags, say: (line: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<Observability> {
+  /** `worker`: for `sluice worker` (its metrics are there from the first scrape on). */
+  static async open(flags: ObserveFlags, say: (line: string) => void, options: { env?: NodeJS.ProcessEnv; worker?: boolean } = {}): Promise<Observability> {
+    const env = options.env ?? process.env;
     let metrics: SluiceMetrics | undefined;
+    let workerFeed: WorkerFeed | undefined;
     let close = async () => {};
     if (flags.metrics || flags.push) {
       const { SluiceMetrics } = await import('./registry.js');
       metrics = await SluiceMetrics.create();
+      if (options.worker) {
+        const { WorkerFeed } = await import('./worker-feed.js');
+        metrics.addWorker((workerFeed = new WorkerFeed()));
+      }
     }
     if (flags.metrics && metrics) {
       const { serveMetrics } = await import('./server.js');
@@ -75,7 +83,7 @@ export class Observability {
     }
     const hasOtel = Object.keys(env).some((key) => key.startsWith('OTEL_'));
     const spans = hasOtel ? await (await import('../tracing/setup.js')).openTracing(env, say) : undefined;
-    return new Observability(flags, say, metrics, spans, close);
+    return new Observability(flags, say, metrics, spans, close, workerFeed);
   }
 
   /** Follows one `sluice run` (local, threads or coordinator). */
@@ -101,15 +109,10 @@ export class Observability {
     };
   }
 
-  /** For `sluice worker`: follows each partition attempt; call the result with how it ended. */
-  async worker(): Promise<((run: WatchedRun, attributes: Record<string, string | number>) => (outcome: PartitionOutcome, summary?: RunSummary) => void) | undefined> {
+  /** For `sluice worker` (opened with `worker`): follows each partition attempt; call the result with how it ended. */
+  worker(): ((run: WatchedRun, attributes: Record<string, string | number>) => (outcome: PartitionOutcome, summary?: RunSummary) => void) | undefined {
     if (!this.metrics && !this.spans) return undefined;
-    let feed: WorkerFeed | undefined;
-    if (this.metrics) {
-      const { WorkerFeed } = await import('./worker-feed.js');
-      feed = new WorkerFeed();
-      this.metrics.addWorker(feed);
-    }
+    const feed = this.workerFeed;
     return (run, attributes) => {
       const ended = feed?.attempt(run);
       const unobserve = this.metrics?.observe(run.bus, run.redact(run.plan.name), run.redact) ?? (() => {});

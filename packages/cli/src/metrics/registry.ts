@@ -37,7 +37,9 @@ export class SluiceMetrics {
   /** The run's metrics alone: what a push sends. */
   readonly own: Registry;
   /** With Node's process metrics: what /metrics serves. */
-  readonly all: Registry;
+  private all: Registry;
+  private readonly process: Registry;
+  private readonly merge: (registries: Registry[]) => Registry;
 
   private constructor(prom: typeof import('prom-client')) {
     this.own = new prom.Registry();
@@ -65,9 +67,10 @@ export class SluiceMetrics {
     // A worker's own metrics join the registry only in a worker.
     this.partitions = new prom.Counter({ name: 'sluice_worker_partitions_total', labelNames: ['outcome'], registers: [], help: 'Partition attempts this worker finished, by outcome (done, failed, interrupted, returned, refused).' });
     this.busy = new prom.Gauge({ name: 'sluice_worker_busy', help: 'Partitions this worker runs now.', registers: [] });
-    const process = new prom.Registry();
-    prom.collectDefaultMetrics({ register: process });
-    this.all = prom.Registry.merge([this.own, process]);
+    this.process = new prom.Registry();
+    prom.collectDefaultMetrics({ register: this.process });
+    this.merge = (registries) => prom.Registry.merge(registries);
+    this.all = this.merge([this.own, this.process]);
   }
 
   /** prom-client loads only when metrics are asked for. */
@@ -84,6 +87,8 @@ export class SluiceMetrics {
     this.feeds.push(feed);
     this.own.registerMetric(this.partitions);
     this.own.registerMetric(this.busy);
+    // A merged registry holds the metrics of the moment it was made.
+    this.all = this.merge([this.own, this.process]);
   }
 
   /** Observes each batch's time per step (and from read to commit) for `job`; returns the unsubscribe. */
