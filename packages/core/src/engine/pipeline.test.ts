@@ -277,8 +277,8 @@ ${sinks.map((s) => `  - { id: ${s}, use: memory, with: { log: ${s} } }`).join('\
 `,
       {
         checkpointStores: {
-          file: ({ config, job }) =>
-            (store.current = new CheckingStore(new FileCheckpointStore(config.path, job), logs, 20, () => (options.saveDelay ? Math.floor(sinkRandom() * options.saveDelay) : 0))),
+          file: ({ config, job, dir: jobDir }) =>
+            (store.current = new CheckingStore(new FileCheckpointStore(join(jobDir, String(config.path)), job), logs, 20, () => (options.saveDelay ? Math.floor(sinkRandom() * options.saveDelay) : 0))),
         },
       },
     );

@@ -1,8 +1,7 @@
-import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
-import { container as rootContainer, type DependencyContainer } from 'tsyringe';
-import { FileCheckpointStore, NoCheckpointStore } from '../checkpoint/file-store.js';
+import type { DependencyContainer } from 'tsyringe';
+import { openCheckpointStore } from '../checkpoint/open.js';
 import type { Checkpoint, CheckpointStore } from '../checkpoint/types.js';
 import { CheckpointLockedError, lockHolder } from '../checkpoint/lock.js';
 import type { Ledger } from '../checkpoint/ledger.js';
@@ -12,9 +11,11 @@ import { StartupRefusal } from '../errors/index.js';
 import { compileExpression } from '../expr/index.js';
 import type { JobPlan, StepPlan } from '../job/plan.js';
 import type { PluginContext, RetryNotice, SinkInstance, SourceInstance, TransformInstance } from '../plugin/types.js';
+import type { CheckpointStoreFactory } from '../plugin/extensions.js';
+import { runContainer, Services } from '../plugin/services.js';
 import { systemClock, type Clock } from './clock.js';
 import { expressionScopeOf, jobInfoOf, pluginContext, type ContextServices } from './context.js';
-import { RunConnections, type ConnectionRegistry } from './connections.js';
+import { RunConnections } from './connections.js';
 import { Pipeline, RunFailure, messageOf, type EnginePage } from './pipeline.js';
 import { Semaphore } from './semaphore.js';
 import { pipelineDepth } from './sink-lane.js';
@@ -22,31 +23,10 @@ import { LatencyWindow, RateMeter, newStepCounters, type RuntimeStep } from './s
 import { StepThrottle } from './throttle.js';
 import { finishPendingReplay } from './replay.js';
 
-/** Service tokens of a run's container; plugins get these through `ctx`. */
-export const Services = {
-  Clock: 'sluice.Clock',
-  Logger: 'sluice.Logger',
-  EventBus: 'sluice.EventBus',
-  CheckpointStore: 'sluice.CheckpointStore',
-  Connections: 'sluice.Connections',
-  Redactor: 'sluice.Redactor',
-  Random: 'sluice.Random',
-} as const;
-
-/** Where and how a job wants its checkpoints kept; given to a checkpoint store factory. */
-export interface CheckpointStoreOptions {
-  readonly job: string;
-  /** The job file's folder. */
-  readonly dir: string;
-  readonly config: { readonly store: string; readonly path: string; readonly connection?: string; readonly url?: string; readonly prefix?: string };
-  readonly connections: ConnectionRegistry;
-  /** Set for a partition of a distributed run: its checkpoint is kept apart from the others. */
-  readonly partition?: number;
-  readonly fingerprint: string;
-}
-
-/** Makes the checkpoint store a job asks for (`checkpoint.store`); plugin packages may add kinds (sql, redis). */
-export type CheckpointStoreFactory = (options: CheckpointStoreOptions) => CheckpointStore | Promise<CheckpointStore>;
+// Moved out of the engine (plugin/services.ts, plugin/extensions.ts, checkpoint/open.ts); re-exported for its callers.
+export { Services } from '../plugin/services.js';
+export { openCheckpointStore } from '../checkpoint/open.js';
+export type { CheckpointStoreFactory, CheckpointStoreOptions } from '../plugin/extensions.js';
 
 export interface RunOptions {
   /** Forget the checkpoint and start over (sinks start empty). */
@@ -62,8 +42,9 @@ export interface RunOptions {
   readonly bus?: EventBus;
   readonly clock?: Clock;
   readonly random?: () => number;
-  /** Parent container; a child is made per run. */
+  /** Parent container (default: the job's, `plan.container`); a child is made per run. */
   readonly container?: DependencyContainer;
+  /** Stores that replace the job's registered kinds of the same name (distributed partitions, tests). */
   readonly checkpointStores?: Readonly<Record<string, CheckpointStoreFactory>>;
   /** Pages to run instead of the source (replay, tests); no checkpoint is saved. */
   readonly input?: AsyncIterable<EnginePage>;
@@ -98,25 +79,6 @@ export class CheckpointMismatchError extends Error {
     );
     this.name = 'CheckpointMismatchError';
   }
-}
-
-const builtInStores: Record<string, CheckpointStoreFactory> = {
-  file: ({ config, job, partition }) => new FileCheckpointStore(config.path, partition === undefined ? job : `${job}.p${partition}`),
-  none: () => new NoCheckpointStore(),
-};
-
-/** Opens the checkpoint store a job names. */
-export async function openCheckpointStore(
-  plan: JobPlan,
-  factories: Readonly<Record<string, CheckpointStoreFactory>> = {},
-  connections = new RunConnections(plan.connections),
-  partition?: number,
-): Promise<CheckpointStore> {
-  const factory = factories[plan.checkpoint.store] ?? builtInStores[plan.checkpoint.store];
-  if (!factory) {
-    throw new RunFailure(`checkpoint store '${plan.checkpoint.store}' is not available (known: ${[...Object.keys(builtInStores), ...Object.keys(factories)].join(', ')})`);
-  }
-  return factory({ job: plan.name, dir: plan.dir, config: plan.checkpoint, connections, fingerprint: plan.fingerprint, ...(partition !== undefined ? { partition } : {}) });
 }
 
 /**
@@ -156,15 +118,9 @@ export class JobRun {
     const { plan, options } = this;
     const clock = options.clock ?? systemClock;
     const redactor = new Redactor(plan.secrets);
-    const container = (options.container ?? rootContainer).createChildContainer();
     const connections = new RunConnections(plan.connections);
     const logger = new BusLogger(this.bus, redactor.redact);
-    container.register(Services.Clock, { useValue: clock });
-    container.register(Services.EventBus, { useValue: this.bus });
-    container.register(Services.Redactor, { useValue: redactor });
-    container.register(Services.Connections, { useValue: connections });
-    container.register(Services.Logger, { useValue: logger });
-    container.register(Services.Random, { useValue: options.random ?? Math.random });
+    const container = runContainer(options.container ?? plan.container, { clock, bus: this.bus, redactor, connections, logger, random: options.random ?? Math.random });
 
     const closers: Array<() => unknown> = [];
     const startedAt = clock.now();
@@ -176,7 +132,7 @@ export class JobRun {
         const connection = step.config.connection;
         if (typeof connection === 'string') connections.declare(connection, step.concurrency);
       }
-      const store = await openCheckpointStore(plan, options.checkpointStores, connections, options.partition?.index);
+      const store = await openCheckpointStore(plan, options.checkpointStores, connections, options.partition?.index, container);
       container.register(Services.CheckpointStore, { useValue: store });
       closers.push(() => store.close?.());
       // One run at a time writes a job's output and checkpoint (a dry run writes neither).
@@ -226,7 +182,7 @@ export class JobRun {
         job: jobInfo,
         scope,
         clock: container.resolve<Clock>(Services.Clock),
-        logger,
+        logger: container.resolve<BusLogger>(Services.Logger),
         connections: container.resolve<RunConnections>(Services.Connections),
         signal: this.abort.signal,
         redact: redactor.redact,
