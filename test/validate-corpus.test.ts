@@ -64,6 +64,13 @@ const corpus: Array<[string, string, number, number, string, string]> = [
   ['no sink', base.replace(/sink:\n  use: file\n  with: \{ path: out.jsonl \}\n/, ''), 1, 1, '', "missing required key 'sink'"],
   ['bad with type for a plugin option', base.replace('with: { path: out.jsonl }', 'with: { path: 42 }'), 11, 17, 'sink.with.path', 'must be a string'],
   ['unknown checkpoint connection', base + 'checkpoint: { store: sql, connection: wh }\n', 12, 39, 'checkpoint.connection', "unknown connection 'wh'"],
+  // Stores and connection kinds are checked by the schema of the package that adds them.
+  ['unknown checkpoint store', base + 'checkpoint: { store: redsi }\n', 12, 22, 'checkpoint.store', "unknown checkpoint store 'redsi'; did you mean 'redis'? known: file, none, redis, sql"],
+  ['redis store without url', base + 'checkpoint: { store: redis }\n', 12, 13, 'checkpoint', 'checkpoint store redis needs url: redis://host:6379'],
+  ['sql store without connection', base + 'checkpoint: { store: sql }\n', 12, 13, 'checkpoint', 'checkpoint store sql needs connection: <name of a connection>'],
+  ['an option of another store', base + 'checkpoint: { store: file, prefix: x }\n', 12, 28, 'checkpoint.prefix', "unknown key 'prefix'"],
+  ['bad redis prefix', base + 'checkpoint: { store: redis, url: "redis://127.0.0.1:6379", prefix: "a b" }\n', 12, 68, 'checkpoint.prefix', 'must match pattern'],
+  ['unknown connection client', base.replace('version: 1', 'version: 1\nconnections:\n  db: { client: mysql, url: "mysql://localhost/x" }'), 3, 17, 'connections.db.client', "unknown client 'mysql'; did you mean 'mysql2'? known: better-sqlite3, mysql2, pg"],
   ['a swapped pair of letters', base.replace('version: 1', 'version: 1\nbacth: { size: 10 }'), 2, 1, 'bacth', "unknown key 'bacth'; did you mean 'batch'?"],
   ['a key in the wrong case', base.replace('version: 1', 'version: 1\ndeadletter: { use: file, with: { path: x.jsonl } }'), 2, 1, 'deadletter', "did you mean 'deadLetter'?"],
   ['a swapped pair in a step key', base.replace('  - use: filter', '  - use: filter\n    tiemout: 5s'), 8, 5, 'steps[0].tiemout', "did you mean 'timeout'?"],

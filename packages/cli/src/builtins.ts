@@ -4,12 +4,11 @@ import * as httpPlugins from '@sluice/plugin-http';
 import * as sqlPlugins from '@sluice/plugin-sql';
 import * as redisPlugins from '@sluice/plugin-redis';
 import * as transformPlugins from '@sluice/plugin-transforms';
-import { PluginRegistry, type CheckpointStoreFactory } from '@sluice/core/internal';
+import { PluginRegistry } from '@sluice/core/internal';
 
-/** A plugin package as Sluice loads it: plugins as the default export, optional checkpoint stores. */
+/** A plugin package as Sluice loads it: its plugins, checkpoint stores and connection kinds as the default export. */
 interface PluginPackage {
   readonly default: unknown;
-  readonly checkpointStores?: Readonly<Record<string, CheckpointStoreFactory>>;
 }
 
 const BUILT_IN: ReadonlyArray<readonly [PluginPackage, string]> = [
@@ -21,7 +20,7 @@ const BUILT_IN: ReadonlyArray<readonly [PluginPackage, string]> = [
   [redisPlugins as PluginPackage, '@sluice/plugin-redis'],
 ];
 
-/** The packages whose plugins (and checkpoint stores) come with the CLI. */
+/** The packages whose plugins, stores and connection kinds come with the CLI. */
 export const BUILT_IN_PACKAGES: readonly string[] = BUILT_IN.map(([, name]) => name);
 
 /** The plugins every job can use without naming them in `plugins:`. */
@@ -33,9 +32,4 @@ export function builtInRegistry(): PluginRegistry {
     if (problems.length) throw new Error(problems.join('; '));
   }
   return registry;
-}
-
-/** Checkpoint stores the built-in packages add to `file` and `none`. */
-export function builtInCheckpointStores(): Record<string, CheckpointStoreFactory> {
-  return Object.assign({}, ...BUILT_IN.map(([pkg]) => pkg.checkpointStores ?? {}));
 }

@@ -63,11 +63,18 @@ export type { Ledger } from './checkpoint/ledger.js';
 export { RecordError, TransientError, PermanentError, StartupRefusal } from './errors/index.js';
 export { ExpressionError } from './expr/index.js';
 
-// Checkpoint stores a plugin package may add (`export const checkpointStores`)
+// Checkpoint stores and connection kinds a plugin package may add (in its default export, beside its plugins)
+export { defineCheckpointStore, defineConnectionKind } from './plugin/extensions.js';
+export type {
+  CheckpointConfig,
+  CheckpointStoreDefinition,
+  CheckpointStoreFactory,
+  CheckpointStoreOptions,
+  ConnectionKindDefinition,
+} from './plugin/extensions.js';
 export type { Checkpoint, CheckpointStore } from './checkpoint/types.js';
 // A checkpoint store's run lock (`CheckpointStore.lock`): the holder, its staleness, the refusal.
 export { CheckpointLockedError, isStale, lockHolder, parseHolder, type CheckpointLock, type LockHolder, type LockOptions } from './checkpoint/lock.js';
-export type { CheckpointStoreFactory, CheckpointStoreOptions } from './engine/run.js';
 export type { JobCounters, StepCounters } from './events/types.js';
 
 // Testing a plugin (also at `@sluice/core/testing`)

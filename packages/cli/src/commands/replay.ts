@@ -1,7 +1,6 @@
 import { CheckpointLockedError, EventBus, replayDeadLetters, ReplayRefusedError, RunFailure, type JobRun, type ReplayResult } from '@sluice/core/internal';
 import { StartupRefusal } from '@sluice/core';
 import { oneOf, parse, usage, UsageError } from '../args.js';
-import { builtInCheckpointStores } from '../builtins.js';
 import { loadForRun, shortPath } from '../job.js';
 import { duration, summaryText } from '../render/format.js';
 import { runInfoOf } from '../render/info.js';
@@ -47,7 +46,6 @@ export async function run(argv: string[]): Promise<number> {
   try {
     result = await replayDeadLetters(plan, {
       deadLetterFile: values['dead-letter'],
-      checkpointStores: builtInCheckpointStores(),
       bus,
       signal: stop.signal,
       started: (run) => (current = run),

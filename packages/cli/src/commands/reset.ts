@@ -1,7 +1,6 @@
 import { usage } from '../args.js';
 import { CheckpointLockedError, lockHolder, openCheckpointStore, Redactor, RunConnections, type CheckpointLock } from '@sluice/core/internal';
 import { parse, UsageError } from '../args.js';
-import { builtInCheckpointStores } from '../builtins.js';
 import { loadForRun } from '../job.js';
 
 const USAGE = `usage: sluice reset JOB.yaml
@@ -16,7 +15,7 @@ export async function run(argv: string[]): Promise<number> {
   const plan = await loadForRun(positionals[0]!);
   if (!plan) return 2;
   const connections = new RunConnections(plan.connections);
-  const store = await openCheckpointStore(plan, builtInCheckpointStores(), connections);
+  const store = await openCheckpointStore(plan, {}, connections);
   // The location may hold a value that came from ${env:…} or ${file:…}: a secret.
   const { redact } = new Redactor(plan.secrets);
   let lock: CheckpointLock | undefined;

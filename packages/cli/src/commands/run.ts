@@ -2,7 +2,6 @@ import { availableParallelism } from 'node:os';
 import { CheckpointLockedError, CheckpointMismatchError, JobRun, messageOf, type JobPlan, type RunSummary } from '@sluice/core/internal';
 import { StartupRefusal } from '@sluice/core';
 import { oneOf, parse, UsageError } from '../args.js';
-import { builtInCheckpointStores } from '../builtins.js';
 import { ENV_FILE_USAGE, readEnvFiles } from '../envfile.js';
 import { loadForRun, shortPath } from '../job.js';
 import { summaryText } from '../render/format.js';
@@ -150,7 +149,7 @@ async function runLoaded(
   }
 
   const stop = new AbortController();
-  const options = { checkpointStores: builtInCheckpointStores(), fresh: values.fresh, resend: values.resend, dryRun: values['dry-run'], limit, signal: stop.signal };
+  const options = { fresh: values.fresh, resend: values.resend, dryRun: values['dry-run'], limit, signal: stop.signal };
   const jobRun = new JobRun(plan, options);
   const info = runInfoOf(plan, { dryRun: values['dry-run'], limit });
   const watch = new RunWatch(jobRun.bus, () => jobRun.progress(), info);

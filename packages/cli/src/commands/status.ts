@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises';
 import { usage } from '../args.js';
 import { CheckpointMismatchError, describeHolder, openCheckpointStore, Redactor, RunConnections, type Checkpoint, type JobCounters, type JobPlan, type LockHolder } from '@sluice/core/internal';
 import { parse, UsageError } from '../args.js';
-import { builtInCheckpointStores } from '../builtins.js';
 import { loadForRun } from '../job.js';
 import { equation, int } from '../render/format.js';
 import { threadPlanPath, type ThreadPlan } from '../threads/plan.js';
@@ -65,7 +64,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 async function storeState(plan: JobPlan, connections: RunConnections, partition?: number): Promise<StoreState> {
-  const store = await openCheckpointStore(plan, builtInCheckpointStores(), connections, partition);
+  const store = await openCheckpointStore(plan, {}, connections, partition);
   try {
     return { location: store.location, checkpoint: await store.load(), holder: (await store.lockHolder?.()) ?? null };
   } finally {

@@ -1,6 +1,5 @@
 import type { CheckpointStoreFactory, JobPlan } from '@sluice/core/internal';
 import { redisCheckpointStore } from '@sluice/plugin-redis';
-import { builtInCheckpointStores } from '../builtins.js';
 import { partitionJobId } from './keys.js';
 import type { RedisTarget } from './redis.js';
 
@@ -13,7 +12,7 @@ import type { RedisTarget } from './redis.js';
 export function partitionCheckpointStores(target: RedisTarget, prefix: string, leaseMs?: number): Record<string, CheckpointStoreFactory> {
   // A partition's lease lives as long as BullMQ's lock: a killed worker's partition is free to the next one at the same time.
   const redis = redisCheckpointStore({ url: target.endpoint, prefix, ...(leaseMs ? { leaseMs } : {}) });
-  return { ...builtInCheckpointStores(), file: redis, redis };
+  return { file: redis, redis };
 }
 
 /** Where partition checkpoints live, for messages and the report (no credentials). */

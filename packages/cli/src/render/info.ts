@@ -15,7 +15,7 @@ export function sourceLabel(plan: JobPlan): string {
 
 /** Where the job's checkpoint lives, as a user would look for it. */
 export function checkpointLocation(plan: JobPlan): string {
-  return plan.checkpoint.store === 'file' ? shortPath(resolve(plan.dir, plan.checkpoint.path, `${plan.name}.json`)) : plan.checkpoint.store;
+  return plan.checkpoint.store === 'file' ? shortPath(resolve(plan.dir, String(plan.checkpoint.path), `${plan.name}.json`)) : plan.checkpoint.store;
 }
 
 /** What the renderers show of a job besides its events; every text passes the job's redactor. */

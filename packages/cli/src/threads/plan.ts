@@ -1,5 +1,5 @@
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { planPartitions, type JobPlan } from '@sluice/core/internal';
 
 /**
@@ -16,7 +16,9 @@ export interface ThreadPlan {
 }
 
 export function threadPlanPath(plan: JobPlan): string {
-  return join(plan.checkpoint.path, `${plan.name}.threads.json`);
+  // Beside a file store's checkpoints; other stores keep no folder, so their plans go to the file store's default one.
+  const folder = typeof plan.checkpoint.path === 'string' ? plan.checkpoint.path : '.sluice/checkpoints';
+  return join(resolve(plan.dir, folder), `${plan.name}.threads.json`);
 }
 
 /** The stored plan when it belongs to this version of the job (and `fresh` is off), else a new one, stored. */

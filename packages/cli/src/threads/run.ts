@@ -2,7 +2,6 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { rm } from 'node:fs/promises';
 import { messageOf, openCheckpointStore, RunConnections, StepThrottle, type JobPlan, type RunSummary } from '@sluice/core/internal';
-import { builtInCheckpointStores } from '../builtins.js';
 import { summaryText } from '../render/format.js';
 import { runInfoOf } from '../render/info.js';
 import { reportOf } from '../render/report.js';
@@ -107,7 +106,7 @@ export async function runThreads(o: ThreadsOptions): Promise<number | undefined>
 async function unfinishedSingleRun(plan: JobPlan): Promise<string | undefined> {
   const connections = new RunConnections(plan.connections);
   try {
-    const store = await openCheckpointStore(plan, builtInCheckpointStores(), connections);
+    const store = await openCheckpointStore(plan, {}, connections);
     try {
       const checkpoint = await store.load();
       return checkpoint && !checkpoint.done ? `a run without --threads is in progress (checkpoint ${store.location}, ${checkpoint.counters.read} records read)` : undefined;

@@ -3,7 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { CheckpointLockedError, CheckpointMismatchError, formatDiagnostic, JobRun, loadJob, messageOf, type JobCounters, type RunEvent } from '@sluice/core/internal';
 import { StartupRefusal } from '@sluice/core';
-import { builtInCheckpointStores, builtInRegistry } from '../builtins.js';
+import { builtInRegistry } from '../builtins.js';
 import { FORWARDED, jsonSafe } from '../distributed/protocol.js';
 import { jobEnv } from '../envfile.js';
 import type { FromThread, ThreadData, ToThread } from './protocol.js';
@@ -31,7 +31,6 @@ if (!plan) {
 
   async function runPartition(m: Extract<ToThread, { type: 'run' }>): Promise<void> {
     const options = {
-      checkpointStores: builtInCheckpointStores(),
       fresh: m.fresh,
       partition: { index: m.index, count: m.count, spec: m.spec ?? undefined },
       limiters: data.limiters,

@@ -42,7 +42,7 @@ export interface Checkpoint {
   readonly updatedAt: string;
 }
 
-/** Where a job's checkpoints (and ledgers) live; a plugin package may add kinds (`checkpointStores`). */
+/** Where a job's checkpoints (and ledgers) live; a plugin package may add kinds (`defineCheckpointStore`). */
 export interface CheckpointStore {
   /**
    * Opens the durable ledger `name` of this job (e.g. the keys an email sink has sent). Stores

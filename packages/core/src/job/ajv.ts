@@ -27,13 +27,19 @@ const checks: Record<string, KeywordCheck> = {
 /** Sluice's keywords, for anyone building a schema: which of them mark expressions and templates. */
 export const SLUICE_KEYWORDS = Object.keys(checks);
 
-let shared: Ajv | undefined;
+const shared: { plain?: Ajv; defaults?: Ajv } = {};
 
-/** One ajv for job and plugin schemas, with Sluice's custom keywords. */
-export function sluiceAjv(): Ajv {
-  if (shared) return shared;
+/**
+ * One ajv for job and plugin schemas, with Sluice's custom keywords. `withDefaults` fills in each
+ * missing option that has a `default` (plugin, store and connection options); the job schema is
+ * checked without, since a step's unset setting must still inherit the job's `defaults:`.
+ */
+export function sluiceAjv(withDefaults = false): Ajv {
+  const key = withDefaults ? 'defaults' : 'plain';
+  const existing = shared[key];
+  if (existing) return existing;
   // Each validator runs about once per job load: skip ajv's code optimisation, which costs more than it saves here.
-  const ajv = new Ajv({ allErrors: true, strict: false, verbose: true, useDefaults: false, code: { optimize: false } });
+  const ajv = new Ajv({ allErrors: true, strict: false, verbose: true, useDefaults: withDefaults, code: { optimize: false } });
   addFormats(ajv);
   for (const [keyword, check] of Object.entries(checks)) {
     const validate = function (this: unknown, schema: boolean, data: unknown): boolean {
@@ -46,17 +52,19 @@ export function sluiceAjv(): Ajv {
     };
     ajv.addKeyword({ keyword, schemaType: 'boolean', validate, errors: true });
   }
-  shared = ajv;
+  shared[key] = ajv;
   return ajv;
 }
 
-const compiled = new WeakMap<object, ValidateFunction>();
+const compiled = { plain: new WeakMap<object, ValidateFunction>(), defaults: new WeakMap<object, ValidateFunction>() };
 
-export function compileSchema(schema: object): ValidateFunction {
-  let fn = compiled.get(schema);
+/** A schema's validator, compiled once per process; with `withDefaults` it fills in defaults as it validates. */
+export function compileSchema(schema: object, withDefaults = false): ValidateFunction {
+  const cache = compiled[withDefaults ? 'defaults' : 'plain'];
+  let fn = cache.get(schema);
   if (!fn) {
-    fn = sluiceAjv().compile(schema);
-    compiled.set(schema, fn);
+    fn = sluiceAjv(withDefaults).compile(schema);
+    cache.set(schema, fn);
   }
   return fn;
 }

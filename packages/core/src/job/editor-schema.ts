@@ -5,7 +5,8 @@ import { jobSchema } from './schema.js';
 /**
  * One JSON Schema for editors (yaml-language-server): the job structure, with each step's `with`
  * checked against the schema of the plugin its `use` names (descriptions and defaults included,
- * so completion shows them), and `use` offering every plugin of the step's kind.
+ * so completion shows them), and `use` offering every plugin of the step's kind; likewise the
+ * `checkpoint:` block by its `store` and each connection by its `client`.
  */
 export function editorSchema(registry: PluginRegistry): Record<string, unknown> {
   const schema = structuredClone(jobSchema) as unknown as Record<string, any>;
@@ -36,6 +37,28 @@ export function editorSchema(registry: PluginRegistry): Record<string, unknown> 
     };
   };
   const props = schema.properties;
+  const byKind = (key: string, defs: ReadonlyArray<{ name: string; description: string; schema: object }>, implicit?: string) => ({
+    properties: { [key]: { anyOf: defs.map((def) => ({ const: def.name, description: def.description })) } },
+    allOf: defs.map((def) => {
+      const own = def.schema as { properties?: Record<string, unknown>; required?: string[]; additionalProperties?: unknown };
+      return {
+        // The implicit kind (the file store) applies when the key is left out.
+        if: def.name === implicit ? { properties: { [key]: { const: def.name } } } : { properties: { [key]: { const: def.name } }, required: [key] },
+        then: {
+          properties: { [key]: true, ...own.properties },
+          ...(own.required?.length ? { required: own.required } : {}),
+          ...(own.additionalProperties === false ? { additionalProperties: false } : {}),
+        },
+      };
+    }),
+  });
+  const stores = byKind('store', registry.checkpointStores(), 'file');
+  props.checkpoint.properties.store = { ...props.checkpoint.properties.store, ...stores.properties.store };
+  props.checkpoint.allOf = stores.allOf;
+  const kinds = byKind('client', registry.connectionKinds());
+  const connection = props.connections.additionalProperties;
+  connection.properties.client = { ...connection.properties.client, ...kinds.properties.client };
+  connection.allOf = kinds.allOf;
   Object.assign(props.source, merge(props.source, byUse('source')));
   Object.assign(props.steps.items, merge(props.steps.items, byUse('transform')));
   Object.assign(props.sink, merge(props.sink, byUse('sink')));

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { ErrorObject } from 'ajv';
 import { PluginLoadError, importPlugin, isModulePath, loadPluginModule } from '../plugin/resolve.js';
 import type { PluginRegistry } from '../plugin/registry.js';
@@ -16,6 +16,7 @@ import { placeKind } from './places.js';
 import { parseYaml } from './yaml.js';
 import { at, bare, Diagnostics } from './collect.js';
 import { checkConnectionNames } from './references.js';
+import { applyRules, checkCheckpoint, checkConnections } from './extension-points.js';
 import type { PlaceOf } from './yaml-errors.js';
 
 export { applySet, fingerprintOf } from './overrides.js';
@@ -95,9 +96,6 @@ export async function loadJobText(text: string, options: LoadOptions & { dir: st
   }
   if (job.sink !== undefined && job.sinks !== undefined) d.error('/sinks', 'a job has either sink: or sinks:, not both', 'use sinks: [ … ] for several sinks');
   if (job.sink === undefined && job.sinks === undefined) d.error('', "missing required key 'sink'", 'add sink: { use: file, with: { path: out/result.jsonl } }');
-  const checkpoint = (job.checkpoint ?? {}) as Raw;
-  if (checkpoint.store === 'sql' && !checkpoint.connection) d.error('/checkpoint', 'checkpoint store sql needs connection: <name of a connection>');
-  if (checkpoint.store === 'redis' && !checkpoint.url) d.error('/checkpoint', 'checkpoint store redis needs url: redis://host:6379 (or ${env:REDIS_URL})');
   checkConnectionNames(job, d);
   // Go on to the plugins even when the structure has errors: every problem is reported at once.
 
@@ -113,6 +111,9 @@ export async function loadJobText(text: string, options: LoadOptions & { dir: st
       d.error(`/plugins/${index}`, (error as Error).message, (error as PluginLoadError).hint);
     }
   }
+  // Stores and connection kinds are checked by the schemas of the packages that contribute them.
+  const checkpoint = checkCheckpoint(d, job, registry, normaliseAjvErrors);
+  checkConnections(d, job, registry, normaliseAjvErrors);
 
   const defaults = (job.defaults ?? {}) as Raw;
   const usedIds = new Set<string>();
@@ -169,7 +170,7 @@ export async function loadJobText(text: string, options: LoadOptions & { dir: st
   const deadLetter = await plan('/deadLetter', { ...deadLetterRaw, id: 'deadLetter', onError: 'fail' }, 'sink', 'deadLetter');
 
   sortByPlace(diagnostics);
-  if (d.hasErrors() || !source || !deadLetter) return { diagnostics };
+  if (d.hasErrors() || !source || !deadLetter || !checkpoint) return { diagnostics };
   const batch = (job.batch ?? {}) as Raw;
   return {
     diagnostics,
@@ -179,13 +180,8 @@ export async function loadJobText(text: string, options: LoadOptions & { dir: st
       name: jobName,
       description: job.description as string | undefined,
       batch: { size: (batch.size as number | undefined) ?? 1000, inFlight: (batch.inFlight as number | undefined) ?? 4 },
-      checkpoint: {
-        store: ((checkpoint.store as JobPlan['checkpoint']['store'] | undefined) ?? 'file'),
-        path: resolveFrom(options.dir, (checkpoint.path as string | undefined) ?? '.sluice/checkpoints'),
-        connection: checkpoint.connection as string | undefined,
-        ...(checkpoint.url !== undefined ? { url: checkpoint.url as string } : {}),
-        ...(checkpoint.prefix !== undefined ? { prefix: checkpoint.prefix as string } : {}),
-      },
+      checkpoint,
+      container: registry.container,
       connections: (job.connections ?? {}) as JobPlan['connections'],
       source,
       steps,
@@ -249,18 +245,7 @@ function checkWith(d: Diagnostics, pointer: string, plugin: AnyPluginDefinition,
     for (const error of normaliseAjvErrors(validate.errors ?? [])) d.ajv(error, pointer);
     return;
   }
-  for (const rule of plugin.rules ?? []) {
-    let violations;
-    try {
-      violations = rule(config as never);
-    } catch (error) {
-      violations = { message: `rule failed: ${(error as Error).message}` };
-    }
-    for (const v of violations === undefined ? [] : Array.isArray(violations) ? violations : [violations]) {
-      const sub = v.path ? '/' + v.path.split('.').join('/') : '';
-      d.error(`${pointer}${sub}`, v.message, v.hint);
-    }
-  }
+  applyRules(d, pointer, plugin.rules, config);
 }
 
 /** Drops ajv's follow-on noise (the `if`/`anyOf` wrappers) so each problem is said once. */
@@ -283,8 +268,4 @@ function normaliseAjvErrors(errors: ErrorObject[]): ErrorObject[] {
 /** In file order, so a reader fixes them top to bottom (the sort is stable: equal places keep their order). */
 function sortByPlace(diagnostics: Diagnostic[]): void {
   diagnostics.sort((a, b) => a.line - b.line || a.col - b.col);
-}
-
-function resolveFrom(dir: string, path: string): string {
-  return isAbsolute(path) ? path : resolve(dir, path);
 }

@@ -1,4 +1,6 @@
+import type { DependencyContainer } from 'tsyringe';
 import type { ConnectionConfig } from '../engine/connections.js';
+import type { CheckpointConfig } from '../plugin/extensions.js';
 import type { AnyPluginDefinition, PluginKind } from '../plugin/types.js';
 import type { FailureBudget, Rate } from './values.js';
 
@@ -38,15 +40,10 @@ export interface JobPlan {
   readonly name: string;
   readonly description?: string;
   readonly batch: { readonly size: number; readonly inFlight: number };
-  readonly checkpoint: {
-    readonly store: 'file' | 'sql' | 'redis' | 'none';
-    readonly path: string;
-    readonly connection?: string;
-    /** Redis store: the server's URL (`redis://host:6379`). */
-    readonly url?: string;
-    /** Redis store: key prefix (default `sluice`). */
-    readonly prefix?: string;
-  };
+  /** `store` and that store's options as its schema checked them, defaults filled in. */
+  readonly checkpoint: CheckpointConfig;
+  /** The providers the job was loaded with (contributed stores and connection kinds); a run's container is a child of it. */
+  readonly container: DependencyContainer;
   readonly connections: Readonly<Record<string, ConnectionConfig>>;
   readonly source: StepPlan;
   readonly steps: readonly StepPlan[];

@@ -1,7 +1,8 @@
 /**
- * JSON Schema of a job file's structure. Each plugin's `with` is checked separately against the
- * plugin's own schema; `sluice schema` merges both for editors.
- * Custom keywords (registered with ajv in validate.ts): `duration`, `rate`, `failureBudget`,
+ * JSON Schema of a job file's structure. Each plugin's `with`, the `checkpoint:` block and each
+ * connection are checked separately against the schema of the plugin, store or connection kind
+ * they name (extension-points.ts); `sluice schema` merges them all for editors.
+ * Custom keywords (registered with ajv in ajv.ts): `duration`, `rate`, `failureBudget`,
  * `expression`, `template`.
  */
 
@@ -84,7 +85,7 @@ export const jobSchema = {
       additionalProperties: {
         type: 'object',
         properties: {
-          client: { enum: ['pg', 'mysql2', 'better-sqlite3'], description: 'knex client.' },
+          client: { type: 'string', minLength: 1, description: 'The kind of connection; plugin packages add kinds (see `sluice schema`).' },
           url: { type: 'string' },
         },
       },
@@ -105,13 +106,9 @@ export const jobSchema = {
     },
     checkpoint: {
       type: 'object',
-      additionalProperties: false,
+      description: "Where checkpoints live; the store's other options are checked by the store's own schema.",
       properties: {
-        store: { enum: ['file', 'sql', 'redis', 'none'], default: 'file', description: 'Where checkpoints live.' },
-        path: { type: 'string', default: '.sluice/checkpoints', description: "File store: folder, relative to the job file." },
-        connection: { type: 'string', description: 'SQL store: the connection whose database keeps the checkpoint.' },
-        url: { type: 'string', minLength: 1, description: 'Redis store: the server URL, e.g. redis://127.0.0.1:6379 or ${env:REDIS_URL}.' },
-        prefix: { type: 'string', pattern: '^[A-Za-z0-9_.:-]+$', default: 'sluice', description: 'Redis store: prefix of every key Sluice writes.' },
+        store: { type: 'string', minLength: 1, default: 'file', description: 'Where checkpoints live: file (the default), none, or a store a plugin package adds.' },
       },
     },
     source: stepSchema('source'),

@@ -1,3 +1,7 @@
+import type { DependencyContainer } from 'tsyringe';
+import { fileStore, noStore } from '../checkpoint/core-stores.js';
+import { isExtensionDefinition, type AnyExtensionDefinition, type AnyCheckpointStoreDefinition, type ConnectionKindDefinition } from './extensions.js';
+import { checkpointStoreKinds, connectionKinds, newProviderContainer, Services } from './services.js';
 import { PLUGIN_API_VERSION, type AnyPluginDefinition, type PluginKind } from './types.js';
 
 export interface RegisteredPlugin {
@@ -12,13 +16,26 @@ export interface RegistryProblem {
   readonly hint?: string;
 }
 
-/** Plugins known to a run, by kind and name. */
+/**
+ * What a job can use: plugins by kind and name, and — in a tsyringe container, where a run's own
+ * container is made from — the checkpoint stores and connection kinds packages contribute. A
+ * package contributes all of them the same way: definitions in its default export.
+ */
 export class PluginRegistry {
   private readonly byKind: Record<PluginKind, Map<string, RegisteredPlugin>> = {
     source: new Map(),
     transform: new Map(),
     sink: new Map(),
   };
+  /** The providers: core's stores (file, none) and every contributed store and connection kind. */
+  readonly container: DependencyContainer = newProviderContainer();
+  private readonly extensionOrigins = new Map<string, string>();
+
+  constructor(options: { readonly empty?: boolean } = {}) {
+    if (options.empty) return;
+    this.addExtension(fileStore, 'built-in');
+    this.addExtension(noStore, 'built-in');
+  }
 
   /** Adds every plugin a module exported (one definition or an array); returns problems found. */
   addModule(exported: unknown, origin: string): string[] {
@@ -28,11 +45,16 @@ export class PluginRegistry {
   /** As `addModule`, with a hint to each problem. */
   add(exported: unknown, origin: string): RegistryProblem[] {
     const problems: RegistryProblem[] = [];
-    const defs = Array.isArray(exported) ? exported : [exported];
-    if (defs.length === 0 || !defs.every(isDefinition)) {
+    const all = Array.isArray(exported) ? exported : [exported];
+    if (all.length === 0 || !all.every((def) => isDefinition(def) || isExtensionDefinition(def))) {
       return [{
-        message: `${origin} does not export a Sluice plugin (expected defineSource/defineTransform/defineSink as its default export, or an array of them)`,
+        message: `${origin} does not export a Sluice plugin (expected defineSource/defineTransform/defineSink/defineCheckpointStore/defineConnectionKind as its default export, or an array of them)`,
       }];
+    }
+    const defs = all.filter(isDefinition);
+    for (const extension of all.filter(isExtensionDefinition)) {
+      const problem = this.addExtension(extension, origin);
+      if (problem) problems.push(problem);
     }
     for (const def of defs) {
       const version = (def as { apiVersion?: number }).apiVersion;
@@ -55,7 +77,43 @@ export class PluginRegistry {
 
   /** The problems `addModule` would report for a module, without registering it. */
   checkModule(exported: unknown, origin: string): string[] {
-    return new PluginRegistry().addModule(exported, origin);
+    return new PluginRegistry({ empty: true }).addModule(exported, origin);
+  }
+
+  private addExtension(def: AnyExtensionDefinition, origin: string): RegistryProblem | undefined {
+    const version = (def as { apiVersion?: number }).apiVersion;
+    if (version !== undefined && version !== PLUGIN_API_VERSION) {
+      return { message: `${origin}: ${kindText(def)} '${def.name}' was built for plugin API ${version}; this sluice runs API ${PLUGIN_API_VERSION}` };
+    }
+    const existing = def.kind === 'checkpointStore' ? this.checkpointStore(def.name) : this.connectionKind(def.name);
+    if (existing === def) return undefined;
+    const key = `${def.kind}:${def.name}`;
+    if (existing) return { message: `two ${kindText(def)}s are named '${def.name}': one from ${this.extensionOrigins.get(key)}, one from ${origin}` };
+    this.extensionOrigins.set(key, origin);
+    this.container.register(def.kind === 'checkpointStore' ? Services.CheckpointStoreKind : Services.ConnectionKind, { useValue: def });
+    return undefined;
+  }
+
+  /** Every checkpoint store kind (`checkpoint.store`), by name. */
+  checkpointStores(): AnyCheckpointStoreDefinition[] {
+    return checkpointStoreKinds(this.container).sort((a, b) => a.name.localeCompare(b.name));
+  }
+  checkpointStore(name: string): AnyCheckpointStoreDefinition | undefined {
+    return checkpointStoreKinds(this.container).find((def) => def.name === name);
+  }
+
+  /** Every connection kind (`connections.<name>.client`), by name. */
+  connectionKinds(): ConnectionKindDefinition<object>[] {
+    return connectionKinds(this.container).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  connectionKind(name: string): ConnectionKindDefinition<object> | undefined {
+    return connectionKinds(this.container).find((def) => def.name === name);
+  }
+
+  /** Where a store or connection kind came from (a package name, or `built-in`). */
+  originOf(def: AnyExtensionDefinition): string | undefined {
+    return this.extensionOrigins.get(`${def.kind}:${def.name}`);
   }
 
   /** Registers `def` under another name (a step's `use: ./path.ts`). */
@@ -82,10 +140,11 @@ export class PluginRegistry {
 
   /** A copy, so a job's own plugins don't leak into the next job validated by the same process. */
   clone(): PluginRegistry {
-    const copy = new PluginRegistry();
+    const copy = new PluginRegistry({ empty: true });
     for (const kind of ['source', 'transform', 'sink'] as const) {
       for (const [name, entry] of this.byKind[kind]) copy.byKind[kind].set(name, entry);
     }
+    for (const def of [...checkpointStoreKinds(this.container), ...connectionKinds(this.container)]) copy.addExtension(def, this.originOf(def) ?? 'built-in');
     return copy;
   }
 }
@@ -99,4 +158,8 @@ function isDefinition(value: unknown): value is AnyPluginDefinition {
     typeof v.create === 'function' &&
     typeof v.schema === 'object'
   );
+}
+
+function kindText(def: AnyExtensionDefinition): string {
+  return def.kind === 'checkpointStore' ? 'checkpoint store' : 'connection kind';
 }

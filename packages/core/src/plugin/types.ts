@@ -18,11 +18,10 @@ export type PluginKind = 'source' | 'transform' | 'sink';
 export type PluginSchema = JSONSchema & object;
 
 /**
- * The config type a plugin's `create` receives, inferred from its schema. Options with a
- * `default` stay optional: the engine validates `with` but does not fill defaults in, so a
- * plugin applies them itself (`config.limit ?? 1000`).
+ * The config type a plugin's `create` receives, inferred from its schema. An option with a
+ * `default` is always there: the loader fills defaults in as it validates `with`.
  */
-export type ConfigOf<S> = S extends JSONSchema ? FromSchema<S, { keepDefaultedPropertiesOptional: true }> : Record<string, unknown>;
+export type ConfigOf<S> = S extends JSONSchema ? FromSchema<S> : Record<string, unknown>;
 
 /** Job facts a plugin may read. */
 export interface JobInfo {

@@ -1,4 +1,3 @@
-import type { CheckpointStoreFactory } from '@sluice/core';
 import { httpSink } from './sink.js';
 import { httpSource } from './source.js';
 import { httpTransform } from './transform.js';
@@ -9,4 +8,3 @@ export { httpSink, httpSinkSchema, idempotencyKey, type HttpSinkConfig } from '.
 export { parseRetryAfter } from './durations.js';
 
 export default [httpSource, httpTransform, httpSink];
-export const checkpointStores: Record<string, CheckpointStoreFactory> = {};

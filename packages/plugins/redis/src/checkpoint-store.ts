@@ -1,4 +1,4 @@
-import type { Checkpoint, CheckpointLock, CheckpointStore, CheckpointStoreFactory, CheckpointStoreOptions, Ledger, LockHolder, LockOptions } from '@sluice/core';
+import { defineCheckpointStore, type Checkpoint, type CheckpointLock, type CheckpointStore, type CheckpointStoreFactory, type CheckpointStoreOptions, type Ledger, type LockHolder, type LockOptions } from '@sluice/core';
 import { RedisConnection } from './connection.js';
 import type { RedisEndpoint } from './endpoint.js';
 import { RedisLedger } from './ledger.js';
@@ -118,15 +118,28 @@ export class RedisCheckpointStore implements CheckpointStore {
 }
 
 /** The `redis` checkpoint store of a job file: `checkpoint.url`, `checkpoint.prefix` (default `sluice`). */
-export const redisStoreFactory: CheckpointStoreFactory = (options: CheckpointStoreOptions) =>
-  RedisCheckpointStore.open({
-    url: options.config.url!,
-    dir: options.dir,
-    prefix: options.config.prefix ?? DEFAULT_PREFIX,
-    job: options.job,
-    fingerprint: options.fingerprint,
-    ...(options.partition !== undefined ? { partition: options.partition } : {}),
-  });
+export const redisStore = defineCheckpointStore({
+  name: 'redis',
+  description: 'Checkpoints and ledgers in Redis, one key per job (or partition).',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      url: { type: 'string', minLength: 1, description: 'Redis store: the server URL, e.g. redis://127.0.0.1:6379 or ${env:REDIS_URL}.', examples: ['redis://127.0.0.1:6379'] },
+      prefix: { type: 'string', pattern: '^[A-Za-z0-9_.:-]+$', default: DEFAULT_PREFIX, description: 'Redis store: prefix of every key Sluice writes.' },
+    },
+  },
+  rules: [(config) => (config.url === undefined ? { message: 'checkpoint store redis needs url: redis://host:6379 (or ${env:REDIS_URL})' } : undefined)],
+  create: (options) =>
+    RedisCheckpointStore.open({
+      url: options.config.url!,
+      dir: options.dir,
+      prefix: options.config.prefix,
+      job: options.job,
+      fingerprint: options.fingerprint,
+      ...(options.partition !== undefined ? { partition: options.partition } : {}),
+    }),
+});
 
 /**
  * A factory that keeps checkpoints in the given Redis whatever the job file says (its

@@ -8,7 +8,7 @@ import { defineSink, defineSource, type Checkpoint, type CheckpointStore, type C
 import { formatDiagnostic, JobRun, loadJobText, PluginRegistry } from '@sluice/core/internal';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { checkpointStores, clearRunCheckpoints, redisCheckpointStore, RedisCheckpointStore } from './index.js';
+import { clearRunCheckpoints, redisCheckpointStore, RedisCheckpointStore, redisStore } from './index.js';
 import { COMMAND_TIMEOUT_MS } from './connection.js';
 
 // Needs the Redis on this machine; fails loudly when it is not running.
@@ -41,11 +41,11 @@ afterEach(async () => {
 
 function optionsOf(job: string, extra: Partial<CheckpointStoreOptions> & { url?: string; prefix?: string } = {}): CheckpointStoreOptions {
   const { url = URL, prefix: p = prefix, ...rest } = extra;
-  return { job, dir: '.', config: { store: 'redis', path: '', url, prefix: p }, connections: {} as never, fingerprint: 'fp1', ...rest };
+  return { job, dir: '.', config: { store: 'redis', url, prefix: p }, connections: {} as never, fingerprint: 'fp1', ...rest };
 }
 
 async function storeOf(job: string, extra: Parameters<typeof optionsOf>[1] = {}): Promise<RedisCheckpointStore> {
-  const store = (await checkpointStores.redis!(optionsOf(job, extra))) as RedisCheckpointStore;
+  const store = (await redisStore.create(optionsOf(job, extra) as never)) as RedisCheckpointStore;
   open.push(store);
   return store;
 }
@@ -105,7 +105,7 @@ describe('redis checkpoint store', () => {
   });
 
   it('defaults the prefix to sluice', async () => {
-    const store = (await checkpointStores.redis!({ ...optionsOf('x'), config: { store: 'redis', path: '', url: URL } })) as RedisCheckpointStore;
+    const store = (await redisStore.create({ ...optionsOf('x'), config: { store: 'redis', url: URL } } as never)) as RedisCheckpointStore;
     open.push(store);
     expect(store.key).toBe('sluice:checkpoint:x');
   });
@@ -145,10 +145,10 @@ describe('redis checkpoint store', () => {
   });
 
   it('refuses a missing or malformed url without repeating it', async () => {
-    await expect(checkpointStores.redis!({ ...optionsOf('x'), config: { store: 'redis', path: '' } })).rejects.toThrow(
+    await expect(Promise.resolve(redisStore.create({ ...optionsOf('x'), config: { store: 'redis' } } as never))).rejects.toThrow(
       'checkpoint.store: redis needs checkpoint.url',
     );
-    const error = await Promise.resolve(checkpointStores.redis!(optionsOf('x', { url: `http://u:${PASSWORD}@host` }))).catch((e: Error) => e);
+    const error = await Promise.resolve(redisStore.create(optionsOf('x', { url: `http://u:${PASSWORD}@host` }) as never)).catch((e: Error) => e);
     expect((error as Error).message).toBe('checkpoint.url: must start with redis:// or rediss:// (got http://…)');
   });
 });
@@ -377,7 +377,7 @@ describe('a job run through the redis store', () => {
       },
     });
     const deadLetter = defineSink({ name: 'dl', description: 'drops dead letters', schema: { type: 'object' }, create: () => ({ async write() {} }) });
-    const registry = registryOf(source, sink, deadLetter);
+    const registry = registryOf(source, sink, deadLetter, redisStore);
     const text = `
 version: 1
 name: redis-run
@@ -390,14 +390,14 @@ deadLetter: { use: dl }
     const { plan, diagnostics } = await loadJobText(text, { registry, dir, env: { REDIS_URL: URL } });
     if (!plan) throw new Error(diagnostics.map((d) => formatDiagnostic(d)).join('\n'));
 
-    const first = await new JobRun(plan, { checkpointStores }).run();
+    const first = await new JobRun(plan).run();
     expect(first.status).toBe('done');
     expect(written).toEqual(Array.from({ length: 50 }, (_, i) => i));
     const saved = JSON.parse((await raw.get(`${prefix}:checkpoint:redis-run`))!) as Checkpoint;
     expect(saved).toMatchObject({ done: true, cursor: 50, fingerprint: plan.fingerprint, sinks: { out: 50 } });
     expect(saved.counters.read).toBe(50);
 
-    const second = await new JobRun(plan, { checkpointStores }).run();
+    const second = await new JobRun(plan).run();
     expect(second.status).toBe('done');
     expect(second.resumed).toBe(true);
     expect(second.thisRun.read).toBe(0);

@@ -155,7 +155,7 @@ class SqlLedger implements Ledger {
   async close(): Promise<void> {}
 }
 
-/** The `sql` checkpoint store factory (`checkpointStores.sql`). */
+/** Opens the `sql` checkpoint store (`sqlStore` in extensions.ts registers it). */
 export const sqlCheckpointStore: CheckpointStoreFactory = async (options: CheckpointStoreOptions) => {
   const name = options.config.connection;
   if (!name) throw new Error('checkpoint.store: sql needs checkpoint.connection: the connection whose database keeps the checkpoint');

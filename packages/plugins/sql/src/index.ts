@@ -1,5 +1,4 @@
-import type { CheckpointStoreFactory } from '@sluice/core';
-import { sqlCheckpointStore } from './checkpoint-store.js';
+import { sqlConnectionKinds, sqlStore } from './extensions.js';
 import { sqlSink } from './sink.js';
 import { sqlSource } from './source.js';
 
@@ -8,7 +7,7 @@ export { sqlSink, sqlSinkSchema, columnsAreDistinct, keyNeedsUpsertOrCreate, cre
 export { SqlCheckpointStore, sqlCheckpointStore } from './checkpoint-store.js';
 export { TABLES as SYSTEM_TABLES } from './system.js';
 
-export default [sqlSource, sqlSink];
+export { sqlStore, sqlConnectionKinds } from './extensions.js';
 
-/** `checkpoint: { store: sql, connection: NAME }`. */
-export const checkpointStores: Record<string, CheckpointStoreFactory> = { sql: sqlCheckpointStore };
+/** The plugins, the `sql` checkpoint store and the connection kinds (pg, mysql2, better-sqlite3). */
+export default [sqlSource, sqlSink, sqlStore, ...sqlConnectionKinds];
