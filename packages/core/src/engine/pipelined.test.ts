@@ -228,6 +228,39 @@ describe('pipelined sinks', () => {
     expect(store.saved.at(-1)).toMatchObject({ seq: 3, done: true });
   });
 
+  it('a later pipelined write that fails first is still retried after the earlier one: retries go in source order', async () => {
+    const { calls, written, done } = await start(40, [{ name: 'fast', pipeline: 3 }], { retry: '{ attempts: 3, initialDelay: 1ms }' });
+    const fast = () => calls.fast!;
+    await until(() => fast().length === 3, 'three batches handed over');
+    // The session of batch 2 is cut first; batches 1 and 0 fail after it (a "done up to seq N"
+    // sink that retried 2 first would mark 1 and 0 as done and skip them).
+    fast()[2]!.reject(new TransientError('connection lost'));
+    await idle();
+    fast()[1]!.reject(new TransientError('connection lost'));
+    await idle();
+    fast()[0]!.reject(new TransientError('connection lost'));
+    for (let retried = 0; retried < 3; retried++) {
+      await until(() => fast().length === 4 + retried, `retry ${retried + 1}`);
+      await idle();
+      expect(fast()).toHaveLength(4 + retried);
+      fast()[3 + retried]!.resolve();
+    }
+    expect(fast().slice(3).map((c) => [c.seq, c.attempt])).toEqual([
+      [0, 2],
+      [1, 2],
+      [2, 2],
+    ]);
+    for (;;) {
+      await idle();
+      const open = fast().filter((c) => !c.settled);
+      if (open.length === 0 && fast().length === 7) break;
+      for (const call of open) call.resolve();
+    }
+    const summary = await done;
+    expect(summary.status).toBe('done');
+    expect(written.fast).toEqual(Array.from({ length: 40 }, (_, i) => i));
+  });
+
   it("a pipelined write's refused records are dead-lettered, and a batch it refuses whole is halved", async () => {
     const { calls, dead, done } = await start(20, [{ name: 'fast', pipeline: 2 }], { onError: 'deadLetter' });
     const fast = () => calls.fast!;

@@ -37,6 +37,8 @@ export class SinkLane {
   /** Failed pipelined batches, retried one after another in source order. */
   private recovery: Promise<unknown> = Promise.resolve();
   private recovering = 0;
+  /** Failed pipelined writes waiting for their retry turn. */
+  private readonly failedWrites: Array<{ seq: number; retry: () => Promise<unknown>; resolve: (state: unknown) => void; reject: (error: unknown) => void }> = [];
   /** Closed while failed writes are being retried: nothing new is handed over. */
   private gate: { promise: Promise<void>; open: () => void } | undefined;
 
@@ -135,7 +137,12 @@ export class SinkLane {
     return { accepted: accepted.catch(noop), finished };
   }
 
-  /** A failed pipelined write: once the writes handed over after it have settled, retry it alone. */
+  /**
+   * A failed pipelined write: once the writes handed over after it have settled, retry it alone.
+   * Retries go in source order, not in the order the writes failed: a later write may fail first
+   * (its session is the one cut), and a sink with a "done up to seq N" marker would skip the
+   * earlier batch as done once the later one's retry committed.
+   */
   private recover(batch: Batch, indices: number[] | undefined, failed: Set<number>, error: unknown): Promise<unknown> {
     this.recovering++;
     if (!this.gate) {
@@ -143,13 +150,28 @@ export class SinkLane {
       const promise = new Promise<void>((resolve) => (open = resolve));
       this.gate = { promise, open };
     }
-    const turn = this.recovery.then(async () => {
-      while (this.outstanding.size > 0) await Promise.all([...this.outstanding]);
-      const state = await this.stage.writeIndices(this.sink, batch, indices, failed, { error });
-      return (this.sink.state = state !== undefined ? state : this.sink.instance.state?.());
+    let resolve!: (state: unknown) => void;
+    let reject!: (error: unknown) => void;
+    const result = new Promise<unknown>((yes, no) => ((resolve = yes), (reject = no)));
+    this.failedWrites.push({
+      seq: batch.seq,
+      retry: () => this.stage.writeIndices(this.sink, batch, indices, failed, { error }).then((state) => (this.sink.state = state !== undefined ? state : this.sink.instance.state?.())),
+      resolve,
+      reject,
     });
-    this.recovery = turn.catch(noop);
-    return turn.finally(() => {
+    // One turn per failed write; each turn retries the earliest failed batch waiting.
+    this.recovery = this.recovery.then(async () => {
+      // A write that failed within a few ticks of its call reports it after it leaves `outstanding`:
+      // one macrotask lets every failed write join the queue before the earliest is picked.
+      do {
+        while (this.outstanding.size > 0) await Promise.all([...this.outstanding]);
+        await new Promise((resolve) => setImmediate(resolve));
+      } while (this.outstanding.size > 0);
+      this.failedWrites.sort((a, b) => a.seq - b.seq);
+      const next = this.failedWrites.shift()!;
+      await next.retry().then(next.resolve, next.reject);
+    });
+    return result.finally(() => {
       if (--this.recovering > 0) return;
       const gate = this.gate;
       this.gate = undefined;
