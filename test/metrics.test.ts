@@ -191,6 +191,19 @@ describe('sluice run --metrics', () => {
     gateway = await StandIn.start();
   });
 
+  it('a run that could not begin (its Redis unreachable) is pushed as failed, counting nothing', async () => {
+    const job = project();
+    const result = await sluice(['run', job, '--workers', 'redis://127.0.0.1:1', '--progress', 'none', '--metrics-push', gateway.url], {
+      cwd: join(job, '..'),
+      env: { METRICS_SECRET: SECRET, SLUICE_QUEUE_KEY: 'metrics-test-queue-key-0123456789' },
+    });
+    expect(result.code, result.stderr).toBe(1);
+    const push = pushed();
+    expect(valueOf(push.samples, 'sluice_run_status', { job: JOB, status: 'failed' })).toBe(1);
+    expect(valueOf(push.samples, 'sluice_records_read_total', { job: JOB })).toBe(0);
+    expect(push.text).not.toContain(SECRET);
+  });
+
   it.each([
     [['--metrics', 'nonsense'], /--metrics must be HOST:PORT, like 127\.0\.0\.1:9464/],
     [['--metrics', '127.0.0.1:70000'], /--metrics must be HOST:PORT/],

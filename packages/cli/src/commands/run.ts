@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { CheckpointLockedError, CheckpointMismatchError, JobRun, messageOf, type JobPlan, type RunSummary } from '@sluice/core/internal';
+import { CheckpointLockedError, CheckpointMismatchError, JobRun, messageOf, Redactor, type JobPlan, type RunSummary } from '@sluice/core/internal';
 import { StartupRefusal } from '@sluice/core';
 import { oneOf, parse, UsageError } from '../args.js';
 import { ENV_FILE_USAGE, readEnvFiles } from '../envfile.js';
@@ -92,6 +92,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!plan) return 2;
   // Traces follow the OTEL_* variables; metrics the flags. Pushed and flushed however the run ends.
   const observe = await Observability.open(flags, (line) => process.stderr.write(`${line}\n`));
+  observe.expected = new Redactor(plan.secrets).redact(plan.name);
   try {
     return await runLoaded(plan, values, positionals[0]!, { mode, limit, distributed, threads, trust, envFiles, observe });
   } finally {

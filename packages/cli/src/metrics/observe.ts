@@ -42,7 +42,10 @@ export type RunEnd = (summary?: RunSummary) => void;
  * variables). Nothing is loaded when none is asked for.
  */
 export class Observability {
+  /** The job of the run followed, once one is. */
   private job: string | undefined;
+  /** The job this process was asked to run (`sluice run`), redacted: pushed as failed when no run was followed. */
+  expected: string | undefined;
 
   private constructor(
     private readonly flags: ObserveFlags,
@@ -132,7 +135,12 @@ export class Observability {
   async finish(): Promise<void> {
     if (this.flags.push && this.metrics) {
       const { pushMetrics } = await import('./push.js');
-      const problem = await pushMetrics(this.metrics, this.flags.push, this.job ?? 'sluice');
+      // The run ended before it began (Redis unreachable, a refusal of --threads): a failed run, counting nothing.
+      if (this.job === undefined && this.expected !== undefined) {
+        const { notRun } = await import('./totals.js');
+        this.metrics.add(notRun(this.expected));
+      }
+      const problem = await pushMetrics(this.metrics, this.flags.push, this.job ?? this.expected ?? 'sluice');
       if (problem) this.say(`sluice: --metrics-push: ${problem}`);
     }
     await this.spans?.shutdown();

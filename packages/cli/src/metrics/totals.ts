@@ -74,3 +74,8 @@ export interface Reading {
 export interface MetricsFeed {
   readings(): Reading[];
 }
+
+/** A run that never started: failed, nothing counted. */
+export function notRun(job: string): MetricsFeed {
+  return { readings: () => [{ job, totals: emptyTotals(), status: 'failed', batchesInFlight: 0 }] };
+}
