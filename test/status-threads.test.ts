@@ -1,5 +1,6 @@
 // `sluice status` after and during `sluice run --threads N`: each partition's checkpoint (read back
-// from the files the run saved), the run's process holding the running ones, and the counts added up.
+// from the files the run saved), the run's process holding the running ones, and the counts added up;
+// `sluice reset` refusing while the run holds partitions, and deleting them all afterwards.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -42,10 +43,10 @@ const batches = (dir: string) => [...saved(dir).values()].reduce((n, c) => n + c
 const int = (n: number) => n.toLocaleString('en-US');
 
 describe('sluice status of a --threads run', () => {
-  it('shows every partition: while it runs (held by the run), after a SIGKILL (in progress, from disk), and complete', async () => {
+  it('shows every partition: while it runs (held by the run; reset refuses), after a SIGKILL (in progress, from disk), complete, and reset', async () => {
     const dir = tempDir('sluice-status-threads-');
     await writeJsonl(join(dir, 'in.jsonl'), RECORDS);
-    // 80 batches at 20/s over the whole job: seconds, long enough to look at it running.
+    // 80 batches at 2/s over the whole job: long enough to look at it running (the resume goes faster).
     writeFileSync(
       join(dir, 'job.yaml'),
       `version: 1
@@ -58,7 +59,7 @@ steps:
 sink:
   use: file
   with: { path: out/out.jsonl }
-  rateLimit: 20/s
+  rateLimit: 2/s
 `,
     );
     const child = start(['run', 'job.yaml', '--threads', '2', '--progress', 'none'], { cwd: dir });
@@ -75,6 +76,14 @@ sink:
     const held = live.threads!.partitions.filter((p) => p.lock);
     expect(held.length, during.stdout).toBeGreaterThan(0);
     for (const p of held) expect(p.lock!.pid).toBe(child.pid);
+    // reset refuses while the run holds partitions, and deletes nothing.
+    const before = [...saved(dir).keys()];
+    const refused = await sluice(['reset', 'job.yaml'], { cwd: dir });
+    expect(refused.code, refused.stdout + refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(/another run holds this job's state \(\S+threaded\.p\d\.json\): pid \d+/);
+    expect([...saved(dir).keys()]).toEqual(expect.arrayContaining(before));
+    expect(child.exitCode, 'the run was still going when reset refused').toBeNull();
+    expect(existsSync(join(dir, '.sluice', 'checkpoints', 'threaded.threads.json'))).toBe(true);
 
     child.kill('SIGKILL');
     await finished(child, 60_000);
@@ -105,11 +114,19 @@ sink:
     expect(text.stdout).toContain('sluice run with --threads resumes each partition from its checkpoint');
     expect(text.stdout).not.toContain('running now');
 
-    const resumed = await sluice(['run', 'job.yaml', '--threads', '2', '--progress', 'none'], { cwd: dir, timeoutMs: 180_000 });
+    const resumed = await sluice(['run', 'job.yaml', '--threads', '2', '--progress', 'none', '--set', 'sink.rateLimit=1000/s'], { cwd: dir, timeoutMs: 180_000 });
     expect(resumed.code, resumed.stderr).toBe(0);
     const complete = await sluice(['status', 'job.yaml'], { cwd: dir });
     expect(complete.stdout).toContain(', 4 complete\n');
     expect(complete.stdout).toContain(`  read ${int(RECORDS)} = written ${int(RECORDS - FILTERED)} + filtered ${int(FILTERED)} + dead-lettered 0 + skipped 0\n`);
     expect(complete.stdout).toContain('the next run with --threads reads only what the source has added since');
+
+    // reset deletes every partition's checkpoint and the plan: the next run starts from the beginning.
+    const reset = await sluice(['reset', 'job.yaml'], { cwd: dir });
+    expect(reset.code, reset.stderr).toBe(0);
+    expect(reset.stdout).toContain(`threaded --threads: 4 of 4 partition checkpoints deleted, and the partition plan (${join(dir, '.sluice', 'checkpoints', 'threaded.threads.json')})`);
+    expect(readdirSync(join(dir, '.sluice', 'checkpoints')).filter((n) => n.endsWith('.json'))).toEqual([]);
+    const empty = await sluice(['status', 'job.yaml'], { cwd: dir });
+    expect(empty.stdout).toBe(`threaded: no checkpoint (${join(dir, '.sluice', 'checkpoints', 'threaded.json')}); the next run starts from the beginning\n`);
   }, 300_000);
 });

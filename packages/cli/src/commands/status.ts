@@ -1,10 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { usage } from '../args.js';
 import { CheckpointMismatchError, describeHolder, openCheckpointStore, Redactor, RunConnections, type Checkpoint, type JobCounters, type JobPlan, type LockHolder } from '@sluice/core/internal';
 import { parse, UsageError } from '../args.js';
 import { loadForRun } from '../job.js';
 import { equation, int } from '../render/format.js';
-import { threadPlanPath, type ThreadPlan } from '../threads/plan.js';
+import { storedThreadPlan, threadPlanPath } from '../threads/plan.js';
 
 const USAGE = `usage: sluice status JOB.yaml [--json]
 
@@ -81,16 +80,11 @@ interface ThreadsState {
 
 /** The partitions of the job's last `--threads` run, from the plan it kept beside the checkpoints. */
 async function threadsState(plan: JobPlan, connections: RunConnections): Promise<ThreadsState | undefined> {
-  if (plan.checkpoint.store === 'none') return undefined;
-  const path = threadPlanPath(plan);
-  const stored = await readFile(path, 'utf8').then(
-    (text) => JSON.parse(text) as Partial<ThreadPlan>,
-    () => undefined,
-  );
-  if (stored?.version !== 1 || !Array.isArray(stored.specs) || stored.specs.length === 0) return undefined;
+  const stored = await storedThreadPlan(plan);
+  if (!stored) return undefined;
   const partitions: StoreState[] = [];
   for (let index = 0; index < stored.specs.length; index++) partitions.push(await storeState(plan, connections, index));
-  return { path, matches: stored.fingerprint === plan.fingerprint, partitions };
+  return { path: threadPlanPath(plan), matches: stored.fingerprint === plan.fingerprint, partitions };
 }
 
 const runningNow = (holder: LockHolder | null) => (holder ? `running now: ${describeHolder(holder)} (sluice reset and a second run wait for it to end)` : undefined);

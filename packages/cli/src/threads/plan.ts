@@ -21,6 +21,16 @@ export function threadPlanPath(plan: JobPlan): string {
   return join(resolve(plan.dir, folder), `${plan.name}.threads.json`);
 }
 
+/** The plan a `--threads` run left beside the checkpoints, whichever version of the job it was made for. */
+export async function storedThreadPlan(plan: JobPlan): Promise<ThreadPlan | undefined> {
+  if (plan.checkpoint.store === 'none') return undefined;
+  const stored = await readFile(threadPlanPath(plan), 'utf8').then(
+    (text) => JSON.parse(text) as Partial<ThreadPlan>,
+    () => undefined,
+  );
+  return stored?.version === 1 && Array.isArray(stored.specs) && stored.specs.length > 0 ? (stored as ThreadPlan) : undefined;
+}
+
 /** The stored plan when it belongs to this version of the job (and `fresh` is off), else a new one, stored. */
 export async function threadPlan(plan: JobPlan, partitions: number, fresh: boolean): Promise<ThreadPlan & { reused: boolean }> {
   const path = threadPlanPath(plan);
