@@ -1,7 +1,7 @@
 // `sluice worker` and its own surroundings: the `.env` beside the job in the worker's checkout
-// (not the coordinator's), and SIGTERM while the worker waits for a partition's lease that another
-// run still holds — it must leave at once, giving the partition back untouched, instead of waiting
-// the lease out. Real Redis at 127.0.0.1:6379 (SLUICE_TEST_REDIS_URL), one key prefix per test.
+// (not the coordinator's); SIGTERM while the worker waits for partitions (it leaves before the next
+// one is queued); and SIGTERM while it waits for a partition's lease that another run still holds —
+// it must leave at once, giving the partition back untouched, instead of waiting the lease out. Real Redis at 127.0.0.1:6379 (SLUICE_TEST_REDIS_URL), one key prefix per test.
 import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -85,6 +85,27 @@ describe('sluice worker', () => {
     expect(records.map((r) => r.n), info).toEqual(Array.from({ length: RECORDS }, (_, i) => i + 1));
     expect(new Set(records.map((r) => r.tag)), info).toEqual(new Set(['worker-side']));
   }, 180_000);
+
+  it('SIGTERM while waiting for partitions: exits 0 before the partition it would have taken is queued; another worker runs it', async () => {
+    const dir = checkout('idle-stop', 'TAG=t\n');
+    const prefix = newPrefix();
+    const idle = startWorker({ prefix, cwd: dir, name: 'idle' });
+    await waitForWorkers(prefix, 1, { procs: [idle] });
+    while (!idle.stderr().includes('waiting for partitions') && idle.alive()) await sleep(20);
+    expect(signal(idle, 'SIGTERM'), diagnostics(idle)).toBe(true);
+    // The guard only keeps a broken build from hanging the suite; nothing is queued until it has exited.
+    expect(await exitOf(idle, 240_000), diagnostics(idle)).toEqual({ code: 0, signal: null });
+    expect(idle.stderr()).toMatch(/worker idle: stopped/);
+
+    const report = join(dir, 'report.json');
+    const coordinator = startCoordinator('jobs/job.yaml', { prefix, partitions: 1, report, cwd: dir });
+    const next = startWorker({ prefix, cwd: dir, name: 'next' });
+    const result = await coordinatorResult(coordinator, report, 120_000);
+    const info = diagnostics(coordinator, idle, next);
+    expect(result.code, info).toBe(0);
+    expect(result.report?.partitions?.map((p) => [p.status, p.worker]), info).toEqual([['done', 'next']]);
+    expect(idle.stderr(), info).not.toMatch(/started/);
+  }, 300_000);
 
   it('SIGTERM while waiting for a lease another run holds: exits 0 at once, the lease untouched, the partition given back, not failed', async () => {
     const dir = checkout('lease-wait', 'TAG=t\n');
