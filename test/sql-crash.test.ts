@@ -9,8 +9,16 @@ import { availability, createDatabase, LABEL, requireUp, rows, type Client, type
 import { finished, seeded, sluice, start, tempDir } from './support/cli.js';
 import { checkpointPast, followEvents } from './support/events.js';
 
-const RECORDS = 30_000;
 const BATCH = 500;
+/**
+ * Fixed batches of 500, and the batches of a job without `batch.size` (pages merged into batches of
+ * 1,000, 2,000 … 10,000 records): a resume must cut the same batches, or the markers skip rows.
+ * `step`: records between kill moments.
+ */
+const variants = [
+  { label: 'batches of 500', batch: `batch: { size: ${BATCH}, inFlight: 4 }`, records: 30_000, step: BATCH, slow: 'slow.mjs' },
+  { label: 'growing batches (no batch.size)', batch: 'batch: { inFlight: 4 }', records: 80_000, step: 3000, slow: 'slow-per-record.mjs' },
+];
 const services = await availability();
 
 interface Row {
@@ -24,21 +32,28 @@ interface Row {
 const rowLine = (r: Row) => `${r.id}\t${r.name}\t${r.amount}\t${r.note}\n`;
 
 let dir: string;
-let expected: { count: number; sha256: string };
+const expected = new Map<number, { count: number; sha256: string }>();
 
 beforeAll(() => {
   dir = tempDir('sluice-sql-crash-');
-  const random = seeded(11);
-  const records: Row[] = [];
-  for (let id = 0; id < RECORDS; id++) records.push({ id, name: `user-${id}`, amount: Math.floor(random() * 1000), note: 'x'.repeat(Math.floor(random() * 40)) });
-  writeFileSync(join(dir, 'input.jsonl'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  const hash = createHash('sha256');
-  for (const r of records) hash.update(rowLine(r));
-  expected = { count: RECORDS, sha256: hash.digest('hex') };
+  for (const { records: count } of variants) {
+    const random = seeded(11);
+    const records: Row[] = [];
+    for (let id = 0; id < count; id++) records.push({ id, name: `user-${id}`, amount: Math.floor(random() * 1000), note: 'x'.repeat(Math.floor(random() * 40)) });
+    writeFileSync(join(dir, `input-${count}.jsonl`), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const hash = createHash('sha256');
+    for (const r of records) hash.update(rowLine(r));
+    expected.set(count, { count, sha256: hash.digest('hex') });
+  }
   writeFileSync(
     join(dir, 'slow.mjs'),
     `export default { kind: 'sink', apiVersion: 1, name: 'slow', description: 'waits 40ms per batch', schema: { type: 'object' },
   create() { return { write: () => new Promise((resolve) => setTimeout(resolve, 40)) }; } };\n`,
+  );
+  writeFileSync(
+    join(dir, 'slow-per-record.mjs'),
+    `export default { kind: 'sink', apiVersion: 1, name: 'slow', description: 'waits 40ms per 500 records', schema: { type: 'object' },
+  create() { return { bulk: true, write: (records) => new Promise((resolve) => setTimeout(resolve, records.length * 40 / 500)) }; } };\n`,
   );
 });
 
@@ -69,7 +84,7 @@ describe.each(cases)('crash safety of file → sql insert ($client) with checkpo
       await done?.drop();
     });
 
-    it('SIGKILLed three times with committed rows past the checkpoint, resumed each time: the table holds every record exactly once', async () => {
+    it.each(variants)('$label: SIGKILLed three times with committed rows past the checkpoint, resumed each time: the table holds every record exactly once', async ({ batch, records: RECORDS, step, slow }) => {
       db = await createDatabase(client, dir);
       await db.knex.raw(ddl);
       const job = join(dir, `job-${client}.yaml`);
@@ -80,17 +95,17 @@ name: crash-${client}
 connections:
   db: { client: ${client}, url: "${db.url}" }
 checkpoint: { store: sql, connection: db }
-batch: { size: ${BATCH}, inFlight: 4 }
+${batch}
 source:
   use: file
-  with: { path: input.jsonl }
+  with: { path: input-${RECORDS}.jsonl }
 sinks:
   - use: sql
     with: { connection: db, table: loaded, mode: insert }
   # A slower second sink holds the checkpoint back while the sql sink has already committed:
   # the window in which a crash leaves committed batches beyond the checkpoint.
   - id: slow
-    use: ./slow.mjs
+    use: ./${slow}
 `,
       );
       /** What a kill left: the last batch committed with the rows (the marker) and the last checkpoint. */
@@ -107,7 +122,7 @@ sinks:
         const child = start(['run', job, '--progress', 'json']);
         const exited = finished(child, 120_000);
         // A random moment in the run's own progress: a checkpoint 3–10 batches further on.
-        const reached = await followEvents(child).next(checkpointPast(resumedAt + BATCH * (3 + Math.floor(random() * 8))));
+        const reached = await followEvents(child).next(checkpointPast(resumedAt + step * (3 + Math.floor(random() * 8))));
         if (reached) child.kill('SIGKILL');
         const result = await exited;
         expect(result.signal, `run ${run} ended before its kill (${result.code}): ${result.stderr}`).toBe('SIGKILL');
@@ -116,13 +131,13 @@ sinks:
         kills.push({ marker: left.marker, checkpoint: left.checkpoint });
         resumedAt = left.read;
       }
-      console.log(`sql crash test (${client}): kills ${JSON.stringify(kills)}`);
+      console.log(`sql crash test (${client}, ${batch}): kills ${JSON.stringify(kills)}`);
       // Only kills that left committed batches beyond the checkpoint count: the ones a resume must not write again.
       expect(kills.filter((k) => k.marker > k.checkpoint).length, JSON.stringify(kills)).toBe(3);
 
       const last = await sluice(['run', job, '--progress', 'none'], { timeoutMs: 120_000 });
       expect(last.code, last.stderr).toBe(0);
-      expect(await tableDigest(db)).toEqual(expected);
+      expect(await tableDigest(db)).toEqual(expected.get(RECORDS));
 
       const status = await sluice(['status', job, '--json']);
       const checkpoint = JSON.parse(status.stdout).checkpoint;

@@ -1,6 +1,12 @@
 import type { JobCounters, StepCounters } from '../events/types.js';
 import type { CheckpointLock, LockHolder, LockOptions } from './lock.js';
 
+/** How a run merges source pages into batches (engine/batch-growth.ts): at most this many items and estimated bytes. */
+export interface BatchGrowth {
+  readonly records: number;
+  readonly bytes: number;
+}
+
 /** What a checkpoint remembers: the watermark batch's cursor, each sink's state and the counts so far. */
 export interface Checkpoint {
   readonly version: 1;
@@ -15,6 +21,11 @@ export interface Checkpoint {
    * name the same records in every run (sinks that commit their own marker rely on this).
    */
   readonly batchSize: number;
+  /**
+   * Set when the run merged pages of `batchSize` into growing batches (a job without `batch.size`):
+   * a resume cuts its batches the same way, and one without it keeps one page per batch.
+   */
+  readonly batchGrowth?: BatchGrowth;
   /** Sink states by step id, as each sink reported after the watermark batch. */
   readonly sinks: Record<string, unknown>;
   readonly deadLetter: unknown;

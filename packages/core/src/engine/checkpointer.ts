@@ -1,4 +1,4 @@
-import type { Checkpoint, CheckpointStore } from '../checkpoint/types.js';
+import type { BatchGrowth, Checkpoint, CheckpointStore } from '../checkpoint/types.js';
 import type { EventBus } from '../events/bus.js';
 import type { JobPlan } from '../job/plan.js';
 import type { Clock } from './clock.js';
@@ -40,6 +40,8 @@ export class Checkpointer {
     private readonly clock: Clock,
     /** Records per page, pinned in the checkpoint so a resume keeps the batch numbering. */
     private readonly batchSize: number,
+    /** Pinned in the checkpoint too, so a resume merges pages into the same batches. */
+    private readonly growth: BatchGrowth | undefined,
     /** False for dry runs, `--limit` and replays: nothing is saved. */
     private readonly enabled: boolean,
     resume: (Watermark & { readonly seq: number }) | undefined,
@@ -86,6 +88,7 @@ export class Checkpointer {
       seq: watermark.seq,
       cursor: watermark.cursor,
       batchSize: this.batchSize,
+      ...(this.growth ? { batchGrowth: this.growth } : {}),
       sinks: watermark.sinks,
       deadLetter: watermark.deadLetter,
       counters: { ...this.counters.committed },

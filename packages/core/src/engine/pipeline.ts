@@ -5,6 +5,7 @@ import type { JobPlan } from '../job/plan.js';
 import type { RetryNotice } from '../plugin/types.js';
 import { Attempts } from './attempts.js';
 import type { Batch, EnginePage } from './batch.js';
+import { BatchCutter, DEFAULT_GROWTH, type BatchGrowth } from './batch-growth.js';
 import { Checkpointer } from './checkpointer.js';
 import type { Clock } from './clock.js';
 import { RunCounters, emptyBatchCounts } from './counters.js';
@@ -59,6 +60,8 @@ export class Pipeline {
   private readonly plan: JobPlan;
   /** Records per page: the checkpoint's on a resume, so batches stay the same across runs. */
   private readonly batchSize: number;
+  /** How pages merge into batches (undefined: a batch is a page); a resume keeps its checkpoint's. */
+  private readonly growth: BatchGrowth | undefined;
   private readonly slots: Semaphore;
   private readonly control: RunControl;
   private readonly counters: RunCounters;
@@ -75,6 +78,7 @@ export class Pipeline {
     this.plan = o.plan;
     this.slots = new Semaphore(o.plan.batch.inFlight);
     this.batchSize = o.resume?.batchSize ?? o.plan.batch.size;
+    this.growth = growthOf(o);
     const all = [o.source, ...o.steps, ...o.sinks];
     this.control = new RunControl(o.abort, o.bus, o.redact, o.checkpointing);
     this.counters = new RunCounters(o.resume, all);
@@ -92,6 +96,7 @@ export class Pipeline {
       o.bus,
       o.clock,
       this.batchSize,
+      this.growth,
       o.checkpointing,
       o.resume ? { seq: o.resume.seq, cursor: o.resume.cursor, ...this.sinkStage.states() } : undefined,
     );
@@ -176,6 +181,7 @@ export class Pipeline {
       });
     const read = faults?.source(pages, { resumedAt: o.resume?.seq, firstSeq: this.nextSeq, read: this.counters.live.read, partition: o.partition }) ?? pages;
     const iterator = read[Symbol.asyncIterator]();
+    const cutter = new BatchCutter(iterator, this.batchSize, this.growth);
     let readSoFar = 0;
     try {
       for (;;) {
@@ -184,13 +190,17 @@ export class Pipeline {
           this.slots.release();
           break;
         }
-        let next: IteratorResult<EnginePage>;
+        let next: IteratorResult<EnginePage> | 'stopped';
         try {
-          next = await iterator.next();
+          next = await cutter.next(this.nextSeq, o.limit === undefined ? undefined : o.limit - readSoFar, () => this.control.stopped);
         } catch (error) {
           this.slots.release();
           if (this.control.stopReason && readStop.aborted) break;
           throw this.sourceFailure(error);
+        }
+        if (next === 'stopped') {
+          this.slots.release();
+          break;
         }
         if (next.done) {
           this.slots.release();
@@ -301,4 +311,20 @@ export class Pipeline {
   get error(): RunFailure | undefined {
     return this.control.failure;
   }
+}
+
+/**
+ * Batches grow (pages merged, see batch-growth.ts) when the job sets no `batch.size`, every sink
+ * writes in bulk (`SinkInstance.bulk`: a commit per batch, so fewer batches are faster) and every
+ * step works through a batch at once: no rate limit, transforms that take whole batches. A step that
+ * calls out per record (an http enrich, a rate-limited sink) keeps batches of one page, so a stop
+ * still waits for at most `inFlight` pages of its calls. A resume cuts batches as its checkpoint's
+ * run did; replays and job tests bring their own pages.
+ */
+function growthOf(o: PipelineOptions): BatchGrowth | undefined {
+  if (o.input) return undefined;
+  if (o.resume) return o.resume.batchGrowth;
+  if (!o.plan.batch.grow) return undefined;
+  const wholeBatches = o.steps.every((s) => s.instance.processBatch !== undefined && !s.throttle.limited) && o.sinks.every((s) => s.instance.bulk === true && !s.throttle.limited);
+  return wholeBatches ? DEFAULT_GROWTH : undefined;
 }

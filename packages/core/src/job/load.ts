@@ -179,7 +179,7 @@ export async function loadJobText(text: string, options: LoadOptions & { dir: st
       dir: options.dir,
       name: jobName,
       description: job.description as string | undefined,
-      batch: { size: (batch.size as number | undefined) ?? 1000, inFlight: (batch.inFlight as number | undefined) ?? 4 },
+      batch: { size: (batch.size as number | undefined) ?? 1000, inFlight: (batch.inFlight as number | undefined) ?? 4, ...(batch.size === undefined ? { grow: true } : {}) },
       checkpoint,
       container: registry.container,
       connections: (job.connections ?? {}) as JobPlan['connections'],

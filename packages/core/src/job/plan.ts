@@ -39,7 +39,8 @@ export interface JobPlan {
   readonly dir: string;
   readonly name: string;
   readonly description?: string;
-  readonly batch: { readonly size: number; readonly inFlight: number };
+  /** `grow`: the job sets no `batch.size`, so the engine may merge pages into larger batches (engine/batch-growth.ts). */
+  readonly batch: { readonly size: number; readonly inFlight: number; readonly grow?: boolean };
   /** `store` and that store's options as its schema checked them, defaults filled in. */
   readonly checkpoint: CheckpointConfig;
   /** The providers the job was loaded with (contributed stores and connection kinds); a run's container is a child of it. */

@@ -295,6 +295,14 @@ export interface SinkInstance {
    */
   readonly pipeline?: number;
   /**
+   * Bulk writes, opt in: each `write` costs mostly per batch (a transaction's commit, a COPY, a
+   * request), not per record. When every sink of a job says so, the job sets no `batch.size` and
+   * every step works on whole batches, the engine merges source pages into batches of up to 10,000
+   * records (~4 MiB): a load waits on a tenth of the commits. Leave it unset for a sink that makes
+   * a call per record, or whose batches cost nothing extra (an append to a file).
+   */
+  readonly bulk?: boolean;
+  /**
    * The state to save with the checkpoint of the batch just written (e.g. the file size).
    * Called right after each successful `write` that returned no `WriteResult.state` (a pipelined
    * sink returns that instead); must be JSON-serialisable.

@@ -1,0 +1,117 @@
+import type { BatchGrowth } from '../checkpoint/types.js';
+import type { RecordPosition, SluiceRecord, SourceRecordError } from '../plugin/types.js';
+import type { EnginePage } from './batch.js';
+
+export type { BatchGrowth } from '../checkpoint/types.js';
+
+/**
+ * Batches of a job that sets no `batch.size`: source pages of 1,000 records merged into batches of
+ * 1,000, 2,000, 4,000… up to 10,000 records, and never past ~4 MiB of record data. Every batch is a
+ * commit of every sink and a checkpoint; a thousand of them made a 1M-row load wait on a thousand
+ * fsynced commits.
+ */
+export const DEFAULT_GROWTH: BatchGrowth = { records: 10_000, bytes: 4 * 1024 * 1024 };
+
+/** Records (and record errors) batch `seq` aims for: the page size doubled per batch, up to the cap. */
+export function targetItems(seq: number, pageSize: number, growth: BatchGrowth): number {
+  return Math.max(pageSize, Math.min(growth.records, pageSize * 2 ** Math.min(Math.max(seq, 0), 20)));
+}
+
+/** A rough size of a value in memory, in bytes (strings by length, numbers 8, containers summed); never throws. */
+export function approxBytes(value: unknown, depth = 0): number {
+  switch (typeof value) {
+    case 'string':
+      return 16 + value.length;
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return 8;
+    case 'bigint':
+      return 16 + value.toString(16).length;
+    case 'object': {
+      if (value === null) return 8;
+      if (depth > 8) return 64;
+      if (value instanceof Uint8Array) return 64 + value.byteLength;
+      if (value instanceof Date) return 32;
+      let size = 24;
+      if (Array.isArray(value)) {
+        for (const item of value) size += 8 + approxBytes(item, depth + 1);
+      } else {
+        for (const key in value) size += 16 + approxBytes((value as Record<string, unknown>)[key], depth + 1);
+      }
+      return size;
+    }
+    default:
+      return 16;
+  }
+}
+
+/** Estimated bytes of a page's records, from at most four of them (first, thirds, last). */
+export function pageBytes(records: readonly SluiceRecord[]): number {
+  const n = records.length;
+  if (n === 0) return 0;
+  const picks = n <= 4 ? records.map((_, i) => i) : [0, Math.floor(n / 3), Math.floor((2 * n) / 3), n - 1];
+  let sampled = 0;
+  for (const i of picks) sampled += approxBytes(records[i]);
+  return Math.round((sampled / picks.length) * n);
+}
+
+/**
+ * Cuts the source's pages into batches: with `growth`, consecutive pages are merged into one batch
+ * until it holds `targetItems(seq)` items or `growth.bytes`; without, a batch is a page. The cut
+ * depends only on the pages and the batch's seq, so a resume from a checkpoint (whose cursor is a
+ * page's) cuts the same batches as the run before it — sinks that keep a per-batch marker rely on
+ * that. A batch is never cut short by a stop: pages read towards an unfinished batch are dropped
+ * (they are not counted anywhere, and a resume reads them again).
+ */
+export class BatchCutter {
+  constructor(
+    private readonly pages: AsyncIterator<EnginePage>,
+    private readonly pageSize: number,
+    private readonly growth: BatchGrowth | undefined,
+  ) {}
+
+  /**
+   * The next batch's page, `done` at the end of the source, or `stopped` when `stopping()` turned
+   * true while it was being gathered. `room`: records still allowed by `--limit`.
+   */
+  async next(seq: number, room: number | undefined, stopping: () => boolean): Promise<IteratorResult<EnginePage> | 'stopped'> {
+    const first = await this.pages.next();
+    if (first.done || !this.growth) return first;
+    const target = targetItems(seq, this.pageSize, this.growth);
+    const parts = [first.value];
+    let items = itemsOf(first.value);
+    let records = first.value.records.length;
+    let bytes = pageBytes(first.value.records);
+    while (items < target && bytes < this.growth.bytes && (room === undefined || records < room)) {
+      if (stopping()) return 'stopped';
+      const next = await this.pages.next();
+      if (next.done) break;
+      parts.push(next.value);
+      items += itemsOf(next.value);
+      records += next.value.records.length;
+      bytes += pageBytes(next.value.records);
+    }
+    // A source told to stop may end early: a batch cut by the stop could differ from the run's cut.
+    if (stopping()) return 'stopped';
+    return { done: false, value: merge(parts) };
+  }
+}
+
+const itemsOf = (page: EnginePage): number => page.records.length + (page.errors?.length ?? 0);
+
+/** One page of several: records, positions and errors in order; the last page's cursor and progress. */
+function merge(parts: readonly EnginePage[]): EnginePage {
+  if (parts.length === 1) return parts[0]!;
+  const last = parts[parts.length - 1]!;
+  const records: SluiceRecord[] = [];
+  const everyPositioned = parts.every((p) => p.positions !== undefined);
+  const positions: RecordPosition[] | undefined = everyPositioned ? [] : undefined;
+  let errors: SourceRecordError[] | undefined;
+  for (const part of parts) {
+    for (const record of part.records) records.push(record);
+    if (positions) for (const position of part.positions!) positions.push(position);
+    if (part.errors?.length) (errors ??= []).push(...part.errors);
+  }
+  return { records, cursor: last.cursor, ...(positions ? { positions } : {}), ...(errors ? { errors } : {}), ...(last.progress !== undefined ? { progress: last.progress } : {}) };
+}
