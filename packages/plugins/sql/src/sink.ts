@@ -82,6 +82,8 @@ class SqlSink implements SinkInstance {
   private stage: Promise<void> = Promise.resolve();
   /** Batches the engine may hand over at once (`SinkInstance.pipeline`). */
   readonly pipeline: number;
+  /** A commit per batch: the engine may merge pages into larger batches (`SinkInstance.bulk`). */
+  readonly bulk = true;
   private readonly table: string;
   private readonly sinkId: string;
   /** The job key of this sink's markers (per partition in a distributed run). */
