@@ -189,8 +189,8 @@ describe('batches of a job without batch.size', () => {
     const failing = await runJob(job('resumed'), first, {
       failAtSeq: 4,
       checkpointStores: {
-        file: ({ config, job: name }): CheckpointStore => {
-          const inner = new FileCheckpointStore(config.path, name);
+        file: ({ job: name }): CheckpointStore => {
+          const inner = new FileCheckpointStore(join(dir, 'ckpt'), name);
           // Checkpoints stop at batch 1: batches 2 and 3 are written but not checkpointed.
           return Object.assign(Object.create(inner) as CheckpointStore, {
             save: async (c: Checkpoint) => {
