@@ -1,4 +1,5 @@
-import { Agent, type Dispatcher } from 'undici';
+import { createRequire } from 'node:module';
+import type { Agent, Dispatcher } from 'undici';
 import { failureOfThrown, HttpFailure, RequestTimeout } from './errors.js';
 import { sizeText } from './sizes.js';
 
@@ -49,7 +50,10 @@ export class HttpClient {
   };
 
   constructor(private readonly options: HttpClientOptions) {
-    this.agent = new Agent({
+    // Loaded on the first client, not when the plugin is: undici is ~110 modules and ~20 MB that
+    // every job paid at start-up, http or not.
+    const { Agent: UndiciAgent } = createRequire(import.meta.url)('undici') as typeof import('undici');
+    this.agent = new UndiciAgent({
       connections: Math.max(1, options.connections),
       pipelining: 1,
       keepAliveTimeout: 10_000,
