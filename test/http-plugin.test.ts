@@ -1,7 +1,7 @@
 // The http plugin against a real local server, without the engine: what each kind sends, reads,
 // and throws. The engine-level behaviour (retries, pauses, rate limits, resume) is in http-e2e.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { checkConfig, collectSource, createTestContext, PermanentError, RecordError, runTransform, TransientError, writeSink } from '@sluice/core';
+import { withDefaults, checkConfig, collectSource, createTestContext, PermanentError, RecordError, runTransform, TransientError, writeSink } from '@sluice/core';
 import { httpSink, httpSource, httpTransform, idempotencyKey, parseRetryAfter } from '../packages/plugins/http/src/index.js';
 import { nextLink } from '../packages/plugins/http/src/link.js';
 import { TestServer } from './support/http-server.js';
@@ -74,7 +74,7 @@ describe('http source: pagination', () => {
 
   it('estimate() comes from the total field of the first response', async () => {
     const ctx = createTestContext({ kind: 'source' });
-    const source = await httpSource.create({ url: `${server.url}/data/page`, items: 'data.items', pagination: 'page', total: 'meta.total' } as never, ctx);
+    const source = await httpSource.create(withDefaults(httpSource.schema, { url: `${server.url}/data/page`, items: 'data.items', pagination: 'page', total: 'meta.total' }), ctx);
     const estimate = source.estimate!();
     const iterator = source.read({ cursor: undefined, batchSize: 100, signal: ctx.signal })[Symbol.asyncIterator]();
     await iterator.next();
@@ -235,7 +235,7 @@ describe('http sink', () => {
 
   it('per record: a refused record is rejected with its status; a transient failure throws, and the retry sends only what is left', async () => {
     const ctx = createTestContext({ kind: 'sink', concurrency: 4 });
-    const sink = await httpSink.create({ url: `${server.url}/sink`, key: 'record.id' } as never, ctx);
+    const sink = await httpSink.create(withDefaults(httpSink.schema, { url: `${server.url}/sink`, key: 'record.id' }), ctx);
     const records = [{ id: 1 }, { id: 2, invalid: true }, { id: 3 }, { id: 4 }];
     server.inject('/sink', { kind: 'status', status: 503, retryAfter: '0' });
     const info = (attempt: number) => ({ seq: 0, positions: records.map((_, index) => ({ index })), attempt, signal: ctx.signal });

@@ -30,6 +30,7 @@ const VALUES = [
   'defineTransform',
   'runTransform',
   'systemClock',
+  'withDefaults',
   'writeSink',
 ].sort();
 
@@ -84,6 +85,7 @@ const TYPES = [
   'TestContextOptions',
   'TransformDefinition',
   'TransformInstance',
+  'WrittenConfigOf',
   'TransformResult',
   'WriteInfo',
   'WriteResult',

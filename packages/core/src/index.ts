@@ -16,10 +16,12 @@
 
 // Defining plugins
 export { defineSource, defineTransform, defineSink } from './plugin/define.js';
+export { withDefaults } from './plugin/config.js';
 export {
   PLUGIN_API_VERSION,
   type AnyPluginDefinition,
   type ConfigOf,
+  type WrittenConfigOf,
   type PluginKind,
   type PluginSchema,
   type RuleViolation,

@@ -4,7 +4,7 @@ import type { ErrorObject } from 'ajv';
 import type { CheckpointConfig } from '../plugin/extensions.js';
 import type { PluginRegistry } from '../plugin/registry.js';
 import type { RuleViolation } from '../plugin/types.js';
-import { compileSchema } from './ajv.js';
+import { checkConfigAgainst } from '../plugin/config.js';
 import { didYouMean } from './diagnostics.js';
 import type { Diagnostics } from './collect.js';
 
@@ -29,9 +29,9 @@ export function checkCheckpoint(d: Diagnostics, job: Raw, registry: PluginRegist
     d.error('/checkpoint/store', `unknown checkpoint store '${store}'${guess ? `; did you mean '${guess}'?` : ''} known: ${known.join(', ')}`, PACKAGE_HINT);
     return undefined;
   }
-  if (!checkOptions(d, '/checkpoint', def.schema as object, options, ajvErrors)) return undefined;
-  if (!applyRules(d, '/checkpoint', def.rules, options)) return undefined;
-  return { store, ...options };
+  const checked = checkOptions(d, '/checkpoint', def.schema as object, options, ajvErrors);
+  if (!checked || !applyRules(d, '/checkpoint', def.rules, options)) return undefined;
+  return { store, ...checked };
 }
 
 /** Checks each entry of `connections:` against the schema of its `client`, filling in defaults. */
@@ -48,15 +48,17 @@ export function checkConnections(d: Diagnostics, job: Raw, registry: PluginRegis
       continue;
     }
     const { client, ...options } = entry;
-    if (checkOptions(d, pointer, kind.schema as object, options, ajvErrors)) Object.assign(entry, options, { client });
+    const checked = checkOptions(d, pointer, kind.schema as object, options, ajvErrors);
+    if (checked) Object.assign(entry, checked, { client });
   }
 }
 
-function checkOptions(d: Diagnostics, pointer: string, schema: object, options: Raw, ajvErrors: (errors: ErrorObject[]) => ErrorObject[]): boolean {
-  const validate = compileSchema(schema, true);
-  if (validate(options)) return true;
-  for (const error of ajvErrors(validate.errors ?? [])) d.ajv(error, pointer);
-  return false;
+/** The options with their defaults, or undefined when they are wrong (reported). */
+function checkOptions(d: Diagnostics, pointer: string, schema: object, options: Raw, ajvErrors: (errors: ErrorObject[]) => ErrorObject[]): Raw | undefined {
+  const checked = checkConfigAgainst(schema, options);
+  if (checked.valid) return checked.config;
+  for (const error of ajvErrors(checked.errors)) d.ajv(error, pointer);
+  return undefined;
 }
 
 /** Runs cross-field rules (a plugin's or a store's) and reports what they find under `pointer`. */

@@ -5,6 +5,7 @@ import { PluginLoadError, importPlugin, isModulePath, loadPluginModule } from '.
 import type { PluginRegistry } from '../plugin/registry.js';
 import type { AnyPluginDefinition, PluginKind } from '../plugin/types.js';
 import { compileSchema } from './ajv.js';
+import { checkConfigAgainst } from '../plugin/config.js';
 import { didYouMean, type Diagnostic } from './diagnostics.js';
 import { interpolate } from './interpolate.js';
 import { Redactor } from '../events/bus.js';
@@ -125,8 +126,8 @@ export async function loadJobText(text: string, options: LoadOptions & { dir: st
     if (typeof step.id === 'string' && usedIds.has(id)) d.error(`${pointer}/id`, `step id '${id}' is used twice`);
     for (let n = 2; usedIds.has(id); n++) id = `${defaultId}-${n}`;
     usedIds.add(id);
-    const config = (step.with ?? {}) as Raw;
-    if (plugin && config && typeof config === 'object' && !Array.isArray(config)) checkWith(d, `${pointer}/with`, plugin, config);
+    const written = (step.with ?? {}) as Raw;
+    const config = plugin && written && typeof written === 'object' && !Array.isArray(written) ? checkWith(d, `${pointer}/with`, plugin, written) : written;
     if (!plugin) return undefined;
     const setting = (key: string) => (step[key] !== undefined ? step[key] : defaults[key]);
     const retry = { ...((defaults.retry as Raw) ?? {}), ...((step.retry as Raw) ?? {}) };
@@ -239,13 +240,15 @@ async function resolveStepPlugin(
   return undefined;
 }
 
-function checkWith(d: Diagnostics, pointer: string, plugin: AnyPluginDefinition, config: Raw): void {
-  const validate = compileSchema(plugin.schema as object);
-  if (!validate(config)) {
-    for (const error of normaliseAjvErrors(validate.errors ?? [])) d.ajv(error, pointer);
-    return;
+/** Checks a step's `with` (schema, then rules on what was written); returns it with the schema's defaults filled in. */
+function checkWith(d: Diagnostics, pointer: string, plugin: AnyPluginDefinition, written: Raw): Raw {
+  const checked = checkConfigAgainst(plugin.schema as object, written);
+  if (!checked.valid) {
+    for (const error of normaliseAjvErrors(checked.errors)) d.ajv(error, pointer);
+    return written;
   }
-  applyRules(d, pointer, plugin.rules, config);
+  applyRules(d, pointer, plugin.rules, written);
+  return checked.config;
 }
 
 /** Drops ajv's follow-on noise (the `if`/`anyOf` wrappers) so each problem is said once. */

@@ -1,6 +1,6 @@
 import type { CheckpointStore } from '../checkpoint/types.js';
 import type { ConnectionRegistry } from '../engine/connections.js';
-import { PLUGIN_API_VERSION, type ConfigOf, type PluginSchema, type RuleViolation } from './types.js';
+import { PLUGIN_API_VERSION, type ConfigOf, type PluginSchema, type RuleViolation, type WrittenConfigOf } from './types.js';
 
 /** A job's `checkpoint:` block after validation: `store` and that store's own options, defaults filled in. */
 export interface CheckpointConfig {
@@ -36,7 +36,7 @@ export interface CheckpointStoreDefinition<S = PluginSchema> {
   readonly description: string;
   readonly schema: S;
   /** Cross-field checks, as a plugin's; paths are inside the `checkpoint:` block. */
-  readonly rules?: ReadonlyArray<(config: ConfigOf<S>) => RuleViolation | RuleViolation[] | undefined>;
+  readonly rules?: ReadonlyArray<(config: WrittenConfigOf<S>) => RuleViolation | RuleViolation[] | undefined>;
   create(options: CheckpointStoreOptions<ConfigOf<S> & { readonly store: string }>): CheckpointStore | Promise<CheckpointStore>;
 }
 

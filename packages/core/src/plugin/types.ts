@@ -23,6 +23,9 @@ export type PluginSchema = JSONSchema & object;
  */
 export type ConfigOf<S> = S extends JSONSchema ? FromSchema<S> : Record<string, unknown>;
 
+/** The config as the user wrote it, before defaults: what a plugin's `rules` check. */
+export type WrittenConfigOf<S> = S extends JSONSchema ? FromSchema<S, { keepDefaultedPropertiesOptional: true }> : Record<string, unknown>;
+
 /** Job facts a plugin may read. */
 export interface JobInfo {
   /** The job's `name`. */
@@ -322,8 +325,14 @@ interface PluginDefinitionBase<S> {
   /** JSON Schema of `with`. Mark expression fields with `expression: true`, templates with `template: true`. */
   readonly schema: S;
   /** Cross-field checks run by `validate`; return messages (with the `with` path they concern). */
-  readonly rules?: ReadonlyArray<(config: ConfigOf<S>) => RuleViolation | RuleViolation[] | undefined>;
+  readonly rules?: ReadonlyArray<Rule<WrittenConfigOf<S>>>;
 }
+
+/**
+ * A cross-field check. Declared as a method so its parameter is checked both ways: a rule written
+ * before `WrittenConfigOf` existed, typed with `ConfigOf`, still fits.
+ */
+type Rule<C> = { check(config: C): RuleViolation | RuleViolation[] | undefined }['check'];
 
 /** A cross-field problem a plugin's rule found in a step's `with`; `sluice validate` reports it. */
 export interface RuleViolation {

@@ -8,7 +8,7 @@ import { FileLedger } from '../checkpoint/ledger.js';
 import { compileExpression, compileTemplate, type TemplateOptions } from '../expr/index.js';
 import type { Logger } from '../events/logger.js';
 import { Redactor } from '../events/redact.js';
-import { compileSchema } from '../job/ajv.js';
+import { checkConfigAgainst } from '../plugin/config.js';
 import { defineSink } from '../plugin/define.js';
 import type {
   PluginContext,
@@ -136,11 +136,11 @@ export interface ConfigProblem {
  * Returns the problems; an empty list means valid.
  */
 export function checkConfig(plugin: PluginUnderTest, config: unknown, options: { rules?: boolean } = {}): ConfigProblem[] {
-  const validate = compileSchema(plugin.schema as object);
+  const checked = checkConfigAgainst(plugin.schema as object, config);
   const dotted = (pointer: string) => pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')).join('.');
   const join = (a: string, b: string) => (a && b ? `${a}.${b}` : a || b);
-  if (!validate(config)) {
-    return (validate.errors ?? [])
+  if (!checked.valid) {
+    return checked.errors
       .filter((e) => e.keyword !== 'if' && e.keyword !== 'anyOf' && e.keyword !== 'oneOf')
       .map((e) => {
         const path = dotted(e.instancePath);
@@ -165,15 +165,18 @@ export function checkConfig(plugin: PluginUnderTest, config: unknown, options: {
   return problems;
 }
 
-function assertConfig(plugin: PluginUnderTest, config: unknown, options: TestContextOptions): void {
-  if (options.validate === false) return;
-  // The schema only: a plugin's own `create` checks may be what a test is after.
-  const problems = checkConfig(plugin, config, { rules: false });
-  if (problems.length) {
-    throw new Error(
-      `invalid config for ${plugin.kind} '${plugin.name}': ${problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ')}`,
-    );
+/** The config as the engine would hand it to `create`: checked against the schema, defaults filled in. */
+function assertConfig(plugin: PluginUnderTest, config: unknown, options: TestContextOptions): unknown {
+  if (options.validate !== false) {
+    // The schema only: a plugin's own `create` checks may be what a test is after.
+    const problems = checkConfig(plugin, config, { rules: false });
+    if (problems.length) {
+      throw new Error(
+        `invalid config for ${plugin.kind} '${plugin.name}': ${problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ')}`,
+      );
+    }
   }
+  return checkConfigAgainst(plugin.schema as object, config).config;
 }
 
 /** What {@link captureSink} collected. */
@@ -235,9 +238,9 @@ export async function runTransform(
   records: SluiceRecord[],
   options: TestContextOptions = {},
 ): Promise<SluiceRecord[]> {
-  assertConfig(plugin, config, options);
+  const withDefaults = assertConfig(plugin, config, options);
   const ctx = createTestContext({ ...options, kind: 'transform' });
-  const instance = await plugin.create(config as never, ctx);
+  const instance = await plugin.create(withDefaults as never, ctx);
   const out: SluiceRecord[] = [];
   try {
     for (const [index, record] of records.entries()) {
@@ -258,9 +261,9 @@ export async function collectSource(
   config: unknown,
   options: TestContextOptions & { cursor?: unknown; batchSize?: number } = {},
 ): Promise<SourcePage[]> {
-  assertConfig(plugin, config, options);
+  const withDefaults = assertConfig(plugin, config, options);
   const ctx = createTestContext({ ...options, kind: 'source' });
-  const instance = await plugin.create(config as never, ctx);
+  const instance = await plugin.create(withDefaults as never, ctx);
   const pages: SourcePage[] = [];
   try {
     for await (const page of instance.read({ cursor: options.cursor, batchSize: options.batchSize ?? 1000, signal: ctx.signal })) {
@@ -282,9 +285,9 @@ export async function writeSink(
   batches: SluiceRecord[][],
   options: TestContextOptions = {},
 ): Promise<{ state: unknown }> {
-  assertConfig(plugin, config, options);
+  const withDefaults = assertConfig(plugin, config, options);
   const ctx = createTestContext({ ...options, kind: 'sink' });
-  const instance = await plugin.create(config as never, ctx);
+  const instance = await plugin.create(withDefaults as never, ctx);
   let state: unknown = options.state;
   try {
     for (const [seq, records] of batches.entries()) {

@@ -1,3 +1,4 @@
+import { withDefaults } from '@sluice/core';
 // A distributed run's partitions through the real engine: file source split, file sink and
 // dead-letter file per partition, one checkpoint per partition.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -38,7 +39,7 @@ describe('file plugin in a distributed run', () => {
 
     // The coordinator's part: split the source, then close it.
     const ctx = createTestContext({ dir, kind: 'source' });
-    const source = await fileSource.create({ path: 'in/*.jsonl' } as never, ctx);
+    const source = await fileSource.create(withDefaults(fileSource.schema, { path: 'in/*.jsonl' }), ctx);
     const specs = JSON.parse(JSON.stringify(await source.partitions!(3))) as unknown[];
     await source.close?.();
     expect(specs).toHaveLength(3);

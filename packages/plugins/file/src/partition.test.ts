@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { SourcePage } from '@sluice/core';
+import { withDefaults, type SourcePage } from '@sluice/core';
 import { collectSource, createTestContext } from '@sluice/core/testing';
 import { describe, expect, it } from 'vitest';
 import { MIN_RANGE_BYTES, type FilePartition } from './partition.js';
@@ -36,7 +36,7 @@ const errors = (pages: SourcePage[]) => pages.flatMap((p) => (p.errors ?? []).ma
 
 async function partitionsOf(dir: string, config: object, n: number): Promise<FilePartition[]> {
   const ctx = createTestContext({ dir, kind: 'source' });
-  const source = await fileSource.create(config as never, ctx);
+  const source = await fileSource.create(withDefaults(fileSource.schema, config), ctx);
   try {
     // Specs travel to the workers as JSON.
     return JSON.parse(JSON.stringify(await source.partitions!(n))) as FilePartition[];
@@ -53,7 +53,7 @@ async function readPartition(
   options: { batchSize?: number; cursor?: unknown } = {},
 ): Promise<{ pages: SourcePage[]; estimate: number }> {
   const ctx = createTestContext({ dir, kind: 'source' });
-  const source = await fileSource.create(config as never, ctx);
+  const source = await fileSource.create(withDefaults(fileSource.schema, config), ctx);
   const estimate = source.estimate!(partition);
   // A partition the read refuses fails the estimate too; the read's error is what is tested.
   estimate.catch(() => undefined);

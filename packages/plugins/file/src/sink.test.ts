@@ -2,7 +2,7 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, truncateSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import type { SinkInstance, SluiceRecord } from '@sluice/core';
+import { withDefaults, type SinkInstance, type SluiceRecord } from '@sluice/core';
 import { collectSource, createTestContext, writeSink } from '@sluice/core/testing';
 import { describe, expect, it } from 'vitest';
 import { fileSink, partitionPath, sinkCsvOptionsNeedCsv, sinkFormatIsKnown } from './sink.js';
@@ -23,7 +23,7 @@ const batches: SluiceRecord[][] = [
 ];
 
 async function open(dir: string, config: object, state?: unknown): Promise<SinkInstance> {
-  return fileSink.create(config as never, createTestContext({ dir, kind: 'sink', state }));
+  return fileSink.create(withDefaults(fileSink.schema, config), createTestContext({ dir, kind: 'sink', state }));
 }
 
 async function writeAll(sink: SinkInstance, list: SluiceRecord[][], from = 0): Promise<unknown[]> {
@@ -47,7 +47,7 @@ describe('file sink: formats', () => {
   it('writes CSV with a header, the first record’s columns, and plain cells', async () => {
     const dir = tempDir();
     const ctx = createTestContext({ dir, kind: 'sink' });
-    const sink = await fileSink.create({ path: 'a.csv' } as never, ctx);
+    const sink = await fileSink.create(withDefaults(fileSink.schema, { path: 'a.csv' }), ctx);
     await writeAll(sink, batches);
     expect(sink.state!()).toMatchObject({ columns: ['id', 'name', 'tags', 'ok'] });
     await sink.close!();
@@ -248,14 +248,14 @@ describe('file sink: partitions of a distributed run', () => {
 
   it('each partition writes its own file, and resumes it by its own state', async () => {
     const dir = tempDir();
-    const sink = await fileSink.create({ path: 'out/users.jsonl' } as never, partitioned(dir, 2));
+    const sink = await fileSink.create(withDefaults(fileSink.schema, { path: 'out/users.jsonl' }), partitioned(dir, 2));
     const [state] = await writeAll(sink, batches.slice(0, 1));
     await writeAll(sink, batches.slice(1), 1);
     await sink.close!();
     expect(existsSync(join(dir, 'out/users.jsonl'))).toBe(false);
     expect(readFileSync(join(dir, 'out/users.p2.jsonl'), 'utf8').trim().split('\n')).toHaveLength(5);
     // Partition 2 resumes after its first batch: its own file is cut back to its own size.
-    const again = await fileSink.create({ path: 'out/users.jsonl' } as never, partitioned(dir, 2, state));
+    const again = await fileSink.create(withDefaults(fileSink.schema, { path: 'out/users.jsonl' }), partitioned(dir, 2, state));
     await writeAll(again, batches.slice(1), 1);
     await again.close!();
     const text = readFileSync(join(dir, 'out/users.p2.jsonl'), 'utf8');
@@ -264,7 +264,7 @@ describe('file sink: partitions of a distributed run', () => {
 
   it('{partition} in the path is the partition number, or 0 outside a distributed run', async () => {
     const dir = tempDir();
-    const sink = await fileSink.create({ path: 'out/part-{partition}.csv' } as never, partitioned(dir, 3));
+    const sink = await fileSink.create(withDefaults(fileSink.schema, { path: 'out/part-{partition}.csv' }), partitioned(dir, 3));
     await writeAll(sink, batches.slice(0, 1));
     await sink.close!();
     expect(readFileSync(join(dir, 'out/part-3.csv'), 'utf8')).toMatch(/^id,name,tags,ok\n1,Ann/);

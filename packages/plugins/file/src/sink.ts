@@ -5,11 +5,13 @@ import {
   defineSink,
   PermanentError,
   TransientError,
+  type ConfigOf,
   type PluginContext,
   type RuleViolation,
   type SinkInstance,
   type SluiceRecord,
   type WriteResult,
+  type WrittenConfigOf,
 } from '@sluice/core';
 import { closeCsv, closeJsonArray, encodeBatch, type CsvWriteOptions } from './encode.js';
 import { readBackFile } from './read-back.js';
@@ -63,13 +65,9 @@ export const fileSinkSchema = {
   },
 } as const;
 
-type Config = {
-  path: string;
-  format?: string;
-  csv?: { delimiter?: string; header?: boolean; columns?: readonly string[] };
-  gzip?: boolean;
-  mkdir?: boolean;
-};
+/** The sink's `with` as `create` gets it (defaults filled in), and as the user wrote it (rules). */
+type Config = ConfigOf<typeof fileSinkSchema>;
+type Written = WrittenConfigOf<typeof fileSinkSchema>;
 
 /** Options with every default filled in. */
 export interface FileSinkOptions {
@@ -89,15 +87,14 @@ export interface FileSinkState {
   readonly columns?: readonly string[];
 }
 
-/** Fills in defaults (the engine's ajv does not) and infers the format. */
+/** What the writer needs of the config: the format inferred when not given, gzip from the extension unless set. */
 export function normaliseSinkConfig(config: Config): FileSinkOptions {
-  const csv = config.csv ?? {};
   return {
     path: config.path,
     format: requireFormat([config.path], config.format),
-    csv: { delimiter: csv.delimiter ?? ',', header: csv.header ?? true, columns: csv.columns },
+    csv: config.csv,
     gzip: config.gzip ?? isGzipPath(config.path),
-    mkdir: config.mkdir ?? true,
+    mkdir: config.mkdir,
   };
 }
 
@@ -130,13 +127,13 @@ export function partitionPath(path: string, partition: { readonly index: number 
 }
 
 /** Rule: the format is given or follows from the file extension. */
-export function sinkFormatIsKnown(config: Config): RuleViolation | undefined {
+export function sinkFormatIsKnown(config: Written): RuleViolation | undefined {
   const problem = formatProblem([config.path], config.format);
   return problem ? { path: 'format', message: problem, hint: formatHint } : undefined;
 }
 
 /** Rule: `csv` options only make sense for CSV. */
-export function sinkCsvOptionsNeedCsv(config: Config): RuleViolation | undefined {
+export function sinkCsvOptionsNeedCsv(config: Written): RuleViolation | undefined {
   const format = inferFormat([config.path], config.format);
   if (config.csv === undefined || format === undefined || format === 'csv') return undefined;
   return { path: 'csv', message: `csv options apply to format csv only; this step writes ${format}`, hint: 'remove csv, or set format: csv' };
@@ -400,9 +397,9 @@ export const fileSink = defineSink({
   rules: [sinkFormatIsKnown, sinkCsvOptionsNeedCsv],
   guarantee: 'exactly-once',
   ordered: true,
-  readBack: (config, ctx) => readBackFile(config as Config, ctx),
+  readBack: (config, ctx) => readBackFile(config, ctx),
   async create(config, ctx): Promise<SinkInstance> {
-    const options = normaliseSinkConfig(config as Config);
+    const options = normaliseSinkConfig(config);
     if (ctx.job.dryRun) return dryRunSink;
     const absolute = ctx.resolvePath(partitionPath(options.path, ctx.job.partition));
     const { fh, state } = await openOutput(options, absolute, ctx.state);

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync, mkdirSync, mkdtempSync, openSync, writeSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { SourcePage } from '@sluice/core';
+import { withDefaults, type SourcePage } from '@sluice/core';
 import { collectSource, createTestContext } from '@sluice/core/testing';
 import { describe, expect, it } from 'vitest';
 import { csvOptionsNeedCsv, fileSource, formatIsKnown } from './source.js';
@@ -137,7 +137,7 @@ describe('file source: JSON Lines', () => {
     const path = put(dir, 'p.jsonl', jsonl(people(50)));
     const size = readFileSync(path).length;
     const ctx = createTestContext({ dir, kind: 'source' });
-    const source = await fileSource.create({ path: 'p.jsonl' } as never, ctx);
+    const source = await fileSource.create(withDefaults(fileSource.schema, { path: 'p.jsonl' }), ctx);
     expect(await source.estimate!()).toEqual({ total: size, unit: 'bytes' });
     const pages = await collectSource(fileSource, { path: 'p.jsonl' }, { dir, batchSize: 7 });
     const progress = pages.map((p) => p.progress!);
@@ -149,7 +149,7 @@ describe('file source: JSON Lines', () => {
     const dir = tempDir();
     put(dir, 'many.jsonl', jsonl(people(100)));
     const ctx = createTestContext({ dir, kind: 'source' });
-    const source = await fileSource.create({ path: 'many.jsonl' } as never, ctx);
+    const source = await fileSource.create(withDefaults(fileSource.schema, { path: 'many.jsonl' }), ctx);
     const controller = new AbortController();
     const seen: SourcePage[] = [];
     for await (const page of source.read({ cursor: undefined, batchSize: 10, signal: controller.signal })) {

@@ -1,4 +1,4 @@
-import { defineSource, PermanentError, type Logger, type ReadOptions, type RuleViolation, type SourceInstance, type SourcePage } from '@sluice/core';
+import { defineSource, PermanentError, type ConfigOf, type Logger, type ReadOptions, type RuleViolation, type SourceInstance, type SourcePage, type WrittenConfigOf } from '@sluice/core';
 import { FileChunks } from './chunks.js';
 import { CsvRecordParser, readCsvHeader, readCsvHeaderRow, type CsvReadOptions } from './csv-read.js';
 import { fileCheck, verifyCheck, type FileCheck } from './check.js';
@@ -107,13 +107,9 @@ export const fileSourceSchema = {
   },
 } as const;
 
-type Config = {
-  path: string | readonly string[];
-  format?: string;
-  csv?: { delimiter?: string; header?: boolean | readonly string[]; quote?: string; skipEmptyLines?: boolean; cast?: boolean };
-  split?: Split;
-  maxLineBytes?: number;
-};
+/** The source's `with` as `create` gets it (defaults filled in), and as the user wrote it (rules). */
+type Config = ConfigOf<typeof fileSourceSchema>;
+type Written = WrittenConfigOf<typeof fileSourceSchema>;
 
 /** Options with every default filled in. */
 export interface FileSourceOptions {
@@ -124,39 +120,32 @@ export interface FileSourceOptions {
   readonly maxLineBytes: number;
 }
 
-const patternsOf = (config: Config): string[] => (typeof config.path === 'string' ? [config.path] : [...config.path]);
+const patternsOf = (config: Written): string[] => (typeof config.path === 'string' ? [config.path] : [...config.path]);
 
-/** Fills in defaults (the engine's ajv does not) and infers the format. */
+/** What the reader needs of the config: the format inferred when not given, the line limit handed to CSV. */
 export function normaliseSourceConfig(config: Config): FileSourceOptions {
   const patterns = patternsOf(config);
-  const csv = config.csv ?? {};
-  if (csv.quote !== undefined && Buffer.byteLength(csv.quote) > 1) {
+  const { csv } = config;
+  if (Buffer.byteLength(csv.quote) > 1) {
     throw new PermanentError(`file: csv.quote must be one ASCII character or "" (got '${csv.quote}')`);
   }
   return {
     patterns,
     format: requireFormat(patterns, config.format),
-    csv: {
-      delimiter: csv.delimiter ?? ',',
-      header: csv.header ?? true,
-      quote: csv.quote ?? '"',
-      skipEmptyLines: csv.skipEmptyLines ?? true,
-      cast: csv.cast ?? false,
-      maxLineBytes: config.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES,
-    },
-    split: config.split ?? 'auto',
-    maxLineBytes: config.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES,
+    csv: { ...csv, maxLineBytes: config.maxLineBytes },
+    split: config.split,
+    maxLineBytes: config.maxLineBytes,
   };
 }
 
 /** Rule: the format is given or follows from the file extensions. */
-export function formatIsKnown(config: Config): RuleViolation | undefined {
+export function formatIsKnown(config: Written): RuleViolation | undefined {
   const problem = formatProblem(patternsOf(config), config.format);
   return problem ? { path: 'format', message: problem, hint: formatHint } : undefined;
 }
 
 /** Rule: `csv` options only make sense for CSV. */
-export function csvOptionsNeedCsv(config: Config): RuleViolation | undefined {
+export function csvOptionsNeedCsv(config: Written): RuleViolation | undefined {
   const format = inferFormat(patternsOf(config), config.format);
   if (config.csv === undefined || format === undefined || format === 'csv') return undefined;
   return { path: 'csv', message: `csv options apply to format csv only; this step reads ${format}`, hint: 'remove csv, or set format: csv' };
@@ -277,7 +266,7 @@ export const fileSource = defineSource({
   schema: fileSourceSchema,
   rules: [formatIsKnown, csvOptionsNeedCsv],
   async create(config, ctx): Promise<SourceInstance> {
-    const options = normaliseSourceConfig(config as Config);
+    const options = normaliseSourceConfig(config);
     const files = await expandInputs(options.patterns, (p) => ctx.resolvePath(p), ctx.job.dir);
     const patterns = options.patterns.map((p) => `'${p}'`).join(', ');
     const ranges = options.format !== 'json';

@@ -1,7 +1,7 @@
 // pageSize under the names the docs give, and a warning when the API reads another one.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createTestContext, type SourcePage } from '@sluice/core';
+import { withDefaults, createTestContext, type SourcePage } from '@sluice/core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TestServer } from '../../../../test/support/http-server.js';
 import { httpSource } from './source.js';
@@ -18,7 +18,7 @@ beforeEach(() => server.reset());
 /** Reads the source to the end; returns the warnings it logged. */
 async function warningsOf(config: Record<string, unknown>): Promise<string[]> {
   const ctx = createTestContext({ kind: 'source' });
-  const source = await httpSource.create(config as never, ctx);
+  const source = await httpSource.create(withDefaults(httpSource.schema, config), ctx);
   const pages: SourcePage[] = [];
   for await (const page of source.read({ cursor: undefined, batchSize: 100, signal: ctx.signal })) pages.push(page);
   await source.close?.();

@@ -3,6 +3,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import {
   defineSink,
   TransientError,
+  type ConfigOf,
   type PluginContext,
   type RecordPosition,
   type RuleViolation,
@@ -10,8 +11,9 @@ import {
   type SluiceRecord,
   type WriteInfo,
   type WriteResult,
+  type WrittenConfigOf,
 } from '@sluice/core';
-import { bodyOption, bodyRenderer, jsonOption, jsonValueOf, type BodyConfig } from './body.js';
+import { bodyOption, bodyRenderer, jsonOption, jsonValueOf } from './body.js';
 import { HttpCaller } from './call.js';
 import type { HttpRequest } from './client.js';
 import { HttpFailure, isRetriedBy } from './errors.js';
@@ -27,7 +29,6 @@ import {
   timeoutOption,
   urlIsAbsolute,
   urlOption,
-  type RequestConfig,
 } from './request.js';
 import { allowOriginsAreOrigins, allowOriginsOption, authHasAnOrigin, OriginPolicy, staticOrigin } from './origins.js';
 
@@ -82,17 +83,11 @@ export const httpSinkSchema = {
   },
 } as const;
 
-export type HttpSinkConfig = RequestConfig &
-  BodyConfig & {
-    method?: (typeof METHODS)[number];
-    batch?: boolean;
-    format?: 'json' | 'ndjson';
-    key?: string;
-    idempotencyHeader?: string | false;
-  };
+/** The sink's `with` as `create` gets it, defaults filled in. */
+export type HttpSinkConfig = ConfigOf<typeof httpSinkSchema>;
 
 /** Rule: options that only make sense per record or per batch. */
-export function sinkOptionsFit(config: HttpSinkConfig): RuleViolation[] {
+export function sinkOptionsFit(config: WrittenConfigOf<typeof httpSinkSchema>): RuleViolation[] {
   const found: RuleViolation[] = [];
   if (config.batch) {
     if (config.body !== undefined) found.push({ path: 'body', message: 'body (a text template) cannot build a batch', hint: 'use json: an expression for each element' });
@@ -118,15 +113,14 @@ export const httpSink = defineSink({
   description: 'POSTs (or PUTs/PATCHes) records to an HTTP API, one per request or a batch as a JSON array or NDJSON; at least once, with an Idempotency-Key.',
   schema: httpSinkSchema,
   rules: [sinkOptionsFit, authOnce, urlIsAbsolute, allowOriginsAreOrigins, authHasAnOrigin],
-  create(rawConfig, ctx): SinkInstance {
-    const config = rawConfig as HttpSinkConfig;
-    const batch = config.batch ?? false;
+  create(config, ctx): SinkInstance {
+    const batch = config.batch;
     const concurrency = batch ? 1 : ctx.step.concurrency;
     const origins = new OriginPolicy(staticOrigin(config.url), config.allowOrigins);
     const caller = new HttpCaller(ctx, { connections: concurrency, timeoutMs: requestTimeoutMs(config, ctx), maxBytes: maxResponseBytes(config), origins });
     const template = new RequestTemplate(ctx, config, { accept: 'application/json' });
-    const method = config.method ?? 'POST';
-    const header = config.idempotencyHeader === undefined ? 'idempotency-key' : config.idempotencyHeader === false ? undefined : config.idempotencyHeader.toLowerCase();
+    const method = config.method;
+    const header = config.idempotencyHeader === false ? undefined : config.idempotencyHeader.toLowerCase();
     const keyExpression = config.key !== undefined ? ctx.expression(config.key) : undefined;
     const keyOf = (record: SluiceRecord, position: RecordPosition | undefined) => (keyExpression ? keyExpression.evaluate(record) : position);
     const writer = batch ? new BatchWriter(ctx, config, caller, template, method, header, keyOf) : new RecordWriter(ctx, config, caller, template, method, header, keyOf, concurrency);

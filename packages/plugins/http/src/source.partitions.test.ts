@@ -1,7 +1,7 @@
 // The http source split for distributed runs, against the real local test API.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { SourcePage } from '@sluice/core';
+import { withDefaults, type SourcePage } from '@sluice/core';
 import { createTestContext } from '@sluice/core/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TestServer } from '../../../../test/support/http-server.js';
@@ -22,7 +22,7 @@ beforeEach(() => {
 
 async function partitionsOf(config: Record<string, unknown>, n: number): Promise<unknown[]> {
   const ctx = createTestContext({ kind: 'source' });
-  const source = await httpSource.create(config as never, ctx);
+  const source = await httpSource.create(withDefaults(httpSource.schema, config), ctx);
   try {
     return JSON.parse(JSON.stringify(await source.partitions!(n)));
   } finally {
@@ -30,11 +30,11 @@ async function partitionsOf(config: Record<string, unknown>, n: number): Promise
   }
 }
 
-/** Reads one partition with a fresh instance, as a worker would; the estimate is the partition's. */
+/** Reads one partition with a fresh instance, as a worker would; the estimate is asked for that partition, as the engine does. */
 async function readPartition(config: Record<string, unknown>, partition: unknown, options: { batchSize?: number; cursor?: unknown } = {}) {
   const ctx = createTestContext({ kind: 'source' });
-  const source = await httpSource.create(config as never, ctx);
-  const estimate = source.estimate?.();
+  const source = await httpSource.create(withDefaults(httpSource.schema, config), ctx);
+  const estimate = source.estimate?.(partition);
   const pages: SourcePage[] = [];
   try {
     for await (const page of source.read({ cursor: options.cursor, batchSize: options.batchSize ?? 100, signal: ctx.signal, partition })) pages.push(page);

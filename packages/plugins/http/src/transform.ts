@@ -1,6 +1,6 @@
-import { defineTransform, RecordError, type RecordInfo, type RuleViolation, type SluiceRecord, type TransformInstance } from '@sluice/core';
-import { bodyOption, bodyRenderer, jsonOption, type BodyConfig } from './body.js';
-import { HttpCaller, parseBody, type ParseMode, type StatusPolicy } from './call.js';
+import { defineTransform, RecordError, type ConfigOf, type RecordInfo, type RuleViolation, type SluiceRecord, type TransformInstance, type WrittenConfigOf } from '@sluice/core';
+import { bodyOption, bodyRenderer, jsonOption } from './body.js';
+import { HttpCaller, parseBody, type StatusPolicy } from './call.js';
 import type { HttpRequest } from './client.js';
 import { getPath, isWellFormedPath, setPath } from './paths.js';
 import {
@@ -15,7 +15,6 @@ import {
   timeoutOption,
   urlIsAbsolute,
   urlOption,
-  type RequestConfig,
 } from './request.js';
 import { allowOriginsAreOrigins, allowOriginsOption, authHasAnOrigin, OriginPolicy, staticOrigin } from './origins.js';
 
@@ -67,17 +66,12 @@ export const httpTransformSchema = {
   },
 } as const;
 
-export type HttpTransformConfig = RequestConfig &
-  BodyConfig & {
-    method?: (typeof METHODS)[number];
-    parse?: ParseMode;
-    pick?: string;
-    into?: string;
-    nullOn?: number[];
-  };
+/** The transform's `with` as `create` gets it, defaults filled in. */
+export type HttpTransformConfig = ConfigOf<typeof httpTransformSchema>;
+type Written = WrittenConfigOf<typeof httpTransformSchema>;
 
 /** Rule: one way to give a body, and none on GET. */
-export function oneBody(config: HttpTransformConfig): RuleViolation | undefined {
+export function oneBody(config: Written): RuleViolation | undefined {
   if (config.body !== undefined && config.json !== undefined) {
     return { path: 'body', message: 'body and json are both set', hint: 'json for a JSON value, body for a text template; keep one' };
   }
@@ -88,7 +82,7 @@ export function oneBody(config: HttpTransformConfig): RuleViolation | undefined 
 }
 
 /** Rule: dotted paths without empty segments; `pick` needs JSON; `nullOn` needs `into`. */
-export function transformPaths(config: HttpTransformConfig): RuleViolation[] {
+export function transformPaths(config: Written): RuleViolation[] {
   const found: RuleViolation[] = [];
   for (const key of ['into', 'pick'] as const) {
     const path = config[key];
@@ -107,16 +101,14 @@ export const httpTransform = defineTransform({
   description: 'Calls an HTTP API once per record (method, URL and body templates) and puts the parsed response into the record.',
   schema: httpTransformSchema,
   rules: [oneBody, transformPaths, authOnce, urlIsAbsolute, allowOriginsAreOrigins, authHasAnOrigin],
-  create(rawConfig, ctx): TransformInstance {
-    const config = rawConfig as HttpTransformConfig;
-    const method = config.method ?? 'GET';
-    const parse = config.parse ?? 'json';
+  create(config, ctx): TransformInstance {
+    const { method, parse } = config;
     const timeoutMs = requestTimeoutMs(config, ctx);
     const template = new RequestTemplate(ctx, config, parse === 'json' ? { accept: 'application/json' } : {});
     const body = bodyRenderer(ctx, config, 'none');
     const origins = new OriginPolicy(staticOrigin(config.url), config.allowOrigins);
     const caller = new HttpCaller(ctx, { connections: ctx.step.concurrency, timeoutMs, maxBytes: maxResponseBytes(config), origins });
-    const nullOn = new Set(config.nullOn ?? []);
+    const nullOn = new Set<number>(config.nullOn);
     const policy: StatusPolicy = (status) => ((status >= 200 && status < 300) || nullOn.has(status) ? 'ok' : 'fail');
     // The engine times each attempt out too; its signal is only worth its cost when ours runs longer.
     const useAttemptSignal = timeoutMs > ctx.step.timeoutMs;
