@@ -1,5 +1,11 @@
 // Parsing with acorn: one expression, strict (module) grammar, acorn errors rewritten.
-import { parseExpressionAt, tokenizer, type Expression, type Options, type Token } from 'acorn';
+import { createRequire } from 'node:module';
+import type { Expression, Options, Token } from 'acorn';
+
+// acorn is loaded by the first expression checked or compiled, not by every run (a job may have none).
+const require = createRequire(import.meta.url);
+let acorn: typeof import('acorn') | undefined;
+const parser = (): typeof import('acorn') => (acorn ??= require('acorn') as typeof import('acorn'));
 import { ExpressionError } from './errors.js';
 
 /**
@@ -35,7 +41,7 @@ export function lowerFirst(text: string): string {
 /** Parses the expression that starts at `start`; throws ExpressionError. */
 export function parseExpressionFrom(source: string, start: number): Expression {
   try {
-    return parseExpressionAt(source, start, OPTIONS);
+    return parser().parseExpressionAt(source, start, OPTIONS);
   } catch (error) {
     throw fromAcornError(error, 0, start);
   }
@@ -44,7 +50,7 @@ export function parseExpressionFrom(source: string, start: number): Expression {
 /** The first token at or after `from` (skipping whitespace and comments); throws ExpressionError. */
 export function nextToken(source: string, from: number): Token {
   try {
-    const token = tokenizer(source.slice(from), OPTIONS).getToken();
+    const token = parser().tokenizer(source.slice(from), OPTIONS).getToken();
     token.start += from;
     token.end += from;
     return token;

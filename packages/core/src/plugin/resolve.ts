@@ -2,7 +2,7 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import semver from 'semver';
+import type semverModule from 'semver';
 
 /** True for `./x.ts`, `../x.js`, `/abs/x.mjs` — a module path rather than a plugin or package name. */
 export function isModulePath(spec: string): boolean {
@@ -42,6 +42,11 @@ export interface LoadedPluginModule {
   /** Problems worth telling but not fatal (a package that declares no `@sluice/core` range). */
   readonly warnings: readonly string[];
 }
+
+// semver is ~50 modules: loaded when a job names a plugin package, not by every run.
+const require = createRequire(import.meta.url);
+let semverLoaded: typeof semverModule | undefined;
+const semver = (): typeof semverModule => (semverLoaded ??= require('semver') as typeof semverModule);
 
 let jiti: Promise<{ import: (id: string) => Promise<unknown> }> | undefined;
 
@@ -92,11 +97,11 @@ export async function loadPluginModule(spec: string, fromDir: string, coreVersio
     warnings.push(
       `plugin package '${name}' declares no peerDependencies['@sluice/core']; sluice cannot check that it was built for @sluice/core ${coreVersion}`,
     );
-  } else if (semver.validRange(range) === null) {
+  } else if (semver().validRange(range) === null) {
     if (!/^(workspace|file|link):/.test(range)) {
       warnings.push(`plugin package '${name}' declares peerDependencies['@sluice/core'] '${range}', which is not a version range; it was not checked`);
     }
-  } else if (!semver.satisfies(coreVersion, range, { includePrerelease: true })) {
+  } else if (!semver().satisfies(coreVersion, range, { includePrerelease: true })) {
     throw new PluginLoadError(
       `plugin package '${name}${version ? `@${version}` : ''}' needs @sluice/core ${range}, but this sluice runs @sluice/core ${coreVersion}`,
       `versions of @sluice/core that fit the plugin: ${range}; to keep this sluice, install a release of ${name} whose peerDependencies['@sluice/core'] includes ${coreVersion}`,

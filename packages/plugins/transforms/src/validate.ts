@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
+import { createRequire } from 'node:module';
 import { Ajv, type AnySchema, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
-import { Ajv2019 } from 'ajv/dist/2019.js';
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import type { Ajv2019 } from 'ajv/dist/2019.js';
+import type { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import {
   defineTransform,
@@ -150,6 +151,13 @@ async function loadSchemaFile(file: string | undefined, ctx: PluginContext): Pro
 const DRAFT_2019 = /json-schema\.org\/draft\/2019-09\/schema/;
 const DRAFT_2020 = /json-schema\.org\/draft\/2020-12\/schema/;
 
+// The 2019 and 2020 dialects are loaded by the first schema that names one, not by every job
+// that imports the transforms (compileSchema is synchronous: rules call it).
+const require = createRequire(import.meta.url);
+function dialectAjv<T>(module: string): Record<string, T> {
+  return require(module) as Record<string, T>;
+}
+
 /** One ajv per dialect for validation-time checks: a new ajv costs ~8ms, which `sluice validate` pays per job. */
 const checkers = new Map<string, Ajv>();
 
@@ -174,7 +182,7 @@ function compileSchema(schema: unknown, coerce: boolean, logger: Logger | undefi
   if (!ajv) {
     // A checker's validators never run: skip ajv's code optimisation, half the compile time.
     const opts: Options = check ? { ...options, code: { optimize: false } } : options;
-    ajv = kind === '2020' ? new Ajv2020(opts) : kind === '2019' ? new Ajv2019(opts) : new Ajv(opts);
+    ajv = kind === '2020' ? new (dialectAjv<typeof Ajv2020>('ajv/dist/2020.js').Ajv2020)(opts) : kind === '2019' ? new (dialectAjv<typeof Ajv2019>('ajv/dist/2019.js').Ajv2019)(opts) : new Ajv(opts);
     addFormats.default(ajv);
     if (check) checkers.set(kind, ajv);
   }
