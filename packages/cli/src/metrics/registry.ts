@@ -93,10 +93,10 @@ export class SluiceMetrics {
 
   /** Observes each batch's time per step (and from read to commit) for `job`; returns the unsubscribe. */
   observe(bus: EventBus, job: string, redact: (text: string) => string): () => void {
-    const steps = new Map<string, Histogram<'job' | 'step'>>();
+    const steps = new Map<string, Histogram.Internal<'job' | 'step'>>();
     const child = (step: string) => {
       let h = steps.get(step);
-      if (!h) steps.set(step, (h = this.batchSeconds.labels({ job, step: redact(step) }) as unknown as Histogram<'job' | 'step'>));
+      if (!h) steps.set(step, (h = this.batchSeconds.labels({ job, step: redact(step) })));
       return h;
     };
     return bus.onTiming((t) => child(t.step ?? '*').observe(t.ms / 1000));

@@ -1,0 +1,176 @@
+// What `--metrics` (and traces) cost the file benchmark: `node bench/metrics-overhead.mjs [--records N] [--rounds R] [--modes off,metrics,…] [--out FILE]`.
+//
+// The file benchmark's job (bench/run.mjs: JSON Lines → filter → map → JSON Lines, 1000-record batches)
+// runs as a child `sluice run` in four modes, all four started at once in each round so that they
+// share whatever else loads the machine (runs one after another differed by ±20 % under a load of 20):
+//   off, off-2  no flags, no OTEL_* variables (twice: off-2 against off is the method's own noise);
+//   metrics     --metrics 127.0.0.1:0, scraped every 15 s (Prometheus' usual interval) by this script;
+//   metrics-1s  the same, scraped every second (a worst case: each scrape collects Node's process metrics);
+//   traces      OTEL_EXPORTER_OTLP_ENDPOINT at a local collector stand-in that keeps every span.
+// Each run's CPU time (user + sys, /usr/bin/time) is the figure; wall time is only recorded. Every
+// output must hold exactly the records the generator predicts (count, first and last line, SHA-256)
+// before a figure is printed. Ratios are medians of per-round ratios against `off`; the 1-minute load
+// average is recorded with each round. Writes bench/results/metrics-overhead.md.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generate, GENERATOR_VERSION } from './generate.mjs';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const DATA = join(ROOT, 'bench/.data');
+const CLI = join(ROOT, 'packages/cli/dist/bin.js');
+const argv = process.argv.slice(2);
+const option = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback);
+const RECORDS = Number(option('--records', 500_000));
+const ROUNDS = Number(option('--rounds', 8));
+const RESULTS = option('--out', 'bench/results/metrics-overhead.md');
+const MODES = option('--modes', 'off,off-2,metrics,metrics-1s,traces').split(',');
+if (MODES[0] !== 'off') throw new Error('--modes must start with off (the ratios are against it)');
+const SCRAPE_MS = { metrics: 15_000, 'metrics-1s': 1000 };
+
+mkdirSync(join(DATA, 'out'), { recursive: true });
+const input = join(DATA, `records-${RECORDS}.jsonl`);
+const meta = `${input}.meta.json`;
+let data = existsSync(meta) ? JSON.parse(readFileSync(meta, 'utf8')) : undefined;
+if (!data || data.version !== GENERATOR_VERSION || !existsSync(input)) {
+  data = generate(RECORDS, input);
+  writeFileSync(meta, JSON.stringify(data));
+}
+
+const jobOf = (mode) => join(DATA, `metrics-overhead-${RECORDS}-${mode}.yaml`);
+const outputOf = (mode) => join(DATA, `out/metrics-overhead-${mode}.jsonl`);
+for (const mode of MODES) writeFileSync(
+  jobOf(mode),
+  `version: 1
+name: metrics-overhead-${mode}
+batch: { size: 1000, inFlight: 4 }
+checkpoint: { store: none }
+source: { use: file, with: { path: records-${RECORDS}.jsonl, format: jsonl } }
+steps:
+  - use: filter
+    with: { where: record.amount > 50 }
+  - use: map
+    with:
+      set:
+        name: record.name.toUpperCase()
+        tag: "'big'"
+sink: { use: file, with: { path: out/metrics-overhead-${mode}.jsonl, format: jsonl } }
+`,
+);
+
+// A collector stand-in: counts the spans it is sent.
+let spans = 0;
+const collector = createServer((req, res) => {
+  let body = '';
+  req.on('data', (d) => (body += d));
+  req.on('end', () => {
+    spans += (body.match(/"spanId"/g) ?? []).length;
+    res.end('{}');
+  });
+});
+await new Promise((resolve) => collector.listen(0, '127.0.0.1', resolve));
+const collectorUrl = `http://127.0.0.1:${collector.address().port}`;
+
+function load() {
+  return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+}
+
+async function verify(output) {
+  const text = readFileSync(output, 'utf8');
+  const lines = text.split('\n').filter(Boolean);
+  const e = data.expected;
+  const sha = createHash('sha256').update(text).digest('hex');
+  const problems = [];
+  if (lines.length !== e.count) problems.push(`${lines.length} records, not ${e.count}`);
+  if (lines[0] !== e.first) problems.push('first line differs');
+  if (lines.at(-1) !== e.last) problems.push('last line differs');
+  if (sha !== e.sha256) problems.push('SHA-256 differs');
+  return problems;
+}
+
+async function runOnce(mode) {
+  rmSync(outputOf(mode), { force: true });
+  const timeFile = join(DATA, `.time-${process.pid}-${mode}`);
+  const args = ['-f', '%U %S %e', '-o', timeFile, process.execPath, CLI, 'run', jobOf(mode), '--fresh', '--progress', 'none'];
+  if (SCRAPE_MS[mode]) args.push('--metrics', '127.0.0.1:0');
+  const env = { ...process.env };
+  for (const key of Object.keys(env)) if (key.startsWith('OTEL_')) delete env[key];
+  if (mode === 'traces') env.OTEL_EXPORTER_OTLP_ENDPOINT = collectorUrl;
+  const spansBefore = spans;
+  const child = spawn('/usr/bin/time', args, { stdio: ['ignore', 'ignore', 'pipe'], env });
+  let stderr = '';
+  let scrapes = 0;
+  let scraper;
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    const url = /metrics at (\S+)/.exec(stderr)?.[1];
+    if (url && !scraper) {
+      const scrape = () => fetch(url).then((r) => r.text()).then(() => scrapes++, () => {});
+      void scrape();
+      scraper = setInterval(scrape, SCRAPE_MS[mode]);
+    }
+  });
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  clearInterval(scraper);
+  if (code !== 0) throw new Error(`${mode}: exit ${code}\n${stderr}`);
+  const [user, sys, wall] = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1).split(' ').map(Number);
+  const problems = await verify(outputOf(mode));
+  if (SCRAPE_MS[mode] && scrapes === 0) problems.push('never scraped');
+  if (mode === 'traces' && spans - spansBefore < RECORDS / 1000) problems.push(`only ${spans - spansBefore} spans exported`);
+  return { mode, cpu: user + sys, wall, scrapes, spans: spans - spansBefore, problems };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const rounds = [];
+for (let r = 0; r < ROUNDS; r++) {
+  const before = load();
+  const runs = await Promise.all(MODES.map((mode) => runOnce(mode)));
+  const round = Object.fromEntries(runs.map((x) => [x.mode, x]));
+  round.load = (before + load()) / 2;
+  rounds.push(round);
+  process.stderr.write(`round ${r + 1}/${ROUNDS} (load ${round.load.toFixed(1)}): ${MODES.map((m) => `${m} ${round[m].cpu.toFixed(2)}s`).join(', ')}\n`);
+}
+collector.close();
+
+const wrong = rounds.flatMap((round) => MODES.flatMap((m) => round[m].problems.map((p) => `${m}: ${p}`)));
+const lines = [
+  '# --metrics and traces: overhead on the file benchmark',
+  '',
+  `Generated by \`node bench/metrics-overhead.mjs --records ${RECORDS} --rounds ${ROUNDS} --modes ${MODES.join(',')}\` on ${new Date().toISOString().slice(0, 16)}Z.`,
+  `The file benchmark's job over ${RECORDS.toLocaleString('en')} records (JSON Lines → filter → map → JSON Lines), one child \`sluice run\` per run,`,
+  `the modes (${MODES.join(', ')}) started together in each round, so they share the machine's other load. Figure: CPU time (user + sys)`,
+  'of the child; ratio: median of the per-round ratios against `off`. `off-2` is `off` again: its ratio is the method\'s own',
+  'noise. `metrics`: `--metrics 127.0.0.1:0` scraped every 15 s (first scrape at once); `metrics-1s`: scraped every',
+  'second, a worst case; `traces`: OTLP/HTTP export of every run,',
+  'batch, step and sink-write span to a local collector stand-in. Every output verified (count, first and last line,',
+  'SHA-256) before a figure is given.',
+  '',
+];
+if (wrong.length) {
+  lines.push(`**No figures: ${wrong.length} runs were wrong** — ${[...new Set(wrong)].join('; ')}`);
+} else {
+  const loads = rounds.map((round) => round.load);
+  lines.push(`Load (1 min) during the rounds: ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} (${rounds.map((x) => x.load.toFixed(1)).join(', ')}).`, '');
+  lines.push('| mode | median CPU s | median wall s | CPU vs off (median of rounds) | per-round ratios, sorted |', '|---|---|---|---|---|');
+  for (const m of MODES) {
+    const ratios = rounds.map((round) => round[m].cpu / round.off.cpu).sort((a, b) => a - b);
+    lines.push(
+      `| ${m} | ${median(rounds.map((x) => x[m].cpu)).toFixed(2)} | ${median(rounds.map((x) => x[m].wall)).toFixed(2)} | ${m === 'off' ? '—' : `${((median(ratios) - 1) * 100).toFixed(1)} %`} | ${m === 'off' ? '—' : ratios.map((x) => x.toFixed(3)).join(' ')} |`,
+    );
+  }
+  lines.push('', 'Per round (CPU s): ' + rounds.map((round, i) => `${i + 1}: ${MODES.map((m) => round[m].cpu.toFixed(2)).join(' / ')}`).join('; ') + ` (${MODES.join(' / ')}).`);
+  for (const m of MODES.filter((x) => SCRAPE_MS[x])) lines.push(`Scrapes per ${m} run: ${rounds.map((x) => x[m].scrapes).join(', ')}.`);
+  if (MODES.includes('traces')) lines.push(`Spans per traced run: ${rounds.map((x) => x.traces.spans).join(', ')}.`);
+}
+const text = `${lines.join('\n')}\n`;
+mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+writeFileSync(join(ROOT, RESULTS), text);
+process.stdout.write(text);
+if (wrong.length) process.exit(1);
