@@ -72,7 +72,7 @@ export async function runThreads(o: ThreadsOptions): Promise<number | undefined>
     ...(checkpoint && plan.checkpoint.store === 'file' ? { checkpoint } : {}),
   };
   const watch = new RunWatch(combined.bus, () => combined.progress(), info);
-  await o.observe?.watchRun({ plan, bus: combined.bus, progress: () => combined.progress(), redact: info.redact });
+  const observed = await o.observe?.watchRun({ plan, bus: combined.bus, progress: () => combined.progress(), redact: info.redact });
 
   const pool = new ThreadPool(o, combined, Math.min(o.threads, count), stored.specs);
   const session = await RunSession.open({
@@ -84,7 +84,11 @@ export async function runThreads(o: ThreadsOptions): Promise<number | undefined>
   const startedAt = Date.now();
   combined.bus.emit({ type: 'start', job: plan.name, fingerprint: plan.fingerprint, resumed: stored.reused, counters: combined.counters(), dryRun: false });
   let summary = await pool.run();
-  if (pool.refused) return session.refuse(`sluice run: ${info.redact(pool.refused)}`);
+  if (pool.refused) {
+    // No `end` on the bus for a refusal: the metrics and the trace are told here.
+    observed?.({ ...summary, status: 'failed', error: info.redact(pool.refused) });
+    return session.refuse(`sluice run: ${info.redact(pool.refused)}`);
+  }
   if (summary.status === 'done') {
     try {
       for (const target of joins.targets) await joinParts(target);
