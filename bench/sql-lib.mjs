@@ -265,6 +265,8 @@ const NOTES = {
     '- with growing batches (c85ad91: no `batch.size` → 1,000, 2,000, 4,000, 8,000, then 10,000 rows; ~105',
     '  commits instead of 1,000), same build, 3 alternating rounds at load 17–22: 31.5 s against 44.1 s with',
     '  `batch: { size: 1000 }` (1.40×), CPU 6.1 s against 7.9 s (−22 %), peak RSS 263 MB against 205 MB.',
+    '  Batches of 5,000 against 10,000 (3 alternating rounds, load 11–17): 25.6 s against 24.3 s, CPU 6.6 s',
+    '  against 6.4 s, peak RSS 222–226 MB against 246–254 MB, so the cap is now 5,000 rows (~200 commits).',
     '',
     '**Memory**: a 1-row job peaks at ~92 MB (Node alone: 40 MB; knex, ajv, yaml, tsyringe and the plugins',
     'loaded at start). During a load, the live heap after a full collection is ~25 MB with batches of 1,000 and',
@@ -285,7 +287,7 @@ const NOTES = {
   MariaDB: [
     'Sluice loads each batch with `LOAD DATA LOCAL INFILE` streamed from memory (a batch with any warning',
     'is rolled back and written again with statements, so nothing is skipped or cut silently). The figures',
-    'above predate growing batches: a load with the default settings is now ~105 transactions, not 1,000.',
+    'above predate growing batches: a load with the default settings is now ~200 transactions, not 1,000.',
   ],
   SQLite: [
     '**Where the time goes** (`node bench/sql-profile.mjs sqlite-csv-upsert 200000`, loaded machine): the sql',
@@ -295,7 +297,7 @@ const NOTES = {
     'fell from ~14 % to ~2 % self time). `sqlite3 .import` commits once.',
     '',
     '**What would close the gap**: fewer commits — a job without `batch.size` now grows its batches to',
-    '10,000 rows (~105 commits for 1M rows; not in the figures above) — or `synchronous = NORMAL` when the',
+    '5,000 rows (~200 commits for 1M rows; not in the figures above) — or `synchronous = NORMAL` when the',
     'checkpoint lives in the same database file, where rows and checkpoint share one ordered WAL.',
     'SQLite\'s driver is synchronous, so pipelining does not apply.',
   ],

@@ -12,7 +12,7 @@ import { checkpointPast, followEvents } from './support/events.js';
 const BATCH = 500;
 /**
  * Fixed batches of 500, and the batches of a job without `batch.size` (pages merged into batches of
- * 1,000, 2,000 … 10,000 records): a resume must cut the same batches, or the markers skip rows.
+ * 1,000, 2,000, 4,000, then 5,000 records): a resume must cut the same batches, or the markers skip rows.
  * `step`: records between kill moments.
  */
 const variants = [

@@ -300,8 +300,8 @@ export interface SinkInstance {
   /**
    * Bulk writes, opt in: each `write` costs mostly per batch (a transaction's commit, a COPY, a
    * request), not per record. When every sink of a job says so, the job sets no `batch.size` and
-   * every step works on whole batches, the engine merges source pages into batches of up to 10,000
-   * records (~4 MiB): a load waits on a tenth of the commits. Leave it unset for a sink that makes
+   * every step works on whole batches, the engine merges source pages into batches of up to 5,000
+   * records (~2 MiB): a load waits on a fifth of the commits. Leave it unset for a sink that makes
    * a call per record, or whose batches cost nothing extra (an append to a file).
    */
   readonly bulk?: boolean;
