@@ -34,12 +34,12 @@ beforeAll(() => {
 });
 
 /** Runs the job with a spec armed by a fresh token; the journal lines it left. */
-async function runArmed(name: string, spec: Record<string, unknown>, env: (token: string, file: string) => string = (t, f) => `${t}:${f}`) {
+async function runArmed(name: string, spec: Record<string, unknown>, env: (token: string, file: string) => string = (t, f) => `${t}:${f}`, file = 'job.yaml') {
   const token = randomBytes(16).toString('hex');
   const journal = join(dir, `journal-${name}`);
-  const file = join(dir, `spec-${name}.json`);
-  writeFileSync(file, JSON.stringify({ token, run: 0, journal, ...spec }));
-  const result = await sluice(['run', 'job.yaml', '--fresh', '--progress', 'none'], { cwd: dir, env: { SLUICE_FAULTS: env(token, file) } });
+  const specFile = join(dir, `spec-${name}.json`);
+  writeFileSync(specFile, JSON.stringify({ token, run: 0, journal, ...spec }));
+  const result = await sluice(['run', file, '--fresh', '--progress', 'none'], { cwd: dir, env: { SLUICE_FAULTS: env(token, specFile) } });
   let lines: Array<Record<string, unknown>> = [];
   try {
     lines = readdirSync(journal).flatMap((f) => readFileSync(join(journal, f), 'utf8').trim().split('\n').map((l) => JSON.parse(l)));
@@ -65,6 +65,17 @@ describe('the crash-test hook', () => {
     const crash = lines.at(-1)!;
     expect(crash).toMatchObject({ crash: point, ...extra });
     expect(crash.seq).toBeGreaterThanOrEqual(2);
+  });
+
+  it('with afterCheckpoint, waits for a checkpoint behind the crash: the run dies with one saved, at or after the batch asked for', async () => {
+    // Paced (a batch every 50 ms) so that the run does not end before its first checkpoint is saved.
+    writeFileSync(join(dir, 'paced.yaml'), job.replace('name: hook', 'name: paced').replace('out/b.jsonl }', 'out/b.jsonl }\n    rateLimit: 20/s'));
+    const { result, lines } = await runArmed('after-save', { crash: { point: 'written', seq: 0, afterCheckpoint: true } }, undefined, 'paced.yaml');
+    expect(result.signal, result.stderr).toBe('SIGKILL');
+    expect(lines.at(-1)).toMatchObject({ crash: 'written' });
+    // --fresh cleared the checkpoint at the start: this one was saved by the run that died.
+    const saved = JSON.parse(readFileSync(join(dir, '.sluice/checkpoints/paced.json'), 'utf8')) as { seq: number };
+    expect(lines.at(-1)!.seq as number).toBeGreaterThan(saved.seq);
   });
 
   it('journals what the source read and ends it once the records asked for are read (whole pages)', async () => {

@@ -35,8 +35,12 @@ export interface FaultSpec {
   readonly journal: string;
   /** Stop reading once the job has read this many records (whole pages; counted across resumes). */
   readonly records?: number;
-  /** Die the first time this process reaches `point` for batch `seq` or a later one (of sink `sink`, when given). */
-  readonly crash?: { readonly point: CrashPoint; readonly seq: number; readonly sink?: string };
+  /**
+   * Die the first time this process reaches `point` for batch `seq` or a later one (of sink `sink`,
+   * when given) — with `afterCheckpoint`, only once a checkpoint stands behind it (this run saved
+   * one, or resumed from one), so that the next run resumes rather than starts over.
+   */
+  readonly crash?: { readonly point: CrashPoint; readonly seq: number; readonly sink?: string; readonly afterCheckpoint?: boolean };
 }
 
 /** One line of a journal file. */
@@ -52,6 +56,8 @@ export class FaultHook {
   private readonly file: string;
   /** Writes handed to each sink and not settled yet. */
   private readonly pending = new Map<string, number>();
+  /** A checkpoint stands: this run saved one or resumed from one. */
+  private checkpointed = false;
 
   constructor(private readonly spec: FaultSpec) {
     mkdirSync(spec.journal, { recursive: true });
@@ -60,8 +66,10 @@ export class FaultHook {
 
   /** A named point (`before-checkpoint`, `after-checkpoint`). */
   at(point: CrashPoint, detail: Detail): void {
+    if (point === 'after-checkpoint') this.checkpointed = true;
     const crash = this.spec.crash;
     if (!crash || crash.point !== point || detail.seq < crash.seq || (crash.sink !== undefined && crash.sink !== detail.sink)) return;
+    if (crash.afterCheckpoint && !this.checkpointed) return;
     this.die(point, detail);
   }
 
@@ -113,6 +121,7 @@ export class FaultHook {
    */
   source(pages: AsyncIterable<EnginePage>, o: { readonly resumedAt: number | undefined; readonly firstSeq: number; readonly read: number; readonly partition: unknown }): AsyncIterable<EnginePage> {
     const part = o.partition === undefined ? null : JSON.stringify(o.partition);
+    if (o.resumedAt !== undefined) this.checkpointed = true;
     this.journalLine({ part, start: o.resumedAt ?? null });
     const cap = this.spec.records;
     const line = (line: JournalLine) => this.journalLine(line);
