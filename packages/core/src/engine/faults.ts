@@ -36,6 +36,11 @@ export interface FaultSpec {
   /** Stop reading once the job has read this many records (whole pages; counted across resumes). */
   readonly records?: number;
   /**
+   * Read in bursts of this many pages, each after a checkpoint was saved (or 2 s passed): a small
+   * job then has checkpoints between its batches, and a sink still gets batches back to back.
+   */
+  readonly pace?: number;
+  /**
    * Die the first time this process reaches `point` for batch `seq` or a later one (of sink `sink`,
    * when given) — with `afterCheckpoint`, only once a checkpoint stands behind it (this run saved
    * one, or resumed from one), so that the next run resumes rather than starts over.
@@ -58,6 +63,8 @@ export class FaultHook {
   private readonly pending = new Map<string, number>();
   /** A checkpoint stands: this run saved one or resumed from one. */
   private checkpointed = false;
+  /** Told when the next checkpoint is saved (the source's pacing waits for it). */
+  private saved: Array<() => void> = [];
 
   constructor(private readonly spec: FaultSpec) {
     mkdirSync(spec.journal, { recursive: true });
@@ -66,7 +73,10 @@ export class FaultHook {
 
   /** A named point (`before-checkpoint`, `after-checkpoint`). */
   at(point: CrashPoint, detail: Detail): void {
-    if (point === 'after-checkpoint') this.checkpointed = true;
+    if (point === 'after-checkpoint') {
+      this.checkpointed = true;
+      for (const tell of this.saved.splice(0)) tell();
+    }
     const crash = this.spec.crash;
     if (!crash || crash.point !== point || detail.seq < crash.seq || (crash.sink !== undefined && crash.sink !== detail.sink)) return;
     if (crash.afterCheckpoint && !this.checkpointed) return;
@@ -124,18 +134,37 @@ export class FaultHook {
     if (o.resumedAt !== undefined) this.checkpointed = true;
     this.journalLine({ part, start: o.resumedAt ?? null });
     const cap = this.spec.records;
+    const pace = this.spec.pace;
     const line = (line: JournalLine) => this.journalLine(line);
+    const nextCheckpoint = () => this.nextCheckpoint();
     return (async function* () {
       let seq = o.firstSeq;
       let read = o.read;
+      let burst = 0;
       if (cap !== undefined && read >= cap) return;
       for await (const page of pages) {
+        if (pace !== undefined && burst++ === pace) {
+          await nextCheckpoint();
+          burst = 1;
+        }
         line({ part, seq: seq++, records: page.records });
         yield page;
         read += page.records.length + (page.errors?.length ?? 0);
         if (cap !== undefined && read >= cap) return;
       }
     })();
+  }
+
+  /** Resolves when the next checkpoint is saved, or after 2 s (a job that saves none). */
+  private nextCheckpoint(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, 2000);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.saved.push(done);
+    });
   }
 
   private journalLine(line: JournalLine): void {
