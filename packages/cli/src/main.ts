@@ -10,6 +10,7 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run: (ar
   status: { summary: "show a job's checkpoint", load: () => import('./commands/status.js') },
   reset: { summary: "delete a job's checkpoint", load: () => import('./commands/reset.js') },
   replay: { summary: 'send dead-lettered records back through the job', load: () => import('./commands/replay.js') },
+  'crash-test': { summary: 'prove the job resumes: kill it at every fault point, resume, compare', load: () => import('./commands/crash-test.js') },
   test: { summary: 'run job tests (*.test.yaml) with the source and sinks replaced', load: () => import('./commands/test.js') },
   worker: { summary: 'take partitions of distributed runs (run --workers) from a Redis queue', load: () => import('./commands/worker.js') },
   init: { summary: 'set up a project for jobs: package.json scripts, an example job and its test, CI', load: () => import('./commands/init.js') },
@@ -20,7 +21,7 @@ export const USAGE = `usage: sluice <command> [options]
 
 commands:
 ${Object.entries(commands)
-  .map(([name, c]) => `  ${name.padEnd(10)}${c.summary}`)
+  .map(([name, c]) => `  ${name.padEnd(12)}${c.summary}`)
   .join('\n')}
 
 run 'sluice <command> --help' for a command's options`;
