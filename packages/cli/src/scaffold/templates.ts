@@ -165,7 +165,7 @@ const plugin = defineSource({
 
 export default plugin;
 `,
-  sink: (o) => `import { open, type FileHandle } from 'node:fs/promises';
+  sink: (o) => `import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { defineSink, type ConfigOf, type SluiceRecord } from '@sluice/core';
 
 /** The options of \`use: ${o.pluginName}\`: \`sluice validate\` checks them, editors complete them. */
@@ -190,6 +190,15 @@ const plugin = defineSink({
   name: '${o.pluginName}',
   description: 'Writes records as JSON Lines, exactly once across crashes and resumes.',
   schema,
+  // What it promises across a crash and a resume, and that its lines keep the order written:
+  // \`sluice crash-test\` and \`crashTest\` judge it by these.
+  guarantee: 'exactly-once',
+  ordered: true,
+  // The records it durably holds, for crash tests only.
+  async readBack(config: Config, ctx) {
+    const text = await readFile(ctx.resolvePath(config.path), 'utf8').catch(() => '');
+    return text.split('\\n').filter(Boolean).map((line) => JSON.parse(line) as SluiceRecord);
+  },
   async create(config: Config, ctx) {
     const path = ctx.resolvePath(config.path);
     if (ctx.job.dryRun) return { write: async () => undefined };
@@ -262,6 +271,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { checkConfig, writeSink } from '@sluice/core';
+import { crashTest, formatCrashReport } from '@sluice/core/testing';
 import plugin from './index.js';
 
 test('writes each batch as JSON Lines and reports its size', async () => {
@@ -280,6 +290,13 @@ test('a resume cuts what was written after the checkpoint', async () => {
 
 test('its schema needs a path', () => {
   assert.deepEqual(checkConfig(plugin, {}), [{ path: '', message: "missing required key 'path'" }]);
+});
+
+test('keeps its guarantee when killed at every fault point and resumed (crashTest)', async () => {
+  const records = Array.from({ length: 40 }, (_, i) => ({ id: i + 1 }));
+  const report = await crashTest({ module: new URL('./index.js', import.meta.url), sink: { config: { path: 'out.jsonl' } }, records });
+  assert.ok(report.passed, formatCrashReport(report));
+  assert.ok(report.scenarios.some((s) => s.crashes.length > 0), 'no run was killed');
 });
 `,
 };
@@ -326,6 +343,7 @@ tested a newer core.
 - \`src/index.ts\` — the plugin: its JSON Schema (every option with a description, and a default
   or required) and \`create\`, which returns the instance the engine calls.
 - \`src/index.test.ts\` — tests with the helpers from \`@sluice/core\`: \`runTransform\`,
-  \`collectSource\`, \`writeSink\`, \`checkConfig\`, \`createTestContext\`.
+  \`collectSource\`, \`writeSink\`, \`checkConfig\`, \`createTestContext\`; a sink also proves its
+  resume with \`crashTest\` from \`@sluice/core/testing\` (killed at every fault point, resumed, compared).
 `;
 }
