@@ -63,8 +63,10 @@ export async function run(argv: string[]): Promise<number> {
   const userSets = values.set ?? [];
   const plan = await loadForRun(file, userSets, envFiles);
   if (!plan) return 2;
-  // Enough batches that a crash lands mid-run with checkpoints behind it.
-  const batchSets = plan.batch.size * 10 > records ? [`batch.size=${Math.max(1, Math.floor(records / 10))}`] : [];
+  // Enough batches that a crash lands mid-run with checkpoints behind it; and a batch size set,
+  // so that a batch is one page (growing batches would not match the hook's journal of pages).
+  const batchSize = Math.min(plan.batch.size, Math.max(1, Math.floor(records / 10)));
+  const batchSets = batchSize !== plan.batch.size || plan.batch.grow ? [`batch.size=${batchSize}`] : [];
   const scratch = mkdtempSync(join(tmpdir(), `sluice-crash-${plan.name}-`));
   const redactor = new Redactor([...plan.secrets]);
   const say = (text: string) => process.stderr.write(redactor.redact(text));
@@ -72,7 +74,7 @@ export async function run(argv: string[]): Promise<number> {
   const launcher = cliLauncher({ file, plan, scratch, sets: [...userSets, ...batchSets], envFiles: values['env-file'] ?? [] });
   const moved = redirect(plan, join(scratch, 'reference'), false).moved;
   if (format === 'text') {
-    say(`crash-test ${plan.name}: up to ${records} records${batchSets.length ? ` in batches of ${Math.max(1, Math.floor(records / 10))}` : ''}; ${points.length} points × ${crashes} crash${crashes > 1 ? 'es' : ''}\n`);
+    say(`crash-test ${plan.name}: up to ${records} records${batchSets.length ? ` in batches of ${batchSize}` : ''}; ${points.length} points × ${crashes} crash${crashes > 1 ? 'es' : ''}\n`);
     if (moved.length) say(`redirected into ${scratch}: ${moved.join(', ')}\n`);
   }
   try {
