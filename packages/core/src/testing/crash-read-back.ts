@@ -1,6 +1,7 @@
 // Asks each sink's plugin what it durably holds (`readBack`) and what it promises (`guarantee`),
 // with a plugin context over the job's folder and connections, closed again afterwards.
 import type { ConnectionConfig, RunConnections } from '../engine/connections.js';
+import { withDefaults } from '../plugin/config.js';
 import type { JobInfo, SinkDefinition, SinkGuarantee, SluiceRecord } from '../plugin/types.js';
 import { CrashTestError, type SinkHolding } from './crash-harness.js';
 import { createTestContext } from './index.js';
@@ -27,10 +28,14 @@ export function guaranteeOf(sink: SinkUnderTest, job: JobInfo): SinkGuarantee | 
   return typeof g === 'function' ? g(sink.config as never, job) : g;
 }
 
-/** What every sink holds; a sink whose plugin has no `readBack` holds `undefined` (not checked). */
+/**
+ * What every sink holds; a sink whose plugin has no `readBack` holds `undefined` (not checked).
+ * Each plugin gets its config with the schema's defaults filled in, as `create` does.
+ */
 export async function readBackSinks(sinks: readonly SinkUnderTest[], job: ReadBackJob): Promise<SinkHolding[]> {
   const out: SinkHolding[] = [];
-  for (const sink of sinks) {
+  for (const given of sinks) {
+    const sink = { ...given, config: withDefaults(given.plugin.schema as object, given.config) };
     const ctx = createTestContext({
       dir: job.dir,
       jobName: job.name,
