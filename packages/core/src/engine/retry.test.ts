@@ -11,61 +11,9 @@ import { defineSink, defineSource, defineTransform } from '../plugin/define.js';
 import { PluginRegistry } from '../plugin/registry.js';
 import type { PluginContext, RecordInfo, SluiceRecord, TransformResult } from '../plugin/types.js';
 import { backoffDelay } from './backoff.js';
-import type { Clock } from './clock.js';
+import { VirtualClock } from '../testing/virtual-clock.js';
 import { JobRun, type RunOptions } from './run.js';
 
-/**
- * Virtual time: `sleep` registers a timer; once the process has nothing else to do (a macrotask
- * turn after every microtask), time jumps to the earliest timer and wakes it. Every plugin here is
- * in memory, so "nothing else to do" means every step is waiting on the clock.
- */
-class VirtualClock implements Clock {
-  private t = 0;
-  private order = 0;
-  private timers: Array<{ at: number; order: number; wake: () => void }> = [];
-  private scheduled = false;
-  readonly sleeps: Array<{ at: number; ms: number }> = [];
-
-  now(): number {
-    return this.t;
-  }
-
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    this.sleeps.push({ at: this.t, ms });
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const timer = {
-        at: this.t + Math.max(0, ms),
-        order: this.order++,
-        wake: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        },
-      };
-      const onAbort = () => {
-        this.timers = this.timers.filter((x) => x !== timer);
-        reject(signal!.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.timers.push(timer);
-      this.schedule();
-    });
-  }
-
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.timers.sort((a, b) => a.at - b.at || a.order - b.order);
-      const next = this.timers.shift();
-      if (!next) return;
-      this.t = Math.max(this.t, next.at);
-      next.wake();
-      if (this.timers.length) this.schedule();
-    });
-  }
-}
 
 type Process = (record: SluiceRecord, info: RecordInfo, ctx: PluginContext) => TransformResult | Promise<TransformResult>;
 

@@ -1,5 +1,5 @@
 // Public surface of the expression module. Implementation lives beside this file.
-import type { SluiceRecord } from '../plugin/types.js';
+import type { SluiceRecord } from '../plugin/record.js';
 import { ExpressionError } from './errors.js';
 import { parseExpression } from './parse.js';
 import { checkNode } from './check.js';

@@ -5,11 +5,9 @@ import type { ConnectionRegistry } from '../engine/connections.js';
 import type { CompiledExpression, CompiledTemplate, TemplateOptions } from '../expr/index.js';
 import type { Ledger } from '../checkpoint/ledger.js';
 
-/** A record: one JSON object moving through a job. */
-export type SluiceRecord = Record<string, unknown>;
-
-/** Where a record came from, as precise as the source can say (file and line, byte offset, key…). */
-export type RecordPosition = Record<string, unknown>;
+// In a module of their own so that expr/ can name a record without importing this file, which imports expr/.
+export type { RecordPosition, SluiceRecord } from './record.js';
+import type { RecordPosition, SluiceRecord } from './record.js';
 
 /** What a plugin is: a `source` reads records, a `transform` changes them, a `sink` writes them. */
 export type PluginKind = 'source' | 'transform' | 'sink';

@@ -321,3 +321,5 @@ export { readBackSinks, guaranteeOf, type SinkUnderTest, type ReadBackJob } from
 export { formatCrashReport } from './crash-render.js';
 export { tally, kept, canonical, type Tally } from './crash-compare.js';
 export type { CrashSite } from './crash-journal.js';
+
+export { VirtualClock } from './virtual-clock.js';

@@ -2,7 +2,7 @@
 // back with the file source, in the format and CSV layout the sink wrote it in.
 import { existsSync } from 'node:fs';
 import { withDefaults, type PluginContext, type SluiceRecord } from '@sluice/core';
-import { normaliseSinkConfig, partitionPath, type FileSinkOptions } from './sink.js';
+import { normaliseSinkConfig, partitionPath, type FileSinkOptions } from './sink-config.js';
 import { fileSource } from './source.js';
 
 type Config = Parameters<typeof normaliseSinkConfig>[0];
