@@ -80,6 +80,27 @@ describe('BatchCutter', () => {
     expect(second).toBe('stopped');
   });
 
+  it('as an iterable: ends when the run stops mid-batch and closes the source; reads seq as each batch is asked for', async () => {
+    let closed = false;
+    async function* source(): AsyncGenerator<EnginePage> {
+      try {
+        yield* pagesOf(50_000, 1000);
+      } finally {
+        closed = true;
+      }
+    }
+    let seq = 0;
+    let stop = false;
+    const sizes: number[] = [];
+    for await (const batch of new BatchCutter(source(), 1000, DEFAULT_GROWTH).batches(() => seq, () => undefined, () => stop)) {
+      sizes.push(batch.records.length);
+      seq++;
+      if (seq === 3) stop = true;
+    }
+    expect(sizes).toEqual([1000, 2000, 4000]);
+    expect(closed).toBe(true);
+  });
+
   it('targets: the page size at least, doubling per seq, capped', () => {
     expect([0, 1, 2, 3, 4, 5, 100].map((seq) => targetItems(seq, 1000, DEFAULT_GROWTH))).toEqual([1000, 2000, 4000, 5000, 5000, 5000, 5000]);
     expect(targetItems(0, 50_000, DEFAULT_GROWTH)).toBe(50_000);

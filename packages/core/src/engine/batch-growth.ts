@@ -66,6 +66,9 @@ export function pageBytes(records: readonly SluiceRecord[]): number {
  * (they are not counted anywhere, and a resume reads them again).
  */
 export class BatchCutter {
+  /** True once the source said it has no more pages. */
+  private ended = false;
+
   constructor(
     private readonly pages: AsyncIterator<EnginePage>,
     private readonly pageSize: number,
@@ -73,11 +76,29 @@ export class BatchCutter {
   ) {}
 
   /**
+   * The batches as an iterable (what the engine reads, and what the crash hook journals batch by
+   * batch): `seq()` and `room()` are read as each batch is asked for; it ends early when the run
+   * stops while a batch is being gathered, and closes the source whenever it ends before it.
+   */
+  async *batches(seq: () => number, room: () => number | undefined, stopping: () => boolean): AsyncGenerator<EnginePage> {
+    try {
+      for (;;) {
+        const next = await this.next(seq(), room(), stopping);
+        if (next === 'stopped' || next.done) return;
+        yield next.value;
+      }
+    } finally {
+      if (!this.ended) await Promise.resolve(this.pages.return?.()).catch(() => undefined);
+    }
+  }
+
+  /**
    * The next batch's page, `done` at the end of the source, or `stopped` when `stopping()` turned
    * true while it was being gathered. `room`: records still allowed by `--limit`.
    */
   async next(seq: number, room: number | undefined, stopping: () => boolean): Promise<IteratorResult<EnginePage> | 'stopped'> {
     const first = await this.pages.next();
+    if (first.done) this.ended = true;
     if (first.done || !this.growth) return first;
     const target = targetItems(seq, this.pageSize, this.growth);
     const parts = [first.value];
@@ -87,7 +108,10 @@ export class BatchCutter {
     while (items < target && bytes < this.growth.bytes && (room === undefined || records < room)) {
       if (stopping()) return 'stopped';
       const next = await this.pages.next();
-      if (next.done) break;
+      if (next.done) {
+        this.ended = true;
+        break;
+      }
       parts.push(next.value);
       items += itemsOf(next.value);
       records += next.value.records.length;

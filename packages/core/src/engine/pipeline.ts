@@ -179,10 +179,14 @@ export class Pipeline {
         signal: readStop,
         ...(o.partition !== undefined ? { partition: o.partition } : {}),
       });
-    const read = faults?.source(pages, { resumedAt: o.resume?.seq, firstSeq: this.nextSeq, read: this.counters.live.read, partition: o.partition }) ?? pages;
-    const iterator = read[Symbol.asyncIterator]();
-    const cutter = new BatchCutter(iterator, this.batchSize, this.growth);
     let readSoFar = 0;
+    const batches = new BatchCutter(pages[Symbol.asyncIterator](), this.batchSize, this.growth).batches(
+      () => this.nextSeq,
+      () => (o.limit === undefined ? undefined : o.limit - readSoFar),
+      () => this.control.stopped,
+    );
+    const read = faults?.source(batches, { resumedAt: o.resume?.seq, firstSeq: this.nextSeq, read: this.counters.live.read, partition: o.partition }) ?? batches;
+    const iterator = read[Symbol.asyncIterator]();
     try {
       for (;;) {
         await this.slots.acquire();
@@ -190,17 +194,13 @@ export class Pipeline {
           this.slots.release();
           break;
         }
-        let next: IteratorResult<EnginePage> | 'stopped';
+        let next: IteratorResult<EnginePage>;
         try {
-          next = await cutter.next(this.nextSeq, o.limit === undefined ? undefined : o.limit - readSoFar, () => this.control.stopped);
+          next = await iterator.next();
         } catch (error) {
           this.slots.release();
           if (this.control.stopReason && readStop.aborted) break;
           throw this.sourceFailure(error);
-        }
-        if (next === 'stopped') {
-          this.slots.release();
-          break;
         }
         if (next.done) {
           this.slots.release();
