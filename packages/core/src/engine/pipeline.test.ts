@@ -245,6 +245,8 @@ describe('ordering, watermark and checkpoints', () => {
     const source: SourceLog = { pages: 0 };
     let maxAhead = 0;
     const sinkRandom = seeded(99);
+    let releaseSecond!: () => void;
+    const secondDone = new Promise<void>((resolve) => (releaseSecond = resolve));
     const registry = registryOf(
       listSource(1000, source, () => {
         // This page is about to be read: how far is the source ahead of the slowest sink?
@@ -254,7 +256,11 @@ describe('ordering, watermark and checkpoints', () => {
       transform('jitter', async (record) => {
         const page = Math.floor((record.id as number) / 20);
         await pause(batchDelay[page]!);
+        // Random delays alone may finish in order on a loaded machine (coarse timers): batch 1's
+        // last record also waits for batch 2 to finish, so at least one pair is out of order.
+        if (record.id === 39) await secondDone;
         if ((record.id as number) % 20 === 19) finished.push(page);
+        if (record.id === 59) releaseSecond();
         return { ...record, page };
       }),
       memorySink('memory', logs, { delay: () => (options.sinkDelay ? Math.floor(sinkRandom() * options.sinkDelay) : 0) }),
