@@ -1,4 +1,4 @@
-import type { RuleViolation } from '@sluice/core';
+import type { ConfigOf, RuleViolation } from '@sluice/core';
 import { columnNameProblem, type DialectName, type TableInfo } from './dialect.js';
 import { hasUniqueKey, missingColumn } from './introspect.js';
 
@@ -82,18 +82,8 @@ export const sqlSinkSchema = {
 } as const;
 
 export type Mode = 'insert' | 'upsert' | 'replace';
-/** The sql sink's `with`, as validated. */
-export interface Config {
-  connection: string;
-  table: string;
-  mode?: Mode;
-  key?: string | readonly string[];
-  columns?: readonly string[] | Readonly<Record<string, string>>;
-  createTable?: boolean;
-  ignoreUnknown?: boolean;
-  onFresh?: 'refuse' | 'truncate' | 'append';
-  evolve?: 'none' | 'addColumns';
-}
+/** The sql sink's `with` as `create` gets it: validated, defaults filled in. */
+export type Config = ConfigOf<typeof sqlSinkSchema>;
 
 /** What the sink saves with each checkpoint: the seq of the last batch it committed. */
 export interface SqlSinkState {

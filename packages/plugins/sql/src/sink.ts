@@ -430,10 +430,9 @@ export const sqlSink = defineSink({
     'Writes records into a table (PostgreSQL, MySQL/MariaDB, SQLite): insert, upsert by key, or replace; COPY and multi-row fast paths; exactly once with checkpoint.store: sql on the same connection.',
   schema: sqlSinkSchema,
   rules: [columnsAreDistinct, keyNeedsUpsertOrCreate, createdUpsertNeedsKey, keyIsMapped],
-  guarantee: (config, job) => sqlGuarantee(config as Config, job),
-  readBack: (config, ctx) => readBackTable(config as Config, ctx),
-  async create(rawConfig, ctx): Promise<SinkInstance> {
-    const config = rawConfig as Config;
+  guarantee: (config, job) => sqlGuarantee(config, job),
+  readBack: (config, ctx) => readBackTable(config, ctx),
+  async create(config, ctx): Promise<SinkInstance> {
     const conn = await acquireConnection(ctx.connections, config.connection, ctx.job.dir);
     conn.useRetry(ctx.step.retry);
     let info: TableInfo | undefined;

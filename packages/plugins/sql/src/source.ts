@@ -1,4 +1,4 @@
-import { defineSource, type PluginContext, type ReadOptions, type RuleViolation, type SourceInstance, type SourcePage } from '@sluice/core';
+import { defineSource, type ConfigOf, type PluginContext, type ReadOptions, type RuleViolation, type SourceInstance, type SourcePage } from '@sluice/core';
 import type { Knex } from 'knex';
 import { acquireConnection, type SqlConnection } from './connection.js';
 import { bindValue, fromCursorValue, recordValue, toCursorValue, type ColumnKind, type TableInfo } from './dialect.js';
@@ -55,14 +55,8 @@ export const sqlSourceSchema = {
   },
 } as const;
 
-interface Config {
-  connection: string;
-  table?: string;
-  columns?: readonly string[];
-  where?: string;
-  query?: string;
-  key?: string | readonly string[];
-}
+/** The sql source's `with` as `create` gets it: validated, defaults filled in. */
+type Config = ConfigOf<typeof sqlSourceSchema>;
 
 /** Where a resume continues: after the row with this key. */
 export interface SqlCursor {
@@ -311,8 +305,7 @@ export const sqlSource = defineSource({
   description: 'Reads a table or query (PostgreSQL, MySQL/MariaDB, SQLite) in key order by keyset pagination; resumes after the last key read.',
   schema: sqlSourceSchema,
   rules: [tableOrQuery, queryNeedsKey, tableOptionsNeedTable],
-  async create(rawConfig, ctx): Promise<SourceInstance> {
-    const config = rawConfig as Config;
+  async create(config, ctx): Promise<SourceInstance> {
     const conn = await acquireConnection(ctx.connections, config.connection, ctx.job.dir);
     let key = keyList(config.key);
     const kinds = new Map<string, ColumnKind>();
