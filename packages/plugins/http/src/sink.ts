@@ -119,11 +119,11 @@ export const httpSink = defineSink({
     const origins = new OriginPolicy(staticOrigin(config.url), config.allowOrigins);
     const caller = new HttpCaller(ctx, { connections: concurrency, timeoutMs: requestTimeoutMs(config, ctx), maxBytes: maxResponseBytes(config), origins });
     const template = new RequestTemplate(ctx, config, { accept: 'application/json' });
-    const method = config.method;
     const header = config.idempotencyHeader === false ? undefined : config.idempotencyHeader.toLowerCase();
     const keyExpression = config.key !== undefined ? ctx.expression(config.key) : undefined;
     const keyOf = (record: SluiceRecord, position: RecordPosition | undefined) => (keyExpression ? keyExpression.evaluate(record) : position);
-    const writer = batch ? new BatchWriter(ctx, config, caller, template, method, header, keyOf) : new RecordWriter(ctx, config, caller, template, method, header, keyOf, concurrency);
+    const parts: Sending = { ctx, config, caller, template, method: config.method, header, keyOf };
+    const writer = batch ? new BatchWriter(parts) : new RecordWriter(parts, concurrency);
     if (ctx.job.dryRun) ctx.logger.info('dry run: no requests are sent');
     return {
       write: (records, info) => (ctx.job.dryRun ? Promise.resolve() : writer.write(records, info)),
@@ -134,22 +134,26 @@ export const httpSink = defineSink({
 
 type KeyOf = (record: SluiceRecord, position: RecordPosition | undefined) => unknown;
 
+/** What both writers send with: the client, the request template, the method and the idempotency header. */
+interface Sending {
+  readonly ctx: PluginContext;
+  readonly config: HttpSinkConfig;
+  readonly caller: HttpCaller;
+  readonly template: RequestTemplate;
+  readonly method: string;
+  /** The idempotency header's name, lowercase; undefined sends none. */
+  readonly header: string | undefined;
+  readonly keyOf: KeyOf;
+}
+
 /** One request per batch: a JSON array or NDJSON. A refusal is thrown; the engine halves the batch to find the bad record. */
 class BatchWriter {
   private readonly value: (record: SluiceRecord) => unknown;
   private readonly ndjson: boolean;
 
-  constructor(
-    private readonly ctx: PluginContext,
-    config: HttpSinkConfig,
-    private readonly caller: HttpCaller,
-    private readonly template: RequestTemplate,
-    private readonly method: string,
-    private readonly header: string | undefined,
-    private readonly keyOf: KeyOf,
-  ) {
-    this.value = jsonValueOf(ctx, config.json);
-    this.ndjson = config.format === 'ndjson';
+  constructor(private readonly s: Sending) {
+    this.value = jsonValueOf(s.ctx, s.config.json);
+    this.ndjson = s.config.format === 'ndjson';
   }
 
   async write(records: SluiceRecord[], info: WriteInfo): Promise<void> {
@@ -161,13 +165,13 @@ class BatchWriter {
     } else {
       body = JSON.stringify(records.map(this.value));
     }
-    const headers: Record<string, string> = { ...this.template.headersFor(), 'content-type': this.ndjson ? 'application/x-ndjson' : 'application/json' };
-    if (this.header) headers[this.header] = idempotencyKey(this.ctx.job.name, this.ctx.step.id, records.map((r, i) => this.keyOf(r, info.positions[i])));
-    const request: HttpRequest = { method: this.method, url: this.template.urlFor(), headers, body };
+    const headers: Record<string, string> = { ...this.s.template.headersFor(), 'content-type': this.ndjson ? 'application/x-ndjson' : 'application/json' };
+    if (this.s.header) headers[this.s.header] = idempotencyKey(this.s.ctx.job.name, this.s.ctx.step.id, records.map((r, i) => this.s.keyOf(r, info.positions[i])));
+    const request: HttpRequest = { method: this.s.method, url: this.s.template.urlFor(), headers, body };
     try {
-      await this.caller.send(request, { signal: info.signal });
+      await this.s.caller.send(request, { signal: info.signal });
     } catch (error) {
-      throw this.caller.engineError(error);
+      throw this.s.caller.engineError(error);
     }
   }
 }
@@ -185,17 +189,8 @@ class RecordWriter {
   /** At most `concurrency` requests at once, across the writes of the step. */
   private readonly limit: LimitFunction;
 
-  constructor(
-    private readonly ctx: PluginContext,
-    config: HttpSinkConfig,
-    private readonly caller: HttpCaller,
-    private readonly template: RequestTemplate,
-    private readonly method: string,
-    private readonly header: string | undefined,
-    private readonly keyOf: KeyOf,
-    concurrency: number,
-  ) {
-    this.render = bodyRenderer(ctx, config, 'record')!;
+  constructor(private readonly s: Sending, concurrency: number) {
+    this.render = bodyRenderer(s.ctx, s.config, 'record')!;
     this.limit = pLimit(Math.max(1, concurrency));
   }
 
@@ -209,15 +204,15 @@ class RecordWriter {
       // The engine gave up on this attempt (its timeout): leave the rest to the next one.
       if (stop.aborted) return;
       if (firstRequest) firstRequest = false;
-      else await this.ctx.throttle.take(stop);
+      else await this.s.ctx.throttle.take(stop);
       try {
-        await this.caller.send(this.requestFor(record, info.positions[i]));
+        await this.s.caller.send(this.requestFor(record, info.positions[i]));
         this.delivered.add(record);
       } catch (error) {
         if (!(error instanceof HttpFailure)) throw error;
-        if (isRetriedBy(error, this.caller.retryOn)) retryable.push({ index: i, failure: error });
+        if (isRetriedBy(error, this.s.caller.retryOn)) retryable.push({ index: i, failure: error });
         else {
-          const refused = this.caller.engineError(error) as Error;
+          const refused = this.s.caller.engineError(error) as Error;
           this.refused.set(record, refused);
           rejected.push({ index: i, error: refused });
         }
@@ -233,7 +228,7 @@ class RecordWriter {
     }
     await Promise.all(pending);
     if (retryable.length > 0) {
-      const lastAttempt = info.attempt >= this.caller.retry.attempts;
+      const lastAttempt = info.attempt >= this.s.caller.retry.attempts;
       if (lastAttempt) {
         for (const { index, failure } of retryable) rejected.push({ index, error: failure });
       } else {
@@ -241,7 +236,7 @@ class RecordWriter {
         const retryAfter = Math.max(...retryable.map((r) => r.failure.details.retryAfterMs ?? -1));
         throw new TransientError(
           retryable.length === 1 ? first.message : `${retryable.length} of ${records.length} requests failed; first: ${first.message}`,
-          { cause: first, ...(retryAfter >= 0 ? { retryAfterMs: Math.min(retryAfter, this.caller.retry.maxDelayMs) } : {}) },
+          { cause: first, ...(retryAfter >= 0 ? { retryAfterMs: Math.min(retryAfter, this.s.caller.retry.maxDelayMs) } : {}) },
         );
       }
     }
@@ -251,9 +246,9 @@ class RecordWriter {
 
   private requestFor(record: SluiceRecord, position: RecordPosition | undefined): HttpRequest {
     const rendered = this.render(record);
-    const base = this.template.headersFor(record);
+    const base = this.s.template.headersFor(record);
     const headers: Record<string, string> = base['content-type'] ? { ...base } : { ...base, 'content-type': rendered.contentType };
-    if (this.header) headers[this.header] = idempotencyKey(this.ctx.job.name, this.ctx.step.id, this.keyOf(record, position));
-    return { method: this.method, url: this.template.urlFor(record), headers, body: rendered.body };
+    if (this.s.header) headers[this.s.header] = idempotencyKey(this.s.ctx.job.name, this.s.ctx.step.id, this.s.keyOf(record, position));
+    return { method: this.s.method, url: this.s.template.urlFor(record), headers, body: rendered.body };
   }
 }
