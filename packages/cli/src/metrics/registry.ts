@@ -68,7 +68,10 @@ export class SluiceMetrics {
     this.partitions = new prom.Counter({ name: 'sluice_worker_partitions_total', labelNames: ['outcome'], registers: [], help: 'Partition attempts this worker finished, by outcome (done, failed, interrupted, returned, refused).' });
     this.busy = new prom.Gauge({ name: 'sluice_worker_busy', help: 'Partitions this worker runs now.', registers: [] });
     this.process = new prom.Registry();
-    prom.collectDefaultMetrics({ register: this.process });
+    // The event-loop delay monitor wakes the process every `precision` ms: at prom-client's 10 ms that
+    // alone cost ~4 ms of CPU per second of a run (+4.5 % on the 1M-record file benchmark); 100 ms
+    // keeps the lag percentiles and wakes ten times less.
+    prom.collectDefaultMetrics({ register: this.process, eventLoopMonitoringPrecision: 100 });
     this.merge = (registries) => prom.Registry.merge(registries);
     this.all = this.merge([this.own, this.process]);
   }
