@@ -158,11 +158,18 @@ if (wrong.length) {
 } else {
   const loads = rounds.map((round) => round.load);
   lines.push(`Load (1 min) during the rounds: ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} (${rounds.map((x) => x.load.toFixed(1)).join(', ')}).`, '');
-  lines.push('| mode | median CPU s | median wall s | CPU vs off (median of rounds) | per-round ratios, sorted |', '|---|---|---|---|---|');
+  // With two runs of `off` per round, their mean is the reference: one control run's own noise
+  // (off-2 against off) was ±3 % per round.
+  const controls = MODES.filter((m) => m === 'off' || m === 'off-2');
+  const reference = (round) => controls.reduce((sum, m) => sum + round[m].cpu, 0) / controls.length;
+  const pct = (x) => `${((x - 1) * 100).toFixed(1)} %`;
+  lines.push(`| mode | median CPU s | median wall s | CPU vs off (median of rounds) | CPU vs mean of ${controls.join(' and ')} | per-round ratios to that mean, sorted |`, '|---|---|---|---|---|---|');
   for (const m of MODES) {
-    const ratios = rounds.map((round) => round[m].cpu / round.off.cpu).sort((a, b) => a - b);
+    const ratios = rounds.map((round) => round[m].cpu / round.off.cpu);
+    const toRef = rounds.map((round) => round[m].cpu / reference(round)).sort((a, b) => a - b);
+    const control = controls.includes(m);
     lines.push(
-      `| ${m} | ${median(rounds.map((x) => x[m].cpu)).toFixed(2)} | ${median(rounds.map((x) => x[m].wall)).toFixed(2)} | ${m === 'off' ? '—' : `${((median(ratios) - 1) * 100).toFixed(1)} %`} | ${m === 'off' ? '—' : ratios.map((x) => x.toFixed(3)).join(' ')} |`,
+      `| ${m} | ${median(rounds.map((x) => x[m].cpu)).toFixed(2)} | ${median(rounds.map((x) => x[m].wall)).toFixed(2)} | ${m === 'off' ? '—' : pct(median(ratios))} | ${control ? '—' : pct(median(toRef))} | ${control ? '—' : toRef.map((x) => x.toFixed(3)).join(' ')} |`,
     );
   }
   lines.push('', 'Per round (CPU s): ' + rounds.map((round, i) => `${i + 1}: ${MODES.map((m) => round[m].cpu.toFixed(2)).join(' / ')}`).join('; ') + ` (${MODES.join(' / ')}).`);
