@@ -49,7 +49,7 @@ export interface JobInfo {
   readonly partition?: { readonly index: number; readonly count: number };
 }
 
-/** Everything a plugin gets from the engine, resolved from the run's service container. */
+/** Everything a plugin gets from the engine; the clock, logger and connections are the run's, resolved from its container. */
 export interface PluginContext {
   readonly job: JobInfo;
   /** The step this plugin instance serves. */
