@@ -203,7 +203,14 @@ async function runLoaded(
       cause = cause.cause;
     }
   }
-  return code;
+  // Another run took the job's lock while this one lost it (the sql store's lock session ended):
+  // like a run refused at start for a held lock, exit 2.
+  return lockLost(jobRun.failure) ? 2 : code;
+}
+
+function lockLost(failure: Error | undefined): boolean {
+  for (let cause: unknown = failure?.cause; cause instanceof Error; cause = cause.cause) if (cause instanceof CheckpointLockedError) return true;
+  return false;
 }
 
 /** `--threads N|auto` (default 1); not with --workers, --dry-run, --limit or --resend. */

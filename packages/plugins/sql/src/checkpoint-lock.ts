@@ -38,8 +38,9 @@ function lockName(job: string): { pg: string; mysql: string } {
   return { pg: digest.readBigInt64BE(0).toString(), mysql: `sluice:${digest.toString('hex').slice(0, 40)}` };
 }
 
-async function readHolder(conn: SqlConnection, job: string): Promise<{ holder: LockHolder | undefined; text: string | undefined }> {
-  const rows = rowsOf(await conn.knex.raw(`select holder from ${LOCKS_TABLE} where job = ?`, [job]));
+async function readHolder(conn: SqlConnection, job: string, session?: Raw): Promise<{ holder: LockHolder | undefined; text: string | undefined }> {
+  const query = conn.knex.raw(`select holder from ${LOCKS_TABLE} where job = ?`, [job]);
+  const rows = rowsOf(await (session === undefined ? query : query.connection(session as never)));
   const text = rows.length ? String(rows[0]!.holder) : undefined;
   return { holder: parseHolder(text), text };
 }
@@ -49,22 +50,107 @@ function howToClear(conn: SqlConnection, job: string): string {
   return `end its database session (the lock goes with it; pg_terminate_backend / KILL in ${conn.dialect.name === 'postgres' ? 'PostgreSQL' : 'MariaDB'})`;
 }
 
+/** Another run took the job's lock while this run's lock session was lost: this run stops (exit 2). */
+export class LockLostError extends CheckpointLockedError {
+  constructor(location: string, holder: LockHolder | undefined, howToClear: string) {
+    super(location, holder, howToClear);
+    this.message =
+      `this run lost its lock on the job's state (${location}): its database session ended, and another run ` +
+      `${holder ? `(pid ${holder.pid} on host ${holder.host} since ${holder.startedAt}) holds it now` : 'held it meanwhile'}; this run stops without saving its checkpoint`;
+    this.name = 'LockLostError';
+  }
+}
+
 export class SqlLock implements CheckpointLock {
   private released = false;
+  /** Held by a session (PostgreSQL, MariaDB), not by a row (SQLite). */
+  private readonly advisory: boolean;
 
   private constructor(
     private readonly conn: SqlConnection,
     private readonly job: string,
+    private readonly location: string,
     private readonly holder: LockHolder,
-    /** The session holding the advisory lock (PostgreSQL, MariaDB). */
-    private readonly session: Raw | undefined,
-  ) {}
+    /** The session holding the advisory lock (PostgreSQL, MariaDB); replaced when it is lost and taken again. */
+    private session: Raw | undefined,
+  ) {
+    this.advisory = session !== undefined;
+  }
+
+  /**
+   * Runs `fn` (a checkpoint save) while this run holds the lock: on the lock's own session
+   * (PostgreSQL, MariaDB), so what it commits, it commits while the lock is held. When that
+   * session is gone (a restart, a terminated backend) the lock is taken again on a new session
+   * first — unless another run holds it, or took it meanwhile (its holder row replaced ours):
+   * then `LockLostError`, and nothing is saved. SQLite: the lock row must still be ours.
+   */
+  async whileHeld<T>(fn: (session: Raw | undefined) => Promise<T>): Promise<T> {
+    if (!this.advisory) {
+      const { holder } = await readHolder(this.conn, this.job);
+      if (holder?.token !== this.holder.token) throw new LockLostError(this.location, holder, howToClear(this.conn, this.job));
+      return fn(undefined);
+    }
+    if (this.session === undefined) await this.retake();
+    try {
+      return await fn(this.session);
+    } catch (error) {
+      if (classify(error) !== 'transient') throw error;
+      // The session may be gone: if so, take the lock again (or stop), then let the caller retry.
+      if (!(await this.alive())) await this.retake();
+      throw error;
+    }
+  }
+
+  /** Whether the lock's session still answers (and so still holds the lock). */
+  private async alive(): Promise<boolean> {
+    try {
+      await this.conn.knex.raw('select 1').connection(this.session as never);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async retake(): Promise<void> {
+    const pool = this.conn.knex.client as PoolClient;
+    // Undefined when an earlier retake failed half-way (no new session yet): take one now.
+    const dead = this.session as { __knex__disposed?: unknown } | undefined;
+    this.session = undefined;
+    if (dead) {
+      dead.__knex__disposed ??= 'lock session lost';
+      await pool.releaseConnection(dead).catch(() => undefined);
+    }
+    const session = await pool.acquireConnection();
+    let locked = false;
+    try {
+      // The database ends a killed session (and lets its lock go) a moment after the client saw it
+      // end: while the holder row is still ours, nobody else took the lock; try again a while.
+      const policy = this.conn.retryPolicy;
+      for (let attempt = 1; !(await SqlLock.tryOn(this.conn, this.job, session)); attempt++) {
+        const { holder } = await readHolder(this.conn, this.job, session);
+        if (holder?.token !== this.holder.token || attempt >= policy.attempts) throw new LockLostError(this.location, holder, howToClear(this.conn, this.job));
+        await new Promise((resolve) => setTimeout(resolve, Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** (attempt - 1))));
+      }
+      locked = true;
+      // Every run that takes the lock replaces the holder row: ours still there means nobody did.
+      const { text } = await readHolder(this.conn, this.job, session);
+      if (text !== JSON.stringify(this.holder)) throw new LockLostError(this.location, parseHolder(text), howToClear(this.conn, this.job));
+      this.session = session;
+    } catch (error) {
+      // Never keep a session that may hold the lock without it being this.session.
+      if (locked) await SqlLock.unlock(this.conn, this.job, session).catch(() => undefined);
+      if (classify(error) === 'transient') (session as { __knex__disposed?: unknown }).__knex__disposed ??= error;
+      await pool.releaseConnection(session);
+      throw error;
+    }
+  }
+
 
   static async acquire(conn: SqlConnection, job: string, location: string, holder: LockHolder, o: LockOptions = {}): Promise<SqlLock> {
     await ensureLocksTable(conn);
     const deadline = Date.now() + (o.waitMs ?? 0);
     for (;;) {
-      const lock = conn.dialect.name === 'sqlite' ? await SqlLock.tryRow(conn, job, holder) : await SqlLock.tryAdvisory(conn, job, holder);
+      const lock = conn.dialect.name === 'sqlite' ? await SqlLock.tryRow(conn, job, location, holder) : await SqlLock.tryAdvisory(conn, job, location, holder);
       if (lock) return lock;
       if (Date.now() >= deadline) throw new CheckpointLockedError(location, (await readHolder(conn, job)).holder, howToClear(conn, job));
       await new Promise((resolve) => setTimeout(resolve, 250));
@@ -83,21 +169,26 @@ export class SqlLock implements CheckpointLock {
     }
   }
 
-  private static async tryAdvisory(conn: SqlConnection, job: string, holder: LockHolder): Promise<SqlLock | undefined> {
+  /** Tries the advisory lock on `session`; true when taken. */
+  private static async tryOn(conn: SqlConnection, job: string, session: Raw): Promise<boolean> {
+    const name = lockName(job);
+    const sql = conn.dialect.name === 'postgres' ? 'select pg_try_advisory_lock(?::bigint) as ok' : 'select get_lock(?, 0) as ok';
+    const rows = rowsOf(await conn.knex.raw(sql, [conn.dialect.name === 'postgres' ? name.pg : name.mysql]).connection(session as never));
+    const ok = rows[0]?.ok;
+    return ok === true || ok === 1 || ok === '1' || ok === 't';
+  }
+
+  private static async tryAdvisory(conn: SqlConnection, job: string, location: string, holder: LockHolder): Promise<SqlLock | undefined> {
     const pool = conn.knex.client as PoolClient;
     const session = await pool.acquireConnection();
     let kept = false;
     try {
-      const name = lockName(job);
-      const sql = conn.dialect.name === 'postgres' ? 'select pg_try_advisory_lock(?::bigint) as ok' : 'select get_lock(?, 0) as ok';
-      const rows = rowsOf(await conn.knex.raw(sql, [conn.dialect.name === 'postgres' ? name.pg : name.mysql]).connection(session as never));
-      const ok = rows[0]?.ok;
-      if (!(ok === true || ok === 1 || ok === '1' || ok === 't')) return undefined;
+      if (!(await SqlLock.tryOn(conn, job, session))) return undefined;
       kept = true;
       // Who holds it, for the next run's message: replaced, since a dead holder's row may remain.
       await conn.knex.raw(`delete from ${LOCKS_TABLE} where job = ?`, [job]);
       await conn.knex.raw(`insert into ${LOCKS_TABLE} (job, holder) values (?, ?)`, [job, JSON.stringify(holder)]);
-      return new SqlLock(conn, job, holder, session);
+      return new SqlLock(conn, job, location, holder, session);
     } catch (error) {
       if (kept) await SqlLock.unlock(conn, job, session).catch(() => undefined);
       kept = false;
@@ -107,15 +198,15 @@ export class SqlLock implements CheckpointLock {
     }
   }
 
-  private static async tryRow(conn: SqlConnection, job: string, holder: LockHolder): Promise<SqlLock | undefined> {
+  private static async tryRow(conn: SqlConnection, job: string, location: string, holder: LockHolder): Promise<SqlLock | undefined> {
     const inserted = await conn.knex
       .raw(`insert into ${LOCKS_TABLE} (job, holder) values (?, ?) on conflict do nothing`, [job, JSON.stringify(holder)])
       .then(() => readHolder(conn, job));
-    if (inserted.holder?.token === holder.token) return new SqlLock(conn, job, holder, undefined);
+    if (inserted.holder?.token === holder.token) return new SqlLock(conn, job, location, holder, undefined);
     const { holder: other, text } = inserted;
     if (other && isStale(other)) {
       await conn.knex.raw(`delete from ${LOCKS_TABLE} where job = ? and holder = ?`, [job, text ?? '']);
-      return SqlLock.tryRow(conn, job, holder);
+      return SqlLock.tryRow(conn, job, location, holder);
     }
     return undefined;
   }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { lockHolder, type Checkpoint, type CheckpointLock, type CheckpointStore, type CheckpointStoreFactory, type CheckpointStoreOptions, type Ledger, type LockHolder, type LockOptions } from '@sluice/core';
-import { SqlLock } from './checkpoint-lock.js';
+import { LockLostError, SqlLock } from './checkpoint-lock.js';
 import { acquireConnection, type SqlConnection } from './connection.js';
 import { describeError } from './errors.js';
 import { withRetry } from './retry.js';
@@ -71,11 +71,14 @@ export class SqlCheckpointStore implements CheckpointStore {
   async save(checkpoint: Checkpoint): Promise<void> {
     await this.ready();
     const d = this.conn.dialect.name;
-    await this.transaction([
+    const statements = [
       upsertRow(d, TABLES.checkpoints, ['job'], { job: this.job, body: JSON.stringify(checkpoint), updated_at: nowValue(d) }),
       // Refusals of batches the checkpoint now covers are no longer needed by a resume.
       native(d, `delete from ${TABLES.rejects} where job = ? and seq <= ?`, [this.job, checkpoint.seq]),
-    ]);
+    ];
+    // Never without the run lock, once the run took it (`sluice reset` saves nothing).
+    if (this.held) await this.saveHeld(this.held, statements);
+    else await this.transaction(statements);
   }
 
   /** Forgets the checkpoint and every sink marker of the job (`--fresh`, `sluice reset`). */
@@ -100,14 +103,42 @@ export class SqlCheckpointStore implements CheckpointStore {
   }
 
   private async transaction(statements: Statement[]): Promise<void> {
-    await this.retrying('saving', () =>
-      this.conn.knex.transaction(async (trx) => {
-        for (const s of statements) {
-          // Statements are in the driver's style; knex.raw wants `?` placeholders.
-          await trx.raw(s.sql.replace(/\$\d+/g, '?'), s.params as never[]);
-        }
-      }),
-    );
+    await this.retrying('saving', () => this.inTransaction(statements));
+  }
+
+  private inTransaction(statements: Statement[]): Promise<void> {
+    return this.conn.knex.transaction(async (trx) => {
+      // Statements are in the driver's style; knex.raw wants `?` placeholders.
+      for (const s of statements) await trx.raw(s.sql.replace(/\$\d+/g, '?'), s.params as never[]);
+    });
+  }
+
+  /**
+   * A save while this run holds its lock: on the lock's session (see `SqlLock.whileHeld`), which
+   * takes the lock again when that session was lost, or stops the run when another run took it.
+   */
+  private async saveHeld(lock: SqlLock, statements: Statement[]): Promise<void> {
+    const knex = this.conn.knex;
+    const on = (session: unknown, sql: string, params: unknown[] = []) => knex.raw(sql.replace(/\$\d+/g, '?'), params as never[]).connection(session as never);
+    try {
+      await this.retrying('saving', () =>
+        lock.whileHeld(async (session) => {
+          if (session === undefined) return this.inTransaction(statements);
+          await on(session, this.conn.dialect.name === 'mysql' ? 'start transaction' : 'begin');
+          try {
+            for (const s of statements) await on(session, s.sql, s.params);
+            await on(session, 'commit');
+          } catch (error) {
+            await on(session, 'rollback').catch(() => undefined);
+            throw error;
+          }
+        }),
+      );
+    } catch (error) {
+      // withRetry names the store around the error; the lock's own error says it all, and makes `sluice run` exit 2.
+      if ((error as Error).cause instanceof LockLostError) throw (error as Error).cause;
+      throw error;
+    }
   }
 }
 

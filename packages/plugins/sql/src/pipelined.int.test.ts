@@ -59,13 +59,31 @@ describe.each(['pg', 'mysql2'] as Client[])('pipelined sql sink on %s', (client)
       expect(second.status).toBe('rejected');
       expect(String((second as PromiseRejectedResult).reason.message)).toMatch(/a batch before batch 1 failed to commit; batch 1 is rolled back/);
       expect(Number((await rows(db.knex, 'select count(*) as n from t'))[0]!.n)).toBe(0);
-      expect(await marker()).toEqual([]);
+      // The marker row the sink made at start, still at -1: no batch committed.
+      expect(await marker()).toEqual([-1]);
       // The engine's recovery: the failed batch alone (here fixed), then the next, in order.
       const fixed = bad.filter((r) => r.id !== 13);
       await sink.write(fixed, info(0, fixed, 2));
       await sink.write(next, info(1, next, 2));
       await close();
       expect((await rows(db.knex, 'select id from t order by id')).map((r) => Number(r.id))).toEqual([10, 11, 12, 14, 20, 21, 22, 23, 24]);
+      expect(await marker()).toEqual([1]);
+    });
+
+    it('two runs of one job writing at once (one lost its run lock): each batch commits once, the later writer rolls back and its retry finds it done', async () => {
+      const one = await open();
+      const two = await open();
+      const a = batch(100, 5);
+      const b = batch(200, 5);
+      await one.sink.write(a, info(0, a));
+      // The second run's sink read the marker before batch 0 committed: it writes batch 0 again.
+      await expect(two.sink.write(a, info(0, a))).rejects.toThrow(/marker of sink 'sink' of job '[^']+' is not below batch 0 .* batch 0 is rolled back/);
+      expect(await two.sink.write(a, info(0, a, 2))).toEqual({ state: { seq: 0 } });
+      await two.sink.write(b, info(1, b));
+      await expect(one.sink.write(b, info(1, b))).rejects.toThrow(/is not below batch 1/);
+      await one.close();
+      await two.close();
+      expect((await rows(db.knex, 'select id from t order by id')).map((r) => Number(r.id))).toEqual([...a, ...b].map((r) => r.id));
       expect(await marker()).toEqual([1]);
     });
 

@@ -16,7 +16,7 @@ import { columnNameProblem, quote, type ColumnInfo, type TableInfo } from './dia
 import { classify, describeError } from './errors.js';
 import { describeTable, missingColumn, rowsOf } from './introspect.js';
 import { checkTable, columnsAreDistinct, createdUpsertNeedsKey, keyIsMapped, keyList, keyNeedsUpsertOrCreate, mappingOf, sqlSinkSchema, type Config, type SqlSinkState } from './sink-config.js';
-import { ensureSystemTables, markerStatements, native, readMarker, readRejects, type Statement } from './system.js';
+import { ensureMarkerRow, ensureSystemTables, markerStatements, native, readMarker, readRejects, type Statement } from './system.js';
 import { readBackTable, sqlGuarantee } from './read-back.js';
 import { MySqlWriter } from './write-mysql.js';
 import { PgWriter } from './write-pg.js';
@@ -116,6 +116,7 @@ class SqlSink implements SinkInstance {
   async start(): Promise<void> {
     if (this.eo) {
       await ensureSystemTables(this.conn);
+      await ensureMarkerRow(this.conn, this.jobKey, this.sinkId);
       this.marker = await readMarker(this.conn, this.jobKey, this.sinkId);
       if (this.marker !== undefined) {
         this.emptyFirst = false;

@@ -1,3 +1,4 @@
+import { TransientError } from '@sluice/core';
 import type { SqlConnection } from './connection.js';
 import type { DialectName } from './dialect.js';
 import { rowsOf } from './introspect.js';
@@ -48,7 +49,16 @@ export function ensureSystemTables(conn: SqlConnection): Promise<void> {
 export interface Statement {
   readonly sql: string;
   readonly params: unknown[];
+  /**
+   * Set on the marker update: it must change exactly one row, else the writer throws this error
+   * (the marker is not below the batch's seq: another run of the job committed this batch, or its
+   * markers were cleared) and the batch rolls back.
+   */
+  readonly fence?: () => Error;
 }
+
+/** The marker of a batch another run committed (or cleared): the batch rolls back, its retry reads the marker again. */
+export class MarkerFenceError extends TransientError {}
 
 /** `?` placeholders → `$n` for PostgreSQL (only for SQL Sluice writes itself, with no `?` in identifiers). */
 export function native(dialect: DialectName, sql: string, params: unknown[]): Statement {
@@ -74,7 +84,23 @@ export function upsertRow(dialect: DialectName, table: string, key: string[], ro
   return native(dialect, sql, cols.map((c) => row[c]));
 }
 
-/** The statements that record a committed batch: its marker and the records it refused. */
+/**
+ * A sink's marker row, made before its first batch with seq -1 (no batch yet), so each batch's
+ * marker is a fenced update (`markerStatements`) rather than an upsert.
+ */
+export async function ensureMarkerRow(conn: SqlConnection, job: string, sink: string): Promise<void> {
+  const d = conn.dialect.name;
+  const verb = d === 'mysql' ? 'insert ignore into' : 'insert into';
+  const tail = d === 'mysql' ? '' : ' on conflict (job, sink) do nothing';
+  await conn.knex.raw(`${verb} ${TABLES.markers} (job, sink, seq, updated_at) values (?, ?, ?, ?)${tail}`, [job, sink, -1, nowValue(d)] as never[]);
+}
+
+/**
+ * The statements that record a committed batch: its marker and the records it refused. The marker
+ * moves only forward, from below this batch's seq: were another run of the job writing too (it
+ * took the run lock while this run's lock session was lost), a batch commits once, by whichever
+ * run gets there first; the other's rolls back and its retry finds it done.
+ */
 export function markerStatements(
   dialect: DialectName,
   job: string,
@@ -82,7 +108,9 @@ export function markerStatements(
   seq: number,
   rejected: ReadonlyArray<{ index: number; error: Error }>,
 ): Statement[] {
-  const out = [upsertRow(dialect, TABLES.markers, ['job', 'sink'], { job, sink, seq, updated_at: nowValue(dialect) })];
+  const marker = native(dialect, `update ${TABLES.markers} set seq = ?, updated_at = ? where job = ? and sink = ? and seq < ?`, [seq, nowValue(dialect), job, sink, seq]);
+  const fence = () => new MarkerFenceError(`sql: the marker of sink '${sink}' of job '${job}' is not below batch ${seq} (another run of the job wrote it, or its markers were cleared); batch ${seq} is rolled back`);
+  const out: Statement[] = [{ ...marker, fence }];
   // A retried batch (same seq) must not collide with its own earlier refusals.
   out.push(native(dialect, `delete from ${TABLES.rejects} where job = ? and sink = ? and seq = ?`, [job, sink, seq]));
   for (let i = 0; i < rejected.length; i += 200) {
@@ -97,7 +125,8 @@ export function markerStatements(
 /** The seq of the last batch sink `sink` committed for `job`, or undefined. */
 export async function readMarker(conn: SqlConnection, job: string, sink: string): Promise<number | undefined> {
   const rows = rowsOf(await conn.knex.raw(`select seq from ${TABLES.markers} where job = ? and sink = ?`, [job, sink]));
-  return rows.length ? Number(rows[0]!.seq) : undefined;
+  // seq -1: the row `ensureMarkerRow` made, no batch committed yet.
+  return rows.length && Number(rows[0]!.seq) >= 0 ? Number(rows[0]!.seq) : undefined;
 }
 
 /** The records refused by the batches after `afterSeq` (up to the marker), by seq. */

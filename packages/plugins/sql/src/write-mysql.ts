@@ -99,7 +99,11 @@ export class MySqlWriter implements BatchWriter {
             }
           }
           rejected.sort((a, b) => a.index - b.index);
-          for (const s of plan.after(rejected)) await execute(s.sql, s.params);
+          for (const s of plan.after(rejected)) {
+            // An UPDATE's affectedRows counts the rows matched (mysql2 sets FOUND_ROWS).
+            const done = (await execute(s.sql, s.params)) as { affectedRows?: number };
+            if (s.fence && done.affectedRows !== 1) throw s.fence();
+          }
           await plan.beforeCommit?.();
           await query('commit');
         } catch (error) {

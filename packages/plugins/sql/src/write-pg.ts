@@ -8,7 +8,7 @@ import { jsonText, quoteColumn, type ColumnInfo, type ColumnKind } from './diale
 import { classify, describeError } from './errors.js';
 
 interface PgClient {
-  query(sql: string, params?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }>;
+  query(sql: string, params?: unknown[]): Promise<{ rows: Array<Record<string, unknown>>; rowCount?: number | null }>;
   query<T>(stream: T): T;
 }
 
@@ -141,7 +141,10 @@ export class PgWriter implements BatchWriter {
             }
           }
           rejected.sort((a, b) => a.index - b.index);
-          for (const s of plan.after(rejected)) await client.query(s.sql, s.params);
+          for (const s of plan.after(rejected)) {
+            const done = await client.query(s.sql, s.params);
+            if (s.fence && done.rowCount !== 1) throw s.fence();
+          }
           await plan.beforeCommit?.();
           await client.query('commit');
         } catch (error) {

@@ -70,7 +70,10 @@ export class SqliteWriter implements BatchWriter {
         rejected = [];
         for (const s of plan.before) this.prepare(db, s.sql).run(s.params);
         for (const batch of plan.parts) this.insertPart(db, batch, rejected);
-        for (const s of plan.after(rejected)) this.prepare(db, s.sql).run(s.params);
+        for (const s of plan.after(rejected)) {
+          const done = this.prepare(db, s.sql).run(s.params) as { changes?: number };
+          if (s.fence && done.changes !== 1) throw s.fence();
+        }
       }).immediate();
       return rejected;
     });
