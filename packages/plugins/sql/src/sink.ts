@@ -9,12 +9,13 @@ import {
   type WriteInfo,
   type WriteResult,
 } from '@sluice/core';
-import type { BatchPlan, BatchWriter, PreparedBatch, Rejection, WriteTarget } from './batch.js';
+import type { BatchPlan, BatchWriter, Rejection, WriteTarget } from './batch.js';
 import { acquireConnection, type SqlConnection } from './connection.js';
 import { addColumnsFrom, createTableFrom } from './create-table.js';
-import { columnNameProblem, quote, type ColumnInfo, type TableInfo } from './dialect.js';
+import { quote, type TableInfo } from './dialect.js';
 import { classify, describeError } from './errors.js';
-import { describeTable, missingColumn, rowsOf } from './introspect.js';
+import { describeTable, rowsOf } from './introspect.js';
+import { RowShaper } from './rows.js';
 import { checkTable, columnsAreDistinct, createdUpsertNeedsKey, keyIsMapped, keyList, keyNeedsUpsertOrCreate, mappingOf, sqlSinkSchema, type Config, type SqlSinkState } from './sink-config.js';
 import { ensureMarkerRow, ensureSystemTables, markerStatements, native, readMarker, readRejects, type Statement } from './system.js';
 import { readBackTable, sqlGuarantee } from './read-back.js';
@@ -38,16 +39,6 @@ export function exactlyOnce(ctx: PluginContext, connection: string): boolean {
   return !ctx.job.dryRun && ctx.job.checkpoint.store === 'sql' && ctx.job.checkpoint.connection === connection;
 }
 
-/** The columns a record fills, and from which of its fields. */
-interface Shape {
-  /** Same id, same columns: such records share one statement. */
-  readonly id: string;
-  readonly columns: readonly ColumnInfo[];
-  readonly fields: readonly string[];
-  /** Why records of this shape are refused (a field with no column). */
-  readonly problem?: string;
-}
-
 const isState = (s: unknown): s is SqlSinkState => !!s && typeof s === 'object' && Number.isInteger((s as { seq?: unknown }).seq);
 
 /**
@@ -69,9 +60,8 @@ class SqlSink implements SinkInstance {
   /** Fresh replace run: the first transaction empties the table. */
   private emptyFirst: boolean;
   private lastSeq: number | undefined;
-  private readonly shapes = new Map<string, Shape>();
-  /** Field names known to be fine as column names. */
-  private readonly goodNames = new Set<string>();
+  /** Records → rows of column values, by the shape of their fields. */
+  private readonly shaper: RowShaper;
   /** Set at the first write: whether this run is a `sluice replay`. */
   private replay: boolean | undefined;
   /** The writes handed over and not settled yet: true once committed, false when failed. */
@@ -98,6 +88,7 @@ class SqlSink implements SinkInstance {
   ) {
     this.info = info;
     this.mapping = mappingOf(config.columns);
+    this.shaper = new RowShaper(this.mapping, config.table, config.ignoreUnknown === true, conn.dialect.name);
     this.key = keyList(config.key);
     this.table = quote(conn.knex, config.table);
     this.sinkId = ctx.step.id;
@@ -218,10 +209,10 @@ class SqlSink implements SinkInstance {
     this.emptyFirst = false;
     try {
       const rejected: Rejection[] = [];
-      const named = this.refuseBadNames(records, rejected);
+      const named = this.shaper.refuseBadNames(records, rejected, this.info);
       if (!this.info) await this.createTable(named.length === records.length ? records : named);
       if (this.config.evolve === 'addColumns') await this.evolve(named);
-      const parts = this.prepare(records, rejected);
+      const parts = this.shaper.prepare(records, rejected, this.info!);
       const before: Statement[] = emptying ? [native(this.conn.dialect.name, `delete from ${this.table}`, [])] : [];
       const plan: BatchPlan = {
         parts,
@@ -269,93 +260,6 @@ class SqlSink implements SinkInstance {
     return classify(error) === 'transient' ? new TransientError(message, { cause: error }) : new Error(message, { cause: error });
   }
 
-  /**
-   * Records → runs of rows with the same columns; a record with a field the table lacks is refused
-   * here, before the database sees it.
-   */
-  private prepare(records: SluiceRecord[], rejected: Rejection[]): PreparedBatch[] {
-    const parts: PreparedBatch[] = [];
-    let current: Shape | undefined;
-    let part: { columns: readonly ColumnInfo[]; rows: unknown[][]; index: number[] } | undefined;
-    const refused = rejected.length ? new Set(rejected.map((r) => r.index)) : undefined;
-    for (let i = 0; i < records.length; i++) {
-      if (refused?.has(i)) continue;
-      const record = records[i]!;
-      const shape = this.shapeOf(record);
-      if (shape.problem !== undefined) {
-        rejected.push({ index: i, error: new Error(shape.problem) });
-        continue;
-      }
-      if (!part || shape.id !== current!.id) {
-        current = shape;
-        part = { columns: shape.columns, rows: [], index: [] };
-        parts.push(part);
-      }
-      const row = new Array<unknown>(shape.fields.length);
-      for (let k = 0; k < shape.fields.length; k++) row[k] = record[shape.fields[k]!];
-      part.rows.push(row);
-      part.index.push(i);
-    }
-    return parts;
-  }
-
-  /** Which columns a record fills (cached by its field names): records with the same fields share one. */
-  private shapeOf(record: SluiceRecord): Shape {
-    const names = this.mapping ? this.mapping.filter(([field]) => record[field] !== undefined).map(([field]) => field) : Object.keys(record);
-    const cacheKey = names.join('\u0000');
-    let shape = this.shapes.get(cacheKey);
-    if (shape) return shape;
-    const info = this.info!;
-    const byColumn = new Map<string, string>();
-    let problem: string | undefined;
-    for (const field of names) {
-      const column = this.mapping ? this.mapping.find(([f]) => f === field)![1] : field;
-      if (!info.byName.has(column)) {
-        if (this.mapping || !this.config.ignoreUnknown) {
-          problem ??= `${missingColumn(column, info)}; map fields with columns:, or set ignoreUnknown: true`;
-        }
-        continue;
-      }
-      byColumn.set(column, field);
-    }
-    if (problem === undefined && byColumn.size === 0) problem = `the record has no field for any column of table ${info.name}`;
-    const columns = info.columns.filter((c) => byColumn.has(c.name));
-    shape = { id: columns.map((c) => c.name).join('\u0000'), columns, fields: columns.map((c) => byColumn.get(c.name)!), problem };
-    if (this.shapes.size > 1000) this.shapes.clear();
-    this.shapes.set(cacheKey, shape);
-    return shape;
-  }
-
-  /**
-   * Records with a field that would go to a column the table lacks and that no database can name
-   * exactly (white space at either end, control characters, too long) are refused here, naming the
-   * field, instead of reaching a CREATE or ALTER that knex or the database would silently change.
-   * Returns the other records. Only fields written without a `columns:` mapping are checked: mapped
-   * column names were checked at startup.
-   */
-  private refuseBadNames(records: SluiceRecord[], rejected: Rejection[]): SluiceRecord[] {
-    if (this.mapping) return records;
-    const kept: SluiceRecord[] = [];
-    const d = this.conn.dialect.name;
-    for (let i = 0; i < records.length; i++) {
-      const record = records[i]!;
-      let problem: string | undefined;
-      for (const field in record) {
-        if (this.info?.byName.has(field) || this.goodNames.has(field)) continue;
-        const why = columnNameProblem(d, field);
-        if (why === undefined) {
-          if (this.goodNames.size < 10_000) this.goodNames.add(field);
-          continue;
-        }
-        problem = `field ${JSON.stringify(field)} cannot be a column of ${this.config.table}: ${why}; rename it (a map step) or map it with columns:`;
-        break;
-      }
-      if (problem === undefined) kept.push(record);
-      else rejected.push({ index: i, error: new Error(problem) });
-    }
-    return kept;
-  }
-
   /** `evolve: addColumns`: adds the columns the batch's (well-named) records need and the table lacks. */
   private async evolve(named: SluiceRecord[]): Promise<void> {
     const info = this.info!;
@@ -373,7 +277,7 @@ class SqlSink implements SinkInstance {
     const fresh = await describeTable(this.conn, this.config.table);
     if (!fresh) throw new PermanentError(`sql: table ${this.config.table} disappeared`);
     this.info = fresh;
-    this.shapes.clear();
+    this.shaper.reset();
     this.writer = this.makeWriter(fresh);
   }
 
