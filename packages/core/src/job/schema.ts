@@ -94,7 +94,7 @@ export const jobSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        size: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 1000, description: 'Records per batch (one source page).' },
+        size: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 1000, description: 'Records per source page and per batch. Unset: pages of 1,000; into sinks that commit per batch (sql) pages merge into growing batches of up to 5,000 records (~2 MiB).' },
         inFlight: { type: 'integer', minimum: 1, maximum: 1000, default: 4, description: 'Batches in the pipeline at once.' },
       },
     },
