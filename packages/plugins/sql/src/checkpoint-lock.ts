@@ -45,6 +45,12 @@ async function readHolder(conn: SqlConnection, job: string, session?: Raw): Prom
   return { holder: parseHolder(text), text };
 }
 
+/** SQLite's "database is locked" (another connection holds the write lock past the busy timeout). */
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
 function howToClear(conn: SqlConnection, job: string): string {
   if (conn.dialect.name === 'sqlite') return `delete its row: delete from ${LOCKS_TABLE} where job = '${job}'`;
   return `end its database session (the lock goes with it; pg_terminate_backend / KILL in ${conn.dialect.name === 'postgres' ? 'PostgreSQL' : 'MariaDB'})`;
@@ -152,7 +158,10 @@ export class SqlLock implements CheckpointLock {
     for (;;) {
       const lock = conn.dialect.name === 'sqlite' ? await SqlLock.tryRow(conn, job, location, holder) : await SqlLock.tryAdvisory(conn, job, location, holder);
       if (lock) return lock;
-      if (Date.now() >= deadline) throw new CheckpointLockedError(location, (await readHolder(conn, job)).holder, howToClear(conn, job));
+      if (Date.now() >= deadline) {
+        const held = await readHolder(conn, job).catch((error: unknown) => (isBusy(error) ? { holder: undefined } : Promise.reject(error)));
+        throw new CheckpointLockedError(location, held.holder, howToClear(conn, job));
+      }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
@@ -201,7 +210,16 @@ export class SqlLock implements CheckpointLock {
   private static async tryRow(conn: SqlConnection, job: string, location: string, holder: LockHolder): Promise<SqlLock | undefined> {
     const inserted = await conn.knex
       .raw(`insert into ${LOCKS_TABLE} (job, holder) values (?, ?) on conflict do nothing`, [job, JSON.stringify(holder)])
-      .then(() => readHolder(conn, job));
+      .then(
+        () => readHolder(conn, job),
+        // SQLITE_BUSY past the busy timeout: another process holds the database's write lock (a run
+        // of this job committing, or stopped mid-commit), so the lock is not ours to take now; say
+        // who holds the row when it can be read, rather than failing the run with the raw error.
+        (error: unknown) => {
+          if (!isBusy(error)) throw error;
+          return readHolder(conn, job).catch(() => ({ holder: undefined, text: undefined }));
+        },
+      );
     if (inserted.holder?.token === holder.token) return new SqlLock(conn, job, location, holder, undefined);
     const { holder: other, text } = inserted;
     if (other && isStale(other)) {
