@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { CheckpointLockedError, isStale, parseHolder, type CheckpointLock, type LockHolder, type LockOptions } from '@sluice/core';
 import type { SqlConnection } from './connection.js';
-import { classify } from './errors.js';
+import { classify, isSqliteBusy } from './errors.js';
 import { rowsOf } from './introspect.js';
 
 /**
@@ -43,12 +43,6 @@ async function readHolder(conn: SqlConnection, job: string, session?: Raw): Prom
   const rows = rowsOf(await (session === undefined ? query : query.connection(session as never)));
   const text = rows.length ? String(rows[0]!.holder) : undefined;
   return { holder: parseHolder(text), text };
-}
-
-/** SQLite's "database is locked" (another connection holds the write lock past the busy timeout). */
-function isBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
 }
 
 function howToClear(conn: SqlConnection, job: string): string {
@@ -159,7 +153,7 @@ export class SqlLock implements CheckpointLock {
       const lock = conn.dialect.name === 'sqlite' ? await SqlLock.tryRow(conn, job, location, holder) : await SqlLock.tryAdvisory(conn, job, location, holder);
       if (lock) return lock;
       if (Date.now() >= deadline) {
-        const held = await readHolder(conn, job).catch((error: unknown) => (isBusy(error) ? { holder: undefined } : Promise.reject(error)));
+        const held = await readHolder(conn, job).catch((error: unknown) => (isSqliteBusy(error) ? { holder: undefined } : Promise.reject(error)));
         throw new CheckpointLockedError(location, held.holder, howToClear(conn, job));
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
@@ -216,7 +210,7 @@ export class SqlLock implements CheckpointLock {
         // of this job committing, or stopped mid-commit), so the lock is not ours to take now; say
         // who holds the row when it can be read, rather than failing the run with the raw error.
         (error: unknown) => {
-          if (!isBusy(error)) throw error;
+          if (!isSqliteBusy(error)) throw error;
           return readHolder(conn, job).catch(() => ({ holder: undefined, text: undefined }));
         },
       );

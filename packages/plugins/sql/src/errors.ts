@@ -34,6 +34,12 @@ const MYSQL_DATA = new Set([
   1062, 1048, 1406, 1264, 1366, 1292, 1452, 1451, 1216, 1217, 3819, 4025, 1265, 3140, 1364, 1411, 1367, 1690, 1366, 4078, 1918, 3156,
 ]);
 
+/** SQLite's "database is locked": another connection held the lock past the busy timeout. */
+export function isSqliteBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
 /** Whether `error` is transient, a refusal of the data, or something else (schema, permissions, bugs). */
 export function classify(error: unknown): ErrorClass {
   const e = (error ?? {}) as DbError;
@@ -45,7 +51,7 @@ export function classify(error: unknown): ErrorClass {
   if (/Connection terminated|connection ended|Client has encountered a connection error|Cannot enqueue|closed state/i.test(message)) return 'transient';
   // SQLite (better-sqlite3): codes are names.
   if (code.startsWith('SQLITE_')) {
-    if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'transient';
+    if (isSqliteBusy(error)) return 'transient';
     if (code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_MISMATCH' || code === 'SQLITE_TOOBIG') return 'data';
     return 'other';
   }
