@@ -156,7 +156,10 @@ export class SqlLock implements CheckpointLock {
         const held = await readHolder(conn, job).catch((error: unknown) => (isSqliteBusy(error) ? { holder: undefined } : Promise.reject(error)));
         throw new CheckpointLockedError(location, held.holder, howToClear(conn, job));
       }
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      // A stop while waiting (a worker's SIGTERM) must not wait out the other run first: a worker
+      // taking over a partition waits up to twice its lock timeout here.
+      await abortableDelay(250, o.signal);
+      if (o.signal?.aborted) throw new Error(`stopped while waiting for the lock of ${location}, which another run holds`);
     }
   }
 
@@ -246,4 +249,18 @@ export class SqlLock implements CheckpointLock {
       }
     }
   }
+}
+
+/** Resolves after `ms`, or as soon as `signal` aborts. */
+function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
