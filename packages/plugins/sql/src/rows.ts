@@ -13,6 +13,21 @@ interface Shape {
   readonly problem?: string;
 }
 
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/**
+ * True when `record`'s own enumerable keys are `keys`, in that order: the answer `Object.keys`
+ * would give, without the array and the joined cache key it cost for every record.
+ */
+function keysAre(record: SluiceRecord, keys: readonly string[]): boolean {
+  let n = 0;
+  for (const key in record) {
+    if (key !== keys[n] || !hasOwn.call(record, key)) return false;
+    n++;
+  }
+  return n === keys.length;
+}
+
 /**
  * The sql sink's records → rows: which columns each record fills (by the shape of its fields,
  * cached), records of one shape in a row run each, and the records refused before the database
@@ -22,6 +37,10 @@ export class RowShaper {
   private readonly shapes = new Map<string, Shape>();
   /** Field names known to be fine as column names. */
   private readonly goodNames = new Set<string>();
+  /** The field names of the last record shaped (no `columns:` mapping), and its shape: the next record most often has the same. */
+  private last: { readonly names: readonly string[]; readonly shape: Shape } | undefined;
+  /** The field names of the last record whose names were all fine. */
+  private lastGood: readonly string[] | undefined;
 
   constructor(
     private readonly mapping: Array<[string, string]> | undefined,
@@ -34,6 +53,8 @@ export class RowShaper {
   /** The table's columns changed (evolved): shapes are worked out again. */
   reset(): void {
     this.shapes.clear();
+    this.last = undefined;
+    this.lastGood = undefined;
   }
 
   /**
@@ -68,10 +89,15 @@ export class RowShaper {
 
   /** Which columns a record fills (cached by its field names): records with the same fields share one. */
   private shapeOf(record: SluiceRecord, info: TableInfo): Shape {
+    const last = this.last;
+    if (last !== undefined && keysAre(record, last.names)) return last.shape;
     const names = this.mapping ? this.mapping.filter(([field]) => record[field] !== undefined).map(([field]) => field) : Object.keys(record);
     const cacheKey = names.join('\u0000');
     let shape = this.shapes.get(cacheKey);
-    if (shape) return shape;
+    if (shape) {
+      if (!this.mapping) this.last = { names, shape };
+      return shape;
+    }
     const byColumn = new Map<string, string>();
     let problem: string | undefined;
     for (const field of names) {
@@ -89,6 +115,7 @@ export class RowShaper {
     shape = { id: columns.map((c) => c.name).join('\u0000'), columns, fields: columns.map((c) => byColumn.get(c.name)!), problem };
     if (this.shapes.size > 1000) this.shapes.clear();
     this.shapes.set(cacheKey, shape);
+    if (!this.mapping) this.last = { names, shape };
     return shape;
   }
 
@@ -105,6 +132,11 @@ export class RowShaper {
     const d = this.dialect;
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
+      const lastGood = this.lastGood;
+      if (lastGood !== undefined && keysAre(record, lastGood)) {
+        kept.push(record);
+        continue;
+      }
       let problem: string | undefined;
       for (const field in record) {
         if (info?.byName.has(field) || this.goodNames.has(field)) continue;
@@ -116,8 +148,10 @@ export class RowShaper {
         problem = `field ${JSON.stringify(field)} cannot be a column of ${this.table}: ${why}; rename it (a map step) or map it with columns:`;
         break;
       }
-      if (problem === undefined) kept.push(record);
-      else rejected.push({ index: i, error: new Error(problem) });
+      if (problem === undefined) {
+        kept.push(record);
+        this.lastGood = Object.keys(record);
+      } else rejected.push({ index: i, error: new Error(problem) });
     }
     return kept;
   }
