@@ -28,6 +28,8 @@ interface Harness {
   pagesRead: number;
   /** Every call of the transform: record id, attempt, virtual time. */
   readonly calls: Array<{ id: number; attempt: number; at: number }>;
+  /** Every write the sink was asked for, refused ones too: its records' ids and `info.part`. */
+  readonly writes: Array<{ seq: number; ids: number[]; part?: { offset: number; of: number } }>;
 }
 
 /**
@@ -36,7 +38,7 @@ interface Harness {
  * dead letters.
  */
 function harness(count: number, process: Process, options: { failSinkAt?: number } = {}): Harness {
-  const h: Harness = { registry: new PluginRegistry(), written: [], seqs: [], dead: [], pagesRead: 0, calls: [] };
+  const h: Harness = { registry: new PluginRegistry(), written: [], seqs: [], dead: [], pagesRead: 0, calls: [], writes: [] };
   const records = Array.from({ length: count }, (_, id) => ({ id }));
   const list = defineSource({
     name: 'list',
@@ -70,6 +72,7 @@ function harness(count: number, process: Process, options: { failSinkAt?: number
     schema: { type: 'object' },
     create: () => ({
       async write(batch, info) {
+        h.writes.push({ seq: info.seq, ids: batch.map((r) => r.id as number), ...(info.part ? { part: info.part } : {}) });
         if (options.failSinkAt !== undefined && batch.some((r) => r.id === options.failSinkAt)) throw new PermanentError('sink refuses');
         h.written.push(...batch);
         h.seqs.push(info.seq);
@@ -504,6 +507,23 @@ describe('onError and the error budget', () => {
     expect(h.seqs.every((seq) => seq <= 3)).toBe(true);
     expect(h.written.some((r) => r.id === 33)).toBe(false);
     expect(h.written.some((r) => (r.id as number) >= 40)).toBe(false);
+  });
+
+  it('a halved batch: each part says where it lies in the whole write (offset, of), nested halves too, so a sink can tell the halves of one seq apart', async () => {
+    const h = harness(10, (record) => record, { failSinkAt: 7 });
+    const { summary } = await run(h, job('with: {}', { batch: '{ size: 10, inFlight: 1 }', sinkOnError: 'deadLetter' }));
+    expect(summary.status).toBe('done');
+    expect(summary.counters).toMatchObject({ written: 9, deadLettered: 1 });
+    expect(h.writes).toEqual([
+      { seq: 0, ids: range(10) },
+      { seq: 0, ids: [0, 1, 2, 3, 4], part: { offset: 0, of: 10 } },
+      { seq: 0, ids: [5, 6, 7, 8, 9], part: { offset: 5, of: 10 } },
+      { seq: 0, ids: [5, 6, 7], part: { offset: 5, of: 10 } },
+      { seq: 0, ids: [5, 6], part: { offset: 5, of: 10 } },
+      { seq: 0, ids: [7], part: { offset: 7, of: 10 } },
+      { seq: 0, ids: [8, 9], part: { offset: 8, of: 10 } },
+    ]);
+    expect(h.dead.map((d) => d.record)).toEqual([{ id: 7 }]);
   });
 
   it('errors.maxFailed: 2 stops the run at the third failure', async () => {

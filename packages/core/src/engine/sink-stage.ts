@@ -1,6 +1,6 @@
 import { isRetryable } from '../errors/index.js';
 import type { DeadLetterEntry } from '../events/types.js';
-import type { SluiceRecord, WriteResult } from '../plugin/types.js';
+import type { SluiceRecord, WriteInfo, WriteResult } from '../plugin/types.js';
 import type { Attempts } from './attempts.js';
 import { subset, type Batch } from './batch.js';
 import type { Clock } from './clock.js';
@@ -161,7 +161,14 @@ export class SinkStage {
    * `after` continues a first attempt that already failed (a pipelined write). Resolves to the
    * `state` the last successful write returned, if any.
    */
-  async writeIndices(sink: RuntimeSink, batch: Batch, indices: number[] | undefined, failed: Set<number>, after?: { error: unknown }): Promise<unknown> {
+  async writeIndices(
+    sink: RuntimeSink,
+    batch: Batch,
+    indices: number[] | undefined,
+    failed: Set<number>,
+    after?: { error: unknown },
+    part?: WriteInfo['part'],
+  ): Promise<unknown> {
     if (indices?.length === 0 || this.control.failure) return undefined;
     const records = subset(batch.records, indices);
     const positions = subset(batch.positions, indices);
@@ -180,7 +187,7 @@ export class SinkStage {
       const info = new AttemptInfo({}, attempt, signal);
       const started = this.clock.now();
       try {
-        const writing = sink.instance.write(records, { seq: batch.seq, positions, attempt, signal: info.signal });
+        const writing = sink.instance.write(records, { seq: batch.seq, positions, attempt, signal: info.signal, ...(part ? { part } : {}) });
         faults?.writing(sink.plan.id, batch.seq, writing);
         const result = (await this.attempts.withTimeout(
           writing,
@@ -197,11 +204,15 @@ export class SinkStage {
       }
     }
     // A refusal of the data itself: split the batch until the bad records stand alone.
+    // Each part says where it lies in the whole write (`WriteInfo.part`): the halves share the
+    // batch's seq, and a sink keeping a per-batch marker must tell them apart.
     if (!isRetryable(error) && records.length > 1) {
       const all = indices ?? records.map((_, i) => i);
       const half = Math.ceil(all.length / 2);
-      const first = await this.writeIndices(sink, batch, all.slice(0, half), failed);
-      const second = await this.writeIndices(sink, batch, all.slice(half), failed);
+      const offset = part?.offset ?? 0;
+      const of = part?.of ?? all.length;
+      const first = await this.writeIndices(sink, batch, all.slice(0, half), failed, undefined, { offset, of });
+      const second = await this.writeIndices(sink, batch, all.slice(half), failed, undefined, { offset: offset + half, of });
       return second ?? first;
     }
     for (let k = 0; k < records.length; k++) {

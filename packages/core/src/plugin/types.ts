@@ -248,11 +248,24 @@ export interface TransformInstance {
 
 /** What the engine passes to `SinkInstance.write` with each batch. */
 export interface WriteInfo {
-  /** Sequence number of the batch (0-based, in source order). */
+  /** Sequence number of the batch (0-based, in source order). Every part of a halved batch has it too. */
   readonly seq: number;
   readonly positions: readonly RecordPosition[];
   readonly attempt: number;
   readonly signal: AbortSignal;
+  /**
+   * Set when this write is part of the batch, unset for the whole batch. After the sink refused a
+   * whole write for good (a `PermanentError`), the engine halves it, and halves the halves, until
+   * the refused records stand alone; each part is written (with its own retries) one after
+   * another, in order. The records are `offset` … `offset + records.length - 1` of the batch's
+   * whole write to this sink (`of` records, in the same order), so (seq, offset, records.length)
+   * names a part. A sink that keeps a per-batch "done" marker must key it by that, not by seq
+   * alone: the halves share the seq, and a marker set by the first would skip the second.
+   * A resumed run writes a batch whole again (its parts are not replayed as parts): a sink that
+   * committed some parts of it before the crash must write only the records no committed part
+   * holds (the `sql` sink records the committed ranges with the rows for that).
+   */
+  readonly part?: { readonly offset: number; readonly of: number };
 }
 
 /** What `SinkInstance.write` may return: the records the destination refused. */

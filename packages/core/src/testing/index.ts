@@ -188,7 +188,7 @@ export interface CapturedSink {
   readonly batches: SluiceRecord[][];
   /** Every record written, in order. */
   readonly records: SluiceRecord[];
-  /** The `info` of each write (seq, positions, attempt). */
+  /** The `info` of each write (seq, positions, attempt, and `part` for a part of a halved batch). */
   readonly writes: Array<Omit<WriteInfo, 'signal'>>;
 }
 
@@ -208,7 +208,7 @@ export function captureSink(name = 'capture'): CapturedSink {
       return {
         async write(records: SluiceRecord[], info: WriteInfo) {
           batches.push(records.map((r) => structuredClone(r)));
-          writes.push({ seq: info.seq, positions: info.positions, attempt: info.attempt });
+          writes.push({ seq: info.seq, positions: info.positions, attempt: info.attempt, ...(info.part ? { part: info.part } : {}) });
         },
         state: () => ({ batches: batches.length }),
       };
