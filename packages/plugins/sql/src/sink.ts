@@ -17,7 +17,8 @@ import { classify, describeError } from './errors.js';
 import { describeTable, rowsOf } from './introspect.js';
 import { RowShaper } from './rows.js';
 import { checkTable, columnsAreDistinct, createdUpsertNeedsKey, keyIsMapped, keyList, keyNeedsUpsertOrCreate, mappingOf, sqlSinkSchema, type Config, type SqlSinkState } from './sink-config.js';
-import { ensureMarkerRow, ensureSystemTables, markerStatements, native, readMarker, readRejects, type Statement } from './system.js';
+import { Markers, type MarkedWrite } from './markers.js';
+import { ensureMarkerRow, ensureSystemTables, native, type Statement } from './system.js';
 import { readBackTable, sqlGuarantee } from './read-back.js';
 import { MySqlWriter } from './write-mysql.js';
 import { PgWriter } from './write-pg.js';
@@ -46,17 +47,16 @@ const isState = (s: unknown): s is SqlSinkState => !!s && typeof s === 'object' 
  * database (`checkpoint: { store: sql, connection: <this connection> }`) each transaction also
  * upserts the sink's marker `(job, sink) → seq` (job `name.pN` for partition N of a distributed
  * run); a batch whose seq is at or below the marker was committed by a run that died before its
- * checkpoint, and is skipped — exactly once.
+ * checkpoint, and is skipped — exactly once. A part of a halved batch commits the range of the
+ * batch it holds instead, and any write skips the records committed ranges hold (markers.ts).
  */
 class SqlSink implements SinkInstance {
   private info: TableInfo | undefined;
   private readonly mapping: Array<[string, string]> | undefined;
   private key: string[];
   private writer: BatchWriter | undefined;
-  /** The last seq known committed (exactly-once mode). */
-  private marker: number | undefined;
-  /** Refusals of committed batches after the checkpoint, for batches a resume skips. */
-  private rejects = new Map<number, Rejection[]>();
+  /** What this job committed: markers, ranges of halved batches, refusals (exactly-once mode). */
+  private readonly markers: Markers;
   /** Fresh replace run: the first transaction empties the table. */
   private emptyFirst: boolean;
   private lastSeq: number | undefined;
@@ -93,6 +93,7 @@ class SqlSink implements SinkInstance {
     this.table = quote(conn.knex, config.table);
     this.sinkId = ctx.step.id;
     this.jobKey = markerJob(ctx.job);
+    this.markers = new Markers(conn, this.jobKey, this.sinkId);
     const state = isState(ctx.state) ? ctx.state : undefined;
     this.lastSeq = state?.seq;
     this.emptyFirst = state === undefined && ((config.mode ?? 'insert') === 'replace' || config.onFresh === 'truncate');
@@ -101,24 +102,22 @@ class SqlSink implements SinkInstance {
   }
 
   /**
-   * Exactly-once: read the marker once, and the refusals of batches a resume will skip. Then, on a
-   * fresh start, what `onFresh` says about a table that already holds rows.
+   * Exactly-once: read once what earlier runs committed after the checkpoint (marker, ranges of
+   * halved batches, refusals). Then, on a fresh start, what `onFresh` says about a table that
+   * already holds rows.
    */
   async start(): Promise<void> {
     if (this.eo) {
       await ensureSystemTables(this.conn);
       await ensureMarkerRow(this.conn, this.jobKey, this.sinkId);
-      this.marker = await readMarker(this.conn, this.jobKey, this.sinkId);
-      if (this.marker !== undefined) {
-        this.emptyFirst = false;
-        this.rejects = await readRejects(this.conn, this.jobKey, this.sinkId, this.lastSeq ?? -1);
-      }
+      await this.markers.start(this.lastSeq ?? -1);
+      if (this.markers.written) this.emptyFirst = false;
     }
   }
 
-  /** Whether this run starts the table's load over: no checkpoint state and no marker of an earlier run. */
+  /** Whether this run starts the table's load over: no checkpoint state and nothing committed by an earlier run. */
   get fresh(): boolean {
-    return this.ctx.state === undefined && this.marker === undefined;
+    return this.ctx.state === undefined && !this.markers.written;
   }
 
   private makeWriter(info: TableInfo): BatchWriter {
@@ -195,42 +194,46 @@ class SqlSink implements SinkInstance {
       this.replay = (this.ctx.job as { replay?: boolean }).replay === true || (isState(this.ctx.state) && info.seq <= this.ctx.state.seq);
     }
     const eo = this.eo && !this.replay;
-    if (eo && info.attempt > 1) {
+    const offset = info.part?.offset ?? 0;
+    let marked: MarkedWrite = { kind: 'whole' };
+    if (eo) {
       // The failed attempt may have committed (a lost COMMIT reply): ask the database.
-      this.marker = await this.readMarkerAgain();
+      if (info.attempt > 1) await this.refreshMarkers(info.seq);
+      marked = this.markers.plan(info.seq, offset, records.length, info.part === undefined);
+      if (marked.kind === 'done') {
+        this.lastSeq = Math.max(this.lastSeq ?? -1, info.seq);
+        return this.result(marked.rejected, info.seq);
+      }
     }
-    if (eo && this.marker !== undefined && info.seq <= this.marker) {
-      this.lastSeq = Math.max(this.lastSeq ?? -1, info.seq);
-      const rejected = this.rejects.get(info.seq);
-      return this.result(rejected ?? [], info.seq);
-    }
+    // A part, or a batch some parts of which are committed: only the records no committed range holds.
+    const todo = marked.kind === 'part' ? marked.todo : undefined;
+    const batch = todo && todo.length < records.length ? todo.map((i) => records[i]!) : records;
     // Only the first transaction of a fresh replace/truncate empties the table (again if it fails).
     const emptying = this.emptyFirst;
     this.emptyFirst = false;
     try {
       const rejected: Rejection[] = [];
-      const named = this.shaper.refuseBadNames(records, rejected, this.info);
-      if (!this.info) await this.createTable(named.length === records.length ? records : named);
+      const named = this.shaper.refuseBadNames(batch, rejected, this.info);
+      if (!this.info) await this.createTable(named.length === batch.length ? batch : named);
       if (this.config.evolve === 'addColumns') await this.evolve(named);
-      const parts = this.shaper.prepare(records, rejected, this.info!);
+      const parts = this.shaper.prepare(batch, rejected, this.info!);
       const before: Statement[] = emptying ? [native(this.conn.dialect.name, `delete from ${this.table}`, [])] : [];
       const plan: BatchPlan = {
         parts,
         before,
         after: (refused) => {
           const all = [...rejected, ...refused].sort((a, b) => a.index - b.index);
-          return eo ? markerStatements(this.conn.dialect.name, this.jobKey, this.sinkId, info.seq, all) : [];
+          return eo ? this.markers.statements(this.conn.dialect.name, info.seq, offset, todo, all) : [];
         },
         beforeCommit,
       };
       const refused = parts.length > 0 || before.length > 0 || eo ? await this.writer!.write(plan) : [];
-      if (eo) this.marker = Math.max(this.marker ?? -1, info.seq);
+      if (eo) this.markers.committed(info.seq, offset, todo);
       this.lastSeq = Math.max(this.lastSeq ?? -1, info.seq);
-      const all = [...rejected, ...refused].sort((a, b) => a.index - b.index);
-      return this.result(
-        all.map((r) => ({ index: r.index, error: new Error(this.conn.scrub(r.error.message)) })),
-        info.seq,
-      );
+      // By index in `records`: the refusals of this write (of `todo`'s records), and of the records committed before.
+      const all = [...rejected, ...refused].map((r) => ({ index: todo ? todo[r.index]! : r.index, error: r.error }));
+      if (marked.kind === 'part') all.push(...marked.rejected);
+      return this.result(all.sort((a, b) => a.index - b.index), info.seq);
     } catch (error) {
       if (emptying) this.emptyFirst = true;
       throw this.wrap(error);
@@ -240,13 +243,13 @@ class SqlSink implements SinkInstance {
   /** A write's outcome: its refusals, and the state right after this batch (later ones may already be in). */
   private result(rejected: readonly Rejection[], seq: number): WriteResult {
     const out: { rejected?: readonly Rejection[]; state: SqlSinkState } = { state: { seq } };
-    if (rejected.length) out.rejected = rejected;
+    if (rejected.length) out.rejected = rejected.map((r) => ({ index: r.index, error: new Error(this.conn.scrub(r.error.message)) }));
     return out;
   }
 
-  private async readMarkerAgain(): Promise<number | undefined> {
+  private async refreshMarkers(seq: number): Promise<void> {
     try {
-      return await readMarker(this.conn, this.jobKey, this.sinkId);
+      await this.markers.refresh(seq);
     } catch (error) {
       throw this.wrap(error);
     }
@@ -255,8 +258,9 @@ class SqlSink implements SinkInstance {
   private wrap(error: unknown): Error {
     if (error instanceof TransientError || error instanceof PermanentError) return error;
     const message = `sql: writing to ${this.config.table} failed: ${this.conn.scrub(describeError(error))}`;
-    // Anything that is not a refusal of the data is retried by the step's policy; a whole batch is
-    // never split by the engine, so a batch and its marker always commit together.
+    // Anything that is not a refusal of the data is retried by the step's policy. A PermanentError
+    // (a table that cannot be created) makes the engine halve the batch: its parts commit with their
+    // ranges, not the batch's marker (markers.ts).
     return classify(error) === 'transient' ? new TransientError(message, { cause: error }) : new Error(message, { cause: error });
   }
 

@@ -8,12 +8,15 @@ import { rowsOf } from './introspect.js';
  * - `sluice_checkpoints`: one row per job, the checkpoint as JSON text (the `sql` checkpoint store);
  * - `sluice_sink_markers`: per job and sql sink, the seq of the last batch committed — written in
  *   the same transaction as the batch's rows, so a resume skips batches already committed;
+ * - `sluice_sink_parts`: per job and sql sink, the ranges of a halved batch whose parts committed
+ *   (markers.ts), written with the part's rows, kept until the checkpoint passes the batch;
  * - `sluice_sink_rejects`: the records such a batch refused, so a skipped batch still reports them;
  * - `sluice_ledgers`: ledger keys (hashed) for at-most-once sinks (email).
  */
 export const TABLES = {
   checkpoints: 'sluice_checkpoints',
   markers: 'sluice_sink_markers',
+  parts: 'sluice_sink_parts',
   rejects: 'sluice_sink_rejects',
   ledgers: 'sluice_ledgers',
 } as const;
@@ -25,6 +28,7 @@ function ddl(dialect: DialectName): string[] {
   return [
     `create table if not exists ${TABLES.checkpoints} (job ${id} not null primary key, body ${text} not null, updated_at ${time} not null)`,
     `create table if not exists ${TABLES.markers} (job ${id} not null, sink ${id} not null, seq bigint not null, updated_at ${time} not null, primary key (job, sink))`,
+    `create table if not exists ${TABLES.parts} (job ${id} not null, sink ${id} not null, seq bigint not null, first_idx integer not null, end_idx integer not null, primary key (job, sink, seq, first_idx))`,
     `create table if not exists ${TABLES.rejects} (job ${id} not null, sink ${id} not null, seq bigint not null, idx integer not null, error ${text} not null, primary key (job, sink, seq, idx))`,
     `create table if not exists ${TABLES.ledgers} (job ${id} not null, name ${id} not null, key_hash char(64) not null, primary key (job, name, key_hash))`,
   ];
@@ -127,19 +131,4 @@ export async function readMarker(conn: SqlConnection, job: string, sink: string)
   const rows = rowsOf(await conn.knex.raw(`select seq from ${TABLES.markers} where job = ? and sink = ?`, [job, sink]));
   // seq -1: the row `ensureMarkerRow` made, no batch committed yet.
   return rows.length && Number(rows[0]!.seq) >= 0 ? Number(rows[0]!.seq) : undefined;
-}
-
-/** The records refused by the batches after `afterSeq` (up to the marker), by seq. */
-export async function readRejects(conn: SqlConnection, job: string, sink: string, afterSeq: number): Promise<Map<number, Array<{ index: number; error: Error }>>> {
-  const rows = rowsOf(
-    await conn.knex.raw(`select seq, idx, error from ${TABLES.rejects} where job = ? and sink = ? and seq > ? order by seq, idx`, [job, sink, afterSeq]),
-  );
-  const out = new Map<number, Array<{ index: number; error: Error }>>();
-  for (const row of rows) {
-    const seq = Number(row.seq);
-    let list = out.get(seq);
-    if (!list) out.set(seq, (list = []));
-    list.push({ index: Number(row.idx), error: new Error(String(row.error)) });
-  }
-  return out;
 }
