@@ -1,6 +1,7 @@
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EventBus } from '@sluice/core/internal';
 import { CLI_VERSION } from '../version.js';
+import { loadProm } from './prom.js';
 import type { MetricsFeed, Reading, RunStatus } from './totals.js';
 import type { WorkerFeed } from './worker-feed.js';
 
@@ -41,7 +42,7 @@ export class SluiceMetrics {
   private readonly process: Registry;
   private readonly merge: (registries: Registry[]) => Registry;
 
-  private constructor(prom: typeof import('prom-client')) {
+  private constructor(prom: ReturnType<typeof loadProm>) {
     this.own = new prom.Registry();
     const registers = [this.own];
     const counter = <K extends string>(name: string, help: string, labelNames: K[]) => new prom.Counter<K>({ name, help, labelNames, registers });
@@ -71,14 +72,14 @@ export class SluiceMetrics {
     // The event-loop delay monitor wakes the process every `precision` ms: at prom-client's 10 ms that
     // alone cost ~4 ms of CPU per second of a run (+4.5 % on the 1M-record file benchmark); 100 ms
     // keeps the lag percentiles and wakes ten times less.
-    prom.collectDefaultMetrics({ register: this.process, eventLoopMonitoringPrecision: 100 });
+    prom.defaults(this.process, 100);
     this.merge = (registries) => prom.Registry.merge(registries);
     this.all = this.merge([this.own, this.process]);
   }
 
-  /** prom-client loads only when metrics are asked for. */
+  /** prom-client loads only when metrics are asked for (and only the parts used: prom.ts). */
   static async create(): Promise<SluiceMetrics> {
-    return new SluiceMetrics(await import('prom-client'));
+    return new SluiceMetrics(loadProm());
   }
 
   add(feed: MetricsFeed): void {
