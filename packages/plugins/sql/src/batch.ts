@@ -1,17 +1,27 @@
+import type { SluiceRecord } from '@sluice/core';
 import type { ColumnInfo } from './dialect.js';
 import type { Statement } from './system.js';
 
 /**
- * Consecutive records of a batch that have the same fields, turned into rows of column values. A
- * field a record lacks is not written at all (the column keeps its default, or its value on update).
+ * Consecutive records of a batch that have the same fields, as rows of column values. A field a
+ * record lacks is not written at all (the column keeps its default, or its value on update). Row
+ * `r`'s value for `columns[c]` is `records[r][fields[c]]` (see {@link rowValue}): the writers read
+ * the records themselves, so a batch costs no array per row.
  */
 export interface PreparedBatch {
   /** The columns written, in table order. */
   readonly columns: readonly ColumnInfo[];
-  /** `rows[r][c]`: the record's value for `columns[c]` (undefined when the record lacks it). */
-  readonly rows: unknown[][];
+  /** The records, one per row. */
+  readonly records: readonly SluiceRecord[];
+  /** `fields[c]`: the record field that fills `columns[c]`. */
+  readonly fields: readonly string[];
   /** `index[r]`: the record (in the `write` call) row `r` came from. */
   readonly index: number[];
+}
+
+/** Row `r`'s value for column `c` of `batch`. */
+export function rowValue(batch: PreparedBatch, r: number, c: number): unknown {
+  return batch.records[r]![batch.fields[c]!];
 }
 
 export interface Rejection {

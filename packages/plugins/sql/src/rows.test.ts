@@ -1,7 +1,7 @@
 // Records → rows: the shape of each record decides its columns, also when it differs from the record before.
 import type { SluiceRecord } from '@sluice/core';
 import { describe, expect, it } from 'vitest';
-import type { Rejection } from './batch.js';
+import { rowValue, type Rejection } from './batch.js';
 import type { ColumnInfo, TableInfo } from './dialect.js';
 import { RowShaper } from './rows.js';
 
@@ -15,7 +15,7 @@ function shape(records: SluiceRecord[], ignoreUnknown = false) {
   const parts = shaper.prepare(records, rejected, info);
   return {
     kept: kept.length,
-    parts: parts.map((p) => ({ columns: p.columns.map((c) => c.name), rows: p.rows, index: p.index })),
+    parts: parts.map((p) => ({ columns: p.columns.map((c) => c.name), rows: p.records.map((_, r) => p.columns.map((_c, c) => rowValue(p, r, c))), index: p.index })),
     rejected: rejected.map((r) => [r.index, r.error.message.split(';')[0]]),
   };
 }

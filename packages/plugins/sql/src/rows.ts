@@ -64,7 +64,7 @@ export class RowShaper {
   prepare(records: SluiceRecord[], rejected: Rejection[], info: TableInfo): PreparedBatch[] {
     const parts: PreparedBatch[] = [];
     let current: Shape | undefined;
-    let part: { columns: readonly ColumnInfo[]; rows: unknown[][]; index: number[] } | undefined;
+    let part: { columns: readonly ColumnInfo[]; fields: readonly string[]; records: SluiceRecord[]; index: number[] } | undefined;
     const refused = rejected.length ? new Set(rejected.map((r) => r.index)) : undefined;
     for (let i = 0; i < records.length; i++) {
       if (refused?.has(i)) continue;
@@ -76,12 +76,10 @@ export class RowShaper {
       }
       if (!part || shape.id !== current!.id) {
         current = shape;
-        part = { columns: shape.columns, rows: [], index: [] };
+        part = { columns: shape.columns, fields: shape.fields, records: [], index: [] };
         parts.push(part);
       }
-      const row = new Array<unknown>(shape.fields.length);
-      for (let k = 0; k < shape.fields.length; k++) row[k] = record[shape.fields[k]!];
-      part.rows.push(row);
+      part.records.push(record);
       part.index.push(i);
     }
     return parts;

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { BatchPlan, BatchWriter, PreparedBatch, Rejection, WriteTarget } from './batch.js';
+import { rowValue, type BatchPlan, type BatchWriter, type PreparedBatch, type Rejection, type WriteTarget } from './batch.js';
 import type { SqlConnection } from './connection.js';
 import { bindValue, quoteColumn } from './dialect.js';
 import { classify, describeError } from './errors.js';
@@ -33,14 +33,15 @@ function loadField(value: unknown): string {
 /** The rows of `positions` as LOAD DATA text, in ~64 KiB chunks. */
 function loadChunks(batch: PreparedBatch, positions: readonly number[]): string[] {
   const kinds = batch.columns.map((c) => c.kind);
+  const fields = batch.fields;
   const chunks: string[] = [];
   let chunk = '';
   for (const p of positions) {
-    const row = batch.rows[p]!;
+    const record = batch.records[p]!;
     let line = '';
     for (let k = 0; k < kinds.length; k++) {
       if (k > 0) line += '\t';
-      line += loadField(bindValue('mysql', kinds[k]!, row[k]));
+      line += loadField(bindValue('mysql', kinds[k]!, record[fields[k]!]));
     }
     chunk += `${line}\n`;
     if (chunk.length >= 65_536) {
@@ -87,7 +88,7 @@ export class MySqlWriter implements BatchWriter {
         try {
           for (const s of plan.before) await execute(s.sql, s.params);
           for (const batch of plan.parts) {
-            const all = batch.rows.map((_, p) => p);
+            const all = batch.records.map((_, p) => p);
             if (bulk) {
               const result = (await load(this.loadSql(batch), loadChunks(batch, all))) as { affectedRows?: number; warningStatus?: number };
               if ((result.warningStatus ?? 0) > 0 || result.affectedRows !== all.length) throw new LoadWarnings();
@@ -145,8 +146,7 @@ export class MySqlWriter implements BatchWriter {
     const kinds = batch.columns.map((c) => c.kind);
     const params: unknown[] = [];
     for (const p of positions) {
-      const row = batch.rows[p]!;
-      for (let k = 0; k < kinds.length; k++) params.push(bindValue('mysql', kinds[k]!, row[k]));
+      for (let k = 0; k < kinds.length; k++) params.push(bindValue('mysql', kinds[k]!, rowValue(batch, p, k)));
     }
     try {
       await execute(this.insertSql(batch, positions.length), params);

@@ -4,7 +4,8 @@ import { pipeline } from 'node:stream/promises';
 import type { Knex } from 'knex';
 import type { BatchPlan, BatchWriter, PreparedBatch, Rejection, WriteTarget } from './batch.js';
 import type { SqlConnection } from './connection.js';
-import { jsonText, quoteColumn, type ColumnInfo, type ColumnKind } from './dialect.js';
+import { copyChunks } from './copy-text.js';
+import { quoteColumn, type ColumnInfo } from './dialect.js';
 import { classify, describeError } from './errors.js';
 
 interface PgClient {
@@ -14,68 +15,7 @@ interface PgClient {
 
 type CopyFrom = (sql: string) => NodeJS.WritableStream;
 
-// ---------- COPY text format ----------
-
-const NEEDS_ESCAPE = /[\\\n\r\t]/;
-const ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-
-function copyText(text: string): string {
-  return NEEDS_ESCAPE.test(text) ? text.replace(/[\\\n\r\t]/g, (c) => ESCAPES[c]!) : text;
-}
-
-/** A PostgreSQL array literal: `{"a","b",NULL}`. */
-function arrayLiteral(value: unknown[]): string {
-  const items = value.map((item) => {
-    if (item === null || item === undefined) return 'NULL';
-    if (Array.isArray(item)) return arrayLiteral(item);
-    const text = typeof item === 'object' ? jsonText(item) : String(item);
-    return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-  });
-  return `{${items.join(',')}}`;
-}
-
-/** One value as a field of COPY's text format. */
-export function copyField(kind: ColumnKind, value: unknown): string {
-  if (value === null || value === undefined) return '\\N';
-  if (kind === 'json') return copyText(jsonText(value instanceof Date ? value.toISOString() : value));
-  switch (typeof value) {
-    case 'string':
-      return copyText(value);
-    case 'number':
-      return Number.isFinite(value) ? String(value) : Number.isNaN(value) ? 'NaN' : value > 0 ? 'Infinity' : '-Infinity';
-    case 'boolean':
-      return value ? 't' : 'f';
-    case 'bigint':
-      return value.toString();
-    case 'object':
-      if (value instanceof Date) return value.toISOString();
-      if (Array.isArray(value) && kind === 'array') return copyText(arrayLiteral(value));
-      return copyText(jsonText(value));
-    default:
-      return copyText(String(value));
-  }
-}
-
-/** COPY data for `rows` (by position in `batch.rows`), ~64 KiB per chunk; `extra` adds a trailing field per row. */
-function* copyChunks(batch: PreparedBatch, positions: readonly number[], extra?: (position: number) => string): Generator<string> {
-  const kinds = batch.columns.map((c) => c.kind);
-  let chunk = '';
-  for (const p of positions) {
-    const row = batch.rows[p]!;
-    let line = '';
-    for (let c = 0; c < kinds.length; c++) {
-      if (c > 0) line += '\t';
-      line += copyField(kinds[c]!, row[c]);
-    }
-    if (extra) line += `\t${extra(p)}`;
-    chunk += `${line}\n`;
-    if (chunk.length >= 65_536) {
-      yield chunk;
-      chunk = '';
-    }
-  }
-  if (chunk) yield chunk;
-}
+export { copyField } from './copy-text.js';
 
 /** The 1-based line of COPY data a PostgreSQL error names (`COPY users, line 5, column id: …`). */
 function copyLine(error: unknown): number | undefined {
@@ -123,7 +63,7 @@ export class PgWriter implements BatchWriter {
         try {
           for (const s of plan.before) await client.query(s.sql, s.params);
           for (const [i, part] of plan.parts.entries()) {
-            const all = part.rows.map((_, p) => p);
+            const all = part.records.map((_, p) => p);
             if (this.target.mode === 'upsert') {
               stage ??= await this.ensureStage(client);
               if (isolate) {
@@ -160,7 +100,7 @@ export class PgWriter implements BatchWriter {
         // (no marker, no emptying, no merge) needs no BEGIN and COMMIT of its own.
         if (this.target.mode !== 'upsert' && plan.parts.length === 1 && plan.before.length === 0 && plan.after([]).length === 0) {
           const part = plan.parts[0]!;
-          await this.copy(client, part, part.rows.map((_, p) => p), undefined);
+          await this.copy(client, part, part.records.map((_, p) => p), undefined);
           return rejected;
         }
         await transaction(false);
@@ -228,7 +168,7 @@ export class PgWriter implements BatchWriter {
     const cols = batch.columns.map((c) => quoteColumn('postgres', c.name));
     const sql = stage ? `copy ${stage} (${cols.join(', ')}, sluice_row) from stdin` : `copy ${this.target.table} (${cols.join(', ')}) from stdin`;
     const stream = client.query(this.copyFrom!(sql));
-    await pipeline(Readable.from(copyChunks(batch, positions, stage ? (p) => String(p) : undefined)), stream);
+    await pipeline(Readable.from(copyChunks(batch, positions, stage ? (p) => p : undefined)), stream);
   }
 
   /** INSERT … SELECT … ON CONFLICT from the staging table, halving under savepoints to isolate refused rows. */

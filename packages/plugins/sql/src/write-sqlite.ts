@@ -109,9 +109,9 @@ export class SqliteWriter implements BatchWriter {
       params = [];
       positions = [];
     };
-    for (let p = 0; p < batch.rows.length; p++) {
-      const values = batch.rows[p]!;
-      for (let k = 0; k < width; k++) row[k] = bindValue('sqlite', kinds[k]!, values[k]);
+    for (let p = 0; p < batch.records.length; p++) {
+      const record = batch.records[p]!;
+      for (let k = 0; k < width; k++) row[k] = bindValue('sqlite', kinds[k]!, record[batch.fields[k]!]);
       const misfit = misfitColumn(batch, kinds, row);
       if (misfit !== undefined) {
         rejected.push({ index: batch.index[p]!, error: new Error(misfit) });
