@@ -71,7 +71,7 @@ sink:
     const live = JSON.parse(during.stdout) as Status;
     expect(live.checkpoint).toBeNull();
     expect(live.threads?.matches).toBe(true);
-    expect(live.threads?.partitions.map((p) => p.index)).toEqual([0, 1, 2, 3]);
+    expect(live.threads?.partitions.map((p) => p.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     // Two threads: partitions run two at a time, each under the lock of the run's process.
     const held = live.threads!.partitions.filter((p) => p.lock);
     expect(held.length, during.stdout).toBeGreaterThan(0);
@@ -103,9 +103,9 @@ sink:
     const sum = [...onDisk.values()].reduce((n, c) => n + c.counters.read, 0);
     expect(sum).toBeLessThan(RECORDS);
     expect(text.stdout).toContain('threaded: no checkpoint of a run without --threads');
-    expect(text.stdout).toContain(`threaded --threads: 4 partitions (plan ${join(dir, '.sluice', 'checkpoints', 'threaded.threads.json')}), ${[...onDisk.values()].filter((c) => c.done).length} complete`);
+    expect(text.stdout).toContain(`threaded --threads: 8 partitions (plan ${join(dir, '.sluice', 'checkpoints', 'threaded.threads.json')}), ${[...onDisk.values()].filter((c) => c.done).length} complete`);
     expect(text.stdout).toContain(`  read ${int(sum)} = written `);
-    for (let index = 0; index < 4; index++) {
+    for (let index = 0; index < 8; index++) {
       const c = onDisk.get(index);
       expect(text.stdout).toContain(
         c ? `  p${index}: ${c.done ? 'complete' : 'in progress'}, batch ${c.seq}, ${int(c.counters.read)} read, ${int(c.counters.written)} written` : `  p${index}: no checkpoint: starts from its beginning`,
@@ -117,14 +117,14 @@ sink:
     const resumed = await sluice(['run', 'job.yaml', '--threads', '2', '--progress', 'none', '--set', 'sink.rateLimit=1000/s'], { cwd: dir, timeoutMs: 180_000 });
     expect(resumed.code, resumed.stderr).toBe(0);
     const complete = await sluice(['status', 'job.yaml'], { cwd: dir });
-    expect(complete.stdout).toContain(', 4 complete\n');
+    expect(complete.stdout).toContain(', 8 complete\n');
     expect(complete.stdout).toContain(`  read ${int(RECORDS)} = written ${int(RECORDS - FILTERED)} + filtered ${int(FILTERED)} + dead-lettered 0 + skipped 0\n`);
     expect(complete.stdout).toContain('the next run with --threads reads only what the source has added since');
 
     // reset deletes every partition's checkpoint and the plan: the next run starts from the beginning.
     const reset = await sluice(['reset', 'job.yaml'], { cwd: dir });
     expect(reset.code, reset.stderr).toBe(0);
-    expect(reset.stdout).toContain(`threaded --threads: 4 of 4 partition checkpoints deleted, and the partition plan (${join(dir, '.sluice', 'checkpoints', 'threaded.threads.json')})`);
+    expect(reset.stdout).toContain(`threaded --threads: 8 of 8 partition checkpoints deleted, and the partition plan (${join(dir, '.sluice', 'checkpoints', 'threaded.threads.json')})`);
     expect(readdirSync(join(dir, '.sluice', 'checkpoints')).filter((n) => n.endsWith('.json'))).toEqual([]);
     const empty = await sluice(['status', 'job.yaml'], { cwd: dir });
     expect(empty.stdout).toBe(`threaded: no checkpoint (${join(dir, '.sluice', 'checkpoints', 'threaded.json')}); the next run starts from the beginning\n`);

@@ -52,6 +52,21 @@ function checkpointed(dir: string): number {
   return batches;
 }
 
+/** How many partitions have saved a checkpoint and are not finished, read from disk. */
+function unfinished(dir: string): number {
+  const folder = join(dir, '.sluice', 'checkpoints');
+  if (!existsSync(folder)) return 0;
+  let count = 0;
+  for (const name of readdirSync(folder).filter((n) => /\.p\d+\.json$/.test(n))) {
+    try {
+      if (!(JSON.parse(readFileSync(join(folder, name), 'utf8')) as { done?: boolean }).done) count++;
+    } catch {
+      // Being replaced right now.
+    }
+  }
+  return count;
+}
+
 describe('sluice run --threads', () => {
   it('SIGKILLed twice mid-run and resumed: the output is byte-identical to a one-thread run', async () => {
     const reference = await project();
@@ -77,8 +92,31 @@ describe('sluice run --threads', () => {
     expect(readdirSync(join(dir, 'out'))).toEqual(['out.jsonl']);
     const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as { counters: { read: number; written: number; filtered: number }; partitions: unknown[] };
     expect(report.counters).toMatchObject({ read: RECORDS, written: RECORDS - Math.floor(RECORDS / 7), filtered: Math.floor(RECORDS / 7) });
-    expect(report.partitions).toHaveLength(4);
-    expect(resumed.stdout).toContain('threads: 2, partitions: 4');
+    expect(report.partitions).toHaveLength(8);
+    expect(resumed.stdout).toContain('threads: 2, partitions: 8');
+  }, 300_000);
+
+  it('Ctrl-C stops the partitions on the main thread and on the worker thread at a checkpoint (exit 130); run again, the output is exact', async () => {
+    const reference = await project();
+    const one = await sluice(['run', 'job.yaml', '--progress', 'none'], { cwd: reference, timeoutMs: 120_000 });
+    expect(one.code, one.stderr).toBe(0);
+
+    const dir = await project({ rate: '20/s' });
+    const child = start(['run', 'job.yaml', '--threads', '2', '--progress', 'plain', '--report', 'stopped.json'], { cwd: dir });
+    const deadline = Date.now() + 60_000;
+    // Two partitions saved and not finished: both threads (the main one and the worker) are in one.
+    while (unfinished(dir) < 2 && child.exitCode === null && Date.now() < deadline) await sleep(20);
+    child.kill('SIGINT');
+    const stopped = await finished(child, 60_000);
+    expect(stopped.code, stopped.stderr).toBe(130);
+    const report = JSON.parse(readFileSync(join(dir, 'stopped.json'), 'utf8')) as { status: string; partitions: Array<{ status: string; worker?: string }> };
+    expect(report.status).toBe('interrupted');
+    expect(report.partitions.filter((p) => p.status === 'interrupted').map((p) => p.worker).sort()).toEqual(['thread-1', 'thread-2']);
+    expect(existsSync(join(dir, 'out', 'out.jsonl'))).toBe(false);
+
+    const resumed = await sluice(['run', 'job.yaml', '--threads', '2', '--progress', 'none', '--set', 'sink.rateLimit=100000/s'], { cwd: dir, timeoutMs: 180_000 });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'out', 'out.jsonl')).equals(readFileSync(join(reference, 'out', 'out.jsonl')))).toBe(true);
   }, 300_000);
 
   it('a one-thread run in progress is not redone by --threads: exit 2 saying how to go on', async () => {

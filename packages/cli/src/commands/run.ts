@@ -26,10 +26,10 @@ ${ENV_FILE_USAGE}
   --verbose               show error causes and stacks
 ${METRICS_USAGE}
 ${METRICS_PUSH_USAGE}
-  --threads N             run the source's partitions on N worker threads of this process
-                          (auto: one per core; default 1); file outputs are written per partition
-                          and joined in order at the end; a source that cannot split runs on one
-                          thread
+  --threads N             run the source's partitions on N threads of this process (the main
+                          thread and N - 1 workers; auto: one per core; default 1); file outputs
+                          are written per partition and joined in order at the end; a source
+                          that cannot split runs on one thread
 
 distributed runs (see sluice worker --help):
   --workers URL           run on the workers of this Redis queue (redis://host:6379) instead of

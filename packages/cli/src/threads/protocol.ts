@@ -7,18 +7,24 @@ export interface ThreadData {
   readonly envFiles?: Record<string, string>;
   /** Shared `rateLimit` state by step id: one job-wide rate across threads. */
   readonly limiters: Record<string, SharedArrayBuffer>;
+  /** This thread's number (the main thread is 0). */
+  readonly thread: number;
+  /** The partition queue's shared state (queue.ts). */
+  readonly queue: SharedArrayBuffer;
+  /** One spec per partition, as the plan holds them. */
+  readonly specs: readonly unknown[];
+  readonly fresh: boolean;
 }
 
 /** Main thread → worker thread. */
-export type ToThread =
-  | { readonly type: 'run'; readonly index: number; readonly count: number; readonly spec: unknown; readonly fresh: boolean }
-  | { readonly type: 'stop'; readonly reason: string };
+export type ToThread = { readonly type: 'stop'; readonly reason: string };
 
-/** Worker thread → main thread. */
+/** Worker thread (or the main thread's own runner) → main thread. */
 export type FromThread =
-  | { readonly type: 'ready' }
   /** The job did not load in the thread (it did in the main thread: a file changed meanwhile). */
   | { readonly type: 'invalid'; readonly message: string }
+  /** The thread took partition `index` from the queue and starts it. */
+  | { readonly type: 'started'; readonly index: number; readonly thread: number }
   | {
       readonly type: 'progress';
       readonly index: number;

@@ -8,12 +8,14 @@ import { reportOf } from '../render/report.js';
 import { RunWatch } from '../render/watch.js';
 import { RunSession, type ProgressMode } from '../session.js';
 import type { Observability } from '../metrics/observe.js';
-import { CombinedRun, isFinal, type PartitionState } from '../distributed/combined.js';
+import { CombinedRun, isFinal } from '../distributed/combined.js';
 import { FORWARDED, isSummary } from '../distributed/protocol.js';
 import { partitionEntry } from '../distributed/report-rows.js';
 import { joinParts, joinTargets } from './join.js';
+import { PartitionRunner } from './partition.js';
 import { threadPlan, threadPlanPath } from './plan.js';
 import type { FromThread, ThreadData, ToThread } from './protocol.js';
+import { PartitionQueue } from './queue.js';
 
 export interface ThreadsOptions {
   readonly file: string;
@@ -27,13 +29,18 @@ export interface ThreadsOptions {
   readonly observe?: Observability;
 }
 
-/** Partitions per thread: a few more than threads, so a slow slice does not leave a core idle. */
-const PARTITIONS_PER_THREAD = 2;
+/**
+ * Partitions per thread. Threads take the next partition as they finish one, so the last one
+ * to finish is idle at most about one partition's time: smaller partitions balance better (the
+ * worker threads also start later than the main thread, which has the job loaded), and each costs
+ * little (a checkpoint file, a part file, a few ms).
+ */
+const PARTITIONS_PER_THREAD = 4;
 
 /**
  * `sluice run JOB --threads N`: the source's partitions (as a distributed run splits it) run on N
- * worker threads of this process, each partition with its own checkpoint, shown as one run and
- * reported as one. File outputs are written per partition and joined in order at the end (see
+ * threads of this process (the main thread and N - 1 worker threads), each partition with its own
+ * checkpoint, shown as one run and reported as one. File outputs are written per partition and joined in order at the end (see
  * join.ts). Resolves to the exit code, or to undefined when the source cannot split: the caller
  * then runs the job on one thread as usual.
  */
@@ -122,11 +129,16 @@ async function unfinishedSingleRun(plan: JobPlan): Promise<string | undefined> {
   }
 }
 
-/** The worker threads and the partitions they run, folded into the combined view. */
+/**
+ * The threads and the partitions they run, folded into the combined view: the main thread runs
+ * partitions itself, beside `size - 1` worker threads, all taking them from one shared queue.
+ */
 class ThreadPool {
   private readonly workers: Worker[] = [];
-  private next = 0;
+  private readonly queue: PartitionQueue;
+  private inline: PartitionRunner | undefined;
   private ending: { status: RunSummary['status']; reason: string } | undefined;
+  private over = false;
   /** A refusal at start (exit 2), with its message. */
   refused: string | undefined;
   private finished!: (summary: RunSummary) => void;
@@ -136,66 +148,81 @@ class ThreadPool {
     private readonly combined: CombinedRun,
     readonly size: number,
     private readonly specs: readonly unknown[],
-  ) {}
+  ) {
+    this.queue = PartitionQueue.create(specs.length);
+  }
 
   run(): Promise<RunSummary> {
     const done = new Promise<RunSummary>((resolve) => (this.finished = resolve));
-    const data: ThreadData = { file: this.o.file, sets: [...this.o.sets], ...(this.o.envFiles ? { envFiles: this.o.envFiles } : {}), ...this.rates() };
+    const limiters = this.limiters();
     const entry = fileURLToPath(new URL('./thread.js', import.meta.url));
-    for (let i = 0; i < this.size; i++) {
+    // The worker threads load the job while the main thread, which has it loaded, starts computing.
+    for (let thread = 1; thread < this.size; thread++) {
+      const data: ThreadData = {
+        file: this.o.file,
+        sets: [...this.o.sets],
+        ...(this.o.envFiles ? { envFiles: this.o.envFiles } : {}),
+        limiters,
+        thread,
+        queue: this.queue.buffer,
+        specs: this.specs,
+        fresh: this.o.fresh,
+      };
       const worker = new Worker(entry, { workerData: data });
-      let running: PartitionState | undefined;
-      worker.on('message', (message: FromThread) => {
-        if (message.type === 'ready') running = this.assign(worker);
-        else if (message.type === 'invalid') this.stop('failed', `the job did not load in a worker thread: ${message.message}`);
-        else if (message.type === 'progress') this.progress(message);
-        else if (message.type === 'end') {
-          this.end(message.index, message.summary);
-          running = this.assign(worker);
-        } else if (message.type === 'refused') {
-          this.refused ??= message.message;
-          const part = this.combined.parts[message.index]!;
-          part.status = 'failed';
-          part.error = message.message;
-          this.stop('failed', message.message);
-          running = this.assign(worker);
-        }
-      });
-      worker.on('error', (error) => {
-        if (running && !isFinal(running)) {
-          running.status = 'failed';
-          running.error = `worker thread failed: ${messageOf(error)}`;
-        }
-        this.stop('failed', `a worker thread failed: ${messageOf(error)}`);
-        this.check();
-      });
+      worker.on('message', (message: FromThread) => this.handle(message));
+      worker.on('error', (error) => this.lost(thread, `worker thread failed: ${messageOf(error)}`));
+      worker.on('exit', (code) => this.lost(thread, `worker thread exited (code ${code})`));
       this.workers.push(worker);
     }
+    // Messages of the main thread's runner arrive as a worker's do: later, not inside its own call.
+    const post = (message: FromThread) => queueMicrotask(() => this.handle(message));
+    this.inline = new PartitionRunner({ plan: this.o.plan, thread: 0, queue: this.queue, specs: this.specs, fresh: this.o.fresh, limiters, post });
+    this.inline.runAll().catch((error: unknown) => this.lost(0, `internal error: ${messageOf(error)}`));
     return done;
   }
 
   /** One shared limiter per rate-limited step: a job's `100/s` is 100/s over all threads. */
-  private rates(): Pick<ThreadData, 'limiters'> {
+  private limiters(): Record<string, SharedArrayBuffer> {
     const { plan } = this.o;
     const limiters: Record<string, SharedArrayBuffer> = {};
     for (const step of [plan.source, ...plan.steps, ...plan.sinks]) if (step.rate) limiters[step.id] = StepThrottle.sharedState();
-    return { limiters };
+    return limiters;
   }
 
-  /** Hands `worker` the next pending partition, or lets it go when there is none (or the run is ending). */
-  private assign(worker: Worker): PartitionState | undefined {
-    const part = this.ending ? undefined : this.combined.parts[this.next];
-    if (!part) {
-      void worker.terminate();
-      this.check();
-      return undefined;
+  private handle(message: FromThread): void {
+    if (this.over) return;
+    if (message.type === 'invalid') this.stop('failed', `the job did not load in a worker thread: ${message.message}`);
+    else if (message.type === 'started') {
+      const part = this.combined.parts[message.index];
+      if (!part || isFinal(part)) return;
+      part.status = 'running';
+      part.worker = `thread-${message.thread + 1}`;
+    } else if (message.type === 'progress') this.progress(message);
+    else if (message.type === 'end') this.end(message.index, message.summary);
+    else if (message.type === 'refused') {
+      this.refused ??= message.message;
+      const part = this.combined.parts[message.index]!;
+      part.status = 'failed';
+      part.error = message.message;
+      this.stop('failed', message.message);
     }
-    this.next++;
-    part.status = 'running';
-    part.worker = `thread-${this.workers.indexOf(worker) + 1}`;
-    const message: ToThread = { type: 'run', index: part.index, count: this.specs.length, spec: this.specs[part.index] ?? null, fresh: this.o.fresh };
-    worker.postMessage(message);
-    return part;
+    this.check();
+  }
+
+  /** A thread ended before the run: the partitions it had taken and not finished failed. */
+  private lost(thread: number, why: string): void {
+    if (this.over) return;
+    let orphaned = false;
+    for (const index of this.queue.takenBy(thread)) {
+      const part = this.combined.parts[index]!;
+      if (isFinal(part)) continue;
+      orphaned = true;
+      part.status = 'failed';
+      part.error = why;
+    }
+    // A worker thread that took nothing is not missed: the others run its share.
+    if (orphaned || thread === 0) this.stop('failed', `a ${thread === 0 ? 'partition on the main thread' : 'worker thread'} failed: ${why}`);
+    this.check();
   }
 
   private progress(message: Extract<FromThread, { type: 'progress' }>): void {
@@ -217,24 +244,29 @@ class ThreadPool {
       part.error = summary.error ?? 'failed';
       this.stop('failed', `partition p${index}/${this.specs.length} failed: ${part.error}`);
     }
-    this.check();
   }
 
   /** Ends the run: running partitions drain and checkpoint, the others are not started. */
   stop(status: RunSummary['status'], reason: string): void {
     if (this.ending) return;
     this.ending = { status, reason };
+    this.queue.close();
     this.combined.bus.emit({ type: 'stopping', reason });
     const message: ToThread = { type: 'stop', reason };
     for (const worker of this.workers) worker.postMessage(message);
+    this.inline?.stop(reason);
     this.check();
   }
 
-  /** Resolves the run once no partition runs any more. */
+  /** Resolves the run once every partition taken from the queue has ended. */
   private check(): void {
+    if (this.over) return;
     const parts = this.combined.parts;
-    if (parts.some((p) => p.status === 'running')) return;
-    if (!this.ending && parts.some((p) => p.status === 'pending')) return;
+    // Every partition is taken once the queue runs dry; a stop closes it at what was taken by then.
+    const taken = this.ending ? this.queue.close() : this.queue.taken();
+    if (!this.ending && taken < parts.length) return;
+    for (let index = 0; index < taken; index++) if (!isFinal(parts[index]!)) return;
+    this.over = true;
     for (const worker of this.workers) void worker.terminate();
     if (this.ending) {
       this.finished(this.combined.summary(this.ending.status, this.ending.reason));
