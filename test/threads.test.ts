@@ -52,19 +52,20 @@ function checkpointed(dir: string): number {
   return batches;
 }
 
-/** How many partitions have saved a checkpoint and are not finished, read from disk. */
-function unfinished(dir: string): number {
+/** The batches saved so far by each partition that is not finished, read from disk. */
+function unfinished(dir: string): number[] {
   const folder = join(dir, '.sluice', 'checkpoints');
-  if (!existsSync(folder)) return 0;
-  let count = 0;
+  if (!existsSync(folder)) return [];
+  const seqs: number[] = [];
   for (const name of readdirSync(folder).filter((n) => /\.p\d+\.json$/.test(n))) {
     try {
-      if (!(JSON.parse(readFileSync(join(folder, name), 'utf8')) as { done?: boolean }).done) count++;
+      const saved = JSON.parse(readFileSync(join(folder, name), 'utf8')) as { seq: number; done?: boolean };
+      if (!saved.done) seqs.push(saved.seq + 1);
     } catch {
       // Being replaced right now.
     }
   }
-  return count;
+  return seqs;
 }
 
 describe('sluice run --threads', () => {
@@ -101,20 +102,23 @@ describe('sluice run --threads', () => {
     const one = await sluice(['run', 'job.yaml', '--progress', 'none'], { cwd: reference, timeoutMs: 120_000 });
     expect(one.code, one.stderr).toBe(0);
 
+    // Batches of 100: 50 per partition, at 20/s for the job (about 10/s per thread).
     const dir = await project({ rate: '20/s' });
-    const child = start(['run', 'job.yaml', '--threads', '2', '--progress', 'plain', '--report', 'stopped.json'], { cwd: dir });
+    const small = ['--set', 'batch.size=100'];
+    const child = start(['run', 'job.yaml', '--threads', '2', '--progress', 'plain', '--report', 'stopped.json', ...small], { cwd: dir });
     const deadline = Date.now() + 60_000;
-    // Two partitions saved and not finished: both threads (the main one and the worker) are in one.
-    while (unfinished(dir) < 2 && child.exitCode === null && Date.now() < deadline) await sleep(20);
+    // Two partitions saved and far from their end: both threads (the main one and the worker) are
+    // in one, with seconds to go, so the stop cannot come after a partition's last batch.
+    while (unfinished(dir).filter((batches) => batches <= 25).length < 2 && child.exitCode === null && Date.now() < deadline) await sleep(20);
     child.kill('SIGINT');
     const stopped = await finished(child, 60_000);
     expect(stopped.code, stopped.stderr).toBe(130);
     const report = JSON.parse(readFileSync(join(dir, 'stopped.json'), 'utf8')) as { status: string; partitions: Array<{ status: string; worker?: string }> };
     expect(report.status).toBe('interrupted');
-    expect(report.partitions.filter((p) => p.status === 'interrupted').map((p) => p.worker).sort()).toEqual(['thread-1', 'thread-2']);
+    expect(report.partitions.filter((p) => p.status === 'interrupted').map((p) => p.worker).sort(), JSON.stringify(report.partitions)).toEqual(['thread-1', 'thread-2']);
     expect(existsSync(join(dir, 'out', 'out.jsonl'))).toBe(false);
 
-    const resumed = await sluice(['run', 'job.yaml', '--threads', '2', '--progress', 'none', '--set', 'sink.rateLimit=100000/s'], { cwd: dir, timeoutMs: 180_000 });
+    const resumed = await sluice(['run', 'job.yaml', '--threads', '2', '--progress', 'none', ...small, '--set', 'sink.rateLimit=100000/s'], { cwd: dir, timeoutMs: 180_000 });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(readFileSync(join(dir, 'out', 'out.jsonl')).equals(readFileSync(join(reference, 'out', 'out.jsonl')))).toBe(true);
   }, 300_000);
