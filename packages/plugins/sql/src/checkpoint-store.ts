@@ -75,8 +75,6 @@ export class SqlCheckpointStore implements CheckpointStore {
       upsertRow(d, TABLES.checkpoints, ['job'], { job: this.job, body: JSON.stringify(checkpoint), updated_at: nowValue(d) }),
       // Refusals of batches the checkpoint now covers are no longer needed by a resume.
       native(d, `delete from ${TABLES.rejects} where job = ? and seq <= ?`, [this.job, checkpoint.seq]),
-      // Likewise the committed ranges of halved batches (markers.ts); there are rows only after a halving.
-      native(d, `delete from ${TABLES.parts} where job = ? and seq <= ?`, [this.job, checkpoint.seq]),
     ];
     // Never without the run lock, once the run took it (`sluice reset` saves nothing).
     if (this.held) await this.saveHeld(this.held, statements);

@@ -31,7 +31,7 @@ export type MarkedWrite =
  *   part) that overlaps committed ranges writes only the records outside them. So a resume, which
  *   writes the batch whole again, writes exactly what no part committed: the records of a part
  *   that failed (they are refused again, or written if they now pass) and of parts not reached.
- *   Ranges are kept until the checkpoint passes their batch (`sluice_checkpoints` save).
+ *   Ranges are kept until a run starts from a checkpoint past their batch (or `--fresh`).
  * - `sluice_sink_rejects`: the records a committed write refused, by their index in the batch's
  *   whole write, so a skipped batch or part reports them again.
  */
@@ -49,6 +49,9 @@ export class Markers {
 
   /** Reads what the runs before committed after the checkpoint (`afterSeq`). */
   async start(afterSeq: number): Promise<void> {
+    // Ranges of batches the checkpoint passed are never read again. Deleted here, once a run, not
+    // with each checkpoint save: that would cost every save a statement for rows that are rare.
+    if (afterSeq >= 0) await this.conn.knex.raw(`delete from ${TABLES.parts} where job = ? and sink = ? and seq <= ?`, [this.job, this.sink, afterSeq]);
     this.marker = await readMarker(this.conn, this.job, this.sink);
     for (const [seq, ranges] of await this.readRanges('>', afterSeq)) this.ranges.set(seq, ranges);
     this.rejects = await this.readRejects('>', afterSeq);

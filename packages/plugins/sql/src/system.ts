@@ -9,7 +9,7 @@ import { rowsOf } from './introspect.js';
  * - `sluice_sink_markers`: per job and sql sink, the seq of the last batch committed — written in
  *   the same transaction as the batch's rows, so a resume skips batches already committed;
  * - `sluice_sink_parts`: per job and sql sink, the ranges of a halved batch whose parts committed
- *   (markers.ts), written with the part's rows, kept until the checkpoint passes the batch;
+ *   (markers.ts), written with the part's rows, kept until a run starts past the batch;
  * - `sluice_sink_rejects`: the records such a batch refused, so a skipped batch still reports them;
  * - `sluice_ledgers`: ledger keys (hashed) for at-most-once sinks (email).
  */
