@@ -10,6 +10,7 @@ import { runInfoOf } from '../render/info.js';
 import { reportOf } from '../render/report.js';
 import { RunWatch } from '../render/watch.js';
 import { isTerminal, RunSession, type ProgressMode } from '../session.js';
+import { ThreadStarter } from '../threads/start.js';
 import { METRICS_PUSH_USAGE, METRICS_USAGE, observeFlags, Observability, refusedSummary } from '../metrics/observe.js';
 
 const USAGE = `usage: sluice run JOB.yaml [options]
@@ -88,15 +89,21 @@ export async function run(argv: string[]): Promise<number> {
   const flags = observeFlags(values, USAGE);
 
   const envFiles = values['env-file'] ? readEnvFiles(values['env-file'], USAGE) : undefined;
-  const plan = await loadForRun(positionals[0]!, values.set ?? [], envFiles);
-  if (!plan) return 2;
-  // Traces follow the OTEL_* variables; metrics the flags. Pushed and flushed however the run ends.
-  const observe = await Observability.open(flags, (line) => process.stderr.write(`${line}\n`));
-  observe.expected = new Redactor(plan.secrets).redact(plan.name);
+  // --threads: the worker threads load the job beside this thread, not after it has (see threads/start.ts).
+  const starter = threads > 1 ? new ThreadStarter({ file: positionals[0]!, sets: values.set ?? [], ...(envFiles ? { envFiles } : {}) }, threads - 1) : undefined;
   try {
-    return await runLoaded(plan, values, positionals[0]!, { mode, limit, distributed, threads, trust, envFiles, observe });
+    const plan = await loadForRun(positionals[0]!, values.set ?? [], envFiles);
+    if (!plan) return 2;
+    // Traces follow the OTEL_* variables; metrics the flags. Pushed and flushed however the run ends.
+    const observe = await Observability.open(flags, (line) => process.stderr.write(`${line}\n`));
+    observe.expected = new Redactor(plan.secrets).redact(plan.name);
+    try {
+      return await runLoaded(plan, values, positionals[0]!, { mode, limit, distributed, threads, trust, envFiles, observe, starter });
+    } finally {
+      await observe.finish();
+    }
   } finally {
-    await observe.finish();
+    starter?.dispose();
   }
 }
 
@@ -112,9 +119,10 @@ async function runLoaded(
     trust: Awaited<ReturnType<typeof queueTrustOf>> | undefined;
     envFiles: Record<string, string> | undefined;
     observe: Observability;
+    starter: ThreadStarter | undefined;
   },
 ): Promise<number> {
-  const { mode, limit, distributed, threads, trust, envFiles, observe } = o;
+  const { mode, limit, distributed, threads, trust, envFiles, observe, starter } = o;
   if (distributed) {
     const { runCoordinator } = await import('../distributed/coordinator.js');
     return runCoordinator({
@@ -145,6 +153,7 @@ async function runLoaded(
       fresh: values.fresh ?? false,
       ...(values.report ? { report: values.report } : {}),
       mode,
+      ...(starter ? { starter } : {}),
     });
     if (code !== undefined) return code;
   }

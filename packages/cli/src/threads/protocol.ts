@@ -1,23 +1,31 @@
 import type { JobCounters, ProgressSnapshot, RunEvent, RunSummary } from '@sluice/core/internal';
 
-/** What a `--threads` worker thread is started with: it loads the job itself (plans hold functions). */
+/**
+ * What a `--threads` worker thread is started with: it loads the job itself (plans hold
+ * functions), as soon as the command line is read, before the main thread has planned the run.
+ */
 export interface ThreadData {
   readonly file: string;
   readonly sets: readonly string[];
   readonly envFiles?: Record<string, string>;
-  /** Shared `rateLimit` state by step id: one job-wide rate across threads. */
-  readonly limiters: Record<string, SharedArrayBuffer>;
-  /** This thread's number (the main thread is 0). */
-  readonly thread: number;
-  /** The partition queue's shared state (queue.ts). */
-  readonly queue: SharedArrayBuffer;
-  /** One spec per partition, as the plan holds them. */
-  readonly specs: readonly unknown[];
-  readonly fresh: boolean;
 }
 
 /** Main thread → worker thread. */
-export type ToThread = { readonly type: 'stop'; readonly reason: string };
+export type ToThread =
+  /** The run's plan: the thread takes partitions from the queue once it has loaded the job. */
+  | {
+      readonly type: 'go';
+      /** This thread's number (the main thread is 0). */
+      readonly thread: number;
+      /** The partition queue's shared state (queue.ts). */
+      readonly queue: SharedArrayBuffer;
+      /** One spec per partition, as the plan holds them. */
+      readonly specs: readonly unknown[];
+      readonly fresh: boolean;
+      /** Shared `rateLimit` state by step id: one job-wide rate across threads. */
+      readonly limiters: Record<string, SharedArrayBuffer>;
+    }
+  | { readonly type: 'stop'; readonly reason: string };
 
 /** Worker thread (or the main thread's own runner) → main thread. */
 export type FromThread =

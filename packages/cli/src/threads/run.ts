@@ -16,6 +16,7 @@ import { PartitionRunner } from './partition.js';
 import { threadPlan, threadPlanPath } from './plan.js';
 import type { FromThread, ThreadData, ToThread } from './protocol.js';
 import { PartitionQueue } from './queue.js';
+import type { StartedThread, ThreadStarter } from './start.js';
 
 export interface ThreadsOptions {
   readonly file: string;
@@ -27,6 +28,8 @@ export interface ThreadsOptions {
   readonly report?: string;
   readonly mode: ProgressMode;
   readonly observe?: Observability;
+  /** Worker threads started early, loading the job already (else the run starts its own). */
+  readonly starter?: ThreadStarter;
 }
 
 /**
@@ -45,6 +48,13 @@ const PARTITIONS_PER_THREAD = 4;
  * then runs the job on one thread as usual.
  */
 export async function runThreads(o: ThreadsOptions): Promise<number | undefined> {
+  const pool = await runPool(o);
+  // Not run on threads (or over): the threads started for it go.
+  o.starter?.dispose();
+  return pool;
+}
+
+async function runPool(o: ThreadsOptions): Promise<number | undefined> {
   const { plan } = o;
   const stored = await threadPlan(plan, o.threads * PARTITIONS_PER_THREAD, o.fresh);
   if (stored.unsplittable) {
@@ -155,30 +165,31 @@ class ThreadPool {
   run(): Promise<RunSummary> {
     const done = new Promise<RunSummary>((resolve) => (this.finished = resolve));
     const limiters = this.limiters();
-    const entry = fileURLToPath(new URL('./thread.js', import.meta.url));
-    // The worker threads load the job while the main thread, which has it loaded, starts computing.
+    // The worker threads (started early, or now) load the job while the main thread, which has it
+    // loaded, starts computing.
     for (let thread = 1; thread < this.size; thread++) {
-      const data: ThreadData = {
-        file: this.o.file,
-        sets: [...this.o.sets],
-        ...(this.o.envFiles ? { envFiles: this.o.envFiles } : {}),
-        limiters,
-        thread,
-        queue: this.queue.buffer,
-        specs: this.specs,
-        fresh: this.o.fresh,
-      };
-      const worker = new Worker(entry, { workerData: data });
+      const { worker, early } = this.o.starter?.take() ?? this.start();
       worker.on('message', (message: FromThread) => this.handle(message));
-      worker.on('error', (error) => this.lost(thread, `worker thread failed: ${messageOf(error)}`));
-      worker.on('exit', (code) => this.lost(thread, `worker thread exited (code ${code})`));
+      const onError = (error: Error) => this.lost(thread, `worker thread failed: ${messageOf(error)}`);
+      const onExit = (code: number) => this.lost(thread, `worker thread exited (code ${code})`);
+      worker.on('error', onError).on('exit', onExit);
+      for (const event of early) if (event.type === 'error') onError(event.error);
+      else onExit(event.code);
+      const go: ToThread = { type: 'go', thread, queue: this.queue.buffer, specs: this.specs, fresh: this.o.fresh, limiters };
+      worker.postMessage(go);
       this.workers.push(worker);
     }
+    this.o.starter?.discard();
     // Messages of the main thread's runner arrive as a worker's do: later, not inside its own call.
     const post = (message: FromThread) => queueMicrotask(() => this.handle(message));
     this.inline = new PartitionRunner({ plan: this.o.plan, thread: 0, queue: this.queue, specs: this.specs, fresh: this.o.fresh, limiters, post });
     this.inline.runAll().catch((error: unknown) => this.lost(0, `internal error: ${messageOf(error)}`));
     return done;
+  }
+
+  private start(): StartedThread {
+    const data: ThreadData = { file: this.o.file, sets: [...this.o.sets], ...(this.o.envFiles ? { envFiles: this.o.envFiles } : {}) };
+    return { worker: new Worker(fileURLToPath(new URL('./thread.js', import.meta.url)), { workerData: data }), early: [] };
   }
 
   /** One shared limiter per rate-limited step: a job's `100/s` is 100/s over all threads. */
