@@ -233,10 +233,21 @@ export class CsvRecordParser {
     const ascii = isAscii(region);
     const checkRows = !ascii && !isUtf8(region);
     const decoder = decoders(buf);
+    // ASCII: the region is decoded once, and a row is a slice of that string (no string of its own
+    // to decode and later copy through the young generation; its fields point into the region's
+    // text). Byte offsets are character offsets there: `text[i]` is byte `textAt + i`.
+    const text = ascii ? decoder.latin1Slice(pos, whole) : undefined;
+    const textAt = pos;
     let q = Q === -1 ? -1 : buf.indexOf(Q, pos);
     const base = this.base;
     while (pos < n) {
-      const lf = buf.indexOf(LF, pos);
+      let lf: number;
+      if (text !== undefined && pos <= whole) {
+        lf = text.indexOf('\n', pos - textAt);
+        if (lf !== -1) lf += textAt;
+      } else {
+        lf = buf.indexOf(LF, pos);
+      }
       if (lf === -1 && !final) break;
       const lineEnd = lf === -1 ? n : lf;
       if (q !== -1 && q < pos) q = buf.indexOf(Q, pos);
@@ -255,7 +266,7 @@ export class CsvRecordParser {
           this.lines += newlines;
           continue;
         }
-        fields = (ascii ? decoder.latin1Slice(pos, contentEnd) : decoder.utf8Slice(pos, contentEnd)).split(delimiter);
+        fields = (text !== undefined ? text.slice(pos - textAt, contentEnd - textAt) : decoder.utf8Slice(pos, contentEnd)).split(delimiter);
       } else {
         if (!scanner.scan(buf, pos, final)) break;
         end = scanner.end;
