@@ -129,13 +129,12 @@ const itemsOf = (page: EnginePage): number => page.records.length + (page.errors
 function merge(parts: readonly EnginePage[]): EnginePage {
   if (parts.length === 1) return parts[0]!;
   const last = parts[parts.length - 1]!;
-  const records: SluiceRecord[] = [];
+  // concat makes each array at its final size at once (pushing grew it step by step).
+  const records: SluiceRecord[] = parts[0]!.records.concat(...parts.slice(1).map((p) => p.records));
   const everyPositioned = parts.every((p) => p.positions !== undefined);
-  const positions: RecordPosition[] | undefined = everyPositioned ? [] : undefined;
+  const positions: RecordPosition[] | undefined = everyPositioned ? parts[0]!.positions!.concat(...parts.slice(1).map((p) => p.positions!)) : undefined;
   let errors: SourceRecordError[] | undefined;
   for (const part of parts) {
-    for (const record of part.records) records.push(record);
-    if (positions) for (const position of part.positions!) positions.push(position);
     if (part.errors?.length) (errors ??= []).push(...part.errors);
   }
   return { records, cursor: last.cursor, ...(positions ? { positions } : {}), ...(errors ? { errors } : {}), ...(last.progress !== undefined ? { progress: last.progress } : {}) };

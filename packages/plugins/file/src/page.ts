@@ -32,16 +32,25 @@ export class PageCollector {
   private progress: () => number = () => 0;
 
   readonly ready: SourcePage[] = [];
-  private records: SluiceRecord[] = [];
-  private positions: RecordPosition[] = [];
+  private records: SluiceRecord[];
+  private positions: RecordPosition[];
   private errors: SourceRecordError[] = [];
   private count = 0;
+  /** Records in the open page: `records` and `positions` are made at a page's size up front (growing them push by push allocated twice as much). */
+  private filled = 0;
   private point: CursorPoint | undefined;
 
   constructor(
     private readonly batchSize: number,
     private readonly withIndex: boolean,
-  ) {}
+  ) {
+    this.records = this.pageArray();
+    this.positions = this.pageArray();
+  }
+
+  private pageArray<T>(): T[] {
+    return new Array<T>(Math.min(this.batchSize, 8192));
+  }
 
   /** Starts items of another file; the open page keeps the resume point of its last item. */
   beginFile(index: number, name: string, progress: () => number, check?: FileCheck): void {
@@ -53,8 +62,8 @@ export class PageCollector {
   }
 
   record(record: SluiceRecord, position: RecordPosition): void {
-    this.records.push(record);
-    this.positions.push(position);
+    this.records[this.filled] = record;
+    this.positions[this.filled++] = position;
     this.mark();
   }
 
@@ -82,6 +91,7 @@ export class PageCollector {
   /** Closes the current page (if it holds anything) into `ready`. */
   seal(): void {
     if (this.count === 0) return;
+    this.records.length = this.positions.length = this.filled;
     const page: { -readonly [K in keyof SourcePage]: SourcePage[K] } = {
       records: this.records,
       cursor: this.point ?? this.current(),
@@ -90,8 +100,9 @@ export class PageCollector {
     };
     if (this.errors.length > 0) page.errors = this.errors;
     this.ready.push(page);
-    this.records = [];
-    this.positions = [];
+    this.records = this.pageArray();
+    this.positions = this.pageArray();
+    this.filled = 0;
     this.errors = [];
     this.count = 0;
     this.point = undefined;

@@ -48,4 +48,11 @@ describe('RowShaper', () => {
       ],
     });
   });
+
+  it('keeps a batch whose records all have one shape as one part, and refuses them all when the table lacks a field', () => {
+    const records: SluiceRecord[] = [1, 2, 3].map((id) => ({ id, name: `n${id}` }));
+    expect(shape(records).parts).toEqual([{ columns: ['id', 'name'], rows: [[1, 'n1'], [2, 'n2'], [3, 'n3']], index: [0, 1, 2] }]);
+    const extra = [1, 2].map((id) => ({ id, other: 'x' }));
+    expect(shape(extra)).toEqual({ kept: 2, parts: [], rejected: [[0, "table t has no column 'other' (columns: id, name, email)"], [1, "table t has no column 'other' (columns: id, name, email)"]] });
+  });
 });

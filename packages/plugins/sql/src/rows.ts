@@ -62,6 +62,8 @@ export class RowShaper {
    * here, before the database sees it.
    */
   prepare(records: SluiceRecord[], rejected: Rejection[], info: TableInfo): PreparedBatch[] {
+    const whole = rejected.length === 0 ? this.oneShape(records, info) : undefined;
+    if (whole) return [whole];
     const parts: PreparedBatch[] = [];
     let current: Shape | undefined;
     let part: { columns: readonly ColumnInfo[]; fields: readonly string[]; records: SluiceRecord[]; index: number[] } | undefined;
@@ -83,6 +85,17 @@ export class RowShaper {
       part.index.push(i);
     }
     return parts;
+  }
+
+  /** The batch as one part when every record has the fields of the first (the usual case): no copy of `records`. */
+  private oneShape(records: SluiceRecord[], info: TableInfo): PreparedBatch | undefined {
+    if (records.length === 0) return undefined;
+    const shape = this.shapeOf(records[0]!, info);
+    if (shape.problem !== undefined) return undefined;
+    for (let i = 1; i < records.length; i++) if (this.shapeOf(records[i]!, info) !== shape) return undefined;
+    const index = new Array<number>(records.length);
+    for (let i = 0; i < records.length; i++) index[i] = i;
+    return { columns: shape.columns, fields: shape.fields, records, index };
   }
 
   /** Which columns a record fills (cached by its field names): records with the same fields share one. */
@@ -126,13 +139,14 @@ export class RowShaper {
    */
   refuseBadNames(records: SluiceRecord[], rejected: Rejection[], info: TableInfo | undefined): SluiceRecord[] {
     if (this.mapping) return records;
-    const kept: SluiceRecord[] = [];
+    /** The records kept, once one was refused (until then: all of `records` before `i`). */
+    let kept: SluiceRecord[] | undefined;
     const d = this.dialect;
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
       const lastGood = this.lastGood;
       if (lastGood !== undefined && keysAre(record, lastGood)) {
-        kept.push(record);
+        kept?.push(record);
         continue;
       }
       let problem: string | undefined;
@@ -147,10 +161,13 @@ export class RowShaper {
         break;
       }
       if (problem === undefined) {
-        kept.push(record);
+        kept?.push(record);
         this.lastGood = Object.keys(record);
-      } else rejected.push({ index: i, error: new Error(problem) });
+      } else {
+        kept ??= records.slice(0, i);
+        rejected.push({ index: i, error: new Error(problem) });
+      }
     }
-    return kept;
+    return kept ?? records;
   }
 }
