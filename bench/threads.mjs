@@ -5,7 +5,8 @@
 //
 // Target (issue 12): ≥ 1.8× with two threads on two cores. Rounds are interleaved (the order
 // alternates each round), the speed-up is the median of per-round ratios, and the machine's load
-// (`uptime`) is taken before and after every run: on a shared machine it decides the figure.
+// (`uptime`) is taken before and after every run: on a shared machine it decides the figure, so
+// each run's CPU time (user + system) is recorded too.
 // Each run's output is checked: every record once, byte-identical between the two.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -52,10 +53,23 @@ sink:
 `,
 );
 
+/** CPU seconds (user + system) of this process' waited-for children, from /proc (Linux), else undefined. */
+function childrenCpu() {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // cutime and cstime, fields 16 and 17 of stat(5), in clock ticks (100 a second on Linux).
+    return (Number(fields[13]) + Number(fields[14])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
 async function run(threads) {
   rmSync(join(dir, 'out'), { recursive: true, force: true });
   rmSync(join(dir, '.sluice'), { recursive: true, force: true });
   const load = loadavg()[0];
+  const cpuBefore = childrenCpu();
   const started = performance.now();
   const child = spawn(process.execPath, [CLI, 'run', 'job.yaml', '--threads', String(threads), '--progress', 'none'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -63,11 +77,13 @@ async function run(threads) {
   child.stderr.on('data', (d) => (output += d));
   const [code] = await once(child, 'exit');
   const seconds = (performance.now() - started) / 1000;
+  const cpuAfter = childrenCpu();
+  const cpu = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore;
   if (code !== 0) throw new Error(`--threads ${threads} exited ${code}:\n${output}`);
   const out = readFileSync(join(dir, 'out', 'records.jsonl'));
   const count = out.toString('utf8').split('\n').filter(Boolean).length;
   if (count !== RECORDS) throw new Error(`--threads ${threads} wrote ${count} records, not ${RECORDS}`);
-  return { seconds, out, loadBefore: load, loadAfter: loadavg()[0] };
+  return { seconds, cpu, out, loadBefore: load, loadAfter: loadavg()[0] };
 }
 
 const median = (xs) => {
@@ -82,9 +98,16 @@ try {
     const r = {};
     for (const threads of order) r[threads] = await run(threads);
     if (!r[1].out.equals(r[2].out)) throw new Error(`round ${round}: --threads 2 output differs from --threads 1`);
-    rounds.push({ one: r[1].seconds, two: r[2].seconds, load: [r[1].loadBefore, r[1].loadAfter, r[2].loadBefore, r[2].loadAfter] });
+    rounds.push({
+      one: r[1].seconds,
+      two: r[2].seconds,
+      // CPU seconds (user + system) of each run: what the second thread costs besides its speed-up.
+      cpu: r[1].cpu === undefined ? undefined : { one: r[1].cpu, two: r[2].cpu },
+      load: [r[1].loadBefore, r[1].loadAfter, r[2].loadBefore, r[2].loadAfter],
+    });
+    const cpuText = r[1].cpu === undefined ? '' : ` · CPU ${r[1].cpu.toFixed(2)} s / ${r[2].cpu.toFixed(2)} s`;
     process.stderr.write(
-      `round ${round}: 1 thread ${r[1].seconds.toFixed(2)} s · 2 threads ${r[2].seconds.toFixed(2)} s · ratio ${(r[1].seconds / r[2].seconds).toFixed(2)}× · load ${rounds.at(-1).load.map((l) => l.toFixed(1)).join('/')}\n`,
+      `round ${round}: 1 thread ${r[1].seconds.toFixed(2)} s · 2 threads ${r[2].seconds.toFixed(2)} s · ratio ${(r[1].seconds / r[2].seconds).toFixed(2)}×${cpuText} · load ${rounds.at(-1).load.map((l) => l.toFixed(1)).join('/')}\n`,
     );
   }
 } finally {
@@ -99,6 +122,7 @@ const result = {
   hashRounds: Number(values['hash-rounds']),
   rounds,
   median: { one: median(rounds.map((r) => r.one)), two: median(rounds.map((r) => r.two)) },
+  ...(rounds.every((r) => r.cpu) ? { medianCpu: { one: median(rounds.map((r) => r.cpu.one)), two: median(rounds.map((r) => r.cpu.two)) } } : {}),
   speedup,
   target: TARGET,
   pass: speedup >= TARGET,
@@ -108,6 +132,7 @@ process.stdout.write(
     `threads benchmark: ${RECORDS} records × ${result.hashRounds} SHA-256 rounds, ${RUNS} interleaved rounds (${cpus().length} cores)`,
     `  --threads 1  ${result.median.one.toFixed(2)} s (median)`,
     `  --threads 2  ${result.median.two.toFixed(2)} s (median)`,
+    ...(result.medianCpu ? [`  CPU (user + system, median): --threads 1 ${result.medianCpu.one.toFixed(2)} s, --threads 2 ${result.medianCpu.two.toFixed(2)} s`] : []),
     `  ${result.pass ? 'PASS' : 'FAIL'}  speed-up: ${speedup.toFixed(2)}× (median of per-round ratios)   target ≥ ${TARGET}×`,
     `  1-minute load average before/after each run: ${rounds.map((r) => r.load.map((l) => l.toFixed(1)).join('/')).join(' · ')}`,
   ].join('\n') + '\n',
