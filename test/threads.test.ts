@@ -178,6 +178,31 @@ describe('sluice run --threads', () => {
     expect(readFileSync(join(dir, 'out', 'out.jsonl'), 'utf8').split('\n').filter(Boolean)).toHaveLength(100);
   });
 
+  it('a worker thread that dies fails the run (exit 1, naming it) instead of hanging or hiding it; the main thread stops at a checkpoint', async () => {
+    const dir = await project({ rate: '20/s' });
+    // A transform that throws out of every call stack, in worker threads only.
+    writeFileSync(
+      join(dir, 'crash.mjs'),
+      `import { isMainThread } from 'node:worker_threads';
+export default [{ name: 'crash-in-worker', kind: 'transform', apiVersion: 1, description: 'test', schema: { type: 'object' },
+  create() {
+    if (!isMainThread) setTimeout(() => { throw new Error('boom in a worker thread'); }, 300);
+    return { process: (record) => record };
+  } }];
+`,
+    );
+    const text = readFileSync(join(dir, 'job.yaml'), 'utf8').replace('steps:\n', 'plugins: [./crash.mjs]\nsteps:\n  - use: crash-in-worker\n');
+    writeFileSync(join(dir, 'job.yaml'), text);
+    const result = await sluice(['run', 'job.yaml', '--threads', '2', '--progress', 'none', '--report', 'report.json'], { cwd: dir, timeoutMs: 120_000 });
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stdout + result.stderr).toContain('worker thread 1 failed: boom in a worker thread');
+    const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as { status: string; partitions: Array<{ status: string; worker?: string }> };
+    expect(report.status).toBe('failed');
+    expect(report.partitions.some((p) => p.worker === 'thread-2' && p.status === 'failed'), JSON.stringify(report.partitions)).toBe(true);
+    expect(report.partitions.every((p) => p.status !== 'running')).toBe(true);
+    expect(existsSync(join(dir, 'out', 'out.jsonl'))).toBe(false);
+  });
+
   it.each([
     [['--threads', '0'], '--threads must be a whole number from 1 to 256, or auto'],
     [['--threads', '2', '--dry-run'], '--threads cannot be used with --dry-run'],

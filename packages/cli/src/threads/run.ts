@@ -170,8 +170,8 @@ class ThreadPool {
     for (let thread = 1; thread < this.size; thread++) {
       const { worker, early } = this.o.starter?.take() ?? this.start();
       worker.on('message', (message: FromThread) => this.handle(message));
-      const onError = (error: Error) => this.lost(thread, `worker thread failed: ${messageOf(error)}`);
-      const onExit = (code: number) => this.lost(thread, `worker thread exited (code ${code})`);
+      const onError = (error: Error) => this.lost(thread, messageOf(error));
+      const onExit = (code: number) => this.lost(thread, `it exited (code ${code})`);
       worker.on('error', onError).on('exit', onExit);
       for (const event of early) if (event.type === 'error') onError(event.error);
       else onExit(event.code);
@@ -220,19 +220,21 @@ class ThreadPool {
     this.check();
   }
 
-  /** A thread ended before the run: the partitions it had taken and not finished failed. */
+  /**
+   * A thread failed or ended before the run did: the partitions it had taken and not finished
+   * failed, and the run stops (as for a failed partition), even when the others could have run
+   * its share: a thread that dies is a fault to be seen, not absorbed.
+   */
   private lost(thread: number, why: string): void {
     if (this.over) return;
-    let orphaned = false;
+    const who = thread === 0 ? 'the main thread' : `worker thread ${thread}`;
     for (const index of this.queue.takenBy(thread)) {
       const part = this.combined.parts[index]!;
       if (isFinal(part)) continue;
-      orphaned = true;
       part.status = 'failed';
-      part.error = why;
+      part.error = `${who} failed: ${why}`;
     }
-    // A worker thread that took nothing is not missed: the others run its share.
-    if (orphaned || thread === 0) this.stop('failed', `a ${thread === 0 ? 'partition on the main thread' : 'worker thread'} failed: ${why}`);
+    this.stop('failed', `${who} failed: ${why}`);
     this.check();
   }
 
