@@ -127,3 +127,33 @@ describe('CSV reader: what chunk boundaries could break', () => {
     expect(whole.items[1]!.value).toMatch(/^row longer than 2,048 bytes \(maxLineBytes\)/);
   });
 });
+
+describe('rows without quotes, sliced straight into records', () => {
+  it('gives the records and errors splitting gives, for one- and multi-character delimiters, empty fields and wrong counts', () => {
+    for (const delimiter of [',', '||', ';']) {
+      const rows = ['a|b', 'x', '', 'x,y,z', ',,', 'p,q,', ',only', 'one,two,three,four', 'ü,ñ,é', '__proto__,2,3'];
+      const lines = rows.map((r) => r.split(',').join(delimiter));
+      const data = Buffer.from(`c1${delimiter}__proto__${delimiter}c3\n${lines.join('\r\n')}\n`);
+      const expected: Item[] = [];
+      lines.forEach((line, i) => {
+        const fields = line.split(delimiter);
+        if (line === '') return;
+        if (fields.length !== 3) {
+          expected.push({ kind: 'error', line: i + 2, value: `wrong number of fields: expected 3, got ${fields.length} | ${line}` });
+          return;
+        }
+        const record: Record<string, unknown> = {};
+        record.c1 = fields[0];
+        Object.defineProperty(record, '__proto__', { value: fields[1], enumerable: true, writable: true, configurable: true });
+        record.c3 = fields[2];
+        expected.push({ kind: 'record', line: i + 2, value: record });
+      });
+      const sort = (items: Item[]) => [...items].sort((a, b) => a.line - b.line);
+      for (const size of [1, 7, 1 << 20]) {
+        const { items, protos } = read(data, size, { delimiter });
+        expect(sort(items)).toEqual(expected);
+        expect(protos.every((p) => p === Object.prototype)).toBe(true);
+      }
+    }
+  });
+});
