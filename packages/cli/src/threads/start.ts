@@ -12,6 +12,14 @@ export interface StartedThread {
 }
 
 /**
+ * At most this many worker threads are started before the run knows how many partitions it has:
+ * a small source on a many-core machine (`--threads auto`) may split into fewer partitions than
+ * threads, and each thread started for nothing loads the job (a few hundred ms of CPU, tens of MB).
+ * The threads beyond these start once the run is planned.
+ */
+const MAX_EARLY = 3;
+
+/**
  * The worker threads of a `--threads` run, started as soon as the command line is read: each
  * spends a few hundred ms of CPU loading modules and the job, which then happens beside the main
  * thread's own loading and planning instead of after it. They wait for the run's `go` (queue,
@@ -22,9 +30,10 @@ export class ThreadStarter {
   private readonly pending: Array<StartedThread & { readonly release: () => void }> = [];
   private readonly all: Worker[] = [];
 
-  constructor(data: ThreadData, count: number) {
+  /** Starts `wanted` worker threads, or MAX_EARLY of them when more are wanted. */
+  constructor(data: ThreadData, wanted: number) {
     const entry = fileURLToPath(new URL('./thread.js', import.meta.url));
-    for (let i = 0; i < count; i++) {
+    for (let i = 0; i < Math.min(wanted, MAX_EARLY); i++) {
       const worker = new Worker(entry, { workerData: data });
       worker.unref();
       const early: EarlyEvent[] = [];
@@ -37,7 +46,7 @@ export class ThreadStarter {
     }
   }
 
-  /** A started thread for the run (kept alive from now on), or undefined when all are taken. */
+  /** A started thread for the run (kept alive from now on), or undefined when all are taken (the run starts more itself). */
   take(): StartedThread | undefined {
     const started = this.pending.shift();
     if (!started) return undefined;
