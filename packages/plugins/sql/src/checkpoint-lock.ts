@@ -8,8 +8,9 @@ import { rowsOf } from './introspect.js';
  * The `sql` checkpoint store's run lock (owned by the distributed engineer; see docs).
  *
  * - PostgreSQL: `pg_try_advisory_lock` on a session held for the run's life; MariaDB/MySQL:
- *   `GET_LOCK` likewise. The database lets go when that session ends, so a killed run frees its
- *   job at once. `sluice_locks` keeps who holds it, for messages and `sluice status`.
+ *   `GET_LOCK` likewise. The database lets go when that session ends, a moment after a kill, so a
+ *   run finding the lock held by a dead pid of this host waits for that (DEAD_HOLDER_WAIT_MS).
+ *   `sluice_locks` keeps who holds it, for messages and `sluice status`.
  * - SQLite: the `sluice_locks` row is the lock (the database is a local file: its holder's pid
  *   can be checked; a dead one's row is taken over).
  */
@@ -58,6 +59,46 @@ export class LockLostError extends CheckpointLockedError {
       `this run lost its lock on the job's state (${location}): its database session ended, and another run ` +
       `${holder ? `(pid ${holder.pid} on host ${holder.host} since ${holder.startedAt}) holds it now` : 'held it meanwhile'}; this run stops without saving its checkpoint`;
     this.name = 'LockLostError';
+  }
+}
+
+/**
+ * How long a run waits for the database to end the session of a lock holder whose process is
+ * gone (a dead pid of this host) before it gives up: docs/job-format.md says this figure.
+ */
+export const DEAD_HOLDER_WAIT_MS = 30_000;
+
+/** The holder's process is gone but its database session still holds the lock: exit 2, naming the session to end. */
+export class HolderSessionOpenError extends CheckpointLockedError {
+  constructor(location: string, holder: LockHolder, session: { id: number; end: string } | undefined) {
+    const end = session ? `end it: ${session.end}` : 'end its database session (pg_terminate_backend in PostgreSQL, KILL in MariaDB)';
+    super(location, holder, end);
+    this.message =
+      `another run held this job's state (${location}): pid ${holder.pid} on host ${holder.host} since ${holder.startedAt}; that process is gone, but its ` +
+      `database session${session ? ` (${session.id})` : ''} still holds the lock after ${DEAD_HOLDER_WAIT_MS / 1000} s of waiting for the database to end it; ${end}`;
+    this.name = 'HolderSessionOpenError';
+  }
+}
+
+/** The database session holding `job`'s advisory lock, and the statement that ends it; undefined when it cannot be told. */
+async function holderSession(conn: SqlConnection, job: string): Promise<{ id: number; end: string } | undefined> {
+  const name = lockName(job);
+  try {
+    // PostgreSQL splits a bigint advisory key into classid (high 32 bits) and objid (low 32 bits).
+    const rows =
+      conn.dialect.name === 'postgres'
+        ? rowsOf(
+            await conn.knex.raw(
+              "select pid as id from pg_locks where locktype = 'advisory' and granted and objsubid = 1 and database = (select oid from pg_database where datname = current_database()) and ((classid::bigint << 32) | objid::bigint) = ?::bigint",
+              [name.pg],
+            ),
+          )
+        : rowsOf(await conn.knex.raw('select is_used_lock(?) as id', [name.mysql]));
+    const id = Number(rows[0]?.id);
+    if (!Number.isSafeInteger(id) || id <= 0) return undefined;
+    return { id, end: conn.dialect.name === 'postgres' ? `select pg_terminate_backend(${id})` : `KILL ${id}` };
+  } catch {
+    return undefined;
   }
 }
 
@@ -146,19 +187,30 @@ export class SqlLock implements CheckpointLock {
   }
 
 
-  static async acquire(conn: SqlConnection, job: string, location: string, holder: LockHolder, o: LockOptions = {}): Promise<SqlLock> {
+  /** `deadHolderWaitMs`: 0 for a look at who holds the lock (`sluice status`), which must not wait. */
+  static async acquire(conn: SqlConnection, job: string, location: string, holder: LockHolder, o: LockOptions & { deadHolderWaitMs?: number } = {}): Promise<SqlLock> {
     await ensureLocksTable(conn);
+    const advisory = conn.dialect.name !== 'sqlite';
     const deadline = Date.now() + (o.waitMs ?? 0);
-    for (;;) {
-      const lock = conn.dialect.name === 'sqlite' ? await SqlLock.tryRow(conn, job, location, holder) : await SqlLock.tryAdvisory(conn, job, location, holder);
+    /** Set once the holder is seen dead: until when to wait for the database to end its session. */
+    let goneUntil: number | undefined;
+    for (let gonePolls = 0; ; ) {
+      const lock = advisory ? await SqlLock.tryAdvisory(conn, job, location, holder) : await SqlLock.tryRow(conn, job, location, holder);
       if (lock) return lock;
+      let delay = 250;
       if (Date.now() >= deadline) {
         const held = await readHolder(conn, job).catch((error: unknown) => (isSqliteBusy(error) ? { holder: undefined } : Promise.reject(error)));
-        throw new CheckpointLockedError(location, held.holder, howToClear(conn, job));
+        // A holder of this host whose process is dead: its session is ending (the database notices a
+        // killed client a moment later, longer under load), so the lock is as good as free — wait
+        // for it, a bounded while, rather than refuse a restart right after a crash.
+        if (!advisory || !held.holder || !isStale(held.holder)) throw new CheckpointLockedError(location, held.holder, howToClear(conn, job));
+        goneUntil ??= Date.now() + (o.deadHolderWaitMs ?? DEAD_HOLDER_WAIT_MS);
+        if (Date.now() >= goneUntil) throw new HolderSessionOpenError(location, held.holder, await holderSession(conn, job));
+        delay = Math.min(1000, 20 * 2 ** Math.min(gonePolls++, 6));
       }
       // A stop while waiting (a worker's SIGTERM) must not wait out the other run first: a worker
       // taking over a partition waits up to twice its lock timeout here.
-      await abortableDelay(250, o.signal);
+      await abortableDelay(delay, o.signal);
       if (o.signal?.aborted) throw new Error(`stopped while waiting for the lock of ${location}, which another run holds`);
     }
   }
@@ -166,7 +218,7 @@ export class SqlLock implements CheckpointLock {
   /** Who holds `job` now (undefined: nobody): tries the lock and lets it go at once. */
   static async holder(conn: SqlConnection, job: string, location: string, probe: LockHolder): Promise<LockHolder | undefined> {
     try {
-      const lock = await SqlLock.acquire(conn, job, location, probe);
+      const lock = await SqlLock.acquire(conn, job, location, probe, { deadHolderWaitMs: 0 });
       await lock.release();
       return undefined;
     } catch (error) {
