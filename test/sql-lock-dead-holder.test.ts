@@ -73,8 +73,10 @@ describe.each(['pg', 'mysql2'] as Client[])('the sql run lock held by a gone pro
 
     /**
      * Resolves once the run has tried the lock again after finding it held — what a run that exits
-     * at once never does. PostgreSQL: two start times of its `pg_try_advisory_lock`; MariaDB (which
-     * shows no idle session's last statement): a session of the run ran statements on 8 occasions.
+     * at once never does. PostgreSQL: two start times of its read of the holder row, which follows
+     * each failed try and stays a session's last statement while the run waits (a try is followed
+     * at once by that read, so it is rarely seen); MariaDB (which shows no idle session's last
+     * statement): a session of the run ran statements on 8 occasions.
      */
     async function polling(child: { exitCode: number | null; output: { stderr: string } }, mine: number): Promise<void> {
       const seen = new Map<string, Set<string>>();
@@ -83,7 +85,7 @@ describe.each(['pg', 'mysql2'] as Client[])('the sql run lock held by a gone pro
         if (child.exitCode !== null) throw new Error(`the run exited (${child.exitCode}) instead of waiting for the lock: ${child.output.stderr}`);
         const found =
           client === 'pg'
-            ? await rows(db.knex, "select 'pg' as id, query_start::text as at from pg_stat_activity where datname = current_database() and pid <> ? and pid <> pg_backend_pid() and query like 'select pg_try_advisory_lock%'", [mine])
+            ? await rows(db.knex, "select 'pg' as id, query_start::text as at from pg_stat_activity where datname = current_database() and pid <> ? and pid <> pg_backend_pid() and query like 'select holder from sluice_locks%'", [mine])
             : await rows(db.knex, 'select id, query_id as at from information_schema.processlist where db = database() and id <> ? and id <> connection_id()', [mine]);
         for (const r of found) {
           const key = String(r.id);
