@@ -203,6 +203,23 @@ export default [{ name: 'crash-in-worker', kind: 'transform', apiVersion: 1, des
     expect(existsSync(join(dir, 'out', 'out.jsonl'))).toBe(false);
   });
 
+  it('a worker thread that dies while it loads the job (before the run has planned) fails the run too, and the process ends', async () => {
+    const dir = await project();
+    writeFileSync(
+      join(dir, 'crash.mjs'),
+      `import { isMainThread } from 'node:worker_threads';
+if (!isMainThread) setTimeout(() => { throw new Error('boom while loading'); }, 0);
+export default [{ name: 'crash-on-load', kind: 'transform', apiVersion: 1, description: 'test', schema: { type: 'object' }, create: () => ({ process: (record) => record }) }];
+`,
+    );
+    const text = readFileSync(join(dir, 'job.yaml'), 'utf8').replace('steps:\n', 'plugins: [./crash.mjs]\nsteps:\n  - use: crash-on-load\n');
+    writeFileSync(join(dir, 'job.yaml'), text);
+    const result = await sluice(['run', 'job.yaml', '--threads', '2', '--progress', 'none'], { cwd: dir, timeoutMs: 60_000 });
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stdout + result.stderr).toContain('worker thread 1 failed: boom while loading');
+    expect(existsSync(join(dir, 'out', 'out.jsonl'))).toBe(false);
+  });
+
   it.each([
     [['--threads', '0'], '--threads must be a whole number from 1 to 256, or auto'],
     [['--threads', '2', '--dry-run'], '--threads cannot be used with --dry-run'],

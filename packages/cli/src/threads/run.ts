@@ -167,14 +167,14 @@ class ThreadPool {
     const limiters = this.limiters();
     // The worker threads (started early, or now) load the job while the main thread, which has it
     // loaded, starts computing.
+    const replays: Array<() => void> = [];
     for (let thread = 1; thread < this.size; thread++) {
       const { worker, early } = this.o.starter?.take() ?? this.start();
       worker.on('message', (message: FromThread) => this.handle(message));
       const onError = (error: Error) => this.lost(thread, messageOf(error));
       const onExit = (code: number) => this.lost(thread, `it exited (code ${code})`);
       worker.on('error', onError).on('exit', onExit);
-      for (const event of early) if (event.type === 'error') onError(event.error);
-      else onExit(event.code);
+      for (const event of early) replays.push(() => (event.type === 'error' ? onError(event.error) : onExit(event.code)));
       const go: ToThread = { type: 'go', thread, queue: this.queue.buffer, specs: this.specs, fresh: this.o.fresh, limiters };
       worker.postMessage(go);
       this.workers.push(worker);
@@ -183,6 +183,9 @@ class ThreadPool {
     // Messages of the main thread's runner arrive as a worker's do: later, not inside its own call.
     const post = (message: FromThread) => queueMicrotask(() => this.handle(message));
     this.inline = new PartitionRunner({ plan: this.o.plan, thread: 0, queue: this.queue, specs: this.specs, fresh: this.o.fresh, limiters, post });
+    // A thread that failed before it was taken fails the run now, when every thread is known (so
+    // all are ended with it).
+    for (const replay of replays) replay();
     this.inline.runAll().catch((error: unknown) => this.lost(0, `internal error: ${messageOf(error)}`));
     return done;
   }
