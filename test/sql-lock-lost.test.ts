@@ -75,6 +75,14 @@ describe.each(['pg', 'mysql2'] as Client[])('the run lock on %s', (client) => {
       const [session] = await rows(db.knex, lockSession);
       expect(session?.id, 'the lock session').toBeTruthy();
       await db.knex.raw(client === 'pg' ? 'select pg_terminate_backend(?)' : `kill connection ${Number(session!.id)}`, client === 'pg' ? [Number(session!.id)] : []);
+      // Both databases end a killed session asynchronously (under load, seconds later): a second run
+      // started before the lock is let go finds it held by a live run and rightly exits 2. Wait for
+      // the database to let the lock go — the gap a restart or failover leaves.
+      const released = async () => {
+        const [still] = await rows(db.knex, lockSession);
+        return !still?.id || Number(still.id) !== Number(session!.id);
+      };
+      while (!(await released())) await sleep(25);
       const second = start(['run', file, '--progress', 'none']);
       const secondExit = finished(second, 180_000);
       await until(async () => (await holderPid()) === second.pid, second, 'the second run took the run lock');
