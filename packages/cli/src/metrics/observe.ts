@@ -99,7 +99,7 @@ export class Observability {
       const { RunFeed } = await import('./run-feed.js');
       feed = new RunFeed(run);
       this.metrics.add(feed);
-      unobserve = this.metrics.observe(run.bus, feed.job, run.redact);
+      unobserve = this.metrics.observe(run.timings ?? run.bus, feed.job, run.redact);
     }
     const endSpan = this.spans?.follow(run);
     return (summary) => {

@@ -96,7 +96,7 @@ export class SluiceMetrics {
   }
 
   /** Observes each batch's time per step (and from read to commit) for `job`; returns the unsubscribe. */
-  observe(bus: EventBus, job: string, redact: (text: string) => string): () => void {
+  observe(bus: Pick<EventBus, 'onTiming'>, job: string, redact: (text: string) => string): () => void {
     const steps = new Map<string, Histogram.Internal<'job' | 'step'>>();
     const child = (step: string) => {
       let h = steps.get(step);

@@ -5,6 +5,8 @@ import { emptyTotals, onErrorOf, totalsOf, type MetricsFeed, type Reading, type 
 export interface WatchedRun {
   readonly plan: JobPlan;
   readonly bus: EventBus;
+  /** Where batch timings come from when not from `bus` (a --threads run: its threads'). */
+  readonly timings?: Pick<EventBus, 'onTiming'>;
   progress(): ProgressSnapshot | undefined;
   /** Secrets out of label values. */
   readonly redact: (text: string) => string;

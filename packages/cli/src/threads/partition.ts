@@ -1,4 +1,4 @@
-import { CheckpointLockedError, CheckpointMismatchError, JobRun, messageOf, type JobCounters, type JobPlan, type RunEvent } from '@sluice/core/internal';
+import { CheckpointLockedError, CheckpointMismatchError, JobRun, messageOf, type BatchTiming, type JobCounters, type JobPlan, type RunEvent } from '@sluice/core/internal';
 import { StartupRefusal } from '@sluice/core';
 import { FORWARDED, jsonSafe } from '../distributed/protocol.js';
 import type { FromThread } from './protocol.js';
@@ -17,6 +17,8 @@ export interface PartitionRunnerOptions {
   readonly specs: readonly unknown[];
   readonly fresh: boolean;
   readonly limiters: Record<string, SharedArrayBuffer>;
+  /** Send the engine's batch timings with the progress (the main thread's metrics observe them). */
+  readonly timings: boolean;
   readonly post: (message: FromThread) => void;
 }
 
@@ -61,10 +63,14 @@ export class PartitionRunner {
         if (events.length > MAX_EVENTS) events.shift();
       }
     });
+    // Without a listener the engine builds no timings: only a run with --metrics pays for them.
+    let timings: BatchTiming[] = [];
+    if (o.timings) jobRun.bus.onTiming((t) => timings.push(t));
     const publish = () => {
       const snapshot = jobRun.progress();
-      o.post(jsonSafe({ type: 'progress', index, ...(startCounters ? { startCounters } : {}), ...(snapshot ? { snapshot } : {}), ...(events.length ? { events } : {}) }));
+      o.post(jsonSafe({ type: 'progress', index, ...(startCounters ? { startCounters } : {}), ...(snapshot ? { snapshot } : {}), ...(events.length ? { events } : {}), ...(timings.length ? { timings } : {}) }));
       events = [];
+      timings = [];
     };
     const timer = setInterval(publish, PUBLISH_MS);
     try {

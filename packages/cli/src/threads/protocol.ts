@@ -1,4 +1,4 @@
-import type { JobCounters, ProgressSnapshot, RunEvent, RunSummary } from '@sluice/core/internal';
+import type { BatchTiming, JobCounters, ProgressSnapshot, RunEvent, RunSummary } from '@sluice/core/internal';
 
 /**
  * What a `--threads` worker thread is started with: it loads the job itself (plans hold
@@ -24,6 +24,8 @@ export type ToThread =
       readonly fresh: boolean;
       /** Shared `rateLimit` state by step id: one job-wide rate across threads. */
       readonly limiters: Record<string, SharedArrayBuffer>;
+      /** The main thread observes batch durations (--metrics): send the engine's timings. */
+      readonly timings: boolean;
     }
   | { readonly type: 'stop'; readonly reason: string };
 
@@ -39,6 +41,8 @@ export type FromThread =
       readonly startCounters?: JobCounters;
       readonly snapshot?: ProgressSnapshot;
       readonly events?: readonly RunEvent[];
+      /** Batch timings since the last message (only when asked for: `go`'s timings). */
+      readonly timings?: readonly BatchTiming[];
     }
   | { readonly type: 'end'; readonly index: number; readonly summary: RunSummary }
   /** A refusal at start (the partition's state is locked, or its checkpoint belongs to another version): exit 2. */

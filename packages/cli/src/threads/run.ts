@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { rm } from 'node:fs/promises';
-import { messageOf, openCheckpointStore, RunConnections, StepThrottle, type JobPlan, type RunSummary } from '@sluice/core/internal';
+import { EventBus, messageOf, openCheckpointStore, RunConnections, StepThrottle, type JobPlan, type RunSummary } from '@sluice/core/internal';
 import { summaryText } from '../render/format.js';
 import { runInfoOf } from '../render/info.js';
 import { reportOf } from '../render/report.js';
@@ -89,9 +89,12 @@ async function runPool(o: ThreadsOptions): Promise<number | undefined> {
     ...(checkpoint && plan.checkpoint.store === 'file' ? { checkpoint } : {}),
   };
   const watch = new RunWatch(combined.bus, () => combined.progress(), info);
-  const observed = await o.observe?.watchRun({ plan, bus: combined.bus, progress: () => combined.progress(), redact: info.redact });
+  // The threads' batch timings, for the metrics' histogram; not on combined.bus, where a trace would
+  // pair step timings with their batch by a number the partitions share.
+  const timings = new EventBus();
+  const observed = await o.observe?.watchRun({ plan, bus: combined.bus, timings, progress: () => combined.progress(), redact: info.redact });
 
-  const pool = new ThreadPool(o, combined, Math.min(o.threads, count), stored.specs);
+  const pool = new ThreadPool(o, combined, Math.min(o.threads, count), stored.specs, timings);
   const session = await RunSession.open({
     mode: o.mode,
     watch,
@@ -158,6 +161,7 @@ class ThreadPool {
     private readonly combined: CombinedRun,
     readonly size: number,
     private readonly specs: readonly unknown[],
+    private readonly timings: EventBus,
   ) {
     this.queue = PartitionQueue.create(specs.length);
   }
@@ -175,14 +179,14 @@ class ThreadPool {
       const onExit = (code: number) => this.lost(thread, `it exited (code ${code})`);
       worker.on('error', onError).on('exit', onExit);
       for (const event of early) replays.push(() => (event.type === 'error' ? onError(event.error) : onExit(event.code)));
-      const go: ToThread = { type: 'go', thread, queue: this.queue.buffer, specs: this.specs, fresh: this.o.fresh, limiters };
+      const go: ToThread = { type: 'go', thread, queue: this.queue.buffer, specs: this.specs, fresh: this.o.fresh, limiters, timings: this.timings.timed };
       worker.postMessage(go);
       this.workers.push(worker);
     }
     this.o.starter?.discard();
     // Messages of the main thread's runner arrive as a worker's do: later, not inside its own call.
     const post = (message: FromThread) => queueMicrotask(() => this.handle(message));
-    this.inline = new PartitionRunner({ plan: this.o.plan, thread: 0, queue: this.queue, specs: this.specs, fresh: this.o.fresh, limiters, post });
+    this.inline = new PartitionRunner({ plan: this.o.plan, thread: 0, queue: this.queue, specs: this.specs, fresh: this.o.fresh, limiters, timings: this.timings.timed, post });
     // A thread that failed before it was taken fails the run now, when every thread is known (so
     // all are ended with it).
     for (const replay of replays) replay();
@@ -247,6 +251,7 @@ class ThreadPool {
     if (message.startCounters && !part.startCounters) part.startCounters = message.startCounters;
     if (message.snapshot) part.snapshot = message.snapshot;
     for (const event of message.events ?? []) if (FORWARDED.has(event.type)) this.combined.bus.emit(event);
+    for (const timing of message.timings ?? []) this.timings.emitTiming(timing);
     const spent = this.combined.budgetSpent(false);
     if (spent) this.stop('failed', spent);
   }

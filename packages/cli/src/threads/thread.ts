@@ -38,6 +38,7 @@ if (!loaded.plan) {
     specs: run.specs,
     fresh: run.fresh,
     limiters: run.limiters,
+    timings: run.timings,
     post,
   });
   if (stopReason !== undefined) runner.stop(stopReason);
