@@ -23,6 +23,7 @@ const VALUES = [
   'isStale',
   'lockHolder',
   'parseHolder',
+  'pauseForLock',
   'defineCheckpointStore',
   'defineConnectionKind',
   'defineSink',

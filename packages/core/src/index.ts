@@ -76,7 +76,7 @@ export type {
 } from './plugin/extensions.js';
 export type { Checkpoint, CheckpointStore } from './checkpoint/types.js';
 // A checkpoint store's run lock (`CheckpointStore.lock`): the holder, its staleness, the refusal.
-export { CheckpointLockedError, isStale, lockHolder, parseHolder, type CheckpointLock, type LockHolder, type LockOptions } from './checkpoint/lock.js';
+export { CheckpointLockedError, isStale, lockHolder, parseHolder, pauseForLock, type CheckpointLock, type LockHolder, type LockOptions } from './checkpoint/lock.js';
 export type { JobCounters, StepCounters } from './events/types.js';
 
 // Testing a plugin (also at `@sluice/core/testing`)

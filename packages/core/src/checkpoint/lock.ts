@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Who runs a job now: what a second run, `sluice status` and `sluice reset` show. */
 export interface LockHolder {
@@ -28,6 +29,15 @@ export interface LockOptions {
   readonly waitMs?: number;
   /** Ends the wait early (a worker told to stop): the store then throws instead of waiting on. */
   readonly signal?: AbortSignal;
+}
+
+/**
+ * A store's pause between tries for a lock another run holds: `ms`, cut short when `signal` aborts —
+ * then it throws, so a worker told to stop (SIGTERM) does not wait the other run out first.
+ */
+export async function pauseForLock(ms: number, location: string, signal: AbortSignal | undefined): Promise<void> {
+  await sleep(ms, undefined, signal ? { signal } : {}).catch(() => undefined);
+  if (signal?.aborted) throw new Error(`stopped while waiting for the lock of ${location}, which another run holds`);
 }
 
 /** The holder of this process, made once per lock. */
@@ -132,7 +142,7 @@ export class FileLock implements CheckpointLock {
       }
       if (current.state === 'free') continue;
       if (Date.now() >= deadline) throw new CheckpointLockedError(location, current.holder, FileLock.howToClear(path, current.holder));
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await pauseForLock(200, location, o.signal);
     }
   }
 

@@ -1,4 +1,4 @@
-import { CheckpointLockedError, isStale, parseHolder, type CheckpointLock, type LockHolder, type LockOptions } from '@sluice/core';
+import { CheckpointLockedError, isStale, parseHolder, pauseForLock, type CheckpointLock, type LockHolder, type LockOptions } from '@sluice/core';
 import type { RedisConnection } from './connection.js';
 
 /** How long a lease lives without renewal; renewed every third of it. */
@@ -54,8 +54,7 @@ export class RedisLease implements CheckpointLock {
         throw new CheckpointLockedError(location, other, how);
       }
       // A stop while waiting (a worker's SIGTERM) must not wait out another run's lease first.
-      await abortableDelay(250, o.signal);
-      if (o.signal?.aborted) throw new Error(`stopped while waiting for the lock of ${location}, which another run holds`);
+      await pauseForLock(250, location, o.signal);
     }
   }
 
@@ -92,16 +91,3 @@ export class RedisLease implements CheckpointLock {
   }
 }
 
-/** Resolves after `ms`, or as soon as `signal` aborts. */
-function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  if (signal?.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}

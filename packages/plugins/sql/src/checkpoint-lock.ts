@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CheckpointLockedError, isStale, parseHolder, type CheckpointLock, type LockHolder, type LockOptions } from '@sluice/core';
+import { CheckpointLockedError, isStale, parseHolder, pauseForLock, type CheckpointLock, type LockHolder, type LockOptions } from '@sluice/core';
 import type { SqlConnection } from './connection.js';
 import { classify, isSqliteBusy } from './errors.js';
 import { rowsOf } from './introspect.js';
@@ -210,8 +210,7 @@ export class SqlLock implements CheckpointLock {
       }
       // A stop while waiting (a worker's SIGTERM) must not wait out the other run first: a worker
       // taking over a partition waits up to twice its lock timeout here.
-      await abortableDelay(delay, o.signal);
-      if (o.signal?.aborted) throw new Error(`stopped while waiting for the lock of ${location}, which another run holds`);
+      await pauseForLock(delay, location, o.signal);
     }
   }
 
@@ -303,16 +302,3 @@ export class SqlLock implements CheckpointLock {
   }
 }
 
-/** Resolves after `ms`, or as soon as `signal` aborts. */
-function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  if (signal?.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
