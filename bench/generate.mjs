@@ -1,13 +1,25 @@
 // Deterministic JSON Lines test data: `node bench/generate.mjs COUNT FILE`.
 // Records average ~120 bytes; `amount` is uniform in [0, 100) with two decimals, so about half pass
 // the benchmark's `amount > 50` filter. Same COUNT → byte-identical file, on any machine.
-import { openSync, writeSync, closeSync, renameSync } from 'node:fs';
+import { openSync, writeSync, closeSync, renameSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { join, relative } from 'node:path';
 
 export const GENERATOR_VERSION = 2;
 
 /** The benchmark's transform in jq: keep amount > 50, upper-case the name, add a tag. */
 export const JQ_FILTER = 'select(.amount > 50) | .name |= ascii_upcase | .tag = "big"';
+
+/** The same transform as a Sluice job's `steps:` (YAML): every script that runs the file benchmark's job uses it. */
+export const SLUICE_STEPS = `steps:
+  - use: filter
+    with: { where: record.amount > 50 }
+  - use: map
+    with:
+      set:
+        name: record.name.toUpperCase()
+        tag: "'big'"
+`;
 
 const FIRST = ['alice', 'bruno', 'chen', 'dara', 'emeka', 'fatima', 'goran', 'hana', 'ivan', 'jonas', 'kofi', 'lena', 'mateo', 'nadia', 'oskar', 'priya'];
 const LAST = ['walker', 'silva', 'okafor', 'novak', 'tanaka', 'moreau', 'haddad', 'jensen', 'kowalski', 'romero', 'lindqvist', 'ferreira'];
@@ -66,6 +78,43 @@ export function generate(count, file) {
   closeSync(fd);
   renameSync(temp, file);
   return { version: GENERATOR_VERSION, count, bytes, expected: { count: kept, first: firstOut, last: lastOut, sha256: outHash.digest('hex') } };
+}
+
+/**
+ * `records-COUNT.jsonl` in `dir` and its meta (with the expected output), generated only when
+ * missing or different. `log` hears what generating costs, when it does.
+ */
+export function ensureRecords(dir, count, log = () => {}) {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `records-${count}.jsonl`);
+  const metaFile = join(dir, `records-${count}.meta.json`);
+  let meta;
+  try {
+    meta = JSON.parse(readFileSync(metaFile, 'utf8'));
+  } catch {
+    meta = undefined;
+  }
+  const ok = meta && meta.version === GENERATOR_VERSION && meta.count === count && existsSync(file) && statSync(file).size === meta.bytes;
+  if (!ok) {
+    const started = performance.now();
+    log(`generating ${count.toLocaleString('en-US')} records into ${relative(process.cwd(), file)} … `);
+    meta = generate(count, file);
+    writeFileSync(metaFile, JSON.stringify(meta, null, 2) + '\n');
+    log(`${(meta.bytes / 1e6).toFixed(0)} MB in ${((performance.now() - started) / 1000).toFixed(1)}s\n`);
+  }
+  return { file, meta };
+}
+
+/** What is wrong with the job's output file against `expected` (a meta's): nothing when it holds exactly the predicted records. */
+export function outputProblems(output, expected) {
+  const text = readFileSync(output, 'utf8');
+  const lines = text.split('\n').filter(Boolean);
+  const problems = [];
+  if (lines.length !== expected.count) problems.push(`${lines.length} records, not ${expected.count}`);
+  if (lines[0] !== expected.first) problems.push('first line differs');
+  if (lines.at(-1) !== expected.last) problems.push('last line differs');
+  if (createHash('sha256').update(text).digest('hex') !== expected.sha256) problems.push('SHA-256 differs');
+  return problems;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

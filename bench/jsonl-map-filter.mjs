@@ -9,11 +9,11 @@
 // Results: bench/results/jsonl-map-filter.md (and .json).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generate } from './generate.mjs';
+import { ensureRecords, SLUICE_STEPS } from './generate.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DATA = join(ROOT, 'bench', '.data');
@@ -25,13 +25,7 @@ const ROUNDS = Math.max(3, Number(option('--rounds', 3)));
 const VARIANTS = argv.flatMap((a, i) => (a === '--variant' ? [argv[i + 1]] : []));
 
 mkdirSync(join(DATA, 'out'), { recursive: true });
-const input = join(DATA, `records-${RECORDS}.jsonl`);
-if (!existsSync(input)) {
-  process.stdout.write(`generating ${RECORDS} records… `);
-  const meta = generate(RECORDS, input);
-  writeFileSync(join(DATA, `records-${RECORDS}.meta.json`), JSON.stringify(meta, null, 2) + '\n');
-  console.log('done');
-}
+const input = ensureRecords(DATA, RECORDS, (text) => process.stdout.write(text)).file;
 
 /** The benchmark's transform as a job; `batch` undefined leaves the defaults. */
 function job(name, batch) {
@@ -43,15 +37,7 @@ name: ${name}
 ${batch ? `batch: { size: ${batch.split('x')[0]}, inFlight: ${batch.split('x')[1]} }\n` : ''}source:
   use: file
   with: { path: records-${RECORDS}.jsonl, format: jsonl }
-steps:
-  - use: filter
-    with: { where: record.amount > 50 }
-  - use: map
-    with:
-      set:
-        name: record.name.toUpperCase()
-        tag: "'big'"
-sink:
+${SLUICE_STEPS}sink:
   use: file
   with: { path: out/${name}.jsonl, format: jsonl }
 `,

@@ -22,11 +22,10 @@
 // Also measured, in-process: the CPU time of one scrape (the median of 200).
 // Writes bench/results/metrics-overhead-instructions-<records>.md.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generate, GENERATOR_VERSION } from './generate.mjs';
+import { ensureRecords, outputProblems, SLUICE_STEPS } from './generate.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DATA = join(ROOT, 'bench/.data');
@@ -43,13 +42,7 @@ if (MODES.includes('before') && !BEFORE) throw new Error('mode before needs --be
 if (MODES[0] !== 'off') throw new Error('--modes must start with off (the differences are against it)');
 
 mkdirSync(join(DATA, 'out'), { recursive: true });
-const input = join(DATA, `records-${RECORDS}.jsonl`);
-const meta = `${input}.meta.json`;
-let data = existsSync(meta) ? JSON.parse(readFileSync(meta, 'utf8')) : undefined;
-if (!data || data.version !== GENERATOR_VERSION || !existsSync(input)) {
-  data = generate(RECORDS, input);
-  writeFileSync(meta, JSON.stringify(data));
-}
+const data = ensureRecords(DATA, RECORDS).meta;
 
 const jobOf = (mode) => join(DATA, `metrics-instructions-${RECORDS}-${mode}.yaml`);
 const outputOf = (mode) => join(DATA, `out/metrics-instructions-${mode}.jsonl`);
@@ -60,28 +53,10 @@ name: metrics-overhead-${mode}
 batch: { size: 1000, inFlight: 4 }
 checkpoint: { store: none }
 source: { use: file, with: { path: records-${RECORDS}.jsonl, format: jsonl } }
-steps:
-  - use: filter
-    with: { where: record.amount > 50 }
-  - use: map
-    with:
-      set:
-        name: record.name.toUpperCase()
-        tag: "'big'"
-sink: { use: file, with: { path: out/metrics-instructions-${mode}.jsonl, format: jsonl } }
+${SLUICE_STEPS}sink: { use: file, with: { path: out/metrics-instructions-${mode}.jsonl, format: jsonl } }
 `,
 );
 
-function verify(output) {
-  const text = readFileSync(output, 'utf8');
-  const lines = text.split('\n').filter(Boolean);
-  const e = data.expected;
-  const problems = [];
-  if (lines.length !== e.count) problems.push(`${lines.length} records, not ${e.count}`);
-  if (lines[0] !== e.first || lines.at(-1) !== e.last) problems.push('first or last line differs');
-  if (createHash('sha256').update(text).digest('hex') !== e.sha256) problems.push('SHA-256 differs');
-  return problems;
-}
 
 async function runOnce(mode) {
   rmSync(outputOf(mode), { force: true });
@@ -103,7 +78,7 @@ async function runOnce(mode) {
   rmSync(out, { force: true });
   if (code !== 0) throw new Error(`${mode}: exit ${code}\n${stderr}`);
   const ir = Number(/Collected : (\d+)/.exec(stderr)?.[1]);
-  const problems = verify(outputOf(mode));
+  const problems = outputProblems(outputOf(mode), data.expected);
   if ((mode.startsWith('metrics') || mode === 'before') && !(await scraped)) problems.push('not scraped (or no process metrics in the scrape)');
   return { mode, ir, problems };
 }

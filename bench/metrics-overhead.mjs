@@ -12,12 +12,11 @@
 // before a figure is printed. Ratios are medians of per-round ratios against `off`; the 1-minute load
 // average is recorded with each round. Writes bench/results/metrics-overhead.md.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generate, GENERATOR_VERSION } from './generate.mjs';
+import { ensureRecords, outputProblems, SLUICE_STEPS } from './generate.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DATA = join(ROOT, 'bench/.data');
@@ -32,13 +31,7 @@ if (MODES[0] !== 'off') throw new Error('--modes must start with off (the ratios
 const SCRAPE_MS = { metrics: 15_000, 'metrics-1s': 1000 };
 
 mkdirSync(join(DATA, 'out'), { recursive: true });
-const input = join(DATA, `records-${RECORDS}.jsonl`);
-const meta = `${input}.meta.json`;
-let data = existsSync(meta) ? JSON.parse(readFileSync(meta, 'utf8')) : undefined;
-if (!data || data.version !== GENERATOR_VERSION || !existsSync(input)) {
-  data = generate(RECORDS, input);
-  writeFileSync(meta, JSON.stringify(data));
-}
+const data = ensureRecords(DATA, RECORDS).meta;
 
 const jobOf = (mode) => join(DATA, `metrics-overhead-${RECORDS}-${mode}.yaml`);
 const outputOf = (mode) => join(DATA, `out/metrics-overhead-${mode}.jsonl`);
@@ -49,15 +42,7 @@ name: metrics-overhead-${mode}
 batch: { size: 1000, inFlight: 4 }
 checkpoint: { store: none }
 source: { use: file, with: { path: records-${RECORDS}.jsonl, format: jsonl } }
-steps:
-  - use: filter
-    with: { where: record.amount > 50 }
-  - use: map
-    with:
-      set:
-        name: record.name.toUpperCase()
-        tag: "'big'"
-sink: { use: file, with: { path: out/metrics-overhead-${mode}.jsonl, format: jsonl } }
+${SLUICE_STEPS}sink: { use: file, with: { path: out/metrics-overhead-${mode}.jsonl, format: jsonl } }
 `,
 );
 
@@ -78,18 +63,6 @@ function load() {
   return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 }
 
-async function verify(output) {
-  const text = readFileSync(output, 'utf8');
-  const lines = text.split('\n').filter(Boolean);
-  const e = data.expected;
-  const sha = createHash('sha256').update(text).digest('hex');
-  const problems = [];
-  if (lines.length !== e.count) problems.push(`${lines.length} records, not ${e.count}`);
-  if (lines[0] !== e.first) problems.push('first line differs');
-  if (lines.at(-1) !== e.last) problems.push('last line differs');
-  if (sha !== e.sha256) problems.push('SHA-256 differs');
-  return problems;
-}
 
 async function runOnce(mode) {
   rmSync(outputOf(mode), { force: true });
@@ -117,7 +90,7 @@ async function runOnce(mode) {
   clearInterval(scraper);
   if (code !== 0) throw new Error(`${mode}: exit ${code}\n${stderr}`);
   const [user, sys, wall] = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1).split(' ').map(Number);
-  const problems = await verify(outputOf(mode));
+  const problems = outputProblems(outputOf(mode), data.expected);
   if (SCRAPE_MS[mode] && scrapes === 0) problems.push('never scraped');
   if (mode === 'traces' && spans - spansBefore < RECORDS / 1000) problems.push(`only ${spans - spansBefore} spans exported`);
   return { mode, cpu: user + sys, wall, scrapes, spans: spans - spansBefore, problems };

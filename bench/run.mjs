@@ -20,7 +20,7 @@ import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileS
 import { availableParallelism, totalmem, release } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generate, GENERATOR_VERSION, JQ_FILTER } from './generate.mjs';
+import { ensureRecords, JQ_FILTER, SLUICE_STEPS } from './generate.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BENCH = join(ROOT, 'bench');
@@ -74,24 +74,7 @@ function machine() {
 
 /** `records-N.jsonl` and its meta (expected output), generated only when missing or different. */
 function ensureData(count) {
-  mkdirSync(DATA, { recursive: true });
-  const file = join(DATA, `records-${count}.jsonl`);
-  const metaFile = join(DATA, `records-${count}.meta.json`);
-  let meta;
-  try {
-    meta = JSON.parse(readFileSync(metaFile, 'utf8'));
-  } catch {
-    meta = undefined;
-  }
-  const ok = meta && meta.version === GENERATOR_VERSION && meta.count === count && existsSync(file) && statSync(file).size === meta.bytes;
-  if (!ok) {
-    const started = performance.now();
-    process.stdout.write(`generating ${count.toLocaleString('en-US')} records into ${relative(ROOT, file)} … `);
-    meta = generate(count, file);
-    writeFileSync(metaFile, JSON.stringify(meta, null, 2) + '\n');
-    console.log(`${(meta.bytes / 1e6).toFixed(0)} MB in ${((performance.now() - started) / 1000).toFixed(1)}s`);
-  }
-  return { file, meta };
+  return ensureRecords(DATA, count, (text) => process.stdout.write(text));
 }
 
 /** The Sluice job over `records-N.jsonl`; `store` is the checkpoint store. */
@@ -106,15 +89,7 @@ checkpoint: { store: ${store} }
 source:
   use: file
   with: { path: records-${count}.jsonl, format: jsonl }
-steps:
-  - use: filter
-    with: { where: record.amount > 50 }
-  - use: map
-    with:
-      set:
-        name: record.name.toUpperCase()
-        tag: "'big'"
-sink:
+${SLUICE_STEPS}sink:
   use: file
   with: { path: out/${name}.jsonl, format: jsonl }
 `;
