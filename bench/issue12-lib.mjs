@@ -59,7 +59,9 @@ function targetRows() {
   const th = read('threads.json');
   if (th) {
     const when = `${th.records.toLocaleString('en-US')} records × ${th.hashRounds} hashes, ${th.rounds.length} rounds${th.date ? `, ${th.date}` : ''}`;
-    rows.push({ workload: 'CPU-bound transform (bench/threads.mjs)', target: '`--threads 2` ≥ 1.8× `--threads 1`', figure: x(th.speedup), ok: th.speedup >= th.target, load: span(th.rounds.flatMap((r) => r.load)), when });
+    // The ceiling: two separate one-thread processes on half the records each, at once (what the machine's two vCPUs give).
+    const figure = th.ceiling === undefined ? x(th.speedup) : `${x(th.speedup)} (two processes: ${x(th.ceiling)})`;
+    rows.push({ workload: 'CPU-bound transform (bench/threads.mjs)', target: '`--threads 2` ≥ 1.8× `--threads 1`', figure, ok: th.speedup >= th.target, load: span(th.rounds.flatMap((r) => r.load)), when });
   }
   const rl = read('ratelimit.json');
   if (!rl) rows.push({ workload: 'rateLimit (bench/ratelimit.mjs)', target: '100/s, 2,000/s, 20,000/s within ±3 %', figure: '—', ok: undefined, load: '—', when: 'no bench/results/ratelimit.json yet (see bench/results/ratelimit.md)' });
