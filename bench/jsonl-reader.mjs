@@ -20,10 +20,12 @@ const BEFORE = process.env.SLUICE_BENCH_BEFORE_ROOT;
 const sluiceSource = async (root) => {
   const { fileSource } = await import(pathToFileURL(join(root, 'packages/plugins/file/dist/index.js')).href);
   const { createTestContext } = await import(pathToFileURL(join(root, 'packages/core/dist/testing/index.js')).href);
-  return { fileSource, ctx: createTestContext({ dir: ROOT, kind: 'source' }) };
+  const { withDefaults } = await import(pathToFileURL(join(root, 'packages/core/dist/index.js')).href);
+  return { fileSource, withDefaults, ctx: createTestContext({ dir: ROOT, kind: 'source' }) };
 };
-const readSluice = async ({ fileSource, ctx }, file, onRecord) => {
-  const source = await fileSource.create({ path: file, format: 'jsonl' }, ctx);
+const readSluice = async ({ fileSource, withDefaults, ctx }, file, onRecord) => {
+  // `create` gets its config with the schema's defaults filled in, as the engine passes it.
+  const source = await fileSource.create(withDefaults(fileSource.schema, { path: file, format: 'jsonl' }), ctx);
   for await (const page of source.read({ cursor: undefined, batchSize: 1000, signal: new AbortController().signal })) {
     if (page.errors?.length) throw new Error(`unexpected record errors: ${page.errors[0].error.message}`);
     for (const record of page.records) onRecord(record);

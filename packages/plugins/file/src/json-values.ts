@@ -23,6 +23,21 @@ export function longDigitRun(text: string, from: number): number {
   return -1;
 }
 
+const EXPONENT_3 = /[eE][+-]?[0-9]{3}/g;
+
+/**
+ * The index of the next exponent of three or more digits in `text` at or after `from` (`e400`,
+ * `E-0308`), or -1. Only a line with one can hold a number JSON.parse turned into ±Infinity, 0 or
+ * a subnormal without {@link longDigitRun} seeing it: with at most 15 digits and points and an
+ * exponent of at most two digits a number lies within 1e-112 … 1e114 (or is 0 as written). A
+ * match inside a string only costs its line the check of {@link mayHaveLostExponent}.
+ */
+export function longExponent(text: string, from: number): number {
+  EXPONENT_3.lastIndex = from;
+  const match = EXPONENT_3.exec(text);
+  return match === null ? -1 : match.index;
+}
+
 /**
  * Whether a value JSON.parse made may hold a number it changed that {@link longDigitRun} cannot
  * see: one with a three-digit exponent, which overflows to ±Infinity or underflows to 0 (or a
@@ -86,5 +101,5 @@ export function parseJsonExact(text: string): unknown {
 export function parseJson(text: string): unknown {
   if (longDigitRun(text, 0) !== -1) return parseJsonExact(text);
   const value: unknown = JSON.parse(text);
-  return mayHaveLostExponent(value, text) ? parseJsonExact(text) : value;
+  return longExponent(text, 0) !== -1 && mayHaveLostExponent(value, text) ? parseJsonExact(text) : value;
 }
