@@ -44,6 +44,7 @@ export type {
   SourceEstimate,
   SourceInstance,
   SourcePage,
+  RawPage,
   SourceRecordError,
   TransformInstance,
   TransformResult,

@@ -1,5 +1,5 @@
 import type { BatchGrowth } from '../checkpoint/types.js';
-import type { RecordPosition, SluiceRecord, SourceRecordError } from '../plugin/types.js';
+import type { RawPage, RecordPosition, SluiceRecord, SourceRecordError } from '../plugin/types.js';
 import type { EnginePage } from './batch.js';
 
 export type { BatchGrowth } from '../checkpoint/types.js';
@@ -103,8 +103,8 @@ export class BatchCutter {
     const target = targetItems(seq, this.pageSize, this.growth);
     const parts = [first.value];
     let items = itemsOf(first.value);
-    let records = first.value.records.length;
-    let bytes = pageBytes(first.value.records);
+    let records = rowsOf(first.value);
+    let bytes = bytesOf(first.value);
     while (items < target && bytes < this.growth.bytes && (room === undefined || records < room)) {
       if (stopping()) return 'stopped';
       const next = await this.pages.next();
@@ -114,19 +114,84 @@ export class BatchCutter {
       }
       parts.push(next.value);
       items += itemsOf(next.value);
-      records += next.value.records.length;
-      bytes += pageBytes(next.value.records);
+      records += rowsOf(next.value);
+      bytes += bytesOf(next.value);
     }
     // A source told to stop may end early: a batch cut by the stop could differ from the run's cut.
     if (stopping()) return 'stopped';
-    return { done: false, value: merge(parts) };
+    return { done: false, value: await merge(parts) };
   }
 }
 
-const itemsOf = (page: EnginePage): number => page.records.length + (page.errors?.length ?? 0);
+const itemsOf = (page: EnginePage): number => (page.raw ? page.raw.count : page.records.length + (page.errors?.length ?? 0));
+const rowsOf = (page: EnginePage): number => (page.raw ? page.raw.count : page.records.length);
 
-/** One page of several: records, positions and errors in order; the last page's cursor and progress. */
-function merge(parts: readonly EnginePage[]): EnginePage {
+/**
+ * A page's size for the `growth.bytes` cap. A raw page has no records to sample: what `approxBytes`
+ * gives for the records of its rows when they are ASCII text (24 per record, 16 per key, 16 per
+ * string plus its characters; the delimiters and line breaks are not characters of a field), so a
+ * raw run cuts batches about as large as a record run would.
+ */
+function bytesOf(page: EnginePage): number {
+  const raw = page.raw;
+  if (!raw) return pageBytes(page.records);
+  const columns = raw.columns.length;
+  return raw.bytes.length - raw.count * columns + raw.count * (24 + 32 * columns);
+}
+
+/** Raw pages merge into one raw page only when the database would read them alike. */
+function sameRawShape(a: RawPage, b: RawPage): boolean {
+  return (
+    a.format === b.format &&
+    a.delimiter === b.delimiter &&
+    a.quote === b.quote &&
+    a.columns.length === b.columns.length &&
+    a.columns.every((c, i) => c === b.columns[i])
+  );
+}
+
+/** Several raw pages as one: their bytes one after another, their counts summed; `materialize` makes every part's page and merges them. */
+function mergeRaw(parts: readonly EnginePage[]): EnginePage {
+  const last = parts[parts.length - 1]!;
+  const first = parts[0]!.raw!;
+  const raws = parts.map((p) => p.raw!);
+  const raw: RawPage = {
+    format: first.format,
+    bytes: Buffer.concat(raws.map((r) => r.bytes)),
+    count: raws.reduce((sum, r) => sum + r.count, 0),
+    columns: first.columns,
+    delimiter: first.delimiter,
+    quote: first.quote,
+    materialize: async () => mergeRecords(await materialized(parts)),
+  };
+  return { records: [], cursor: last.cursor, raw, ...(last.progress !== undefined ? { progress: last.progress } : {}) };
+}
+
+/** The pages with every raw one made into records (keeping its cursor and progress). */
+async function materialized(parts: readonly EnginePage[]): Promise<EnginePage[]> {
+  return Promise.all(
+    parts.map(async (p) => {
+      if (!p.raw) return p;
+      const page = await p.raw.materialize();
+      return { ...page, cursor: p.cursor, ...(p.progress !== undefined ? { progress: p.progress } : {}) };
+    }),
+  );
+}
+
+/**
+ * One page of several. Raw pages of one shape stay raw; raw and record pages mixed (a slice the
+ * source would not give raw) become records: a batch is never part raw.
+ */
+async function merge(parts: readonly EnginePage[]): Promise<EnginePage> {
+  if (parts.length === 1) return parts[0]!;
+  const raws = parts.filter((p) => p.raw !== undefined).length;
+  if (raws === 0) return mergeRecords(parts);
+  if (raws === parts.length && parts.every((p) => sameRawShape(p.raw!, parts[0]!.raw!))) return mergeRaw(parts);
+  return mergeRecords(await materialized(parts));
+}
+
+/** One page of several record pages: records, positions and errors in order; the last page's cursor and progress. */
+function mergeRecords(parts: readonly EnginePage[]): EnginePage {
   if (parts.length === 1) return parts[0]!;
   const last = parts[parts.length - 1]!;
   // concat makes each array at its final size at once (pushing grew it step by step).

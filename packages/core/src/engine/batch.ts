@@ -1,5 +1,5 @@
 import type { DeadLetterEntry } from '../events/types.js';
-import type { RecordPosition, SluiceRecord, SourcePage } from '../plugin/types.js';
+import type { RawPage, RecordPosition, SluiceRecord, SourcePage } from '../plugin/types.js';
 import type { BatchCounts } from './counters.js';
 
 /** A page as the engine reads it: a source page, plus the replay entry points. */
@@ -20,6 +20,16 @@ export interface Batch extends BatchCounts {
   entry?: number[];
   /** Records that failed for good with `onError: deadLetter`, written when the batch commits. */
   readonly dead: DeadLetterEntry[];
+  /**
+   * A raw page (`SourcePage.raw`): its rows are `raw.count` and `records` is empty until the batch
+   * is materialised (its records made, because the sink did not take it raw); then it is unset.
+   */
+  raw?: RawPage;
+}
+
+/** The rows a batch holds: its raw page's count, or its records. */
+export function rowsIn(batch: Batch): number {
+  return batch.raw ? batch.raw.count : batch.records.length;
 }
 
 /** The items at `indices` (all of them when undefined, or when the indices are all of them). */

@@ -4,7 +4,7 @@ import type { ProgressSnapshot, RunSummary } from '../events/types.js';
 import type { JobPlan } from '../job/plan.js';
 import type { RetryNotice } from '../plugin/types.js';
 import { Attempts } from './attempts.js';
-import type { Batch, EnginePage } from './batch.js';
+import { rowsIn, type Batch, type EnginePage } from './batch.js';
 import { BatchCutter, DEFAULT_GROWTH, type BatchGrowth } from './batch-growth.js';
 import { Checkpointer } from './checkpointer.js';
 import type { Clock } from './clock.js';
@@ -85,7 +85,7 @@ export class Pipeline {
     this.failures = new FailureRouter(o.plan, this.control, this.counters, o.bus, o.clock, o.redact);
     const attempts = new Attempts(this.counters, o.bus, o.clock, o.random, o.abort.signal, o.redact);
     this.transforms = new TransformStage(o.steps, this.control, this.counters, this.failures, attempts, o.clock);
-    this.sinkStage = new SinkStage(o.sinks, o.deadLetter, this.control, this.counters, this.failures, attempts, o.clock, o.redact);
+    this.sinkStage = new SinkStage(o.sinks, o.deadLetter, this.control, this.counters, this.failures, attempts, o.clock, o.redact, (batch) => this.materialize(batch));
     this.nextSeq = o.resume ? o.resume.seq + 1 : (o.firstSeq ?? 0);
     this.checkpointer = new Checkpointer(
       o.plan,
@@ -178,6 +178,7 @@ export class Pipeline {
         batchSize: this.batchSize,
         signal: readStop,
         ...(o.partition !== undefined ? { partition: o.partition } : {}),
+        ...(rawFormats(o) ? { raw: rawFormats(o) } : {}),
       });
     let readSoFar = 0;
     const batches = new BatchCutter(pages[Symbol.asyncIterator](), this.batchSize, this.growth).batches(
@@ -249,6 +250,16 @@ export class Pipeline {
 
   /** Turns a source page into a batch, counting reads and routing unparseable records. */
   private admit(page: EnginePage): Batch {
+    if (page.raw) {
+      const seq = this.nextSeq++;
+      const raw = page.raw;
+      const batch: Batch = { seq, cursor: page.cursor, progress: page.progress, records: [], positions: [], raw, ...emptyBatchCounts(), dead: [] };
+      // Counted as the records would be; `materialize` corrects it if the rows were not all records.
+      this.counters.add(batch, 'read', raw.count);
+      this.counters.addStep(batch, this.o.source, 'out', raw.count);
+      this.meter.pageRead(page.progress);
+      return batch;
+    }
     const seq = this.nextSeq++;
     const records = page.records;
     const positions = page.positions ?? records.map((_, index) => ({ batch: seq, index }));
@@ -264,6 +275,27 @@ export class Pipeline {
     return batch;
   }
 
+  /**
+   * Makes a raw batch's records (the sink did not take it raw, or its raw write failed): the
+   * source's page of the same rows replaces the raw page, its counts correct the ones `admit`
+   * counted, and its record errors go to the source's onError as on any page.
+   */
+  private async materialize(batch: Batch): Promise<void> {
+    const raw = batch.raw;
+    if (!raw) return;
+    const page = await raw.materialize();
+    const records = page.records;
+    const errors = page.errors ?? [];
+    batch.raw = undefined;
+    batch.records = records;
+    batch.positions = page.positions ?? records.map((_, index) => ({ batch: batch.seq, index }));
+    this.counters.add(batch, 'read', records.length + errors.length - raw.count);
+    this.counters.addStep(batch, this.o.source, 'out', records.length - raw.count);
+    for (const error of errors) {
+      this.failures.recordFailed(this.o.source, batch, error.error, 1, error.position ?? { batch: batch.seq }, undefined, error.raw);
+    }
+  }
+
   /** Writes a finished batch's dead letters, then folds its counts in and moves the watermark (batches in order). */
   private async commit(batch: Batch, sinks: Record<string, unknown> | undefined, readAt: number): Promise<void> {
     if (!sinks || this.control.failure) return;
@@ -272,7 +304,7 @@ export class Pipeline {
     this.counters.commit(batch);
     this.failures.checkPercentBudget(false);
     this.checkpointer.advance(batch.seq, batch.cursor, { sinks, deadLetter });
-    if (this.o.bus.timed) this.o.bus.emitTiming({ seq: batch.seq, records: batch.records.length, startedAt: readAt, ms: this.o.clock.now() - readAt });
+    if (this.o.bus.timed) this.o.bus.emitTiming({ seq: batch.seq, records: rowsIn(batch), startedAt: readAt, ms: this.o.clock.now() - readAt });
   }
 
   private sourceFailure(error: unknown): RunFailure {
@@ -311,6 +343,21 @@ export class Pipeline {
   get error(): RunFailure | undefined {
     return this.control.failure;
   }
+}
+
+/** Read in one place: `SLUICE_RAW_PAGES=0` turns raw pages off (a debugging aid, see docs/plugins.md). */
+const rawPagesOff = process.env.SLUICE_RAW_PAGES === '0';
+
+/**
+ * The raw formats to ask the source for (`ReadOptions.raw`), or undefined: only when the run moves
+ * the source's rows 1:1 into its one sink, which declares them — no transform steps, one sink with
+ * no `when:`, no `--limit`, not a replay or job test, not a dry run.
+ */
+function rawFormats(o: PipelineOptions): readonly string[] | undefined {
+  if (rawPagesOff || o.input || o.dryRun || o.limit !== undefined || o.steps.length > 0 || o.sinks.length !== 1) return undefined;
+  const sink = o.sinks[0]!;
+  const formats = sink.instance.raw?.formats;
+  return !sink.when && formats && formats.length > 0 ? formats : undefined;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { SinkInstance, WriteResult } from '../plugin/types.js';
-import { subset, type Batch } from './batch.js';
+import { rowsIn, subset, type Batch } from './batch.js';
 import type { Clock } from './clock.js';
 import type { RunControl } from './failure.js';
 import { faults } from './faults.js';
@@ -59,7 +59,10 @@ export class SinkLane {
     const result = new Promise<unknown>((yes, no) => ((resolve = yes), (reject = no)));
     this.queue = this.queue
       .then(() => ready)
-      .then(() => {
+      .then(async () => {
+        if (this.control.failure) return resolve(undefined);
+        // A raw page the sink does not take: its records, before it is handed over like any batch.
+        if (batch.raw && !this.takesRaw(batch)) await this.stage.materialize(this.sink, batch, false);
         if (this.control.failure) return resolve(undefined);
         const handed = this.hand(batch, failed);
         handed.finished.then(resolve, reject);
@@ -69,16 +72,34 @@ export class SinkLane {
     return result;
   }
 
+  /** Whether the sink writes this raw batch as it is (`SinkInstance.raw.accepts`); a throw is a no. */
+  private takesRaw(batch: Batch): boolean {
+    const raw = this.sink.instance.raw;
+    if (!raw || !batch.raw || !raw.formats.includes(batch.raw.format)) return false;
+    try {
+      return raw.accepts(batch.raw) === true;
+    } catch {
+      return false;
+    }
+  }
+
   private hand(batch: Batch, failed: Set<number>): Handed {
     const indices = this.stage.select(this.sink, batch, failed);
+    const rows = rowsIn(batch);
     // Nothing for this sink in this batch: its state is the one after the batch before.
-    if (indices?.length === 0 || batch.records.length === 0) return { accepted: Promise.resolve(), finished: this.last };
+    if (indices?.length === 0 || rows === 0) return { accepted: Promise.resolve(), finished: this.last };
     const startedAt = this.clock.now();
-    const handed = this.depth === 1 ? this.writeWhole(batch, indices, failed) : this.writePipelined(batch, indices, failed);
+    const handed = batch.raw
+      ? this.depth === 1
+        ? this.writeRawWhole(batch, failed)
+        : this.writePipelined(batch, indices, failed)
+      : this.depth === 1
+        ? this.writeWhole(batch, indices, failed)
+        : this.writePipelined(batch, indices, failed);
     if (this.control.bus.timed) {
       const timing = () => {
         const error = this.control.failure?.message;
-        this.control.bus.emitTiming({ seq: batch.seq, step: this.sink.plan.id, kind: 'sink', records: indices?.length ?? batch.records.length, startedAt, ms: this.clock.now() - startedAt, ...(error ? { error } : {}) });
+        this.control.bus.emitTiming({ seq: batch.seq, step: this.sink.plan.id, kind: 'sink', records: indices?.length ?? rows, startedAt, ms: this.clock.now() - startedAt, ...(error ? { error } : {}) });
       };
       handed.finished.then(timing, timing);
     }
@@ -94,9 +115,31 @@ export class SinkLane {
     return { accepted: finished.then(noop, noop), finished };
   }
 
+  /**
+   * A plain sink and a raw batch: one raw attempt; when it fails, the batch's records are made and
+   * written as any batch's (retries and halving included), before the next batch.
+   */
+  private writeRawWhole(batch: Batch, failed: Set<number>): Handed {
+    const finished = (async () => {
+      const outcome = await this.stage.writeRaw(this.sink, batch);
+      let state: unknown;
+      if ('error' in outcome) {
+        if (this.control.failure) return undefined;
+        await this.stage.materialize(this.sink, batch, true);
+        state = await this.stage.writeIndices(this.sink, batch, undefined, failed, { error: outcome.error, raw: true });
+      } else {
+        state = outcome.state;
+      }
+      return (this.sink.state = state !== undefined ? state : this.sink.instance.state?.());
+    })();
+    return { accepted: finished.then(noop, noop), finished };
+  }
+
   private writePipelined(batch: Batch, indices: number[] | undefined, failed: Set<number>): Handed {
     const sink = this.sink;
     const signal = this.control.abort.signal;
+    /** A raw batch: its first attempt is the raw write; a failed one is retried with the batch's records. */
+    const raw = batch.raw;
     let attempt!: Promise<WriteResult | void>;
     let started = 0;
     const accepted = (async () => {
@@ -108,12 +151,16 @@ export class SinkLane {
         if (!this.gate) break;
         sink.sem.release();
       }
-      const records = subset(batch.records, indices);
-      const positions = subset(batch.positions, indices);
       const info = new AttemptInfo({}, 1, signal);
       started = this.clock.now();
       try {
-        attempt = this.stage.attempts.withTimeout(sink.instance.write(records, { seq: batch.seq, positions, attempt: 1, signal: info.signal }), sink.plan.timeoutMs, info);
+        if (raw) {
+          attempt = this.stage.attempts.withTimeout(sink.instance.raw!.write(raw, { seq: batch.seq, positions: [], attempt: 1, signal: info.signal }), sink.plan.timeoutMs, info);
+        } else {
+          const records = subset(batch.records, indices);
+          const positions = subset(batch.positions, indices);
+          attempt = this.stage.attempts.withTimeout(sink.instance.write(records, { seq: batch.seq, positions, attempt: 1, signal: info.signal }), sink.plan.timeoutMs, info);
+        }
       } catch (error) {
         attempt = Promise.reject(error);
       }
@@ -128,10 +175,11 @@ export class SinkLane {
       attempt.then(
         (result) => {
           sink.latency.add(this.clock.now() - started);
-          this.stage.settled(sink, batch, indices, failed, result, 1);
+          if (raw) this.stage.settledRaw(sink, batch);
+          else this.stage.settled(sink, batch, indices, failed, result, 1);
           return (sink.state = result?.state !== undefined ? result.state : sink.instance.state?.());
         },
-        (error: unknown) => this.recover(batch, indices, failed, error),
+        (error: unknown) => this.recover(batch, indices, failed, error, raw !== undefined),
       ),
     );
     return { accepted: accepted.catch(noop), finished };
@@ -143,7 +191,7 @@ export class SinkLane {
    * (its session is the one cut), and a sink with a "done up to seq N" marker would skip the
    * earlier batch as done once the later one's retry committed.
    */
-  private recover(batch: Batch, indices: number[] | undefined, failed: Set<number>, error: unknown): Promise<unknown> {
+  private recover(batch: Batch, indices: number[] | undefined, failed: Set<number>, error: unknown, raw = false): Promise<unknown> {
     this.recovering++;
     if (!this.gate) {
       let open!: () => void;
@@ -155,7 +203,12 @@ export class SinkLane {
     const result = new Promise<unknown>((yes, no) => ((resolve = yes), (reject = no)));
     this.failedWrites.push({
       seq: batch.seq,
-      retry: () => this.stage.writeIndices(this.sink, batch, indices, failed, { error }).then((state) => (this.sink.state = state !== undefined ? state : this.sink.instance.state?.())),
+      retry: async () => {
+        // A failed raw write is retried with the batch's records, made now (in its turn).
+        if (raw) await this.stage.materialize(this.sink, batch, true);
+        const state = await this.stage.writeIndices(this.sink, batch, indices, failed, { error, raw });
+        return (this.sink.state = state !== undefined ? state : this.sink.instance.state?.());
+      },
       resolve,
       reject,
     });

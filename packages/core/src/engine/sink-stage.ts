@@ -2,7 +2,7 @@ import { isRetryable } from '../errors/index.js';
 import type { DeadLetterEntry } from '../events/types.js';
 import type { SluiceRecord, WriteInfo, WriteResult } from '../plugin/types.js';
 import type { Attempts } from './attempts.js';
-import { subset, type Batch } from './batch.js';
+import { rowsIn, subset, type Batch } from './batch.js';
 import type { Clock } from './clock.js';
 import type { RunCounters } from './counters.js';
 import { RunFailure, formatPosition, messageOf, type RunControl } from './failure.js';
@@ -37,6 +37,8 @@ export class SinkStage {
     readonly attempts: Attempts,
     private readonly clock: Clock,
     private readonly redact: (text: string) => string,
+    /** Makes a raw batch's records and counts them (the pipeline's, which knows the source). */
+    private readonly materializeBatch: (batch: Batch) => Promise<void>,
   ) {
     this.lanes = sinks.map((sink) => new SinkLane(sink, this, control, clock));
     sinks.forEach((sink, k) => this.bits.set(sink, 2 ** k));
@@ -62,7 +64,7 @@ export class SinkStage {
     faults?.fanOut(batch.seq, finishes);
     return Promise.all([ready, ...finishes]).then(([, ...states]) => {
       if (this.control.failure) return undefined;
-      this.counters.add(batch, 'written', batch.records.length - failed.size);
+      this.counters.add(batch, 'written', rowsIn(batch) - failed.size);
       const sinks: Record<string, unknown> = {};
       this.lanes.forEach((lane, i) => (sinks[lane.sink.plan.id] = states[i]));
       return sinks;
@@ -142,8 +144,46 @@ export class SinkStage {
         if (matches) indices.push(i);
       }
     }
-    this.counters.addStep(batch, sink, 'in', indices ? indices.length : batch.records.length);
+    this.counters.addStep(batch, sink, 'in', indices ? indices.length : rowsIn(batch));
     return indices;
+  }
+
+  /**
+   * Makes a raw batch's records for `sink`, the one sink of a raw run. `selected`: the sink's `in`
+   * was counted from the raw page already (by `select`), and is corrected to the records made.
+   */
+  async materialize(sink: RuntimeSink, batch: Batch, selected: boolean): Promise<void> {
+    const raw = batch.raw;
+    if (!raw) return;
+    await this.materializeBatch(batch);
+    if (selected) this.counters.addStep(batch, sink, 'in', batch.records.length - raw.count);
+  }
+
+  /** One attempt at writing a raw batch whole; the error when it failed (the caller then writes its records). */
+  async writeRaw(sink: RuntimeSink, batch: Batch): Promise<{ state: unknown } | { error: unknown }> {
+    const raw = batch.raw!;
+    const signal = this.control.abort.signal;
+    await sink.throttle.take(signal);
+    await sink.sem.acquire();
+    const info = new AttemptInfo({}, 1, signal);
+    const started = this.clock.now();
+    try {
+      const writing = sink.instance.raw!.write(raw, { seq: batch.seq, positions: [], attempt: 1, signal: info.signal });
+      faults?.writing(sink.plan.id, batch.seq, writing);
+      const result = (await this.attempts.withTimeout(writing, sink.plan.timeoutMs, info)) as WriteResult | undefined;
+      sink.latency.add(this.clock.now() - started);
+      this.settledRaw(sink, batch);
+      return { state: result?.state };
+    } catch (error) {
+      return { error };
+    } finally {
+      sink.sem.release();
+    }
+  }
+
+  /** Counts a raw write that succeeded: every row is the sink's `out`. */
+  settledRaw(sink: RuntimeSink, batch: Batch): void {
+    this.counters.addStep(batch, sink, 'out', batch.raw!.count);
   }
 
   /** Counts a write that succeeded: its refused records go to onError, the rest are the sink's `out`. */
@@ -158,28 +198,37 @@ export class SinkStage {
 
   /**
    * Writes some records of a batch to one sink: attempts with backoff, then halves a refused batch.
-   * `after` continues a first attempt that already failed (a pipelined write). Resolves to the
-   * `state` the last successful write returned, if any.
+   * `after` continues a first attempt that already failed (a pipelined write). `after.raw`: that
+   * attempt was the batch's raw write; it does not count against the retry policy, and a refusal
+   * of it (not retryable) is followed at once by a write of the records, which decides what is
+   * refused. Resolves to the `state` the last successful write returned, if any.
    */
   async writeIndices(
     sink: RuntimeSink,
     batch: Batch,
     indices: number[] | undefined,
     failed: Set<number>,
-    after?: { error: unknown },
+    after?: { error: unknown; raw?: boolean },
     part?: WriteInfo['part'],
   ): Promise<unknown> {
     if (indices?.length === 0 || this.control.failure) return undefined;
+    if (batch.records.length === 0) return undefined;
     const records = subset(batch.records, indices);
     const positions = subset(batch.positions, indices);
     const policy = sink.plan.retry;
     const signal = this.control.abort.signal;
     let error: unknown = after?.error;
     let attempted = after ? 1 : 0;
-    for (let attempt = attempted + 1; attempt <= policy.attempts; attempt++) {
+    // The sink is told the attempt it makes (a write after a failed raw write is a retry to it);
+    // counts, events and dead letters the attempt of the records' write (the raw one not counted).
+    const rawShift = after?.raw ? 1 : 0;
+    for (let attempt = attempted + 1; attempt <= policy.attempts + rawShift; attempt++) {
       if (attempt > 1) {
-        if (!isRetryable(error)) break;
-        await this.attempts.backoff(sink, batch, attempt - 1, error);
+        const rawRefused = rawShift === 1 && attempt === 2 && !isRetryable(error);
+        if (!rawRefused) {
+          if (!isRetryable(error)) break;
+          await this.attempts.backoff(sink, batch, Math.max(1, attempt - 1 - rawShift), error);
+        }
       }
       attempted = attempt;
       await sink.throttle.take(signal);
@@ -195,7 +244,7 @@ export class SinkStage {
           info,
         )) as WriteResult | undefined;
         sink.latency.add(this.clock.now() - started);
-        this.settled(sink, batch, indices, failed, result, attempt);
+        this.settled(sink, batch, indices, failed, result, attempt - rawShift);
         return result?.state;
       } catch (caught) {
         error = caught;
@@ -216,7 +265,7 @@ export class SinkStage {
       return second ?? first;
     }
     for (let k = 0; k < records.length; k++) {
-      this.failures.recordFailed(sink, batch, error, attempted, positions[k]!, records[k], undefined, firstFailure(failed, indices ? indices[k]! : k));
+      this.failures.recordFailed(sink, batch, error, Math.max(1, attempted - rawShift), positions[k]!, records[k], undefined, firstFailure(failed, indices ? indices[k]! : k));
       if (this.control.failure) return undefined;
     }
     return undefined;

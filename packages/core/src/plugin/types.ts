@@ -139,6 +139,36 @@ export interface ReadOptions {
    * undefined for the whole source. Cursors are per partition.
    */
   readonly partition?: unknown;
+  /**
+   * Raw pages, opt in: the formats (`'csv'`) in which the engine would take pages whose records
+   * are not made (`SourcePage.raw`). Set only when the run only moves the source's rows 1:1 into
+   * one sink that declares the format (no transform steps, one sink, no `--limit`, not a replay or
+   * job test, not `--dry-run`); unset otherwise, and a source then yields records as always.
+   */
+  readonly raw?: readonly string[];
+}
+
+/**
+ * A page whose records are not made: `count` whole rows of `format` in `bytes`, for a sink that
+ * hands the bytes to a database to parse (`SinkInstance.raw`). See `SourcePage.raw`.
+ */
+export interface RawPage {
+  readonly format: 'csv';
+  /** `count` whole rows, each ending in `\n` (no `\r`), no header row, UTF-8. */
+  readonly bytes: Buffer;
+  readonly count: number;
+  /** The column of each field, in the rows' order (the header's names). */
+  readonly columns: readonly string[];
+  /** One ASCII byte. */
+  readonly delimiter: string;
+  /** One ASCII byte; the bytes hold no quote byte unless the source checked the database reads its quoting as the source would. */
+  readonly quote: string;
+  /**
+   * The page the source would have yielded without `raw`, made from the same bytes: records,
+   * positions (line numbers, byte offsets) and record errors. The engine calls it when the sink
+   * does not take the raw page or its raw write fails; the cursor and progress stay the raw page's.
+   */
+  materialize(): SourcePage | Promise<SourcePage>;
 }
 
 /** A record the source could not turn into a record (malformed line, bad CSV row). */
@@ -161,6 +191,12 @@ export interface SourcePage {
   readonly errors?: SourceRecordError[];
   /** Progress in the source's own unit (bytes, rows), matching `estimate().total`. */
   readonly progress?: number;
+  /**
+   * Set only when `ReadOptions.raw` asked for this format: the page's rows as bytes, and `records`
+   * is empty. A source yields it only for a slice it checked the database parses exactly as its own
+   * reader would (see docs/plugins.md, "Raw pages"); anything unusual is a page of records.
+   */
+  readonly raw?: RawPage;
 }
 
 /** How much a source will read, for the progress screen's total and ETA. */
@@ -316,6 +352,27 @@ export interface SinkInstance {
    * a call per record, or whose batches cost nothing extra (an append to a file).
    */
   readonly bulk?: boolean;
+  /**
+   * Raw pages, opt in (see `SourcePage.raw`): the sink writes a page's bytes as they are (a
+   * PostgreSQL `COPY … (FORMAT csv)`), and the engine makes no records for it.
+   * - `formats`: the raw formats this sink can take; the engine asks the source for them only when
+   *   this is the job's one sink and nothing else touches the records.
+   * - `accepts(page)`: synchronous, no side effects; false when this page is not one the sink
+   *   writes raw (its columns are not the table's, the table does not exist yet, …). The engine
+   *   then makes the page's records and calls `write` as usual.
+   * - `write(page, info)`: writes all `page.count` rows, or throws having written none. Whatever
+   *   it throws, the engine makes the page's records and writes them with `write` (after a backoff
+   *   when the error is retryable; at once otherwise): refused rows are then found, halved and
+   *   dead-lettered as on any batch. So throw a `PermanentError` for "not as raw" (the database
+   *   refused the data, counted another number of rows). For a pipelined sink a raw write is a
+   *   write like any other: a failed one follows the pipelining contract above.
+   * It resolves like `write` (the batch's `state`), never with `rejected`.
+   */
+  readonly raw?: {
+    readonly formats: readonly string[];
+    accepts(page: RawPage): boolean;
+    write(page: RawPage, info: WriteInfo): Promise<WriteResult | void>;
+  };
   /**
    * The state to save with the checkpoint of the batch just written (e.g. the file size).
    * Called right after each successful `write` that returned no `WriteResult.state` (a pipelined

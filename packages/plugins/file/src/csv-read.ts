@@ -1,13 +1,14 @@
 import { isAscii, isUtf8 } from 'node:buffer';
-import { PermanentError } from '@sluice/core';
+import { PermanentError, type SourcePage } from '@sluice/core';
 import { FileChunks } from './chunks.js';
 import { castCsvValue } from './csv-cast.js';
+import { rawColumnsOk, scanRawPage, type RawCsvShape } from './csv-raw.js';
 import { CSV_ROW_ERRORS, CsvRowScanner } from './csv-row.js';
 import type { InputFile } from './files.js';
 import { trimRaw } from './formats.js';
 import { DEFAULT_MAX_LINE_BYTES, invalidUtf8, rawBytes, tooLong } from './limits.js';
 import { decoders, recordErrorAt, type PositionMode } from './lines.js';
-import type { PageCollector } from './page.js';
+import { PageCollector } from './page.js';
 
 export { castCsvValue } from './csv-cast.js';
 
@@ -87,6 +88,11 @@ export interface CsvParseRange {
   readonly cutAt?: number;
   /** Read the header row only, then ignore the rest (`headerEnd` is where it ends). */
   readonly headerOnly?: boolean;
+  /**
+   * Yield raw pages (`SourcePage.raw`) of `rows` rows where the database reads them as this reader
+   * would (csv-raw.ts); a page is looked at only once it holds `hold` bytes or its end.
+   */
+  readonly raw?: { readonly shape: RawCsvShape; readonly rows: number; readonly hold: number };
 }
 
 /**
@@ -146,8 +152,12 @@ export class CsvRecordParser {
     this.maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   }
 
+  /** Raw pages are made: asked for, and the column names allow them. */
+  private rawOn = false;
+
   private setNames(names: string[]): void {
     this.names = names;
+    this.rawOn = this.range.raw !== undefined && rawColumnsOk(names);
     this.make = recordMaker(names);
     this.slice = this.options.cast ? undefined : recordSlicer(names, this.options.delimiter);
   }
@@ -256,12 +266,70 @@ export class CsvRecordParser {
       if (n < 3 && !final) return 0;
       if (buf[1] === 0xbb && buf[2] === 0xbf) pos = 3;
     }
+    if (this.range.raw === undefined) return this.rows(buf, pos, final, undefined);
+    // Raw pages asked for: at each page start (nothing in the open page), the page's rows go out as
+    // they are when they are plain; otherwise that page is read as records, as always.
+    const base = this.base;
+    const raw = this.range.raw;
+    while (pos < n) {
+      let until: number | undefined;
+      if (this.rawOn && this.out.empty) {
+        const scan = scanRawPage(buf, pos, raw.rows, final, raw.hold, this.maxLineBytes, raw.shape);
+        if (scan.kind === 'wait') break;
+        if (scan.kind === 'raw') {
+          this.rawPage(buf, pos, scan.end, base);
+          pos = scan.end;
+          continue;
+        }
+        until = scan.until;
+      }
+      this.base = base;
+      const next = this.rows(buf, pos, final, until);
+      if (next <= pos || this.headerEnd > 0) {
+        pos = Math.max(pos, next);
+        break;
+      }
+      pos = next;
+    }
+    this.base = base + pos;
+    return pos;
+  }
+
+  /** Yields `buf[from, to)` (whole rows, each ending in `\n`) as a raw page; `base` is the offset of `buf[0]`. */
+  private rawPage(buf: Buffer, from: number, to: number, base: number): void {
+    const shape = this.range.raw!.shape;
+    const count = this.range.raw!.rows;
+    const start = base + from;
+    const linesBefore = this.lines;
+    this.lines += count;
+    const bytes = buf.subarray(from, to);
+    const names = this.names!;
+    const { file, options, range } = this;
+    this.out.rawPage(
+      {
+        format: 'csv',
+        bytes,
+        count,
+        columns: names,
+        delimiter: shape.delimiter,
+        quote: shape.quote,
+        materialize: () => materializeCsv(bytes, file, start, linesBefore, options, names, range.mode ?? 'line'),
+      },
+      base + to,
+      this.lines,
+    );
+  }
+
+  /** Reads rows from `pos` (up to `stop`, a line start, when given); returns where it got to. */
+  private rows(buf: Buffer, pos: number, final: boolean, stop: number | undefined): number {
+    const n = buf.length;
     const Q = this.quote;
     const { delimiter, skipEmptyLines, cast } = this.options;
     const out = this.out;
     const scanner = this.scanner;
     // UTF-8 is checked once for every whole line here; only when that fails is each row checked.
-    const whole = final ? n : buf.lastIndexOf(LF) + 1;
+    const whole = stop ?? (final ? n : buf.lastIndexOf(LF) + 1);
+    const end_ = stop ?? n;
     const region = buf.subarray(pos, whole);
     // ASCII (most CSV files) decodes as Latin-1, which is faster; `utf8Slice`/`latin1Slice` skip
     // `toString`'s argument handling, which costs as much as the decoding for a short row.
@@ -275,7 +343,8 @@ export class CsvRecordParser {
     const textAt = pos;
     let q = Q === -1 ? -1 : buf.indexOf(Q, pos);
     const base = this.base;
-    while (pos < n) {
+    const pageBreaks = this.rawOn;
+    while (pos < end_) {
       let lf: number;
       if (text !== undefined && pos <= whole) {
         lf = text.indexOf('\n', pos - textAt);
@@ -333,6 +402,7 @@ export class CsvRecordParser {
         this.base = base + skipEnd;
         this.endSkip(lf === -1 ? 0 : 1);
         pos = lf === -1 ? n : lf + 1;
+        if (pageBreaks && out.empty) break;
         continue;
       }
       const start = base + pos;
@@ -349,6 +419,8 @@ export class CsvRecordParser {
           this.base = base + n;
           return n;
         }
+        // The first page may be raw.
+        if (this.rawOn) break;
         continue;
       }
       out.offset = base + end;
@@ -375,10 +447,26 @@ export class CsvRecordParser {
         out.record(this.make!(fields), position);
       }
       pos = end;
+      // A page just closed: the next one may be raw.
+      if (pageBreaks && out.empty) break;
     }
     this.base = base + pos;
     return pos;
   }
+}
+
+/**
+ * A raw page's records: its bytes read by the reader as they would have been without raw pages
+ * (records, positions with line numbers or byte offsets, record errors).
+ */
+function materializeCsv(bytes: Buffer, file: string, start: number, linesBefore: number, options: CsvReadOptions, names: readonly string[], mode: PositionMode): SourcePage {
+  const pages = new PageCollector(Number.MAX_SAFE_INTEGER, false);
+  const parser = new CsvRecordParser(pages, file, start, linesBefore, { ...options, header: [...names] }, undefined, { mode });
+  parser.feed(bytes);
+  parser.end();
+  pages.seal();
+  const page = pages.ready[0];
+  return page ? { records: page.records, ...(page.positions ? { positions: page.positions } : {}), ...(page.errors ? { errors: page.errors } : {}), cursor: undefined } : { records: [], cursor: undefined };
 }
 
 /** The text of a row for an error report: its first few KiB, without the line break at its end. */

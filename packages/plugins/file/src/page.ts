@@ -1,4 +1,4 @@
-import type { RecordPosition, SluiceRecord, SourcePage, SourceRecordError } from '@sluice/core';
+import type { RawPage, RecordPosition, SluiceRecord, SourcePage, SourceRecordError } from '@sluice/core';
 import type { FileCheck } from './check.js';
 
 /** The resumable position after an item: see `FileCursor` in cursor.ts. */
@@ -80,6 +80,21 @@ export class PageCollector {
   private mark(): void {
     this.point = undefined;
     if (++this.count >= this.batchSize) this.seal();
+  }
+
+  /** True when the open page holds nothing: the next item starts a page. */
+  get empty(): boolean {
+    return this.count === 0;
+  }
+
+  /**
+   * A whole page of rows not made into records (`SourcePage.raw`), ending at `offset` after line
+   * `line`; only between pages (`empty`).
+   */
+  rawPage(raw: RawPage, offset: number, line: number): void {
+    this.offset = offset;
+    this.line = line;
+    this.ready.push({ records: [], cursor: this.current(), progress: this.progress(), raw });
   }
 
   /** Closes the last page, at the end of the input, with `progress` as its progress. */

@@ -1,6 +1,7 @@
 import { defineSource, PermanentError, type ConfigOf, type Logger, type ReadOptions, type RuleViolation, type SourceInstance, type SourcePage, type WrittenConfigOf } from '@sluice/core';
 import { FileChunks } from './chunks.js';
-import { CsvRecordParser, readCsvHeader, readCsvHeaderRow, type CsvReadOptions } from './csv-read.js';
+import { rawCsvShape } from './csv-raw.js';
+import { CsvRecordParser, readCsvHeader, readCsvHeaderRow, type CsvParseRange, type CsvReadOptions } from './csv-read.js';
 import { fileCheck, verifyCheck, type FileCheck } from './check.js';
 import { resumePoint, type FileCursor } from './cursor.js';
 import { expandInputs, type InputFile } from './files.js';
@@ -163,7 +164,18 @@ interface Span {
   readonly mode: PositionMode;
 }
 
-async function openParser(options: FileSourceOptions, pages: PageCollector, file: InputFile, from: FileCursor, span: Span, logger: Logger): Promise<ItemParser> {
+/** The most bytes a raw page may span (a page of longer rows is read as records): what the reader holds back for one. */
+const RAW_HOLD = 4 * 1024 * 1024;
+
+/** Raw pages of this read (`ReadOptions.raw` asked for csv and the CSV options allow them), or undefined. */
+function rawOf(options: FileSourceOptions, read: ReadOptions): CsvParseRange['raw'] {
+  if (options.format !== 'csv' || !read.raw?.includes('csv')) return undefined;
+  const shape = rawCsvShape(options.csv);
+  // Held back at most a quarter of maxLineBytes, so a page waiting for its end is never taken for an over-long row.
+  return shape ? { shape, rows: Math.max(1, read.batchSize), hold: Math.min(RAW_HOLD, Math.floor(options.maxLineBytes / 4)) } : undefined;
+}
+
+async function openParser(options: FileSourceOptions, pages: PageCollector, file: InputFile, from: FileCursor, span: Span, logger: Logger, raw: CsvParseRange['raw']): Promise<ItemParser> {
   switch (options.format) {
     case 'jsonl':
       return new JsonLinesParser(pages, file.name, from.offset, from.line, {
@@ -178,7 +190,7 @@ async function openParser(options: FileSourceOptions, pages: PageCollector, file
       // A resumed read (and a byte range) seeks past the header row, so read it first from the file's start.
       const header = options.csv.header === true && from.offset > 0 ? await readCsvHeader(file, options.csv) : undefined;
       const cutAt = span.end !== undefined && span.end < file.size ? span.end : undefined;
-      return new CsvRecordParser(pages, file.name, from.offset, from.line, options.csv, header, { mode: span.mode, ...(cutAt !== undefined ? { cutAt } : {}) });
+      return new CsvRecordParser(pages, file.name, from.offset, from.line, options.csv, header, { mode: span.mode, ...(cutAt !== undefined ? { cutAt } : {}), ...(raw ? { raw } : {}) });
     }
   }
 }
@@ -217,6 +229,7 @@ async function* readSlices(files: readonly InputFile[], slices: readonly FileSli
   const first = resumed ? sliceOfCursor(slices, resumed) : 0;
   const checks = new Map<number, FileCheck>();
   const pages = new PageCollector(Math.max(1, read.batchSize), options.format === 'json');
+  const raw = rawOf(options, read);
   let before = 0;
   for (let k = 0; k < first; k++) before += sliceSpan(slices[k]!, files[slices[k]!.file]!);
   for (let k = first; k < slices.length; k++) {
@@ -227,7 +240,7 @@ async function* readSlices(files: readonly InputFile[], slices: readonly FileSli
     if (k === first && resumed && span.end !== undefined && resumed.offset > span.end) throw notInPartition(resumed);
     const from: FileCursor = k === first && resumed ? resumed : { file: slice.file, name: file.name, offset: span.start, line: 0, index: -1 };
     const chunks = new FileChunks(file, from.offset, span.end);
-    const parser = await openParser(options, pages, file, from, span, logger);
+    const parser = await openParser(options, pages, file, from, span, logger, raw);
     const base = before;
     const origin = slice.start ?? 0;
     let check = checks.get(slice.file);

@@ -4,6 +4,7 @@ import {
   StartupRefusal,
   TransientError,
   type PluginContext,
+  type RawPage,
   type SinkInstance,
   type SluiceRecord,
   type WriteInfo,
@@ -98,6 +99,10 @@ class SqlSink implements SinkInstance {
     this.lastSeq = state?.seq;
     this.emptyFirst = state === undefined && ((config.mode ?? 'insert') === 'replace' || config.onFresh === 'truncate');
     this.pipeline = conn.dialect.name === 'sqlite' ? 1 : 2;
+    this.raw =
+      conn.dialect.name === 'postgres'
+        ? { formats: ['csv'], accepts: (page) => this.acceptsRaw(page), write: (page, info) => this.writeRaw(page, info) }
+        : undefined;
     if (info) this.writer = this.makeWriter(info);
   }
 
@@ -143,8 +148,41 @@ class SqlSink implements SinkInstance {
    * synchronous: one batch at a time.
    */
   write(records: SluiceRecord[], info: WriteInfo): Promise<WriteResult | void> {
+    return this.track(info, (commit) => this.statements(records, info, commit));
+  }
+
+  /**
+   * Raw CSV pages (`SinkInstance.raw`), PostgreSQL only: the page's bytes go to the table through
+   * `COPY … (FORMAT csv)` with no records made. Only for a 1:1 load — see `acceptsRaw`.
+   */
+  readonly raw: SinkInstance['raw'];
+
+  /**
+   * Whether a raw page goes to the table as it is: the table exists, mode insert or replace, no
+   * `columns:` mapping, and every column of the page is a column of the table that takes text as
+   * the records' strings would go (not json: a record's string goes into json as a JSON string).
+   * Then COPY sets exactly the columns the records would, to the same text.
+   */
+  private acceptsRaw(page: RawPage): boolean {
+    const info = this.info;
+    if (!info || this.mapping || page.format !== 'csv') return false;
+    const mode = this.config.mode ?? 'insert';
+    if (mode !== 'insert' && mode !== 'replace') return false;
+    for (const name of page.columns) {
+      const column = info.byName.get(name);
+      if (!column || column.kind === 'json') return false;
+    }
+    return true;
+  }
+
+  private writeRaw(page: RawPage, info: WriteInfo): Promise<WriteResult | void> {
+    return this.track(info, (commit) => this.rawStatements(page, info, commit));
+  }
+
+  /** Runs one write in the sink's order of writes (see `write`). */
+  private track(info: WriteInfo, statements: (beforeCommit: () => Promise<void>) => Promise<WriteResult | void>): Promise<WriteResult | void> {
     const earlier = [...this.pending];
-    const run = this.writeNow(records, info, earlier);
+    const run = this.writeNow(info, earlier, statements);
     const settled = run.then(
       () => true,
       () => false,
@@ -154,7 +192,7 @@ class SqlSink implements SinkInstance {
     return run;
   }
 
-  private async writeNow(records: SluiceRecord[], info: WriteInfo, earlier: Array<Promise<boolean>>): Promise<WriteResult | void> {
+  private async writeNow(info: WriteInfo, earlier: Array<Promise<boolean>>, statements: (beforeCommit: () => Promise<void>) => Promise<WriteResult | void>): Promise<WriteResult | void> {
     // A retry may follow an attempt the engine gave up on (a timeout) that is still running: let it
     // finish first, so the marker read below sees whether it committed.
     if (info.attempt > 1) await Promise.all(earlier);
@@ -163,7 +201,7 @@ class SqlSink implements SinkInstance {
     this.stage = new Promise<void>((resolve) => (release = resolve));
     try {
       await previousStage;
-      const result = await this.statements(records, info, async () => {
+      const result = await statements(async () => {
         release();
         // The engine retries in order, each batch after the ones before it settled: a retry commits.
         if (info.attempt > 1) return;
@@ -236,6 +274,48 @@ class SqlSink implements SinkInstance {
       return this.result(all.sort((a, b) => a.index - b.index), info.seq);
     } catch (error) {
       if (emptying) this.emptyFirst = true;
+      throw this.wrap(error);
+    }
+  }
+
+  /**
+   * A raw page's transaction: what `statements` does for a whole batch nothing of which is refused
+   * (emptying the table first on a fresh replace, the exactly-once marker), with COPY of the bytes.
+   * A batch some parts of which an earlier run committed is written record by record (the records
+   * outside the committed ranges).
+   */
+  private async rawStatements(page: RawPage, info: WriteInfo, beforeCommit: () => Promise<void>): Promise<WriteResult | void> {
+    if (this.replay === undefined) {
+      this.replay = (this.ctx.job as { replay?: boolean }).replay === true || (isState(this.ctx.state) && info.seq <= this.ctx.state.seq);
+    }
+    const eo = this.eo && !this.replay;
+    if (eo) {
+      if (info.attempt > 1) await this.refreshMarkers(info.seq);
+      const marked = this.markers.plan(info.seq, 0, page.count, true);
+      if (marked.kind === 'done') {
+        this.lastSeq = Math.max(this.lastSeq ?? -1, info.seq);
+        return this.result(marked.rejected, info.seq);
+      }
+      if (marked.kind === 'part') throw new PermanentError(`sql: parts of batch ${info.seq} were committed by an earlier run; the rest is written record by record`);
+    }
+    const emptying = this.emptyFirst;
+    this.emptyFirst = false;
+    try {
+      const before: Statement[] = emptying ? [native(this.conn.dialect.name, `delete from ${this.table}`, [])] : [];
+      await (this.writer as PgWriter).writeRaw(page, {
+        before,
+        after: () => (eo ? this.markers.statements(this.conn.dialect.name, info.seq, 0, undefined, []) : []),
+        beforeCommit,
+      });
+      if (eo) this.markers.committed(info.seq, 0, undefined);
+      this.lastSeq = Math.max(this.lastSeq ?? -1, info.seq);
+      return this.result([], info.seq);
+    } catch (error) {
+      if (emptying) this.emptyFirst = true;
+      // Refused data: the engine writes the page's records, which finds the refused rows.
+      if (!(error instanceof TransientError) && !(error instanceof PermanentError) && classify(error) === 'data') {
+        throw new PermanentError(`sql: COPY refused a raw page: ${this.conn.scrub(describeError(error))}; the page is written record by record`, { cause: error });
+      }
       throw this.wrap(error);
     }
   }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Knex } from 'knex';
+import { PermanentError, type RawPage } from '@sluice/core';
 import type { BatchPlan, BatchWriter, PreparedBatch, Rejection, WriteTarget } from './batch.js';
 import type { SqlConnection } from './connection.js';
 import { copyChunks } from './copy-text.js';
@@ -113,6 +114,41 @@ export class PgWriter implements BatchWriter {
     });
   }
 
+  /**
+   * A raw CSV page (`SinkInstance.raw`) in one transaction: `before`, the page's bytes through
+   * `COPY … (FORMAT csv)`, `after` (the exactly-once marker), then COMMIT — what `write` does for
+   * a batch nothing of which is refused. `FORCE_NOT_NULL` on every column: an empty field is '',
+   * as the reader (cast: false) makes it and `copyChunks` writes it, never NULL. COPY must count
+   * `page.count` rows, else it is rolled back: the engine then writes the page's records.
+   */
+  async writeRaw(page: RawPage, plan: Pick<BatchPlan, 'before' | 'after' | 'beforeCommit'>): Promise<void> {
+    if (!this.copyFrom) {
+      const module = (await import('pg-copy-streams')) as unknown as { from: CopyFrom; default?: { from: CopyFrom } };
+      this.copyFrom = module.from ?? module.default!.from;
+    }
+    await this.conn.withRaw(async (raw) => {
+      const client = raw as PgClient;
+      await client.query('begin');
+      try {
+        for (const s of plan.before) await client.query(s.sql, s.params);
+        const stream = client.query(this.copyFrom!(rawCopySql(this.target.table, page))) as NodeJS.WritableStream & { rowCount?: number };
+        await pipeline(Readable.from([page.bytes]), stream);
+        if (stream.rowCount !== page.count) {
+          throw new PermanentError(`sql: COPY read ${stream.rowCount} rows of a raw page of ${page.count}; the page is written record by record`);
+        }
+        for (const s of plan.after([])) {
+          const done = await client.query(s.sql, s.params);
+          if (s.fence && done.rowCount !== 1) throw s.fence();
+        }
+        await plan.beforeCommit?.();
+        await client.query('commit');
+      } catch (error) {
+        await client.query('rollback').catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
   private async ensureStage(client: PgClient): Promise<string> {
     const columns = this.target.allColumns.map((c) => c.name);
     const name = `sluice_stage_${createHash('sha1').update(`${this.target.table}\u0000${columns.join('\u0000')}`).digest('hex').slice(0, 16)}`;
@@ -207,4 +243,13 @@ export class PgWriter implements BatchWriter {
       `${whole ? '' : ' where sluice_row = any($1::int[])'} order by ${key}, sluice_row desc on conflict (${key}) ${action}`
     );
   }
+}
+
+/** A one-character SQL string literal. */
+const literal = (c: string) => `'${c === "'" ? "''" : c}'`;
+
+/** The COPY of a raw CSV page: its columns in the page's order, its delimiter and quote, no NULLs. */
+export function rawCopySql(table: string, page: RawPage): string {
+  const cols = page.columns.map((c) => quoteColumn('postgres', c)).join(', ');
+  return `copy ${table} (${cols}) from stdin with (format csv, delimiter ${literal(page.delimiter)}, quote ${literal(page.quote)}, escape ${literal(page.quote)}, force_not_null (${cols}))`;
 }
