@@ -199,9 +199,9 @@ export class SinkStage {
   /**
    * Writes some records of a batch to one sink: attempts with backoff, then halves a refused batch.
    * `after` continues a first attempt that already failed (a pipelined write). `after.raw`: that
-   * attempt was the batch's raw write; it does not count against the retry policy, and a refusal
-   * of it (not retryable) is followed at once by a write of the records, which decides what is
-   * refused. Resolves to the `state` the last successful write returned, if any.
+   * attempt was the batch's raw write; it does not count against the retry policy, and whatever it
+   * failed with, a write of the records follows at once (no backoff, no retry counted): that write
+   * decides, as on the record path, what is refused and what is retried. Resolves to the `state` the last successful write returned, if any.
    */
   async writeIndices(
     sink: RuntimeSink,
@@ -224,8 +224,10 @@ export class SinkStage {
     const rawShift = after?.raw ? 1 : 0;
     for (let attempt = attempted + 1; attempt <= policy.attempts + rawShift; attempt++) {
       if (attempt > 1) {
-        const rawRefused = rawShift === 1 && attempt === 2 && !isRetryable(error);
-        if (!rawRefused) {
+        // The write right after a failed raw write is no retry: it is the batch's first write of its
+        // records (counted, waited for and reported as the record path would: not at all).
+        const afterRaw = rawShift === 1 && attempt === 2;
+        if (!afterRaw) {
           if (!isRetryable(error)) break;
           await this.attempts.backoff(sink, batch, Math.max(1, attempt - 1 - rawShift), error);
         }

@@ -361,9 +361,9 @@ export interface SinkInstance {
    *   writes raw (its columns are not the table's, the table does not exist yet, …). The engine
    *   then makes the page's records and calls `write` as usual.
    * - `write(page, info)`: writes all `page.count` rows, or throws having written none. Whatever
-   *   it throws, the engine makes the page's records and writes them with `write` (after a backoff
-   *   when the error is retryable; at once otherwise): refused rows are then found, halved and
-   *   dead-lettered as on any batch. So throw a `PermanentError` for "not as raw" (the database
+   *   it throws, the engine makes the page's records and writes them with `write` at once (the
+   *   raw attempt is not counted as a retry): refused rows are then found, halved and
+   *   dead-lettered, and errors retried, as on any batch. So throw a `PermanentError` for "not as raw" (the database
    *   refused the data, counted another number of rows). For a pipelined sink a raw write is a
    *   write like any other: a failed one follows the pipelining contract above.
    * It resolves like `write` (the batch's `state`), never with `rejected`.

@@ -156,6 +156,8 @@ class SqlSink implements SinkInstance {
    * `COPY … (FORMAT csv)` with no records made. Only for a 1:1 load — see `acceptsRaw`.
    */
   readonly raw: SinkInstance['raw'];
+  /** Whether the run was told (once) that rows go in raw. */
+  private saidRaw = false;
 
   /**
    * Whether a raw page goes to the table as it is: the table exists, mode insert or replace, no
@@ -309,6 +311,10 @@ class SqlSink implements SinkInstance {
       });
       if (eo) this.markers.committed(info.seq, 0, undefined);
       this.lastSeq = Math.max(this.lastSeq ?? -1, info.seq);
+      if (!this.saidRaw) {
+        this.saidRaw = true;
+        this.ctx.logger.info(`sql: CSV rows go into ${this.config.table} as they are (COPY FORMAT csv, no records made)`, { table: this.config.table });
+      }
       return this.result([], info.seq);
     } catch (error) {
       if (emptying) this.emptyFirst = true;
