@@ -123,11 +123,11 @@ interface Outcome {
 }
 
 /** Loads `file` into a fresh table of a fresh database, raw pages on or off; what ended up where. */
-async function load(file: string, raw: boolean, batch: string): Promise<Outcome> {
+async function load(file: string, raw: boolean, batch: string, args: string[] = []): Promise<Outcome> {
   const db: TestDatabase = await createDatabase('pg', dir);
   try {
     await db.knex.raw(DDL);
-    const name = `${file}-${raw ? 'raw' : 'records'}`;
+    const name = `${file}-${raw ? 'raw' : 'records'}${args.length ? '-threads' : ''}`;
     const out = join(dir, name);
     if (!existsSync(out)) mkdirSync(out);
     const job = join(out, 'job.yaml');
@@ -152,7 +152,7 @@ deadLetter:
   with: { path: dead.jsonl }
 `,
     );
-    const result = await sluice(['run', job, '--progress', 'json'], { env: { ...process.env, SLUICE_RAW_PAGES: raw ? '1' : '0' }, timeoutMs: 120_000 });
+    const result = await sluice(['run', job, '--progress', 'json', ...args], { env: { ...process.env, SLUICE_RAW_PAGES: raw ? '1' : '0' }, timeoutMs: 120_000 });
     expect(result.code, result.stderr).toBe(0);
     const events = result.stdout
       .split('\n')
@@ -209,5 +209,16 @@ describe.skipIf(skip)('raw CSV pages into PostgreSQL load what the record path l
     expect(raw.counters).toEqual(records.counters);
     expect(raw.counters).toMatchObject({ read: 30_000, deadLettered: 3, written: 29_997 });
     expect(raw.dead).toEqual(records.dead);
+  }, 240_000);
+
+  it('the same file on two threads (byte-range partitions, positions by offset): same table, counts and dead letters', async () => {
+    const records = await load('big', false, 'batch: { size: 1000, inFlight: 4 }', ['--threads', '2']);
+    const raw = await load('big', true, 'batch: { size: 1000, inFlight: 4 }', ['--threads', '2']);
+    expect(raw.raw).toBe(true);
+    expect(raw.table).toEqual(records.table);
+    expect(raw.counters).toEqual(records.counters);
+    expect(raw.counters).toMatchObject({ read: 30_000, deadLettered: 3, written: 29_997 });
+    const byPosition = (dead: unknown[]) => [...dead].map((d) => JSON.stringify(d)).sort();
+    expect(byPosition(raw.dead)).toEqual(byPosition(records.dead));
   }, 240_000);
 });

@@ -157,7 +157,7 @@ function mergeRaw(parts: readonly EnginePage[]): EnginePage {
   const raws = parts.map((p) => p.raw!);
   const raw: RawPage = {
     format: first.format,
-    bytes: Buffer.concat(raws.map((r) => r.bytes)),
+    bytes: joined(raws.map((r) => r.bytes)),
     count: raws.reduce((sum, r) => sum + r.count, 0),
     columns: first.columns,
     delimiter: first.delimiter,
@@ -165,6 +165,21 @@ function mergeRaw(parts: readonly EnginePage[]): EnginePage {
     materialize: async () => mergeRecords(await materialized(parts)),
   };
   return { records: [], cursor: last.cursor, raw, ...(last.progress !== undefined ? { progress: last.progress } : {}) };
+}
+
+/**
+ * The bytes one after another: a view of them where they already lie one after another in one
+ * memory block (pages cut from one read of a file), a copy otherwise.
+ */
+function joined(parts: readonly Buffer[]): Buffer {
+  const first = parts[0]!;
+  let end = first.byteOffset + first.length;
+  for (let i = 1; i < parts.length; i++) {
+    const part = parts[i]!;
+    if (part.buffer !== first.buffer || part.byteOffset !== end) return Buffer.concat(parts);
+    end += part.length;
+  }
+  return Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset);
 }
 
 /** The pages with every raw one made into records (keeping its cursor and progress). */

@@ -39,6 +39,12 @@ export class SinkLane {
   private recovering = 0;
   /** Failed pipelined writes waiting for their retry turn. */
   private readonly failedWrites: Array<{ seq: number; retry: () => Promise<unknown>; resolve: (state: unknown) => void; reject: (error: unknown) => void }> = [];
+  /**
+   * The first batch whose raw write failed in this recovery: a later batch's write that failed
+   * meanwhile most likely failed for it (a sink that keeps batches in order rolls them back), so
+   * its write again is no retry either — as on the record path, where neither would have failed.
+   */
+  private rawFailedAt: number | undefined;
   /** Closed while failed writes are being retried: nothing new is handed over. */
   private gate: { promise: Promise<void>; open: () => void } | undefined;
 
@@ -201,12 +207,14 @@ export class SinkLane {
     let resolve!: (state: unknown) => void;
     let reject!: (error: unknown) => void;
     const result = new Promise<unknown>((yes, no) => ((resolve = yes), (reject = no)));
+    if (raw && (this.rawFailedAt === undefined || batch.seq < this.rawFailedAt)) this.rawFailedAt = batch.seq;
     this.failedWrites.push({
       seq: batch.seq,
       retry: async () => {
         // A failed raw write is retried with the batch's records, made now (in its turn).
         if (raw) await this.stage.materialize(this.sink, batch, true);
-        const state = await this.stage.writeIndices(this.sink, batch, indices, failed, { error, raw });
+        const afterRaw = raw || (this.rawFailedAt !== undefined && this.rawFailedAt < batch.seq);
+        const state = await this.stage.writeIndices(this.sink, batch, indices, failed, { error, raw: afterRaw });
         return (this.sink.state = state !== undefined ? state : this.sink.instance.state?.());
       },
       resolve,
@@ -226,6 +234,7 @@ export class SinkLane {
     });
     return result.finally(() => {
       if (--this.recovering > 0) return;
+      this.rawFailedAt = undefined;
       const gate = this.gate;
       this.gate = undefined;
       gate?.open();

@@ -199,7 +199,8 @@ export class SinkStage {
   /**
    * Writes some records of a batch to one sink: attempts with backoff, then halves a refused batch.
    * `after` continues a first attempt that already failed (a pipelined write). `after.raw`: that
-   * attempt was the batch's raw write; it does not count against the retry policy, and whatever it
+   * attempt was the batch's raw write (or a write that failed after an earlier batch's raw write
+   * failed, see SinkLane); it does not count against the retry policy, and whatever it
    * failed with, a write of the records follows at once (no backoff, no retry counted): that write
    * decides, as on the record path, what is refused and what is retried. Resolves to the `state` the last successful write returned, if any.
    */
