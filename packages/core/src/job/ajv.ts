@@ -1,31 +1,27 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv, type Options, type SchemaValidateFunction, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { checkExpression, checkTemplate } from '../expr/index.js';
-import { parseDuration, parseFailureBudget, parseRate } from './values.js';
+import { META_SCHEMA_ID, metaSchemaFingerprint } from './fingerprint.js';
+import { keywordValidators } from './keywords.js';
+import { META_SCHEMA_FINGERPRINT, validate as generatedMetaValidate } from './meta-validator.generated.js';
+
+export { SLUICE_KEYWORDS } from './keywords.js';
 
 // ajv-formats is CommonJS with a default export.
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+const addFormats = addFormatsModule as unknown as (ajv: Ajv, options?: object) => Ajv;
 
-type KeywordCheck = (value: unknown) => { message: string; offset?: number } | undefined;
+/**
+ * The options of every ajv here, the generated job validator's included (standalone.ts). Each
+ * validator runs about once per job load: skip ajv's code optimisation, which costs more than it saves here.
+ */
+export const AJV_OPTIONS = { allErrors: true, strict: false, verbose: true, code: { optimize: false } } as const satisfies Options;
 
-const checks: Record<string, KeywordCheck> = {
-  duration: (v) => (parseDuration(v) === undefined ? { message: 'must be a duration like 250ms, 30s, 5m, 1h or a number of milliseconds' } : undefined),
-  rate: (v) => (parseRate(v) === undefined ? { message: 'must be a rate like 100/s or 6000/min' } : undefined),
-  failureBudget: (v) => (parseFailureBudget(v) === undefined ? { message: 'must be a count (100) or a percentage ("1%")' } : undefined),
-  expression: (v) => {
-    if (typeof v !== 'string') return undefined;
-    const error = checkExpression(v);
-    return error ? { message: `invalid expression: ${error.message}`, offset: error.offset } : undefined;
-  },
-  template: (v) => {
-    if (typeof v !== 'string') return undefined;
-    const error = checkTemplate(v);
-    return error ? { message: `invalid template: ${error.message}`, offset: error.offset } : undefined;
-  },
-};
-
-/** Sluice's keywords, for anyone building a schema: which of them mark expressions and templates. */
-export const SLUICE_KEYWORDS = Object.keys(checks);
+/** Adds the formats and Sluice's keywords to an ajv; `formatsCode` is for generated (standalone) code. */
+export function addSluiceVocabulary(ajv: Ajv, formatsCode?: unknown): Ajv {
+  addFormats(ajv, formatsCode ? { code: { formats: formatsCode } } : undefined);
+  // The functions keep their errors on themselves, null when valid (as ajv itself resets them).
+  for (const [keyword, validate] of Object.entries(keywordValidators)) ajv.addKeyword({ keyword, schemaType: 'boolean', validate: validate as SchemaValidateFunction, errors: true });
+  return ajv;
+}
 
 const shared: { plain?: Ajv; defaults?: Ajv } = {};
 
@@ -38,22 +34,21 @@ export function sluiceAjv(withDefaults = false): Ajv {
   const key = withDefaults ? 'defaults' : 'plain';
   const existing = shared[key];
   if (existing) return existing;
-  // Each validator runs about once per job load: skip ajv's code optimisation, which costs more than it saves here.
-  const ajv = new Ajv({ allErrors: true, strict: false, verbose: true, useDefaults: withDefaults, code: { optimize: false } });
-  addFormats(ajv);
-  for (const [keyword, check] of Object.entries(checks)) {
-    const validate = function (this: unknown, schema: boolean, data: unknown): boolean {
-      if (!schema) return true;
-      const problem = check(data);
-      (validate as unknown as { errors: Partial<ErrorObject>[] | null }).errors = problem
-        ? [{ keyword, message: problem.message, params: { offset: problem.offset } }]
-        : null;
-      return !problem;
-    };
-    ajv.addKeyword({ keyword, schemaType: 'boolean', validate, errors: true });
-  }
+  const ajv = addSluiceVocabulary(new Ajv({ ...AJV_OPTIONS, useDefaults: withDefaults }));
+  useGeneratedMetaValidator(ajv);
   shared[key] = ajv;
   return ajv;
+}
+
+/**
+ * ajv checks every schema it compiles against the draft-07 meta-schema, whose validator it compiles
+ * first (~80 ms of start-up). This one was generated from the same ajv at build time (standalone.ts);
+ * ajv uses it as if it had compiled it, so the check and its errors stay ajv's own. With another ajv
+ * version than it was made from, ajv compiles its meta-schema as usual.
+ */
+function useGeneratedMetaValidator(ajv: Ajv): void {
+  const meta = ajv.schemas[META_SCHEMA_ID];
+  if (meta && !meta.validate && META_SCHEMA_FINGERPRINT === metaSchemaFingerprint(ajv)) meta.validate = generatedMetaValidate as unknown as ValidateFunction;
 }
 
 const compiled = { plain: new WeakMap<object, ValidateFunction>(), defaults: new WeakMap<object, ValidateFunction>() };

@@ -4,14 +4,13 @@ import type { ErrorObject } from 'ajv';
 import { PluginLoadError, importPlugin, isModulePath, loadPluginModule } from '../plugin/resolve.js';
 import type { PluginRegistry } from '../plugin/registry.js';
 import type { AnyPluginDefinition, PluginKind } from '../plugin/types.js';
-import { compileSchema } from './ajv.js';
+import { jobValidator } from './job-validator.js';
 import { checkConfigAgainst } from '../plugin/config.js';
 import { didYouMean, type Diagnostic } from './diagnostics.js';
 import { interpolate } from './interpolate.js';
 import { Redactor } from '../events/bus.js';
 import type { JobPlan, RetryPolicy, StepPlan } from './plan.js';
 import { applySet, fingerprintOf } from './overrides.js';
-import { jobSchema } from './schema.js';
 import { parseDuration, parseFailureBudget, parseRate } from './values.js';
 import { placeKind } from './places.js';
 import { parseYaml } from './yaml.js';
@@ -91,7 +90,7 @@ export async function loadJobText(text: string, options: LoadOptions & { dir: st
   }
   const job = interpolated.value as Raw;
 
-  const validateJob = compileSchema(jobSchema);
+  const validateJob = jobValidator();
   if (!validateJob(job)) {
     for (const error of normaliseAjvErrors(validateJob.errors ?? [])) d.ajv(error, '');
   }

@@ -1,0 +1,23 @@
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { Ajv } from 'ajv';
+import { jobSchema } from './schema.js';
+
+/** Where ajv (the draft-07 Ajv class) keeps its meta-schema. */
+export const META_SCHEMA_ID = 'http://json-schema.org/draft-07/schema';
+
+const hash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
+
+/** What the generated job validator was made from: a changed job schema makes it stale (job-validator.ts). */
+export function jobSchemaFingerprint(schema: object = jobSchema): string {
+  return hash(JSON.stringify(schema));
+}
+
+/**
+ * What the generated meta-schema validator was made from: ajv's version and its draft-07
+ * meta-schema. Another ajv makes it stale (ajv.ts then compiles the meta-schema as ajv does).
+ */
+export function metaSchemaFingerprint(ajv: Ajv): string {
+  const { version } = createRequire(import.meta.url)('ajv/package.json') as { version: string };
+  return hash(`${version}\n${JSON.stringify(ajv.schemas[META_SCHEMA_ID]?.schema)}`);
+}
