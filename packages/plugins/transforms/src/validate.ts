@@ -178,17 +178,21 @@ function compileSchema(schema: unknown, coerce: boolean, logger: Logger | undefi
   };
   const dialect = String((schema as { $schema?: unknown }).$schema ?? '');
   const kind = DRAFT_2020.test(dialect) ? '2020' : DRAFT_2019.test(dialect) ? '2019' : '07';
-  let ajv = check ? checkers.get(kind) : undefined;
-  if (!ajv) {
-    // A checker's validators never run: skip ajv's code optimisation, half the compile time.
-    const opts: Options = check ? { ...options, code: { optimize: false } } : options;
-    ajv = kind === '2020' ? new (dialectAjv<typeof Ajv2020>('ajv/dist/2020.js').Ajv2020)(opts) : kind === '2019' ? new (dialectAjv<typeof Ajv2019>('ajv/dist/2019.js').Ajv2019)(opts) : new Ajv(opts);
-    addFormats.default(ajv);
-    if (check) checkers.set(kind, ajv);
-  }
+  const newAjv = (opts: Options): Ajv => {
+    const made = kind === '2020' ? new (dialectAjv<typeof Ajv2020>('ajv/dist/2020.js').Ajv2020)(opts) : kind === '2019' ? new (dialectAjv<typeof Ajv2019>('ajv/dist/2019.js').Ajv2019)(opts) : new Ajv(opts);
+    addFormats.default(made);
+    return made;
+  };
+  // A checker's validators never run: skip ajv's code optimisation, half the compile time.
+  let checker = checkers.get(kind);
+  if (!checker) checkers.set(kind, (checker = newAjv({ ...options, coerceTypes: false, logger: false, code: { optimize: false } })));
+  // The schema is checked against its meta-schema by the dialect's checker, whose compiled
+  // meta-schema (~30-80 ms to compile) `sluice run` already has from the job's checks; the ajv
+  // that compiles the validator the step runs need not compile and check it again.
+  const ajv = check ? checker : newAjv({ ...options, validateSchema: false });
   let problems: string | undefined;
   try {
-    if (!ajv.validateSchema(schema as AnySchema)) problems = metaSchemaProblems(ajv.errors ?? [], schema);
+    if (!checker.validateSchema(schema as AnySchema)) problems = metaSchemaProblems(checker.errors ?? [], schema);
     else if (!check) return ajv.compile(schema as AnySchema);
     else {
       // Checked, then forgotten: the next job's schema may reuse this one's $id.
