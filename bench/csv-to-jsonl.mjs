@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fmt, saveFileResults } from './file-lib.mjs';
-import { BIN, commit, DATA, dataFiles, interleave, machine, pairedRatio, ROOT, summary, timedChild } from './sql-lib.mjs';
+import { BIN, commit, sluiceCommand, DATA, dataFiles, interleave, machine, pairedRatio, ROOT, summary, timedChild } from './sql-lib.mjs';
 
 const argv = process.argv.slice(2);
 const ROWS = Number(argv.find((a, i) => /^\d+$/.test(a) && argv[i - 1] !== '--rounds') ?? 1_000_000);
@@ -70,14 +70,14 @@ const contender = (id, output, run) => ({
   },
 });
 const contenders = [
-  contender('sluice', join(WORK, 'out.jsonl'), () => timedChild(process.execPath, [BIN, 'run', job, '--fresh', '--progress', 'none'], { cwd: ROOT })),
+  contender('sluice', join(WORK, 'out.jsonl'), () => timedChild(...sluiceCommand(['run', job, '--fresh', '--progress', 'none']), { cwd: ROOT })),
   contender('node loop', join(WORK, 'node.jsonl'), () => timedChild(process.execPath, [join(ROOT, 'bench/csv-to-jsonl-node.mjs'), data.csv, join(WORK, 'node.jsonl')], { cwd: ROOT })),
   contender('miller', join(WORK, 'mlr.jsonl'), () => timedChild('sh', ['-c', `exec mlr --icsv --ojsonl cat "${data.csv}" > "${join(WORK, 'mlr.jsonl')}"`], { cwd: ROOT })),
 ];
 
 // SLUICE_BENCH_BEFORE_BIN=…/packages/cli/dist/bin.js adds the same job run by another build (before/after).
 const before = process.env.SLUICE_BENCH_BEFORE_BIN;
-if (before) contenders.push(contender('sluice before', join(WORK, 'out.jsonl'), () => timedChild(process.execPath, [before, 'run', job, '--fresh', '--progress', 'none'], { cwd: ROOT })));
+if (before) contenders.push(contender('sluice before', join(WORK, 'out.jsonl'), () => timedChild(...sluiceCommand(['run', job, '--fresh', '--progress', 'none'], { bin: before }), { cwd: ROOT })));
 const rounds = await interleave(contenders, ROUNDS);
 for (const c of contenders) c.prepare();
 

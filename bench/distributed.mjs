@@ -22,6 +22,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { sluiceCommand } from './sql-lib.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'packages/cli/dist/bin.js');
@@ -79,7 +80,7 @@ async function dropKeys(prefix) {
 const randomQueueKey = randomBytes(32).toString('hex');
 
 function start(args) {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: dir, env: { ...process.env, SLUICE_QUEUE_KEY: randomQueueKey }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(...sluiceCommand(args, { bin: CLI }), { cwd: dir, env: { ...process.env, SLUICE_QUEUE_KEY: randomQueueKey }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));

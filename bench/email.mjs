@@ -21,6 +21,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { sluiceCommand } from './sql-lib.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const fromEmailPackage = createRequire(join(ROOT, 'packages/plugins/email/package.json'));
@@ -183,7 +184,7 @@ sink:
     const report = join(dir, 'report.json');
     const { wall } = await timed(
       spawn,
-      [process.execPath, [join(ROOT, 'packages/cli/dist/bin.js'), 'run', join(dir, 'job.yaml'), '--fresh', '--resend', '--progress', 'none', '--report', report]],
+      sluiceCommand(['run', join(dir, 'job.yaml'), '--fresh', '--resend', '--progress', 'none', '--report', report], { bin: join(ROOT, 'packages/cli/dist/bin.js') }),
       { env: { ...process.env, SMTP_URL: url }, stdio: ['ignore', 'ignore', 'pipe'] },
     );
     const summary = JSON.parse(readFileSync(report, 'utf8'));

@@ -15,6 +15,7 @@ import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generate } from './generate.mjs';
+import { sluiceCommand } from './sql-lib.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DATA = join(ROOT, 'bench', '.data');
@@ -52,7 +53,7 @@ function writeJob(name, input) {
 function run(cli, job) {
   return new Promise((done, fail) => {
     const started = process.hrtime.bigint();
-    const child = spawn(process.execPath, [cli, 'run', job, '--fresh', '--progress', 'none'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(...sluiceCommand(['run', job, '--fresh', '--progress', 'none'], { bin: cli }), { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (code) => {

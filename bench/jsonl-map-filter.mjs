@@ -14,10 +14,12 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureRecords, SLUICE_STEPS } from './generate.mjs';
+import { sluiceCommand } from './sql-lib.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DATA = join(ROOT, 'bench', '.data');
-const CLI = join(ROOT, 'packages/cli/dist/bin.js');
+// The CLI as users start it (its shebang's node flags); SLUICE_BENCH_BIN measures another build.
+const CLI = process.env.SLUICE_BENCH_BIN ?? join(ROOT, 'packages/cli/dist/bin.js');
 const argv = process.argv.slice(2);
 const option = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback);
 const RECORDS = Number(option('--records', 1_000_000));
@@ -51,7 +53,7 @@ const contenders = [
   ...VARIANTS.map((v) => ({ id: `sluice-${v}`, label: `sluice run, batch ${v.replace('x', ' × ')}`, ...job(`mf-sluice-${v}`, v) })),
 ];
 for (const c of contenders) {
-  c.args = c.id === 'baseline' ? [join(ROOT, 'bench/baseline.mjs'), input, c.output] : [CLI, 'run', c.file, '--fresh', '--progress', 'none'];
+  c.command = c.id === 'baseline' ? [process.execPath, [join(ROOT, 'bench/baseline.mjs'), input, c.output]] : sluiceCommand(['run', c.file, '--fresh', '--progress', 'none'], { bin: CLI });
   c.runs = [];
 }
 
@@ -62,7 +64,7 @@ function once(c) {
   const rss = join(DATA, `.rss-${c.id}`);
   const load = loadavg()[0];
   const started = performance.now();
-  const run = spawnSync('/usr/bin/time', ['-f', '%M', '-o', rss, process.execPath, ...c.args], { cwd: ROOT, encoding: 'utf8' });
+  const run = spawnSync('/usr/bin/time', ['-f', '%M', '-o', rss, c.command[0], ...c.command[1]], { cwd: ROOT, encoding: 'utf8' });
   const seconds = (performance.now() - started) / 1000;
   if (run.status !== 0) throw new Error(`${c.id} failed: ${run.stderr}`);
   return { seconds, rssMb: Number(readFileSync(rss, 'utf8').trim().split('\n').at(-1)) / 1024, sha: sha(c.output), load };

@@ -26,6 +26,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureRecords, outputProblems, SLUICE_STEPS } from './generate.mjs';
+import { shebangFlags } from './sql-lib.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DATA = join(ROOT, 'bench/.data');
@@ -62,7 +63,8 @@ async function runOnce(mode) {
   rmSync(outputOf(mode), { force: true });
   const out = join(DATA, `.callgrind-${process.pid}-${mode}`);
   const cli = mode === 'before' ? join(BEFORE, 'packages/cli/dist/bin.js') : CLI;
-  const args = ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, ...(SINGLE ? ['--single-threaded'] : []), cli, 'run', jobOf(mode), '--fresh', '--progress', 'none'];
+  // node under valgrind directly (valgrind would count /usr/bin/env), with the node flags of the bin's shebang.
+  const args = ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, ...shebangFlags(cli), ...(SINGLE ? ['--single-threaded'] : []), cli, 'run', jobOf(mode), '--fresh', '--progress', 'none'];
   if (mode.startsWith('metrics') || mode === 'before') args.push('--metrics', '127.0.0.1:0');
   const env = { ...process.env };
   for (const key of Object.keys(env)) if (key.startsWith('OTEL_')) delete env[key];

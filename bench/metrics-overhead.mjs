@@ -17,6 +17,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureRecords, outputProblems, SLUICE_STEPS } from './generate.mjs';
+import { sluiceCommand } from './sql-lib.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DATA = join(ROOT, 'bench/.data');
@@ -67,7 +68,7 @@ function load() {
 async function runOnce(mode) {
   rmSync(outputOf(mode), { force: true });
   const timeFile = join(DATA, `.time-${process.pid}-${mode}`);
-  const args = ['-f', '%U %S %e', '-o', timeFile, process.execPath, CLI, 'run', jobOf(mode), '--fresh', '--progress', 'none'];
+  const args = ['-f', '%U %S %e', '-o', timeFile, ...sluiceCommand(['run', jobOf(mode), '--fresh', '--progress', 'none'], { bin: CLI }).flat()];
   if (SCRAPE_MS[mode]) args.push('--metrics', '127.0.0.1:0');
   const env = { ...process.env };
   for (const key of Object.keys(env)) if (key.startsWith('OTEL_')) delete env[key];

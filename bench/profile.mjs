@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } fr
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatSummary, summarise } from './cpuprofile-summary.mjs';
+import { sluiceCommand } from './sql-lib.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DATA = join(ROOT, 'bench', '.data');
@@ -24,7 +25,7 @@ const dir = join(DATA, 'prof');
 rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
 const started = performance.now();
-const run = spawnSync(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, join(ROOT, 'packages/cli/dist/bin.js'), 'run', job, '--fresh', '--progress', 'none'], {
+const run = spawnSync(...sluiceCommand(['run', job, '--fresh', '--progress', 'none'], { bin: join(ROOT, 'packages/cli/dist/bin.js'), nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`] }), {
   cwd: ROOT,
   encoding: 'utf8',
 });

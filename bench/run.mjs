@@ -21,6 +21,7 @@ import { availableParallelism, totalmem, release } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureRecords, JQ_FILTER, SLUICE_STEPS } from './generate.mjs';
+import { sluiceCommand } from './sql-lib.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BENCH = join(ROOT, 'bench');
@@ -242,8 +243,9 @@ function contenders(count, data, { large }) {
       label,
       runs,
       output: job.output,
-      command: process.execPath,
-      args: [CLI, 'run', job.file, '--fresh', '--progress', 'none', ...extra],
+      // As users start it: the bin itself, with its shebang's node flags.
+      command: sluiceCommand([], { bin: CLI })[0],
+      args: [...sluiceCommand([], { bin: CLI })[1], 'run', job.file, '--fresh', '--progress', 'none', ...extra],
       log: (r) => join(logs, `${count}-${key}-${r}.log`),
     };
   };
@@ -369,7 +371,7 @@ async function startup() {
   const times = [];
   for (let i = 1; i <= 3; i++) {
     if (!flag('--no-wait')) await waitForQuiet();
-    times.push((await measure(process.execPath, [CLI, 'run', job.file, '--fresh', '--progress', 'none'], { log: join(DATA, 'logs', `startup-${i}.log`) })).seconds);
+    times.push((await measure(...sluiceCommand(['run', job.file, '--fresh', '--progress', 'none'], { bin: CLI }), { log: join(DATA, 'logs', `startup-${i}.log`) })).seconds);
   }
   return median(times);
 }

@@ -3,7 +3,7 @@
 // results files. A figure is printed only for a contender whose output was verified (row count and
 // an ordered hash of every row against the reference table the database's own loader made).
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,29 @@ export const DATA = join(ROOT, 'bench/.data');
 export const RESULTS = join(ROOT, 'bench/results');
 /** The CLI under test; SLUICE_BENCH_BIN points at another build (e.g. a checkout of an older commit). */
 export const BIN = process.env.SLUICE_BENCH_BIN ?? join(ROOT, 'packages/cli/dist/bin.js');
+
+/**
+ * The node flags a bin's shebang line gives node (`#!/usr/bin/env -S node --max-semi-space-size=…`):
+ * what the installed `sluice` command starts node with. [] for a plain `#!/usr/bin/env node`.
+ */
+export function shebangFlags(bin) {
+  const first = readFileSync(bin, 'utf8').split('\n', 1)[0];
+  const m = /^#!\s*\S*env\s+(?:-S\s+)?node((?:\s+--?\S+)*)\s*$/.exec(first);
+  return m ? m[1].trim().split(/\s+/).filter(Boolean) : [];
+}
+
+/**
+ * How a benchmark starts sluice: as users do, the bin executed directly, so node gets the flags of
+ * its shebang (peak RSS depends on them; see docs/benchmarks.md). tsc does not mark the built bin
+ * executable (npm and pnpm do on install), so it is made so here. With node flags of its own (a
+ * profile: `--cpu-prof`), node is started explicitly with the shebang's flags and then those.
+ * Returns `[command, args]`.
+ */
+export function sluiceCommand(args, { bin = BIN, nodeFlags = [] } = {}) {
+  if (nodeFlags.length) return [process.execPath, [...shebangFlags(bin), ...nodeFlags, bin, ...args]];
+  if ((statSync(bin).mode & 0o111) === 0) chmodSync(bin, 0o755);
+  return [bin, args];
+}
 
 /** The columns of every SQL benchmark: the file of issue 12 (1M rows × 6 columns). */
 export const COLUMNS = ['id', 'email', 'name', 'country', 'amount', 'created_at'];
@@ -138,8 +161,7 @@ sink:
 /** `sluice run JOB --fresh --progress none` under /usr/bin/time; `SLUICE_BENCH_PROFILE=DIR` adds --cpu-prof. */
 export function runSluice(job) {
   const prof = process.env.SLUICE_BENCH_PROFILE;
-  const args = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), BIN, 'run', job, '--fresh', '--progress', 'none'];
-  return timedChild(process.execPath, args, { cwd: ROOT });
+  return timedChild(...sluiceCommand(['run', job, '--fresh', '--progress', 'none'], { nodeFlags: prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [] }), { cwd: ROOT });
 }
 
 export const median = (values) => {

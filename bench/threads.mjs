@@ -15,6 +15,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { sluiceCommand } from './sql-lib.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'packages/cli/dist/bin.js');
@@ -73,7 +74,7 @@ function childrenCpu() {
 
 /** Runs `sluice run JOB --threads N` to its exit; rejects with its output on a non-zero exit. */
 async function sluice(job, threads) {
-  const child = spawn(process.execPath, [CLI, 'run', job, '--threads', String(threads), '--progress', 'none'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(...sluiceCommand(['run', job, '--threads', String(threads), '--progress', 'none'], { bin: CLI }), { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
