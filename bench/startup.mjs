@@ -5,7 +5,8 @@
 // Each is started as users start it: the bin executed directly (its shebang's node flags).
 // `node -e ''` runs beside them as the floor.
 //
-// Usage: SLUICE_BENCH_BEFORE_BIN=/path/bin.js node bench/startup.mjs [--pairs N]   (default 15)
+// Usage: SLUICE_BENCH_BEFORE_BIN=/path/bin.js node bench/startup.mjs [--pairs N] [--name NAME]   (default 15 pairs;
+//   writes bench/results/NAME.json/.md, default startup)
 import { copyFileSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { BIN, commit, DATA, machine, median, RESULTS, ROOT, sluiceCommand, timed
 
 const argv = process.argv.slice(2);
 const PAIRS = Number(argv.includes('--pairs') ? argv[argv.indexOf('--pairs') + 1] : 15);
+const NAME = argv.includes('--name') ? argv[argv.indexOf('--name') + 1] : 'startup';
 const BEFORE = process.env.SLUICE_BENCH_BEFORE_BIN;
 if (!BEFORE) {
   console.error('set SLUICE_BENCH_BEFORE_BIN to the bin.js of the build to compare with');
@@ -76,5 +78,5 @@ const markdown = [
 ].join('\n');
 console.log(markdown);
 mkdirSync(RESULTS, { recursive: true });
-writeFileSync(join(RESULTS, 'startup.json'), `${JSON.stringify({ pairs: PAIRS, before: BEFORE, machine: machine(), commit: commit(), loads, rows, nodeFloor }, null, 2)}\n`);
-writeFileSync(join(RESULTS, 'startup.md'), markdown);
+writeFileSync(join(RESULTS, `${NAME}.json`), `${JSON.stringify({ pairs: PAIRS, before: BEFORE, machine: machine(), commit: commit(), loads, rows, nodeFloor }, null, 2)}\n`);
+writeFileSync(join(RESULTS, `${NAME}.md`), markdown);
