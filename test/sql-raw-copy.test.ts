@@ -112,6 +112,13 @@ beforeAll(() => {
     else big.push(`${i},row ${i},${i},${i / 8},v`);
   }
   writeFileSync(join(dir, 'big.csv'), `${HEADER}\n${big.join('\n')}\n`);
+  // Upsert: ids 1–100, each twice in a row (within a batch) and again later (another batch), one refused value.
+  const upsert: string[] = [];
+  for (let i = 0; i < 400; i++) {
+    const id = (Math.floor(i / 2) % 100) + 1;
+    upsert.push(i === 250 ? `${id},refused,x,1,v` : `${id},round ${Math.floor(i / 200)} ${id},${i},${i / 2},v${i % 7}`);
+  }
+  writeFileSync(join(dir, 'upsert.csv'), `${HEADER}\n${upsert.join('\n')}\n`);
 });
 
 interface Outcome {
@@ -123,11 +130,17 @@ interface Outcome {
 }
 
 /** Loads `file` into a fresh table of a fresh database, raw pages on or off; what ended up where. */
-async function load(file: string, raw: boolean, batch: string, args: string[] = []): Promise<Outcome> {
+async function load(file: string, raw: boolean, batch: string, args: string[] = [], upsert = false): Promise<Outcome> {
   const db: TestDatabase = await createDatabase('pg', dir);
   try {
-    await db.knex.raw(DDL);
-    const name = `${file}-${raw ? 'raw' : 'records'}${args.length ? '-threads' : ''}`;
+    if (upsert) {
+      // A key, and rows already there: some are updated, some unchanged, some new.
+      await db.knex.raw('create table loaded (id integer primary key, t text, n integer, x numeric, v varchar(8))');
+      await db.knex.raw(`insert into loaded select g, 'old ' || g, g, g, 'old' from generate_series(1, 200, 3) g`);
+    } else {
+      await db.knex.raw(DDL);
+    }
+    const name = `${file}-${raw ? 'raw' : 'records'}${args.length ? '-threads' : ''}${upsert ? '-upsert' : ''}`;
     const out = join(dir, name);
     if (!existsSync(out)) mkdirSync(out);
     const job = join(out, 'job.yaml');
@@ -145,7 +158,7 @@ source:
   onError: deadLetter
 sink:
   use: sql
-  with: { connection: db, table: loaded, mode: insert }
+  with: { connection: db, table: loaded, mode: ${upsert ? 'upsert, key: id' : 'insert'} }
   onError: deadLetter
 deadLetter:
   use: file
@@ -209,6 +222,17 @@ describe.skipIf(skip)('raw CSV pages into PostgreSQL load what the record path l
     expect(raw.counters).toEqual(records.counters);
     expect(raw.counters).toMatchObject({ read: 30_000, deadLettered: 3, written: 29_997 });
     expect(raw.dead).toEqual(records.dead);
+  }, 240_000);
+
+  it('upsert through the staging table: keys repeated within and across batches, rows already there, a refused row: same table, counts and dead letters', async () => {
+    const records = await load('upsert', false, 'batch: { size: 25, inFlight: 3 }', [], true);
+    const raw = await load('upsert', true, 'batch: { size: 25, inFlight: 3 }', [], true);
+    expect(raw.raw).toBe(true);
+    expect(raw.table).toEqual(records.table);
+    expect(raw.counters).toEqual(records.counters);
+    expect(raw.steps).toEqual(records.steps);
+    expect(raw.dead).toEqual(records.dead);
+    expect(raw.counters).toMatchObject({ read: 400, deadLettered: 1 });
   }, 240_000);
 
   it('the same file on two threads (byte-range partitions, positions by offset): same table, counts and dead letters', async () => {

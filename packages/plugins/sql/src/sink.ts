@@ -160,7 +160,8 @@ class SqlSink implements SinkInstance {
   private saidRaw = false;
 
   /**
-   * Whether a raw page goes to the table as it is: the table exists, mode insert or replace, no
+   * Whether a raw page goes to the table as it is: the table exists, mode insert or replace (or
+   * upsert, through a staging table, when the key's columns are in the page), no
    * `columns:` mapping, and every column of the page is a column of the table that takes text as
    * the records' strings would go (not json: a record's string goes into json as a JSON string).
    * Then COPY sets exactly the columns the records would, to the same text.
@@ -169,7 +170,8 @@ class SqlSink implements SinkInstance {
     const info = this.info;
     if (!info || this.mapping || page.format !== 'csv') return false;
     const mode = this.config.mode ?? 'insert';
-    if (mode !== 'insert' && mode !== 'replace') return false;
+    // Upsert: every key column is in the page (else the record path refuses each record).
+    if (mode === 'upsert' && (this.key.length === 0 || !this.key.every((k) => page.columns.includes(k)))) return false;
     for (const name of page.columns) {
       const column = info.byName.get(name);
       if (!column || column.kind === 'json') return false;
@@ -304,11 +306,17 @@ class SqlSink implements SinkInstance {
     this.emptyFirst = false;
     try {
       const before: Statement[] = emptying ? [native(this.conn.dialect.name, `delete from ${this.table}`, [])] : [];
-      await (this.writer as PgWriter).writeRaw(page, {
-        before,
-        after: () => (eo ? this.markers.statements(this.conn.dialect.name, info.seq, 0, undefined, []) : []),
-        beforeCommit,
-      });
+      // The page's columns in table order, as the records' would be (the merge of an upsert names them).
+      const columns = this.info!.columns.filter((c) => page.columns.includes(c.name));
+      await (this.writer as PgWriter).writeRaw(
+        page,
+        {
+          before,
+          after: () => (eo ? this.markers.statements(this.conn.dialect.name, info.seq, 0, undefined, []) : []),
+          beforeCommit,
+        },
+        columns,
+      );
       if (eo) this.markers.committed(info.seq, 0, undefined);
       this.lastSeq = Math.max(this.lastSeq ?? -1, info.seq);
       if (!this.saidRaw) {

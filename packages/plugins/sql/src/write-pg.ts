@@ -121,21 +121,25 @@ export class PgWriter implements BatchWriter {
    * as the reader (cast: false) makes it and `copyChunks` writes it, never NULL. COPY must count
    * `page.count` rows, else it is rolled back: the engine then writes the page's records.
    */
-  async writeRaw(page: RawPage, plan: Pick<BatchPlan, 'before' | 'after' | 'beforeCommit'>): Promise<void> {
+  async writeRaw(page: RawPage, plan: Pick<BatchPlan, 'before' | 'after' | 'beforeCommit'>, columns: readonly ColumnInfo[]): Promise<void> {
     if (!this.copyFrom) {
       const module = (await import('pg-copy-streams')) as unknown as { from: CopyFrom; default?: { from: CopyFrom } };
       this.copyFrom = module.from ?? module.default!.from;
     }
     await this.conn.withRaw(async (raw) => {
       const client = raw as PgClient;
+      let stage: string | undefined;
       await client.query('begin');
       try {
         for (const s of plan.before) await client.query(s.sql, s.params);
-        const stream = client.query(this.copyFrom!(rawCopySql(this.target.table, page))) as NodeJS.WritableStream & { rowCount?: number };
+        // Upsert: into the raw staging table, whose identity column numbers the rows in file order.
+        if (this.target.mode === 'upsert') stage = await this.ensureRawStage(client);
+        const stream = client.query(this.copyFrom!(rawCopySql(stage ?? this.target.table, page))) as NodeJS.WritableStream & { rowCount?: number };
         await pipeline(Readable.from([page.bytes]), stream);
         if (stream.rowCount !== page.count) {
           throw new PermanentError(`sql: COPY read ${stream.rowCount} rows of a raw page of ${page.count}; the page is written record by record`);
         }
+        if (stage) await client.query(this.mergeSql(columns, stage, true));
         for (const s of plan.after([])) {
           const done = await client.query(s.sql, s.params);
           if (s.fence && done.rowCount !== 1) throw s.fence();
@@ -144,9 +148,31 @@ export class PgWriter implements BatchWriter {
         await client.query('commit');
       } catch (error) {
         await client.query('rollback').catch(() => undefined);
+        // A staging table made in this transaction went with it.
+        if (stage) this.staged.get(client as object)?.delete(stage);
         throw error;
       }
     });
+  }
+
+  /**
+   * The raw pages' staging table for upsert: the target's columns (types only, as `ensureStage`),
+   * and `sluice_row` an identity, so rows are numbered in the order COPY reads them and the merge
+   * keeps the last row of a key, as the record path does.
+   */
+  private async ensureRawStage(client: PgClient): Promise<string> {
+    const columns = this.target.allColumns.map((c) => c.name);
+    const name = `sluice_rawstage_${createHash('sha1').update(`${this.target.table}\u0000${columns.join('\u0000')}`).digest('hex').slice(0, 16)}`;
+    let known = this.staged.get(client as object);
+    if (!known) this.staged.set(client as object, (known = new Set()));
+    if (!known.has(name)) {
+      await client.query(
+        `create temporary table if not exists ${name} on commit delete rows as select ${columns.map((c) => quoteColumn('postgres', c)).join(', ')} from ${this.target.table} with no data`,
+      );
+      await client.query(`alter table ${name} add column if not exists sluice_row bigint generated always as identity`);
+      known.add(name);
+    }
+    return name;
   }
 
   private async ensureStage(client: PgClient): Promise<string> {
