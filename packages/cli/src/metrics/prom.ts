@@ -6,7 +6,6 @@ export interface Prom {
   Registry: typeof import('prom-client').Registry;
   Counter: typeof import('prom-client').Counter;
   Gauge: typeof import('prom-client').Gauge;
-  Histogram: typeof import('prom-client').Histogram;
 }
 
 /**
@@ -24,7 +23,6 @@ export function loadProm(): Prom & { defaults: (register: RegistryType, eventLoo
     Registry: lib('registry') as Prom['Registry'],
     Counter: lib('counter') as Prom['Counter'],
     Gauge: lib('gauge') as Prom['Gauge'],
-    Histogram: lib('histogram') as Prom['Histogram'],
   };
   type Collector = (register: RegistryType, config: { eventLoopMonitoringPrecision: number }) => void;
   // prom-client's collectDefaultMetrics, one module at a time, in its order; process_cpu_* is

@@ -1,6 +1,7 @@
-import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Counter, Gauge, Metric, Registry } from 'prom-client';
 import type { EventBus } from '@sluice/core/internal';
 import { CLI_VERSION } from '../version.js';
+import { BatchDurations } from './batch-durations.js';
 import { loadProm } from './prom.js';
 import type { MetricsFeed, Reading, RunStatus } from './totals.js';
 import type { WorkerFeed } from './worker-feed.js';
@@ -14,7 +15,8 @@ type Labels<K extends string> = Partial<Record<K, string>>;
 /**
  * The Prometheus metrics of a sluice process (docs/operating.md lists them). Counts are read from
  * the feeds when scraped (`text()`), not counted as records pass, so a run pays for them only
- * per scrape; batch durations are observed from the bus's timing channel, once per batch and step.
+ * per scrape; batch durations are counted from the bus's timing channel, once per batch and step,
+ * into sluice's own numbers that the registry reads when scraped (batch-durations.ts).
  */
 export class SluiceMetrics {
   private readonly feeds: MetricsFeed[] = [];
@@ -28,7 +30,7 @@ export class SluiceMetrics {
   private readonly skipped: Counter<'job' | 'step'>;
   private readonly retries: Counter<'job' | 'step'>;
   private readonly waited: Counter<'job' | 'step'>;
-  private readonly batchSeconds: Histogram<'job' | 'step'>;
+  private readonly batchSeconds: BatchDurations;
   private readonly inFlight: Gauge<'job'>;
   private readonly checkpointAge: Gauge<'job'>;
   private readonly info: Gauge<'job' | 'version'>;
@@ -54,13 +56,13 @@ export class SluiceMetrics {
     this.skipped = counter('sluice_records_skipped_total', 'Records that failed at a step with onError: skip.', ['job', 'step']);
     this.retries = counter('sluice_retries_total', 'Retries of a step (records; sinks: batch writes).', ['job', 'step']);
     this.waited = counter('sluice_rate_limit_wait_seconds_total', 'Time callers waited for a step\'s rateLimit or Retry-After pause, summed over callers.', ['job', 'step']);
-    this.batchSeconds = new prom.Histogram({
-      name: 'sluice_batch_duration_seconds',
-      help: 'Time a batch spent in a step (a sink: its write, retries included); step="*": from read to commit.',
-      labelNames: ['job', 'step'],
-      buckets: BUCKETS,
-      registers,
-    });
+    // Counted by sluice, read by the registry when scraped: nothing of prom-client's per batch (batch-durations.ts).
+    this.batchSeconds = new BatchDurations(
+      'sluice_batch_duration_seconds',
+      'Time a batch spent in a step (a sink: its write, retries included); step="*": from read to commit.',
+      BUCKETS,
+    );
+    this.own.registerMetric(this.batchSeconds as unknown as Metric);
     this.inFlight = gauge('sluice_batches_in_flight', 'Batches read and not yet committed.', ['job']);
     this.checkpointAge = gauge('sluice_checkpoint_age_seconds', 'Seconds since the latest checkpoint was saved (absent before the first).', ['job']);
     this.info = gauge('sluice_run_info', 'A job this process runs, with the sluice version (always 1).', ['job', 'version']);
@@ -97,13 +99,7 @@ export class SluiceMetrics {
 
   /** Observes each batch's time per step (and from read to commit) for `job`; returns the unsubscribe. */
   observe(bus: Pick<EventBus, 'onTiming'>, job: string, redact: (text: string) => string): () => void {
-    const steps = new Map<string, Histogram.Internal<'job' | 'step'>>();
-    const child = (step: string) => {
-      let h = steps.get(step);
-      if (!h) steps.set(step, (h = this.batchSeconds.labels({ job, step: redact(step) })));
-      return h;
-    };
-    return bus.onTiming((t) => child(t.step ?? '*').observe(t.ms / 1000));
+    return bus.onTiming(this.batchSeconds.listener(job, redact));
   }
 
   /** The exposition text: the feeds read now. `withProcess`: Node's default metrics too. */
