@@ -57,7 +57,7 @@ async function main() {
     { id: 'raw', label: 'sluice CSV insert, raw pages', prepare: fresh('t_raw'), run: run(rawJob, true), verify: verify('t_raw') },
     { id: 'records', label: 'sluice CSV insert, SLUICE_RAW_PAGES=0', prepare: fresh('t_records'), run: run(recordsJob, false), verify: verify('t_records') },
   ];
-  const { rounds } = await interleave(contenders, ROUNDS);
+  const rounds = await interleave(contenders, ROUNDS);
   await knex.destroy();
   const ok = (id) => rounds.map((r) => r.results[id]).filter((x) => x?.ok);
   console.log(`\n${ROWS.toLocaleString('en')} rows, ${ROUNDS} interleaved rounds (load before each round: ${rounds.map((r) => r.load.before.split(' ')[0]).join(', ')})`);
