@@ -67,6 +67,7 @@ const TYPES = [
   'PluginContext',
   'PluginKind',
   'PluginSchema',
+  'RawPage',
   'ReadOptions',
   'RecordInfo',
   'RecordPosition',
