@@ -46,6 +46,20 @@ describe('JSON Lines reader: numbers are never changed silently', () => {
     },
   );
 
+  it('a long exponent in any spelling (E, a sign, leading zeros) is found on its line among plain ones, whichever way the bytes are cut', () => {
+    // The reader checks parsed values for a lost exponent only on lines where a scan of the text found one.
+    const data = Buffer.from('{"a":1}\n{"v":1E+400}\n{"a":2}\n{"v":-1e-0400,"w":[1]}\n{"v":[2,{"x":1e0400}]}\n{"a":3}\n');
+    const { items } = readAnyhow(data);
+    expect(items.map((i) => [i.line, i.record ?? i.error?.match(/^the number (\S+) cannot be held exactly/)?.[1]])).toEqual([
+      [1, { a: 1 }],
+      [2, '1E+400'],
+      [3, { a: 2 }],
+      [4, '-1e-0400'],
+      [5, '1e0400'],
+      [6, { a: 3 }],
+    ]);
+  });
+
   it.each([
     ['1e300', 1e300], ['0', 0], ['-0.0', -0], ['1e-300', 1e-300], ['0.1', 0.1], ['123456789012345', 123456789012345], ['1.7976931348623157e308', 1.7976931348623157e308],
     ['0.30000000000000004', 0.30000000000000004], ['5e-324', 5e-324],

@@ -8,18 +8,7 @@ import type { PageCollector } from './page.js';
 const LF = 0x0a;
 const CR = 0x0d;
 const RAW_BYTES = 4 * 1024;
-const DECODE_BYTES = 64 * 1024;
-/**
- * Two objects with a comma between them, JSON whitespace allowed around it. A piece of text without
- * it has no line holding two records side by side, which the one-parse path relies on (see
- * `processWhole`); inside a string it only sends the piece down the line-by-line path.
- */
-const OBJECTS_SIDE_BY_SIDE = /\}[ \t\r\n]*,[ \t\r\n]*\{/;
-/**
- * The same, or an exponent of three digits or more (json-values.ts `longExponent`): one scan of a
- * piece answers both in the common case, where neither is there.
- */
-const SIDE_BY_SIDE_OR_EXPONENT = /\}[ \t\r\n]*,[ \t\r\n]*\{|[eE][+-]?[0-9]{3}/g;
+const DECODE_BYTES = 32 * 1024;
 
 /**
  * What a record's position says: `line` (its line number, when the read began at the start of
@@ -51,25 +40,17 @@ export interface JsonLinesOptions {
   readonly maxLineBytes?: number;
   /** Told about a last line that has no line break and does not parse: it is left for a later run. */
   readonly onPartialLastLine?: (line: number, bytes: number) => void;
-  /**
-   * false: parse every line on its own, never a whole piece of lines with one JSON.parse. The
-   * results are the same either way (the equivalence test compares them); true by default.
-   */
-  readonly wholePieces?: boolean;
 }
 
 /**
- * JSON Lines: finds line breaks in the bytes (`indexOf`), decodes the whole lines of a chunk in
- * pieces of ~64 KiB with one call each, and parses a piece's lines with ONE JSON.parse of
- * `[line,line,…]` (far fewer native calls, no string per line); a piece that does not come out as
- * one object per line is read again line by line, so a bad line still costs one record, with its
- * line number and byte offset. Records go to the collector with the byte offset just after their
- * line. Synchronous per chunk; no per-record promises or closures.
+ * JSON Lines: finds line breaks in the bytes (`indexOf`), decodes every whole line of a chunk
+ * with one call, and parses each line from that text; records go to the collector with the byte
+ * offset just after their line. Synchronous per chunk; no per-record promises or closures.
  *
- * A line with a number a double may not hold (found by a scan of the piece's text) is parsed
- * exactly instead (see json-values.ts). Bytes that are not UTF-8 make their line a record error.
- * A last line without a line break that does not parse is not consumed: the writer may still be
- * appending it.
+ * A line with a number a double may not hold (found by scans of the piece's text, not of each
+ * parsed value) is parsed exactly instead (see json-values.ts). Bytes that are not UTF-8 make their line a
+ * record error. A last line without a line break that does not parse is not consumed: the
+ * writer may still be appending it.
  */
 export class JsonLinesParser {
   private pending: Buffer[] = [];
@@ -82,9 +63,6 @@ export class JsonLinesParser {
   private readonly maxLineBytes: number;
   /** A line over `maxLineBytes`, being skipped to its end. */
   private skipping: { start: number; line: number; head: Buffer } | undefined;
-  private readonly wholePieces: boolean;
-  /** Where the lines of the piece being read end (their `\n`, as offsets in its text); reused. */
-  private breaks = new Int32Array(1024);
 
   constructor(
     private readonly out: PageCollector,
@@ -99,7 +77,6 @@ export class JsonLinesParser {
     this.mode = options.mode ?? 'line';
     this.maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     this.onPartialLastLine = options.onPartialLastLine;
-    this.wholePieces = options.wholePieces ?? true;
   }
 
   private readonly onPartialLastLine: JsonLinesOptions['onPartialLastLine'];
@@ -131,8 +108,9 @@ export class JsonLinesParser {
       from = lf + 1;
     }
     const last = chunk.lastIndexOf(LF);
-    // Whole lines are decoded in pieces of about 64 KiB: one string of a whole 1 MiB chunk would be
-    // held (with every record sliced from it) until the page is done, which showed in peak RSS.
+    // Whole lines are decoded in pieces of about 32 KiB: one string of a whole 1 MiB chunk would be
+    // held (with every record sliced from it) until the page is done, which showed in peak RSS
+    // (32 KiB: 121 MB on the map/filter benchmark, against 133 MB with 64 KiB pieces before).
     for (let start = from; start <= last; ) {
       let end = start + DECODE_BYTES >= last ? last : chunk.indexOf(LF, start + DECODE_BYTES);
       if (end === -1 || end > last) end = last;
@@ -202,8 +180,6 @@ export class JsonLinesParser {
     const ascii = isAscii(region);
     if (!ascii && !isUtf8(region)) return this.processBytes(buf, bpos, to, final, base);
     const text = ascii ? decoders(buf).latin1Slice(bpos, to) : decoders(buf).utf8Slice(bpos, to);
-    // Every line of the piece is whole and none can be over the cap: try the one-parse path.
-    if (this.wholePieces && !final && to - bpos <= this.maxLineBytes && this.processWhole(buf, bpos, to, text, ascii, base)) return;
     const start = bpos;
     const out = this.out;
     // Where the next number with more digits than a double holds may be (see json-values.ts).
@@ -277,97 +253,6 @@ export class JsonLinesParser {
       cpos = cnl + 1;
     }
     this.base = base + to;
-  }
-
-  /**
-   * The lines of `text` (decoded from `buf[bpos, to)`, every line ending with its `\n`) with one
-   * JSON.parse of `[` + the lines joined by commas + `]`. False, having consumed nothing, unless
-   * that parse gives exactly one object per line; the caller then reads the piece line by line.
-   *
-   * Why the array's elements are the lines, one each: an element boundary is a comma outside any
-   * value. The commas put in at line breaks are the only such commas, because one inside a line
-   * would stand between two objects (every element is an object), i.e. `}`, whitespace, `,`,
-   * whitespace, `{` on that line, and a piece with that text anywhere is refused up front. So
-   * elements = 1 + (line-break commas that separate elements) ≤ lines, with equality only when
-   * every line break separates two elements. A blank line (`,,`) fails the parse.
-   */
-  private processWhole(buf: Buffer, bpos: number, to: number, text: string, ascii: boolean, base: number): boolean {
-    const n = text.length;
-    if (n === 0 || text.charCodeAt(n - 1) !== LF) return false;
-    SIDE_BY_SIDE_OR_EXPONENT.lastIndex = 0;
-    const found = SIDE_BY_SIDE_OR_EXPONENT.exec(text);
-    let exponent = -1;
-    if (found !== null) {
-      if (found[0].charCodeAt(0) === 0x7d || OBJECTS_SIDE_BY_SIDE.test(text)) return false;
-      exponent = found.index;
-    }
-    let values: unknown[];
-    try {
-      values = JSON.parse('[' + text.slice(0, n - 1).replaceAll('\n', ',') + ']') as unknown[];
-    } catch {
-      return false;
-    }
-    const count = values.length;
-    if (this.breaks.length < count) this.breaks = new Int32Array(count * 2);
-    const breaks = this.breaks;
-    let lines = 0;
-    for (let c = text.indexOf('\n'); c !== -1; c = text.indexOf('\n', c + 1)) {
-      if (lines === count) return false;
-      breaks[lines++] = c;
-    }
-    if (lines !== count) return false;
-    for (let k = 0; k < count; k++) {
-      const value = values[k];
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
-    }
-    const out = this.out;
-    const byLine = this.mode === 'line';
-    let suspect = longDigitRun(text, 0);
-    let cpos = 0;
-    let bstart = bpos;
-    for (let k = 0; k < count; k++) {
-      const cnl = breaks[k]!;
-      // Byte offset just after the line: the same as the character offset for ASCII text.
-      const after = ascii ? bpos + cnl + 1 : buf.indexOf(LF, bstart) + 1;
-      const first = base + bstart;
-      const line = ++this.line;
-      let value = values[k];
-      const exact = suspect !== -1 && suspect < cnl;
-      if (exact) suspect = longDigitRun(text, cnl);
-      const checkExponent = exponent !== -1 && exponent < cnl;
-      if (checkExponent) exponent = longExponent(text, cnl);
-      if (exact || checkExponent) value = this.exactValue(text, cpos, cnl, exact, value, line, first, base + after);
-      if (value !== undefined) {
-        out.offset = base + after;
-        out.line = line;
-        out.record(value as Record<string, unknown>, byLine ? { file: this.file, line } : { file: this.file, offset: first });
-      }
-      bstart = after;
-      cpos = cnl + 1;
-    }
-    this.base = base + to;
-    return true;
-  }
-
-  /**
-   * A line (`text[cpos, cnl)`) of the one-parse path that may hold a number JSON.parse changed:
-   * its value as the line-by-line path reads it, or undefined after its record error.
-   */
-  private exactValue(text: string, cpos: number, cnl: number, exact: boolean, parsed: unknown, line: number, first: number, after: number): unknown {
-    const lineText = text.slice(cpos, cnl > cpos && text.charCodeAt(cnl - 1) === 13 ? cnl - 1 : cnl);
-    let value: unknown;
-    try {
-      value = exact ? parseJsonExact(lineText) : mayHaveLostExponent(parsed, lineText) ? parseJsonExact(lineText) : parsed;
-    } catch (error) {
-      if (error instanceof InexactNumberError) this.fail(error.message, lineText, line, first, after, error);
-      else this.fail(`invalid JSON: ${(error as Error).message}`, lineText, line, first, after, error);
-      return undefined;
-    }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      this.fail(`expected a JSON object, got ${describeJson(value)}`, lineText, line, first, after);
-      return undefined;
-    }
-    return value;
   }
 
   /** Whole lines of bytes that are not all UTF-8: each line is checked, and one that is not is a record error with its bytes. */
