@@ -3,7 +3,7 @@
 // A 1M-record run of the file benchmark (1000-record batches; filter, map, sink, and the whole batch)
 // hands `--metrics` 4,000 timings. Each round feeds a fresh process-local copy of 4,000 such timings
 // to the two ways of counting them, in alternating order:
-//   prom-client  its Histogram's child per (job, step), `observe(ms / 1000)`, as registry.ts did up to bf8ca20;
+//   prom-client  its Histogram's child per (job, step), `observe(ms / 1000)`, as registry.ts did before 3b8af28;
 //   sluice       BatchDurations' listener (packages/cli/src/metrics/batch-durations.ts), what it does now.
 // Both are fed through an EventEmitter as the bus does, and both are then scraped once, so that each
 // is charged for what it defers to the scrape. The figure is CPU time (process.cpuUsage, user + sys)
@@ -43,7 +43,7 @@ function timings() {
   return out;
 }
 
-/** registry.ts up to bf8ca20: a Histogram child per step, looked up once, observed per timing. */
+/** registry.ts before 3b8af28: a Histogram child per step, looked up once, observed per timing. */
 function promClient() {
   const registry = new Registry();
   const histogram = new Histogram({ name: NAME, help: 'h', labelNames: ['job', 'step'], buckets: BUCKETS, registers: [registry] });
