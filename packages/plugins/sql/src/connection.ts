@@ -5,6 +5,7 @@ import type { Knex } from 'knex';
 import { dialectOf, exactNumeric, type Dialect } from './dialect.js';
 import { classify, describeError } from './errors.js';
 import { DEFAULT_POLICY, type RetryPolicy } from './retry.js';
+import { sqlitePragmas } from './sqlite-pragmas.js';
 
 /** The clients a `connections:` entry may name. */
 export const CLIENTS = ['pg', 'mysql2', 'better-sqlite3'] as const;
@@ -37,6 +38,22 @@ export class SqlConnection {
     readonly dialect: Dialect,
     private readonly redactor: Redactor,
   ) {}
+
+  /** Work to end before the pool closes (the SQLite writer thread), in the order registered. */
+  private readonly closers: Array<() => Promise<void>> = [];
+
+  /** Runs `fn` when the connection closes, before its pool is destroyed. */
+  onClose(fn: () => Promise<void>): void {
+    this.closers.push(fn);
+  }
+
+  /** Ends what was registered with {@link onClose}, then the pool; a closer's failure does not keep the pool open. */
+  async close(): Promise<void> {
+    let failure: unknown;
+    for (const fn of this.closers.splice(0)) await fn().catch((error: unknown) => (failure ??= error));
+    await this.knex.destroy();
+    if (failure !== undefined) throw failure;
+  }
 
   /** Removes the URL and password of this connection, in any encoding, from a message. */
   scrub(text: string): string {
@@ -196,11 +213,7 @@ export function knexConfig(config: ConnectionConfig, demand: number, dir: string
           max: 1,
           afterCreate(db: { pragma(p: string): unknown; defaultSafeIntegers(on: boolean): unknown }, done: (e: Error | null, c: unknown) => void) {
             try {
-              // Integers come back as BigInt, so none beyond 2^53 is rounded; records get numbers while exact.
-              db.defaultSafeIntegers(true);
-              if (filename !== ':memory:') db.pragma('journal_mode = WAL');
-              db.pragma('busy_timeout = 5000');
-              db.pragma('synchronous = FULL');
+              sqlitePragmas(db, filename);
               done(null, db);
             } catch (error) {
               done(error as Error, db);
@@ -238,7 +251,7 @@ export async function openConnection(name: string, config: ConnectionConfig, dem
       cause: error,
     });
   }
-  return { value: connection, close: () => knex.destroy() };
+  return { value: connection, close: () => connection.close() };
 }
 
 /** host:port/database of a connection, never its user or password. */

@@ -98,7 +98,7 @@ class SqlSink implements SinkInstance {
     const state = isState(ctx.state) ? ctx.state : undefined;
     this.lastSeq = state?.seq;
     this.emptyFirst = state === undefined && ((config.mode ?? 'insert') === 'replace' || config.onFresh === 'truncate');
-    this.pipeline = conn.dialect.name === 'sqlite' ? 1 : 2;
+    this.pipeline = 2;
     this.raw =
       conn.dialect.name === 'postgres'
         ? { formats: ['csv'], accepts: (page) => this.acceptsRaw(page), write: (page, info) => this.writeRaw(page, info) }
@@ -138,14 +138,14 @@ class SqlSink implements SinkInstance {
   }
 
   /**
-   * Pipelined (PostgreSQL, MySQL/MariaDB): the engine hands over batch N+1 while batch N's write is
+   * Pipelined: the engine hands over batch N+1 while batch N's write is
    * pending. Each write runs its statements once the write before it has reached its COMMIT (so
    * one batch streams rows while the one before it commits, and the table is created or evolved
    * once), and commits only after every write handed over before it has committed: batches commit
    * in source order, and one whose predecessor failed rolls back (the engine then retries them in
    * order). With the checkpoint in the same database, a batch and its seq marker still commit in
-   * one transaction, so a crash leaves exactly the batches up to the marker. SQLite's driver is
-   * synchronous: one batch at a time.
+   * one transaction, so a crash leaves exactly the batches up to the marker. SQLite binds batch N+1
+   * while its writer thread writes batch N, and sends it once N has committed (write-sqlite.ts).
    */
   write(records: SluiceRecord[], info: WriteInfo): Promise<WriteResult | void> {
     return this.track(info, (commit) => this.statements(records, info, commit));

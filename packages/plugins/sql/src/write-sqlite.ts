@@ -1,34 +1,26 @@
 import type { BatchPlan, BatchWriter, PreparedBatch, Rejection, WriteTarget } from './batch.js';
 import type { SqlConnection } from './connection.js';
 import { bindValue, fitsInt64, quoteColumn, type ColumnKind } from './dialect.js';
-import { classify, describeError } from './errors.js';
-
-interface Statement {
-  run(params: readonly unknown[]): unknown;
-}
-
-/** Rows per INSERT statement; SQLite binds up to 32,766 values a statement. */
-const ROWS_PER_STATEMENT = 100;
-interface Database {
-  prepare(sql: string): Statement;
-  transaction(fn: () => void): { immediate(): void };
-}
+import { revive, runSqliteJob, StatementCache, type SqliteDatabase, type SqliteJob, type SqliteOutcome, type SqlitePart } from './sqlite-batch.js';
+import { sqliteThreadOf } from './sqlite-thread.js';
+import type { Statement } from './system.js';
 
 const NUMBER = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
+const LONG_DIGITS = /^-?\d{19,}$/;
 
 /**
  * SQLite stores any value in any column (a text in an integer column stays text); the other
  * databases refuse it. So that a value that does not fit its column is a record error everywhere,
  * never a silent change of type: numbers (or numeric text) only in integer and real columns.
+ * `numeric` lists the integer and real columns (the others need no look).
  */
-function misfitColumn(batch: PreparedBatch, kinds: readonly ColumnKind[], params: readonly unknown[]): string | undefined {
-  for (let k = 0; k < kinds.length; k++) {
-    const kind = kinds[k];
-    if (kind !== 'int' && kind !== 'float') continue;
-    const v = params[k];
+function misfitColumn(batch: PreparedBatch, kinds: readonly ColumnKind[], numeric: readonly number[], row: readonly unknown[], at: number): string | undefined {
+  for (const k of numeric) {
+    const v = row[at + k];
     if (v === null || typeof v === 'number' || typeof v === 'bigint') continue;
+    const kind = kinds[k];
     const column = batch.columns[k]!;
-    if (typeof v === 'string' && /^-?\d{19,}$/.test(v) && !fitsInt64(BigInt(v))) {
+    if (typeof v === 'string' && LONG_DIGITS.test(v) && !fitsInt64(BigInt(v))) {
       return `column ${JSON.stringify(column.name)} is ${column.type || kind}: ${v} does not fit SQLite's 64-bit integers; use a text column to keep its digits`;
     }
     if (typeof v === 'string' && NUMBER.test(v) && (kind === 'float' || Number.isInteger(Number(v)))) continue;
@@ -37,104 +29,124 @@ function misfitColumn(batch: PreparedBatch, kinds: readonly ColumnKind[], params
   return undefined;
 }
 
+/** A part's rows as bound values, and the record each row came from. */
+interface BoundPart {
+  readonly batch: PreparedBatch;
+  readonly part: SqlitePart;
+  /** `positions[r]`: the row of `batch` (its `records[…]`) that row r of `part.params` holds. */
+  readonly positions: number[];
+}
+
 /**
- * SQLite (better-sqlite3): one prepared INSERT run per row, all rows of a batch in one
- * `BEGIN IMMEDIATE` transaction. A refused row undoes only its own statement, so it is dropped
- * with SQLite's message and the transaction goes on.
+ * SQLite (better-sqlite3): all rows of a batch in one `BEGIN IMMEDIATE` transaction, many rows to
+ * an INSERT statement, run on the connection's writer thread (sqlite-thread.ts) so that SQLite's
+ * work overlaps the parsing and binding of the next batches (the sink pipelines two); an in-memory database runs it here, on the pool's
+ * connection. This side binds the values (and refuses the misfits); the thread only runs
+ * statements. A row SQLite refuses undoes only its own statement; the thread then rolls back and
+ * reports every refused row, and the batch is sent again without them, with the marker statements
+ * that record the refusals — so the transaction never waits on this thread while it holds the lock.
  */
 export class SqliteWriter implements BatchWriter {
-  private readonly statements = new WeakMap<object, Map<string, Statement>>();
+  /** Statements of the pool's connection, for an in-memory database. */
+  private readonly local = new WeakMap<object, StatementCache>();
 
   constructor(
     private readonly conn: SqlConnection,
     private readonly target: WriteTarget,
   ) {}
 
-  private prepare(db: Database, sql: string): Statement {
-    let cache = this.statements.get(db as object);
-    if (!cache) this.statements.set(db as object, (cache = new Map()));
-    let statement = cache.get(sql);
-    if (!statement) {
-      statement = db.prepare(sql);
-      if (cache.size > 64) cache.clear();
-      cache.set(sql, statement);
+  async write(plan: BatchPlan): Promise<Rejection[]> {
+    const rejected: Rejection[] = [];
+    const bound = plan.parts.map((batch) => this.bind(batch, rejected));
+    // Bound while the batch before is still on the thread; sent once it has committed (its
+    // failure fails this one here, before anything of it is written). Not inside the transaction
+    // as PostgreSQL does: the thread must never hold the write lock waiting for this thread.
+    await plan.beforeCommit?.();
+    for (;;) {
+      rejected.sort((a, b) => a.index - b.index);
+      const after = plan.after(rejected);
+      const job: SqliteJob = {
+        before: plan.before.map(plainStatement),
+        parts: bound.map((b) => b.part),
+        after: after.map(plainStatement),
+      };
+      const outcome = await this.run(job);
+      if ('ok' in outcome) return rejected;
+      if ('fence' in outcome) throw after[outcome.fence]!.fence!();
+      if ('error' in outcome) throw revive(outcome.error);
+      // Rows SQLite refused (nothing was committed): record them, and write the batch without them.
+      const drop = new Map<number, Set<number>>();
+      for (const r of outcome.refused) {
+        const b = bound[r.part]!;
+        rejected.push({ index: b.batch.index[b.positions[r.row]!]!, error: new Error(r.message) });
+        let rows = drop.get(r.part);
+        if (!rows) drop.set(r.part, (rows = new Set()));
+        rows.add(r.row);
+      }
+      for (const [p, rows] of drop) bound[p] = without(bound[p]!, rows);
     }
-    return statement;
   }
 
-  async write(plan: BatchPlan): Promise<Rejection[]> {
+  private async run(job: SqliteJob): Promise<SqliteOutcome> {
+    const thread = sqliteThreadOf(this.conn);
+    if (thread) return thread.run(job);
     return this.conn.withRaw(async (raw) => {
-      const db = raw as Database;
-      let rejected: Rejection[] = [];
-      db.transaction(() => {
-        rejected = [];
-        for (const s of plan.before) this.prepare(db, s.sql).run(s.params);
-        for (const batch of plan.parts) this.insertPart(db, batch, rejected);
-        for (const s of plan.after(rejected)) {
-          const done = this.prepare(db, s.sql).run(s.params) as { changes?: number };
-          if (s.fence && done.changes !== 1) throw s.fence();
-        }
-      }).immediate();
-      return rejected;
+      let statements = this.local.get(raw as object);
+      if (!statements) this.local.set(raw as object, (statements = new StatementCache(raw as SqliteDatabase)));
+      return runSqliteJob(raw as SqliteDatabase, statements, job);
     });
   }
 
-  /**
-   * The part's rows, `ROWS_PER_STATEMENT` to a statement (one statement per row costs more in
-   * SQLite's VM and in the binding than the rows themselves); a statement the data is refused by
-   * is undone alone and its rows written one by one, so only the bad rows are refused.
-   */
-  private insertPart(db: Database, batch: PreparedBatch, rejected: Rejection[]): void {
+  /** The part's rows as one flat array of bound values; a row with a misfit value is refused here. */
+  private bind(batch: PreparedBatch, rejected: Rejection[]): BoundPart {
     const kinds = batch.columns.map((c) => c.kind);
+    const numeric = kinds.flatMap((kind, k) => (kind === 'int' || kind === 'float' ? [k] : []));
     const width = kinds.length;
-    const one = this.prepare(db, this.insertSql(batch, 1));
-    const row = new Array<unknown>(width);
-    let params: unknown[] = [];
-    let positions: number[] = [];
-    const flush = () => {
-      if (positions.length === 0) return;
-      try {
-        this.prepare(db, this.insertSql(batch, positions.length)).run(params);
-      } catch (error) {
-        if (classify(error) !== 'data') throw error;
-        for (const [r, p] of positions.entries()) {
-          try {
-            one.run(params.slice(r * width, (r + 1) * width));
-          } catch (rowError) {
-            if (classify(rowError) !== 'data') throw rowError;
-            rejected.push({ index: batch.index[p]!, error: new Error(describeError(rowError)) });
-          }
-        }
-      }
-      params = [];
-      positions = [];
-    };
-    for (let p = 0; p < batch.records.length; p++) {
-      const record = batch.records[p]!;
-      for (let k = 0; k < width; k++) row[k] = bindValue('sqlite', kinds[k]!, record[batch.fields[k]!]);
-      const misfit = misfitColumn(batch, kinds, row);
+    const { records, fields } = batch;
+    const params: unknown[] = [];
+    const positions: number[] = [];
+    for (let p = 0; p < records.length; p++) {
+      const record = records[p]!;
+      const at = params.length;
+      for (let k = 0; k < width; k++) params.push(bindValue('sqlite', kinds[k]!, record[fields[k]!]));
+      const misfit = numeric.length ? misfitColumn(batch, kinds, numeric, params, at) : undefined;
       if (misfit !== undefined) {
+        params.length = at;
         rejected.push({ index: batch.index[p]!, error: new Error(misfit) });
         continue;
       }
-      for (let k = 0; k < width; k++) params.push(row[k]);
       positions.push(p);
-      if (positions.length === ROWS_PER_STATEMENT) flush();
     }
-    flush();
-    // Rows refused one by one come after the part's earlier refusals: keep the index order.
-    rejected.sort((a, b) => a.index - b.index);
+    return { batch, part: { ...this.shape(batch), width, params }, positions };
   }
 
-  private insertSql(batch: PreparedBatch, rows: number): string {
+  /** The INSERT of a part's columns, around its rows' tuples. */
+  private shape(batch: PreparedBatch): Pick<SqlitePart, 'head' | 'tuple' | 'tail'> {
     const q = (name: string) => quoteColumn('sqlite', name);
     const cols = batch.columns.map((c) => q(c.name));
-    const tuple = `(${cols.map(() => '?').join(', ')})`;
-    let sql = `insert into ${this.target.table} (${cols.join(', ')}) values ${rows === 1 ? tuple : new Array<string>(rows).fill(tuple).join(', ')}`;
+    let tail = '';
     if (this.target.mode === 'upsert') {
       const update = batch.columns.filter((c) => !this.target.key.includes(c.name)).map((c) => q(c.name));
-      sql += ` on conflict (${this.target.key.map(q).join(', ')}) ${update.length ? `do update set ${update.map((c) => `${c} = excluded.${c}`).join(', ')}` : 'do nothing'}`;
+      tail = ` on conflict (${this.target.key.map(q).join(', ')}) ${update.length ? `do update set ${update.map((c) => `${c} = excluded.${c}`).join(', ')}` : 'do nothing'}`;
     }
-    return sql;
+    return { head: `insert into ${this.target.table} (${cols.join(', ')}) values `, tuple: `(${cols.map(() => '?').join(', ')})`, tail };
   }
+}
+
+/** A statement as data for the thread (its fence stays here: the thread says which one failed). */
+function plainStatement(s: Statement): { sql: string; params: readonly unknown[]; fenced: boolean } {
+  return { sql: s.sql, params: s.params, fenced: s.fence !== undefined };
+}
+
+/** `b` without the rows `drop` (rows of its part). */
+function without(b: BoundPart, drop: ReadonlySet<number>): BoundPart {
+  const { width, params } = b.part;
+  const kept: unknown[] = [];
+  const positions: number[] = [];
+  for (let r = 0; r < b.positions.length; r++) {
+    if (drop.has(r)) continue;
+    for (let k = 0; k < width; k++) kept.push(params[r * width + k]);
+    positions.push(b.positions[r]!);
+  }
+  return { batch: b.batch, part: { ...b.part, params: kept }, positions };
 }
