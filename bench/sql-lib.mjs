@@ -344,7 +344,8 @@ const NOTES = {
     '**What would close the gap**: fewer commits — a job without `batch.size` now grows its batches to',
     '5,000 rows (~200 commits for 1M rows; in the figures above) — or `synchronous = NORMAL` when the',
     'checkpoint lives in the same database file, where rows and checkpoint share one ordered WAL.',
-    'SQLite\'s driver is synchronous, so pipelining does not apply.',
+    'SQLite\'s statements and COMMITs run on a writer thread beside the parsing (`node',
+    'bench/sql-sqlite-threads.mjs` shows the CPU of each thread, this build against an older one).',
   ],
   Load: [],
 };

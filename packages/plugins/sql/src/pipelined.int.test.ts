@@ -1,6 +1,7 @@
 // The sql sink's pipelining, driven as the engine drives a `pipeline: 2` sink (the next write
-// handed over before the last one resolved), on PostgreSQL and MariaDB: batches commit in source
-// order with their markers, and a batch whose predecessor failed rolls back instead of committing.
+// handed over before the last one resolved), on PostgreSQL, MariaDB and SQLite (whose batches run
+// on a writer thread): batches commit in source order with their markers, and a batch whose
+// predecessor failed rolls back instead of committing.
 import type { SluiceRecord } from '@sluice/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSink } from '../test/harness.js';
@@ -11,7 +12,7 @@ const services = await availability();
 const batch = (from: number, n: number): SluiceRecord[] => Array.from({ length: n }, (_, i) => ({ id: from + i, v: `v${from + i}` }));
 const info = (seq: number, records: SluiceRecord[], attempt = 1) => ({ seq, positions: records.map((_, index) => ({ index })), attempt, signal: new AbortController().signal });
 
-describe.each(['pg', 'mysql2'] as Client[])('pipelined sql sink on %s', (client) => {
+describe.each(['pg', 'mysql2', 'better-sqlite3'] as Client[])('pipelined sql sink on %s', (client) => {
   const { up, skip } = services[client];
   let db: TestDatabase;
 
@@ -24,6 +25,9 @@ describe.each(['pg', 'mysql2'] as Client[])('pipelined sql sink on %s', (client)
       if (client === 'pg') {
         await db.knex.raw(`create function no13() returns trigger language plpgsql as $$ begin if new.id = 13 then raise exception 'no 13 here'; end if; return new; end $$`);
         await db.knex.raw('create trigger no13 before insert on t for each row execute function no13()');
+      } else if (client === 'better-sqlite3') {
+        // RAISE() would be a constraint (a refused row); abs() of the smallest integer fails at run time.
+        await db.knex.raw('create trigger no13 before insert on t for each row when new.id = 13 begin select abs(-9223372036854775807 - 1); end');
       } else {
         await db.knex.raw(`create trigger no13 before insert on t for each row begin if new.id = 13 then signal sqlstate '45000' set message_text = 'no 13 here'; end if; end`);
       }
@@ -90,7 +94,7 @@ describe.each(['pg', 'mysql2'] as Client[])('pipelined sql sink on %s', (client)
     it('refuses to commit a batch handed over after an earlier one failed, so the retry of the earlier one is not skipped by the marker', async () => {
       const { sink, close } = await open();
       const bad = batch(10, 5);
-      await expect(sink.write(bad, info(0, bad))).rejects.toThrow(/no 13 here/);
+      await expect(sink.write(bad, info(0, bad))).rejects.toThrow(client === 'better-sqlite3' ? /integer overflow/ : /no 13 here/);
       // The next batch arrives only after the failure settled: it must still not commit before batch 0.
       const next = batch(20, 5);
       await expect(sink.write(next, info(1, next))).rejects.toThrow(/a batch before batch 1 failed to commit/);

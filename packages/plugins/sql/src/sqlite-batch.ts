@@ -63,7 +63,6 @@ interface Statement {
 
 export interface SqliteDatabase {
   prepare(sql: string): Statement;
-  exec(sql: string): unknown;
   readonly inTransaction: boolean;
 }
 
@@ -116,8 +115,11 @@ export function revive(plain: PlainError): Error {
  * while the write lock is held (the caller's thread may itself be waiting on that lock).
  */
 export function runSqliteJob(db: SqliteDatabase, statements: StatementCache, job: SqliteJob): SqliteOutcome {
+  // Prepared statements, as better-sqlite3's own transaction() uses, not exec(): one code path for
+  // every statement of a batch (test/support/sqlite-commit-kill.cjs watches them to die after a COMMIT).
+  const control = (sql: 'BEGIN IMMEDIATE' | 'COMMIT' | 'ROLLBACK') => statements.get(sql).run([]);
   try {
-    db.exec('BEGIN IMMEDIATE');
+    control('BEGIN IMMEDIATE');
   } catch (error) {
     return { error: plainError(error) };
   }
@@ -126,22 +128,22 @@ export function runSqliteJob(db: SqliteDatabase, statements: StatementCache, job
     const refused: SqliteRefusal[] = [];
     for (let p = 0; p < job.parts.length; p++) insertPart(statements, job.parts[p]!, p, refused);
     if (refused.length > 0) {
-      db.exec('ROLLBACK');
+      control('ROLLBACK');
       return { refused };
     }
     for (let i = 0; i < job.after.length; i++) {
       const s = job.after[i]!;
       const done = statements.get(s.sql).run(s.params);
       if (s.fenced && done.changes !== 1) {
-        db.exec('ROLLBACK');
+        control('ROLLBACK');
         return { fence: i };
       }
     }
-    db.exec('COMMIT');
+    control('COMMIT');
     return { ok: true };
   } catch (error) {
     try {
-      if (db.inTransaction) db.exec('ROLLBACK');
+      if (db.inTransaction) control('ROLLBACK');
     } catch {
       // The connection is broken; the error below says why.
     }

@@ -19,6 +19,7 @@ function misfitColumn(batch: PreparedBatch, kinds: readonly ColumnKind[], numeri
     const v = row[at + k];
     if (v === null || typeof v === 'number' || typeof v === 'bigint') continue;
     const kind = kinds[k];
+    if (typeof v === 'string' && plainNumber(v, kind === 'int')) continue;
     const column = batch.columns[k]!;
     if (typeof v === 'string' && LONG_DIGITS.test(v) && !fitsInt64(BigInt(v))) {
       return `column ${JSON.stringify(column.name)} is ${column.type || kind}: ${v} does not fit SQLite's 64-bit integers; use a text column to keep its digits`;
@@ -27,6 +28,28 @@ function misfitColumn(batch: PreparedBatch, kinds: readonly ColumnKind[], numeri
     return `column ${JSON.stringify(column.name)} is ${column.type || kind}: ${JSON.stringify(v)} is not ${kind === 'int' ? 'an integer' : 'a number'}`;
   }
   return undefined;
+}
+
+/**
+ * The common case of numeric text (a CSV's ids and amounts), decided without the regular
+ * expressions of `misfitColumn`: `-?digits` (at most 18, so within 64 bits), or for a real column
+ * `-?digits.digits`. Anything else (signs, exponents, spaces, long digits) takes the full check.
+ */
+function plainNumber(v: string, whole: boolean): boolean {
+  const n = v.length;
+  let i = n > 0 && v.charCodeAt(0) === 45 ? 1 : 0;
+  const start = i;
+  let dot = -1;
+  for (; i < n; i++) {
+    const c = v.charCodeAt(i);
+    if (c >= 48 && c <= 57) continue;
+    if (c === 46 && dot < 0 && !whole) {
+      dot = i;
+      continue;
+    }
+    return false;
+  }
+  return n - start > 0 && n - start <= 18 && dot !== start && dot !== n - 1;
 }
 
 /** A part's rows as bound values, and the record each row came from. */
@@ -108,7 +131,11 @@ export class SqliteWriter implements BatchWriter {
     for (let p = 0; p < records.length; p++) {
       const record = records[p]!;
       const at = params.length;
-      for (let k = 0; k < width; k++) params.push(bindValue('sqlite', kinds[k]!, record[fields[k]!]));
+      for (let k = 0; k < width; k++) {
+        const v = record[fields[k]!];
+        // Text is bound as it is except into a JSON column (bindValue's answer, without the call).
+        params.push(typeof v === 'string' && kinds[k] !== 'json' ? v : bindValue('sqlite', kinds[k]!, v));
+      }
       const misfit = numeric.length ? misfitColumn(batch, kinds, numeric, params, at) : undefined;
       if (misfit !== undefined) {
         params.length = at;
