@@ -27,8 +27,13 @@ export interface SqlitePart {
   readonly tail: string;
   /** Values per row. */
   readonly width: number;
-  /** Row r's values are `params[r * width … (r + 1) * width - 1]`. */
-  readonly params: readonly unknown[];
+  /**
+   * The rows' values, `ROWS_PER_STATEMENT` rows to a chunk (the last may hold fewer): row r's
+   * values are `chunks[c][i * width … (i + 1) * width - 1]` with c, i = r ÷ and mod
+   * `ROWS_PER_STATEMENT`. Chunks, not one array: an array of a whole batch's values is a large
+   * object, freed only by a full collection, on both threads — they grew the peak RSS.
+   */
+  readonly chunks: ReadonlyArray<readonly unknown[]>;
 }
 
 /** A statement's refusal of one row: the part, the row in it, SQLite's words. */
@@ -69,6 +74,8 @@ export interface SqliteDatabase {
 /** Prepared statements of one connection, by SQL text (a plan's statements repeat batch after batch). */
 export class StatementCache {
   private readonly cache = new Map<string, Statement>();
+  /** INSERTs by shape (head and tail) and row count. */
+  private readonly inserts = new Map<string, Map<number, Statement>>();
 
   constructor(private readonly db: SqliteDatabase) {}
 
@@ -85,7 +92,18 @@ export class StatementCache {
 
   /** The INSERT of `rows` rows of `part` (built once per shape and size, not per statement run). */
   insert(part: SqlitePart, rows: number): Statement {
-    return this.get(`${part.head}${rows === 1 ? part.tuple : new Array<string>(rows).fill(part.tuple).join(', ')}${part.tail}`);
+    const shape = part.head + part.tail;
+    let sizes = this.inserts.get(shape);
+    if (!sizes) {
+      if (this.inserts.size > 64) this.inserts.clear();
+      this.inserts.set(shape, (sizes = new Map()));
+    }
+    let statement = sizes.get(rows);
+    if (!statement) {
+      statement = this.db.prepare(`${part.head}${rows === 1 ? part.tuple : new Array<string>(rows).fill(part.tuple).join(', ')}${part.tail}`);
+      sizes.set(rows, statement);
+    }
+    return statement;
   }
 }
 
@@ -151,28 +169,32 @@ export function runSqliteJob(db: SqliteDatabase, statements: StatementCache, job
   }
 }
 
-/** The part's rows, `ROWS_PER_STATEMENT` to a statement; a refused statement's rows one by one. */
+/** The part's rows, a chunk to a statement; a refused statement's rows one by one. */
 function insertPart(statements: StatementCache, part: SqlitePart, p: number, refused: SqliteRefusal[]): void {
-  const { width, params } = part;
-  const rows = params.length / width;
-  if (rows === 0) return;
-  const full = statements.insert(part, Math.min(ROWS_PER_STATEMENT, rows));
-  for (let first = 0; first < rows; first += ROWS_PER_STATEMENT) {
-    const n = Math.min(ROWS_PER_STATEMENT, rows - first);
-    const chunk = first === 0 && n === rows ? params : params.slice(first * width, (first + n) * width);
+  const { width } = part;
+  // Rows without columns: the statement for one such row, for SQLite's own refusal of it.
+  if (width === 0) {
+    if (part.chunks.length) statements.insert(part, 1).run([]);
+    return;
+  }
+  let first = 0;
+  for (const chunk of part.chunks) {
+    const n = chunk.length / width;
+    if (n === 0) continue;
     try {
-      (n === ROWS_PER_STATEMENT || n === rows ? full : statements.insert(part, n)).run(chunk);
+      statements.insert(part, n).run(chunk);
     } catch (error) {
       if (classify(error) !== 'data') throw error;
       const one = statements.insert(part, 1);
-      for (let r = first; r < first + n; r++) {
+      for (let i = 0; i < n; i++) {
         try {
-          one.run(params.slice(r * width, (r + 1) * width));
+          one.run(chunk.slice(i * width, (i + 1) * width));
         } catch (rowError) {
           if (classify(rowError) !== 'data') throw rowError;
-          refused.push({ part: p, row: r, message: describeError(rowError) });
+          refused.push({ part: p, row: first + i, message: describeError(rowError) });
         }
       }
     }
+    first += n;
   }
 }

@@ -1,7 +1,7 @@
 import type { BatchPlan, BatchWriter, PreparedBatch, Rejection, WriteTarget } from './batch.js';
 import type { SqlConnection } from './connection.js';
 import { bindValue, fitsInt64, quoteColumn, type ColumnKind } from './dialect.js';
-import { revive, runSqliteJob, StatementCache, type SqliteDatabase, type SqliteJob, type SqliteOutcome, type SqlitePart } from './sqlite-batch.js';
+import { revive, ROWS_PER_STATEMENT, runSqliteJob, StatementCache, type SqliteDatabase, type SqliteJob, type SqliteOutcome, type SqlitePart } from './sqlite-batch.js';
 import { sqliteThreadOf } from './sqlite-thread.js';
 import type { Statement } from './system.js';
 
@@ -56,7 +56,7 @@ function plainNumber(v: string, whole: boolean): boolean {
 interface BoundPart {
   readonly batch: PreparedBatch;
   readonly part: SqlitePart;
-  /** `positions[r]`: the row of `batch` (its `records[…]`) that row r of `part.params` holds. */
+  /** `positions[r]`: the row of `batch` (its `records[…]`) that row r of the part holds. */
   readonly positions: number[];
 }
 
@@ -126,9 +126,15 @@ export class SqliteWriter implements BatchWriter {
     const numeric = kinds.flatMap((kind, k) => (kind === 'int' || kind === 'float' ? [k] : []));
     const width = kinds.length;
     const { records, fields } = batch;
-    const params: unknown[] = [];
+    const chunkSize = ROWS_PER_STATEMENT * width || Infinity;
+    const chunks: unknown[][] = [];
+    let params: unknown[] = [];
     const positions: number[] = [];
     for (let p = 0; p < records.length; p++) {
+      if (params.length === chunkSize) {
+        chunks.push(params);
+        params = [];
+      }
       const record = records[p]!;
       const at = params.length;
       for (let k = 0; k < width; k++) {
@@ -144,7 +150,9 @@ export class SqliteWriter implements BatchWriter {
       }
       positions.push(p);
     }
-    return { batch, part: { ...this.shape(batch), width, params }, positions };
+    // No column at all (a record `{}`): one empty chunk, which SQLite refuses as it always did.
+    if (params.length || (width === 0 && positions.length)) chunks.push(params);
+    return { batch, part: { ...this.shape(batch), width, chunks }, positions };
   }
 
   /** The INSERT of a part's columns, around its rows' tuples. */
@@ -165,15 +173,23 @@ function plainStatement(s: Statement): { sql: string; params: readonly unknown[]
   return { sql: s.sql, params: s.params, fenced: s.fence !== undefined };
 }
 
-/** `b` without the rows `drop` (rows of its part). */
+/** `b` without the rows `drop` (rows of its part), chunked again. */
 function without(b: BoundPart, drop: ReadonlySet<number>): BoundPart {
-  const { width, params } = b.part;
-  const kept: unknown[] = [];
+  const { width, chunks } = b.part;
+  const kept: unknown[][] = [];
+  let chunk: unknown[] = [];
   const positions: number[] = [];
   for (let r = 0; r < b.positions.length; r++) {
     if (drop.has(r)) continue;
-    for (let k = 0; k < width; k++) kept.push(params[r * width + k]);
+    if (chunk.length === ROWS_PER_STATEMENT * width) {
+      kept.push(chunk);
+      chunk = [];
+    }
+    const from = chunks[Math.floor(r / ROWS_PER_STATEMENT)]!;
+    const at = (r % ROWS_PER_STATEMENT) * width;
+    for (let k = 0; k < width; k++) chunk.push(from[at + k]);
     positions.push(b.positions[r]!);
   }
-  return { batch: b.batch, part: { ...b.part, params: kept }, positions };
+  if (chunk.length) kept.push(chunk);
+  return { batch: b.batch, part: { ...b.part, chunks: kept }, positions };
 }
