@@ -71,9 +71,12 @@ describe.skipIf(skip)('raw CSV pages into PostgreSQL, SIGKILLed with two batches
   it.each(variants)('$label: resumes after each kill to exactly the input rows (row multiset hash), checkpoint.store: sql', async ({ label, batch }) => {
     db = await createDatabase('pg');
     await db.knex.raw('create table loaded (id integer not null, name varchar(40), amount integer)');
-    // A little time in every COPY widens the moment where one batch commits while the next copies.
-    await db.knex.raw(`create function slow() returns trigger language plpgsql as $$ begin perform pg_sleep(0.01); return null; end $$`);
-    await db.knex.raw('create trigger slow before insert on loaded for each statement execute function slow()');
+    // Time after every COPY's rows are in, before its commit, widens the moment where one batch is
+    // open while the next copies: growing batches make few batches a run, and a faster COPY (or a
+    // busier machine) must not leave the test without three such moments. After, not before, the
+    // insert: the transaction has written rows (it holds an xid, which twoBatchesOpen looks for).
+    await db.knex.raw(`create function slow() returns trigger language plpgsql as $$ begin perform pg_sleep(0.05); return null; end $$`);
+    await db.knex.raw('create trigger slow after insert on loaded for each statement execute function slow()');
     const job = join(dir, `job-${label.length}.yaml`);
     writeFileSync(
       job,
@@ -97,7 +100,7 @@ describe.skipIf(skip)('raw CSV pages into PostgreSQL, SIGKILLed with two batches
       const child = start(['run', job, '--progress', 'json', ...(fresh ? ['--fresh'] : [])]);
       fresh = false;
       const exited = finished(child, 120_000);
-      let skipMoments = Math.floor(random() * 5);
+      let skipMoments = Math.floor(random() * 3);
       for (;;) {
         if (child.exitCode !== null || child.signalCode !== null) break;
         if ((await twoBatchesOpen(db)) && skipMoments-- <= 0) {
