@@ -1,10 +1,9 @@
-#!/usr/bin/env -S node --max-semi-space-size=4 --heap-growing-percent=50
-// Node's flags are on the shebang because V8 reads them at start only: a smaller young generation
-// (4 MB semi-spaces, not 16) and an old generation that grows 1.5× its live size before the next
-// full collection (not ~3.5×) keep the peak RSS of a million-row load under 128 MB, for ~20 % more
-// CPU. V8 sizes the young generation at start: set from inside the process (v8.setFlagsFromString)
-// the semi-space flag does nothing. npm's bin link and pnpm's shim both pass them on;
-// `node path/to/bin.js` does not (docs/benchmarks.md). Measured: bench/node-flags.mjs.
+#!/usr/bin/env node
+// No node flags on this line, on purpose. Smaller V8 heaps (`--max-semi-space-size=4
+// --heap-growing-percent=50`, which V8 reads only at start) kept a million-row load under 128 MB
+// of peak RSS, but on a quiet machine they cost 1.20× (CSV → PostgreSQL), 1.21× (CSV → JSON Lines)
+// and 1.43× (JSON Lines map/filter) the CPU of no flags, and more garbage collections made
+// `--metrics`' GC observer cost more: throughput first (bench/results/node-flags-quiet.md).
 import { main } from './main.js';
 
 // `sluice plugins | head`: a closed pipe is not an error worth a stack trace.
