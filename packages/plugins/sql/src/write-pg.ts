@@ -46,11 +46,15 @@ export class PgWriter implements BatchWriter {
     return this.conn.knex;
   }
 
+  /** pg-copy-streams, loaded at the first write: a job that never writes to PostgreSQL does not load it. */
+  private async loadCopyFrom(): Promise<void> {
+    if (this.copyFrom) return;
+    const module = (await import('pg-copy-streams')) as unknown as { from: CopyFrom; default?: { from: CopyFrom } };
+    this.copyFrom = module.from ?? module.default!.from;
+  }
+
   async write(plan: BatchPlan): Promise<Rejection[]> {
-    if (!this.copyFrom) {
-      const module = (await import('pg-copy-streams')) as unknown as { from: CopyFrom; default?: { from: CopyFrom } };
-      this.copyFrom = module.from ?? module.default!.from;
-    }
+    await this.loadCopyFrom();
     return this.conn.withRaw(async (raw) => {
       const client = raw as PgClient;
       let rejected: Rejection[] = [];
@@ -122,10 +126,7 @@ export class PgWriter implements BatchWriter {
    * `page.count` rows, else it is rolled back: the engine then writes the page's records.
    */
   async writeRaw(page: RawPage, plan: Pick<BatchPlan, 'before' | 'after' | 'beforeCommit'>, columns: readonly ColumnInfo[]): Promise<void> {
-    if (!this.copyFrom) {
-      const module = (await import('pg-copy-streams')) as unknown as { from: CopyFrom; default?: { from: CopyFrom } };
-      this.copyFrom = module.from ?? module.default!.from;
-    }
+    await this.loadCopyFrom();
     await this.conn.withRaw(async (raw) => {
       const client = raw as PgClient;
       let stage: string | undefined;
@@ -156,28 +157,25 @@ export class PgWriter implements BatchWriter {
   }
 
   /**
-   * The raw pages' staging table for upsert: the target's columns (types only, as `ensureStage`),
-   * and `sluice_row` an identity, so rows are numbered in the order COPY reads them and the merge
-   * keeps the last row of a key, as the record path does.
+   * The record path's staging table: the target's columns, and `sluice_row` set by the writer to
+   * the row's position in the batch.
    */
-  private async ensureRawStage(client: PgClient): Promise<string> {
-    const columns = this.target.allColumns.map((c) => c.name);
-    const name = `sluice_rawstage_${createHash('sha1').update(`${this.target.table}\u0000${columns.join('\u0000')}`).digest('hex').slice(0, 16)}`;
-    let known = this.staged.get(client as object);
-    if (!known) this.staged.set(client as object, (known = new Set()));
-    if (!known.has(name)) {
-      await client.query(
-        `create temporary table if not exists ${name} on commit delete rows as select ${columns.map((c) => quoteColumn('postgres', c)).join(', ')} from ${this.target.table} with no data`,
-      );
-      await client.query(`alter table ${name} add column if not exists sluice_row bigint generated always as identity`);
-      known.add(name);
-    }
-    return name;
+  private ensureStage(client: PgClient): Promise<string> {
+    return this.ensureStageTable(client, 'sluice_stage', 'integer');
   }
 
-  private async ensureStage(client: PgClient): Promise<string> {
+  /**
+   * The raw pages' staging table for upsert: `sluice_row` an identity, so rows are numbered in the
+   * order COPY reads them and the merge keeps the last row of a key, as the record path does.
+   */
+  private ensureRawStage(client: PgClient): Promise<string> {
+    return this.ensureStageTable(client, 'sluice_rawstage', 'bigint generated always as identity');
+  }
+
+  /** A session's staging table named by `prefix`, the target and its columns; `sluice_row` of type `row`. */
+  private async ensureStageTable(client: PgClient, prefix: string, row: string): Promise<string> {
     const columns = this.target.allColumns.map((c) => c.name);
-    const name = `sluice_stage_${createHash('sha1').update(`${this.target.table}\u0000${columns.join('\u0000')}`).digest('hex').slice(0, 16)}`;
+    const name = `${prefix}_${createHash('sha1').update(`${this.target.table}\u0000${columns.join('\u0000')}`).digest('hex').slice(0, 16)}`;
     let known = this.staged.get(client as object);
     if (!known) this.staged.set(client as object, (known = new Set()));
     if (!known.has(name)) {
@@ -185,7 +183,7 @@ export class PgWriter implements BatchWriter {
       await client.query(
         `create temporary table if not exists ${name} on commit delete rows as select ${columns.map((c) => quoteColumn('postgres', c)).join(', ')} from ${this.target.table} with no data`,
       );
-      await client.query(`alter table ${name} add column if not exists sluice_row integer`);
+      await client.query(`alter table ${name} add column if not exists sluice_row ${row}`);
       known.add(name);
     }
     return name;
