@@ -158,10 +158,60 @@ sink:
   return file;
 }
 
-/** `sluice run JOB --fresh --progress none` under /usr/bin/time; `SLUICE_BENCH_PROFILE=DIR` adds --cpu-prof. */
-export function runSluice(job) {
+/** `sluice run JOB --fresh --progress none` under /usr/bin/time, `env` added to this process's; `SLUICE_BENCH_PROFILE=DIR` adds --cpu-prof. */
+export function runSluice(job, { env } = {}) {
   const prof = process.env.SLUICE_BENCH_PROFILE;
-  return timedChild(...sluiceCommand(['run', job, '--fresh', '--progress', 'none'], { nodeFlags: prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [] }), { cwd: ROOT });
+  return timedChild(...sluiceCommand(['run', job, '--fresh', '--progress', 'none'], { nodeFlags: prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [] }), {
+    cwd: ROOT,
+    ...(env ? { env: { ...process.env, ...env } } : {}),
+  });
+}
+
+/**
+ * The check every SQL benchmark puts each contender's table to: `fingerprint(reference)` (a
+ * `{ n, h }` of row count and hash, sync or async) must hold `rows` rows, and `verify(table)` gives
+ * a contender's `verify`: undefined when its table fingerprints the same, else what differs.
+ */
+export async function referenceCheck(fingerprint, reference, rows) {
+  const expected = await fingerprint(reference);
+  if (expected.n !== rows) throw new Error(`the reference table holds ${expected.n} rows, expected ${rows}`);
+  return (table) => async () => {
+    const got = await fingerprint(table);
+    if (got.n !== expected.n) return `${got.n} rows, expected ${expected.n}`;
+    if (got.h !== expected.h) return `rows differ from the reference (hash ${got.h}, expected ${expected.h})`;
+    return undefined;
+  };
+}
+
+/** The PostgreSQL benchmarks' table: the CSV's six columns, `id` the key. */
+export const PG_DDL = (t) => `create table ${t} (id bigint primary key, email text, name text, country text, amount numeric(12,2), created_at timestamptz)`;
+
+/**
+ * A PostgreSQL benchmark's own database `name`, made afresh on the server of `base`, with the table
+ * `reference` loaded from `csv` by `\copy`: its url and knex, `psqlCopy(table)` (the peer's command),
+ * `fresh(table)` (an empty table) and `verify(table)` (see referenceCheck).
+ */
+export async function pgBenchDatabase(knexFactory, base, name, csv, rows) {
+  const admin = knexFactory({ client: 'pg', connection: base, pool: { min: 0, max: 1 } });
+  await admin.raw(`drop database if exists ${name} with (force)`);
+  await admin.raw(`create database ${name}`);
+  await admin.destroy();
+  const url = base.replace(/\/[^/]*$/, `/${name}`);
+  const knex = knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 2 } });
+  const psqlCopy = (table) => ['psql', [url, '-qc', `\\copy ${table} (${COLUMNS.join(', ')}) from '${csv}' with (format csv, header true)`]];
+  // The reference: what \copy makes of the file. Every contender's table must hash the same.
+  await knex.raw(PG_DDL('reference'));
+  execFileSync(...psqlCopy('reference'));
+  const fingerprint = async (table) => {
+    const { rows: r } = await knex.raw(`select count(*)::bigint as n, md5(string_agg(md5(t::text), '' order by t.id, t::text collate "C")) as h from ${table} t`);
+    return { n: Number(r[0].n), h: r[0].h };
+  };
+  const verify = await referenceCheck(fingerprint, 'reference', rows);
+  const fresh = (table) => async () => {
+    await knex.raw(`drop table if exists ${table}`);
+    await knex.raw(PG_DDL(table));
+  };
+  return { url, knex, psqlCopy, fresh, verify };
 }
 
 export const median = (values) => {

@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { COLUMNS, dataFiles, interleave, result, ROOT, runSluice, saveResults, sluiceJob, timedChild } from './sql-lib.mjs';
+import { COLUMNS, dataFiles, interleave, referenceCheck, result, ROOT, runSluice, saveResults, sluiceJob, timedChild } from './sql-lib.mjs';
 
 const require = createRequire(join(ROOT, 'packages/plugins/sql/package.json'));
 const knexFactory = require('knex');
@@ -51,14 +51,7 @@ async function main() {
     );
     return { n: Number(rows[0].n), h: rows[0].h };
   };
-  const expected = await fingerprint('reference');
-  if (expected.n !== ROWS) throw new Error(`the reference table holds ${expected.n} rows, expected ${ROWS}`);
-  const verify = (table) => async () => {
-    const got = await fingerprint(table);
-    if (got.n !== expected.n) return `${got.n} rows, expected ${expected.n}`;
-    if (got.h !== expected.h) return `rows differ from the reference (hash ${got.h}, expected ${expected.h})`;
-    return undefined;
-  };
+  const verify = await referenceCheck(fingerprint, 'reference', ROWS);
   const fresh = (table) => async () => {
     await knex.raw(`drop table if exists ${table}`);
     await knex.raw(DDL(table));

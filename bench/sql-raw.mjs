@@ -6,10 +6,9 @@
 // Usage: node bench/sql-raw.mjs [ROWS] [ROUNDS]   (default 1,000,000 rows, 5 rounds; PostgreSQL at
 // SLUICE_BENCH_PG or postgres://postgres@127.0.0.1:5432/test; psql on PATH). Writes nothing but
 // its own scratch database; prints its figures.
-import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { BIN, COLUMNS, dataFiles, interleave, median, ROOT, sluiceJob, timedChild } from './sql-lib.mjs';
+import { dataFiles, interleave, median, pgBenchDatabase, ROOT, runSluice, sluiceJob, timedChild } from './sql-lib.mjs';
 
 const require = createRequire(join(ROOT, 'packages/plugins/sql/package.json'));
 const knexFactory = require('knex');
@@ -17,39 +16,13 @@ const knexFactory = require('knex');
 const ROWS = Number(process.argv[2] ?? 1_000_000);
 const ROUNDS = Number(process.argv[3] ?? 5);
 const BASE = process.env.SLUICE_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
-const DB = 'sluice_bench_sql_raw';
-const url = BASE.replace(/\/[^/]*$/, `/${DB}`);
-const DDL = (t) => `create table ${t} (id bigint primary key, email text, name text, country text, amount numeric(12,2), created_at timestamptz)`;
 
 async function main() {
   const { csv } = dataFiles(ROWS);
-  const admin = knexFactory({ client: 'pg', connection: BASE, pool: { min: 0, max: 1 } });
-  await admin.raw(`drop database if exists ${DB} with (force)`);
-  await admin.raw(`create database ${DB}`);
-  await admin.destroy();
-  const knex = knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 2 } });
-  const psqlCopy = (table) => ['psql', [url, '-qc', `\\copy ${table} (${COLUMNS.join(', ')}) from '${csv}' with (format csv, header true)`]];
-  await knex.raw(DDL('reference'));
-  execFileSync(...psqlCopy('reference'));
-  const fingerprint = async (table) => {
-    const { rows } = await knex.raw(`select count(*)::bigint as n, md5(string_agg(md5(t::text), '' order by t.id, t::text collate "C")) as h from ${table} t`);
-    return { n: Number(rows[0].n), h: rows[0].h };
-  };
-  const expected = await fingerprint('reference');
-  const verify = (table) => async () => {
-    const got = await fingerprint(table);
-    if (got.n !== expected.n) return `${got.n} rows, expected ${expected.n}`;
-    if (got.h !== expected.h) return `rows differ from the reference (hash ${got.h}, expected ${expected.h})`;
-    return undefined;
-  };
-  const fresh = (table) => async () => {
-    await knex.raw(`drop table if exists ${table}`);
-    await knex.raw(DDL(table));
-  };
+  const { url, knex, psqlCopy, fresh, verify } = await pgBenchDatabase(knexFactory, BASE, 'sluice_bench_sql_raw', csv, ROWS);
   const connection = `{ client: pg, url: "${url}" }`;
   const job = (name, table) => sluiceJob(name, { connection, source: `{ path: ${csv} }`, sink: `{ connection: db, table: ${table} }` });
-  const run = (file, raw) => () =>
-    timedChild(process.execPath, [BIN, 'run', file, '--fresh', '--progress', 'none'], { cwd: ROOT, env: { ...process.env, SLUICE_RAW_PAGES: raw ? '1' : '0' } });
+  const run = (file, raw) => () => runSluice(file, { env: { SLUICE_RAW_PAGES: raw ? '1' : '0' } });
   const rawJob = job('bench-pg-csv-raw', 't_raw');
   const recordsJob = job('bench-pg-csv-records', 't_records');
   const contenders = [

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { DATA, dataFiles, interleave, result, ROOT, runSluice, saveResults, sluiceJob, timedChild } from './sql-lib.mjs';
+import { DATA, dataFiles, interleave, referenceCheck, result, ROOT, runSluice, saveResults, sluiceJob, timedChild } from './sql-lib.mjs';
 
 const require = createRequire(join(ROOT, 'packages/plugins/sql/package.json'));
 const Database = require('better-sqlite3');
@@ -49,14 +49,7 @@ async function main() {
   const importer = (file) => ['sqlite3', [file, '.import --csv --skip 1 ' + csv + ' t']];
   const reference = freshFile('reference');
   execFileSync(...importer(reference));
-  const expected = fingerprint(reference);
-  if (expected.n !== ROWS) throw new Error(`the reference table holds ${expected.n} rows, expected ${ROWS}`);
-  const verify = (name) => async () => {
-    const got = fingerprint(join(DIR, `${name}.db`));
-    if (got.n !== expected.n) return `${got.n} rows, expected ${expected.n}`;
-    if (got.h !== expected.h) return `rows differ from the reference (hash ${got.h}, expected ${expected.h})`;
-    return undefined;
-  };
+  const verify = await referenceCheck((name) => fingerprint(join(DIR, `${name}.db`)), 'reference', ROWS);
   const job = sluiceJob('bench-sqlite-csv-upsert', {
     connection: `{ client: better-sqlite3, url: "${join(DIR, 'sluice.db')}" }`,
     source: `{ path: ${csv} }`,

@@ -12,7 +12,7 @@
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { COLUMNS, dataFiles, interleave, jsonlBatches, result, ROOT, runSluice, saveResults, sluiceJob, timedChild, timedHere } from './sql-lib.mjs';
+import { dataFiles, interleave, jsonlBatches, pgBenchDatabase, result, ROOT, runSluice, saveResults, sluiceJob, timedChild, timedHere } from './sql-lib.mjs';
 
 const require = createRequire(join(ROOT, 'packages/plugins/sql/package.json'));
 const knexFactory = require('knex');
@@ -20,38 +20,10 @@ const knexFactory = require('knex');
 const ROWS = Number(process.argv[2] ?? 1_000_000);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const BASE = process.env.SLUICE_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
-const DB = 'sluice_bench_sql';
-const url = BASE.replace(/\/[^/]*$/, `/${DB}`);
-const DDL = (t) => `create table ${t} (id bigint primary key, email text, name text, country text, amount numeric(12,2), created_at timestamptz)`;
 
 async function main() {
   const { csv, jsonl } = dataFiles(ROWS);
-  const admin = knexFactory({ client: 'pg', connection: BASE, pool: { min: 0, max: 1 } });
-  await admin.raw(`drop database if exists ${DB} with (force)`);
-  await admin.raw(`create database ${DB}`);
-  await admin.destroy();
-  const knex = knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 2 } });
-  const psqlCopy = (table) => ['psql', [url, '-qc', `\\copy ${table} (${COLUMNS.join(', ')}) from '${csv}' with (format csv, header true)`]];
-
-  // The reference: what \copy makes of the file. Every contender's table must hash the same.
-  await knex.raw(DDL('reference'));
-  execFileSync(...psqlCopy('reference'));
-  const fingerprint = async (table) => {
-    const { rows } = await knex.raw(`select count(*)::bigint as n, md5(string_agg(md5(t::text), '' order by t.id, t::text collate "C")) as h from ${table} t`);
-    return { n: Number(rows[0].n), h: rows[0].h };
-  };
-  const expected = await fingerprint('reference');
-  if (expected.n !== ROWS) throw new Error(`the reference table holds ${expected.n} rows, expected ${ROWS}`);
-  const verify = (table) => async () => {
-    const got = await fingerprint(table);
-    if (got.n !== expected.n) return `${got.n} rows, expected ${expected.n}`;
-    if (got.h !== expected.h) return `rows differ from the reference (hash ${got.h}, expected ${expected.h})`;
-    return undefined;
-  };
-  const fresh = (table) => async () => {
-    await knex.raw(`drop table if exists ${table}`);
-    await knex.raw(DDL(table));
-  };
+  const { url, knex, psqlCopy, fresh, verify } = await pgBenchDatabase(knexFactory, BASE, 'sluice_bench_sql', csv, ROWS);
   const stale = (table) => async () => {
     await fresh(table)();
     await knex.raw(`insert into ${table} select id, email, name || ' (old)', country, amount + 1, created_at from reference`);
