@@ -5,10 +5,9 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { availability, createDatabase, LABEL, requireUp, rows, type Client, type TestDatabase } from '../packages/plugins/sql/test/services.js';
-import { finished, seeded, sluice, start, tempDir } from './support/cli.js';
+import { finished, killAtMoment, seeded, sluice, start, tempDir } from './support/cli.js';
 
 const RECORDS = 40_000;
 const services = await availability();
@@ -101,16 +100,7 @@ describe.each(['pg', 'mysql2'] as Client[])('pipelined sql sink on %s, SIGKILLed
         const exited = finished(child, 120_000);
         // Skip a random number of moments with two open batches, then kill at the next one.
         // (MariaDB's moments are rarer — its COMMIT is quick — so it is killed at the first.)
-        let skipMoments = client === 'pg' ? Math.floor(random() * 5) : 0;
-        for (;;) {
-          if (child.exitCode !== null || child.signalCode !== null) break;
-          if ((await twoBatchesOpen(db)) && skipMoments-- <= 0) {
-            child.kill('SIGKILL');
-            kills++;
-            break;
-          }
-          await sleep(client === 'pg' ? 2 : 0);
-        }
+        if (await killAtMoment(child, () => twoBatchesOpen(db), { skip: client === 'pg' ? Math.floor(random() * 5) : 0, pollMs: client === 'pg' ? 2 : 0 })) kills++;
         const result = await exited;
         if (result.signal !== 'SIGKILL') {
           expect(result.code, result.stderr).toBe(0);

@@ -6,10 +6,9 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { availability, createDatabase, requireUp, rows, type TestDatabase } from '../packages/plugins/sql/test/services.js';
-import { finished, seeded, sluice, start, tempDir } from './support/cli.js';
+import { finished, killAtMoment, seeded, sluice, start, tempDir } from './support/cli.js';
 
 const RECORDS = 40_000;
 /** Longer than varchar(40): refused by the database, a dead letter. */
@@ -100,16 +99,7 @@ describe.skipIf(skip)('raw CSV pages into PostgreSQL, SIGKILLed with two batches
       const child = start(['run', job, '--progress', 'json', ...(fresh ? ['--fresh'] : [])]);
       fresh = false;
       const exited = finished(child, 120_000);
-      let skipMoments = Math.floor(random() * 3);
-      for (;;) {
-        if (child.exitCode !== null || child.signalCode !== null) break;
-        if ((await twoBatchesOpen(db)) && skipMoments-- <= 0) {
-          child.kill('SIGKILL');
-          kills++;
-          break;
-        }
-        await sleep(2);
-      }
+      if (await killAtMoment(child, () => twoBatchesOpen(db), { skip: Math.floor(random() * 3), pollMs: 2 })) kills++;
       const result = await exited;
       sawRaw ||= /as they are \(COPY FORMAT csv/.test(result.stdout);
       if (result.signal !== 'SIGKILL') {

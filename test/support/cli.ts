@@ -55,6 +55,23 @@ export function finished(child: ChildProcess & { output: { stdout: string; stder
   });
 }
 
+/**
+ * SIGKILLs a running child at a moment `moment()` sees (polled every `pollMs`), after letting
+ * `skip` such moments pass, so that kills land at different points of a run. Resolves true when it
+ * killed the child, false when the child ended first.
+ */
+export async function killAtMoment(child: ChildProcess, moment: () => Promise<boolean>, { skip, pollMs }: { skip: number; pollMs: number }): Promise<boolean> {
+  let left = skip;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) return false;
+    if ((await moment()) && left-- <= 0) {
+      child.kill('SIGKILL');
+      return true;
+    }
+    await new Promise((resolveDelay) => setTimeout(resolveDelay, pollMs));
+  }
+}
+
 /** Deterministic pseudo-random numbers (mulberry32). */
 export function seeded(seed: number): () => number {
   let a = seed >>> 0;
