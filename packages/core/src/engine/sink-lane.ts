@@ -95,13 +95,8 @@ export class SinkLane {
     // Nothing for this sink in this batch: its state is the one after the batch before.
     if (indices?.length === 0 || rows === 0) return { accepted: Promise.resolve(), finished: this.last };
     const startedAt = this.clock.now();
-    const handed = batch.raw
-      ? this.depth === 1
-        ? this.writeRawWhole(batch, failed)
-        : this.writePipelined(batch, indices, failed)
-      : this.depth === 1
-        ? this.writeWhole(batch, indices, failed)
-        : this.writePipelined(batch, indices, failed);
+    const handed =
+      this.depth > 1 ? this.writePipelined(batch, indices, failed) : batch.raw ? this.writeRawWhole(batch, failed) : this.writeWhole(batch, indices, failed);
     if (this.control.bus.timed) {
       const timing = () => {
         const error = this.control.failure?.message;
