@@ -229,13 +229,18 @@ class SqlSink implements SinkInstance {
     }
   }
 
+  /**
+   * Whether this write keeps exactly-once markers. `sluice replay` numbers its batches from 0
+   * again, at or below the checkpoint's seq, which a normal run never writes: such a run writes
+   * without markers and skips nothing (decided at the run's first write).
+   */
+  private exactlyOnce(info: WriteInfo): boolean {
+    this.replay ??= (this.ctx.job as { replay?: boolean }).replay === true || (isState(this.ctx.state) && info.seq <= this.ctx.state.seq);
+    return this.eo && !this.replay;
+  }
+
   private async statements(records: SluiceRecord[], info: WriteInfo, beforeCommit: () => Promise<void>): Promise<WriteResult | void> {
-    // `sluice replay` numbers its batches from 0 again, at or below the checkpoint's seq, which a
-    // normal run never writes: such a run writes without markers and skips nothing.
-    if (this.replay === undefined) {
-      this.replay = (this.ctx.job as { replay?: boolean }).replay === true || (isState(this.ctx.state) && info.seq <= this.ctx.state.seq);
-    }
-    const eo = this.eo && !this.replay;
+    const eo = this.exactlyOnce(info);
     const offset = info.part?.offset ?? 0;
     let marked: MarkedWrite = { kind: 'whole' };
     if (eo) {
@@ -289,10 +294,7 @@ class SqlSink implements SinkInstance {
    * outside the committed ranges).
    */
   private async rawStatements(page: RawPage, info: WriteInfo, beforeCommit: () => Promise<void>): Promise<WriteResult | void> {
-    if (this.replay === undefined) {
-      this.replay = (this.ctx.job as { replay?: boolean }).replay === true || (isState(this.ctx.state) && info.seq <= this.ctx.state.seq);
-    }
-    const eo = this.eo && !this.replay;
+    const eo = this.exactlyOnce(info);
     if (eo) {
       if (info.attempt > 1) await this.refreshMarkers(info.seq);
       const marked = this.markers.plan(info.seq, 0, page.count, true);
