@@ -61,7 +61,7 @@ export class StepThrottle {
   /** The slot the caller at the head of this instance's queue holds. */
   private reserved: number | undefined;
   /** Callers of this instance waiting for a turn, served in order. */
-  private queue: Promise<void> = Promise.resolve();
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly clock: Clock,
@@ -99,20 +99,26 @@ export class StepThrottle {
     });
   }
 
-  /** Waits for the pause to end and for a slot. Resolves at once when nothing limits the step. */
-  take(signal?: AbortSignal): Promise<void> {
-    if (!this.rate && this.floats[PAUSED]! <= this.clock.now()) return Promise.resolve();
+  /**
+   * Waits for the pause to end and for a slot. Resolves at once when nothing limits the step. The
+   * value is the clock's time when the slot was granted: the instant the window counted this call
+   * at, which is what "at most rate + 1 in a second" is about (a caller the OS deschedules between
+   * the grant and its own next line starts later than that; no limiter can prevent it).
+   */
+  take(signal?: AbortSignal): Promise<number> {
+    if (!this.rate && this.floats[PAUSED]! <= this.clock.now()) return Promise.resolve(this.clock.now());
     const from = this.clock.now();
     const turn = this.queue.then(() => this.wait(signal)).finally(() => (this.waitedMs += this.clock.now() - from));
     this.queue = turn.catch(() => undefined);
     return turn;
   }
 
-  private async wait(signal?: AbortSignal): Promise<void> {
+  private async wait(signal?: AbortSignal): Promise<number> {
     for (;;) {
       signal?.throwIfAborted();
-      const delay = this.tryTake(this.clock.now());
-      if (delay === 0) return;
+      const now = this.clock.now();
+      const delay = this.tryTake(now);
+      if (delay === 0) return now;
       await this.clock.sleep(delay, signal);
     }
   }

@@ -99,9 +99,9 @@ export interface PluginContext {
    * The step's shared gate: `take()` waits for the step's `rateLimit` token and any pause;
    * `pauseFor(ms)` pauses every call of the step (e.g. after a Retry-After). The engine already
    * takes a token before each transform attempt; sinks that make several calls per batch take
-   * one per call themselves.
+   * one per call themselves. `take()` resolves with the clock time the slot was granted at.
    */
-  readonly throttle: { take(signal?: AbortSignal): Promise<void>; pauseFor(ms: number): void };
+  readonly throttle: { take(signal?: AbortSignal): Promise<number>; pauseFor(ms: number): void };
   /**
    * Counts a retry this plugin makes itself — a page fetched again, a message resent inside one
    * write — on the step's `retries`, in the job's totals, the summary, the progress screen, the
