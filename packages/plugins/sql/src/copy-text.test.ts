@@ -42,6 +42,35 @@ describe('copyChunks', () => {
     }
   });
 
+  it('writes every number as String writes it (integers, fractions of up to 6 decimals, and the rest)', () => {
+    let seed = 12_345;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
+    const sign = () => (random() < 0.5 ? -1 : 1);
+    const edges = [0, -0, 0.5, -0.5, 1e-6, 1e-7, 9.999999e-7, 0.1 + 0.2, 1.005, 2.675, 1e15 - 1, 1e15, 1e15 + 1, 999_999_999_999_999.9, 99_999_999_999_999.99, 1e21, 2 ** 53, -(2 ** 53), Number.MIN_VALUE, Number.MAX_VALUE, Number.EPSILON, 123_456_789.123456, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+    const kinds = [
+      () => Math.floor(random() * 2 ** 53) * sign(),
+      () => (Math.floor(random() * 10 ** Math.floor(random() * 17)) / 10 ** Math.floor(random() * 9)) * sign(),
+      () => random() * 10 ** (Math.floor(random() * 40) - 15),
+      () => Math.round(random() * 1e8) / 100,
+      () => Number((random() * 1000).toFixed(Math.floor(random() * 8))),
+    ];
+    const numbers = [...edges, ...Array.from({ length: 200_000 }, (_, i) => kinds[i % kinds.length]!())];
+    const records = numbers.map((n) => ({ n, j: n }));
+    const batch: PreparedBatch = { columns: [column('n', 'float'), column('j', 'json')], fields: ['n', 'j'], records, index: records.map((_, i) => i) };
+    const got = Buffer.concat([...copyChunks(batch, batch.index)]);
+    const want = reference(batch, batch.index);
+    if (!got.equals(want)) {
+      const gotRows = got.toString().split('\n');
+      const wantRows = want.toString().split('\n');
+      const row = wantRows.findIndex((w, i) => gotRows[i] !== w);
+      expect({ value: numbers[row], got: gotRows[row] }).toEqual({ value: numbers[row], got: wantRows[row] });
+    }
+    expect(got.equals(want)).toBe(true);
+  });
+
   it('writes nothing for no rows', () => {
     expect([...copyChunks({ columns, fields, records: [], index: [] }, [])]).toEqual([]);
   });
