@@ -35,6 +35,7 @@ export {
 export type {
   BatchInfo,
   BatchTransformResult,
+  PositionList,
   RecordInfo,
   RecordPosition,
   RetryNotice,
@@ -56,6 +57,7 @@ export type {
 export type { JobInfo, PluginContext } from './plugin/types.js';
 export type { Clock } from './engine/clock.js';
 export { systemClock } from './engine/clock.js';
+export { positionsArray } from './engine/positions.js';
 export type { Logger, LogLevel } from './events/logger.js';
 export { Redactor } from './events/redact.js';
 export type { ConnectionRegistry, ConnectionConfig, OpenedConnection } from './engine/connections.js';

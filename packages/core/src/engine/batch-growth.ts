@@ -1,6 +1,7 @@
 import type { BatchGrowth } from '../checkpoint/types.js';
-import type { RawPage, RecordPosition, SluiceRecord, SourceRecordError } from '../plugin/types.js';
+import type { RawPage, SluiceRecord, SourceRecordError } from '../plugin/types.js';
 import type { EnginePage } from './batch.js';
+import { joinPositions } from './positions.js';
 
 export type { BatchGrowth } from '../checkpoint/types.js';
 
@@ -212,7 +213,7 @@ function mergeRecords(parts: readonly EnginePage[]): EnginePage {
   // concat makes each array at its final size at once (pushing grew it step by step).
   const records: SluiceRecord[] = parts[0]!.records.concat(...parts.slice(1).map((p) => p.records));
   const everyPositioned = parts.every((p) => p.positions !== undefined);
-  const positions: RecordPosition[] | undefined = everyPositioned ? parts[0]!.positions!.concat(...parts.slice(1).map((p) => p.positions!)) : undefined;
+  const positions = everyPositioned ? joinPositions(parts.map((p) => p.positions!)) : undefined;
   let errors: SourceRecordError[] | undefined;
   for (const part of parts) {
     if (part.errors?.length) (errors ??= []).push(...part.errors);

@@ -1,5 +1,5 @@
 import type { DeadLetterEntry } from '../events/types.js';
-import type { RawPage, RecordPosition, SluiceRecord, SourcePage } from '../plugin/types.js';
+import type { PositionList, RawPage, SluiceRecord, SourcePage } from '../plugin/types.js';
 import type { BatchCounts } from './counters.js';
 
 /** A page as the engine reads it: a source page, plus the replay entry points. */
@@ -11,7 +11,8 @@ export interface Batch extends BatchCounts {
   readonly cursor: unknown;
   readonly progress?: number;
   records: SluiceRecord[];
-  positions: RecordPosition[];
+  /** `positions.at(i)`: where `records[i]` came from (see positions.ts). */
+  positions: PositionList;
   /**
    * Replay: where each record goes back in. Below the number of transforms: the transform it enters
    * at (it then goes to every sink). Otherwise `transforms + mask`, mask ≥ 1 having bit k set for

@@ -12,6 +12,7 @@ import { RunCounters, emptyBatchCounts } from './counters.js';
 import { RunControl, RunFailure, messageOf } from './failure.js';
 import { faults } from './faults.js';
 import { FailureRouter } from './failures.js';
+import { headPositions, pagePositions } from './positions.js';
 import { ProgressMeter } from './progress.js';
 import { Semaphore } from './semaphore.js';
 import { SinkStage } from './sink-stage.js';
@@ -214,7 +215,7 @@ export class Pipeline {
         if (o.limit !== undefined) {
           const room = o.limit - readSoFar;
           if (page.records.length >= room) {
-            page = { ...page, records: page.records.slice(0, room), positions: page.positions?.slice(0, room), entry: page.entry?.slice(0, room) };
+            page = { ...page, records: page.records.slice(0, room), positions: page.positions && headPositions(page.positions, room), entry: page.entry?.slice(0, room) };
             reachedLimit = true;
           }
         }
@@ -262,7 +263,7 @@ export class Pipeline {
     }
     const seq = this.nextSeq++;
     const records = page.records;
-    const positions = page.positions ?? records.map((_, index) => ({ batch: seq, index }));
+    const positions = pagePositions(page.positions, seq, records.length);
     const batch: Batch = { seq, cursor: page.cursor, progress: page.progress, records, positions, entry: page.entry, ...emptyBatchCounts(), dead: [] };
     const errors = page.errors ?? [];
     this.counters.add(batch, 'read', records.length + errors.length);
@@ -288,7 +289,7 @@ export class Pipeline {
     const errors = page.errors ?? [];
     batch.raw = undefined;
     batch.records = records;
-    batch.positions = page.positions ?? records.map((_, index) => ({ batch: batch.seq, index }));
+    batch.positions = pagePositions(page.positions, batch.seq, records.length);
     this.counters.add(batch, 'read', records.length + errors.length - raw.count);
     this.counters.addStep(batch, this.o.source, 'out', records.length - raw.count);
     for (const error of errors) {

@@ -3,6 +3,7 @@ import { rowsIn, subset, type Batch } from './batch.js';
 import type { Clock } from './clock.js';
 import type { RunControl } from './failure.js';
 import { faults } from './faults.js';
+import { pickPositions, withPositions } from './positions.js';
 import type { SinkStage } from './sink-stage.js';
 import { AttemptInfo, type RuntimeSink } from './steps.js';
 
@@ -152,15 +153,15 @@ export class SinkLane {
         if (!this.gate) break;
         sink.sem.release();
       }
-      const info = new AttemptInfo({}, 1, signal);
+      const info = AttemptInfo.forBatch(1, signal);
       started = this.clock.now();
       try {
         if (raw) {
           attempt = this.stage.attempts.withTimeout(sink.instance.raw!.write(raw, { seq: batch.seq, positions: [], attempt: 1, signal: info.signal }), sink.plan.timeoutMs, info);
         } else {
           const records = subset(batch.records, indices);
-          const positions = subset(batch.positions, indices);
-          attempt = this.stage.attempts.withTimeout(sink.instance.write(records, { seq: batch.seq, positions, attempt: 1, signal: info.signal }), sink.plan.timeoutMs, info);
+          const writeInfo = withPositions({ seq: batch.seq, attempt: 1, signal: info.signal }, pickPositions(batch.positions, indices));
+          attempt = this.stage.attempts.withTimeout(sink.instance.write(records, writeInfo), sink.plan.timeoutMs, info);
         }
       } catch (error) {
         attempt = Promise.reject(error);

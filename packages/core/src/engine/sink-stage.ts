@@ -9,6 +9,7 @@ import { RunFailure, formatPosition, messageOf, type RunControl } from './failur
 import { safeDeadLetter } from './dead-letters.js';
 import { faults } from './faults.js';
 import type { FailureRouter } from './failures.js';
+import { pickPositions, withPositions } from './positions.js';
 import { SinkLane } from './sink-lane.js';
 import { AttemptInfo, type RuntimeSink } from './steps.js';
 
@@ -109,7 +110,7 @@ export class SinkStage {
       return (await this.attempts.withTimeout(
         writing,
         dl.plan.timeoutMs,
-        new AttemptInfo({}, attempt, signal),
+        AttemptInfo.forBatch(attempt, signal),
       )) as WriteResult | undefined;
     } catch (error) {
       throw new RunFailure(`cannot write dead letters: ${this.redact(messageOf(error))}`, { cause: error });
@@ -138,7 +139,7 @@ export class SinkStage {
         try {
           matches = sink.when.evaluate(batch.records[i]!);
         } catch (error) {
-          this.failures.recordFailed(sink, batch, new Error(`when: ${(error as Error).message}`), 1, batch.positions[i]!, batch.records[i], undefined, firstFailure(failed, i));
+          this.failures.recordFailed(sink, batch, new Error(`when: ${(error as Error).message}`), 1, batch.positions.at(i)!, batch.records[i], undefined, firstFailure(failed, i));
           continue;
         }
         if (matches) indices.push(i);
@@ -165,7 +166,7 @@ export class SinkStage {
     const signal = this.control.abort.signal;
     await sink.throttle.take(signal);
     await sink.sem.acquire();
-    const info = new AttemptInfo({}, 1, signal);
+    const info = AttemptInfo.forBatch(1, signal);
     const started = this.clock.now();
     try {
       const writing = sink.instance.raw!.write(raw, { seq: batch.seq, positions: [], attempt: 1, signal: info.signal });
@@ -191,7 +192,7 @@ export class SinkStage {
     const rejected = result?.rejected ?? [];
     for (const { index, error } of rejected) {
       const at = indices ? indices[index]! : index;
-      this.failures.recordFailed(sink, batch, error, attempt, batch.positions[at]!, batch.records[at], undefined, firstFailure(failed, at));
+      this.failures.recordFailed(sink, batch, error, attempt, batch.positions.at(at)!, batch.records[at], undefined, firstFailure(failed, at));
     }
     this.counters.addStep(batch, sink, 'out', (indices ? indices.length : batch.records.length) - rejected.length);
   }
@@ -215,7 +216,7 @@ export class SinkStage {
     if (indices?.length === 0 || this.control.failure) return undefined;
     if (batch.records.length === 0) return undefined;
     const records = subset(batch.records, indices);
-    const positions = subset(batch.positions, indices);
+    const positions = pickPositions(batch.positions, indices);
     const policy = sink.plan.retry;
     const signal = this.control.abort.signal;
     let error: unknown = after?.error;
@@ -236,10 +237,10 @@ export class SinkStage {
       attempted = attempt;
       await sink.throttle.take(signal);
       await sink.sem.acquire();
-      const info = new AttemptInfo({}, attempt, signal);
+      const info = AttemptInfo.forBatch(attempt, signal);
       const started = this.clock.now();
       try {
-        const writing = sink.instance.write(records, { seq: batch.seq, positions, attempt, signal: info.signal, ...(part ? { part } : {}) });
+        const writing = sink.instance.write(records, withPositions({ seq: batch.seq, attempt, signal: info.signal, ...(part ? { part } : {}) }, positions));
         faults?.writing(sink.plan.id, batch.seq, writing);
         const result = (await this.attempts.withTimeout(
           writing,
@@ -268,7 +269,7 @@ export class SinkStage {
       return second ?? first;
     }
     for (let k = 0; k < records.length; k++) {
-      this.failures.recordFailed(sink, batch, error, Math.max(1, attempted - rawShift), positions[k]!, records[k], undefined, firstFailure(failed, indices ? indices[k]! : k));
+      this.failures.recordFailed(sink, batch, error, Math.max(1, attempted - rawShift), positions.at(k)!, records[k], undefined, firstFailure(failed, indices ? indices[k]! : k));
       if (this.control.failure) return undefined;
     }
     return undefined;

@@ -1,6 +1,6 @@
 import type { StepPlan } from '../job/plan.js';
 import type { CompiledExpression } from '../expr/index.js';
-import type { RecordInfo, RecordPosition, SinkInstance, SourceInstance, TransformInstance } from '../plugin/types.js';
+import type { PositionList, RecordInfo, RecordPosition, SinkInstance, SourceInstance, TransformInstance } from '../plugin/types.js';
 import { emptyStepCounters, type StepCounters, type StepSnapshot } from '../events/types.js';
 import type { Semaphore } from './semaphore.js';
 import type { StepThrottle } from './throttle.js';
@@ -82,6 +82,8 @@ export function snapshotOf(step: RuntimeStep<unknown>, now: number): StepSnapsho
 
 export const newStepCounters = emptyStepCounters;
 
+const NO_POSITIONS: PositionList = [];
+
 /**
  * The `info` a transform gets for one attempt. Its signal is made only when a plugin asks for it,
  * so the synchronous fast path allocates no AbortController per record.
@@ -89,12 +91,24 @@ export const newStepCounters = emptyStepCounters;
 export class AttemptInfo implements RecordInfo {
   private controller?: AbortController;
   private combined?: AbortSignal;
+  private made?: RecordPosition;
 
+  /** The attempt at record `index` of `positions`; a sink's write (a batch) has the position `{}`. */
   constructor(
-    readonly position: RecordPosition,
+    private readonly positions: PositionList,
+    private readonly index: number,
     readonly attempt: number,
     private readonly parent: AbortSignal,
   ) {}
+
+  static forBatch(attempt: number, parent: AbortSignal): AttemptInfo {
+    return new AttemptInfo(NO_POSITIONS, 0, attempt, parent);
+  }
+
+  /** Made when a plugin reads it: a synchronous transform that does not costs no object per record. */
+  get position(): RecordPosition {
+    return (this.made ??= this.positions.at(this.index) ?? {});
+  }
 
   get signal(): AbortSignal {
     if (!this.combined) {

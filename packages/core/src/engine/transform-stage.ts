@@ -1,11 +1,12 @@
 import { isRetryable } from '../errors/index.js';
-import type { RecordPosition, SluiceRecord, TransformResult } from '../plugin/types.js';
+import type { SluiceRecord, TransformResult } from '../plugin/types.js';
 import type { Attempts } from './attempts.js';
 import type { Batch } from './batch.js';
 import type { Clock } from './clock.js';
 import type { RunCounters } from './counters.js';
 import type { RunControl } from './failure.js';
 import type { FailureRouter } from './failures.js';
+import { pickPositions, withPositions } from './positions.js';
 import { AttemptInfo, type RuntimeTransform } from './steps.js';
 
 const PASS = Symbol('pass');
@@ -67,7 +68,7 @@ export class TransformStage {
           matches = step.when.evaluate(record);
         } catch (error) {
           results[i] = FAILED;
-          this.failures.recordFailed(step, batch, new Error(`when: ${(error as Error).message}`, { cause: error }), 1, positions[i]!, record);
+          this.failures.recordFailed(step, batch, new Error(`when: ${(error as Error).message}`, { cause: error }), 1, positions.at(i)!, record);
           continue;
         }
         if (!matches) {
@@ -76,7 +77,7 @@ export class TransformStage {
         }
       }
       if (!step.throttle.limited && step.sem.tryAcquire()) {
-        const info = new AttemptInfo(positions[i]!, 1, signal);
+        const info = new AttemptInfo(positions, i, 1, signal);
         let result: TransformResult | Promise<TransformResult>;
         try {
           result = step.instance.process(record, info);
@@ -111,7 +112,7 @@ export class TransformStage {
   private runBatch(step: RuntimeTransform, batch: Batch, started: number): { results: unknown[]; pending?: Promise<void>[] } | undefined {
     let outcome;
     try {
-      outcome = step.instance.processBatch!(batch.records, { positions: batch.positions, signal: this.control.abort.signal });
+      outcome = step.instance.processBatch!(batch.records, withPositions({ signal: this.control.abort.signal }, batch.positions));
     } catch {
       return undefined;
     }
@@ -156,7 +157,7 @@ export class TransformStage {
     from: number,
   ): Promise<void> {
     const record = batch.records[i]!;
-    const position = batch.positions[i]!;
+    const positions = batch.positions;
     const policy = step.plan.retry;
     const signal = this.control.abort.signal;
     let error = lastError;
@@ -165,7 +166,7 @@ export class TransformStage {
       for (let attempt = from; attempt <= policy.attempts; attempt++) {
         if (attempt > 1) {
           if (!isRetryable(error)) break;
-          await this.attempts.backoff(step, batch, attempt - 1, error, position);
+          await this.attempts.backoff(step, batch, attempt - 1, error, positions.at(i));
         }
         attempted = attempt;
         // The slot first, then the throttle: a Retry-After pause set while this record waited
@@ -178,7 +179,7 @@ export class TransformStage {
           step.sem.release();
           throw aborted;
         }
-        const info = new AttemptInfo(position, attempt, signal);
+        const info = new AttemptInfo(positions, i, attempt, signal);
         const started = this.clock.now();
         try {
           results[i] = await this.attempts.withTimeout(step.instance.process(record, info), step.plan.timeoutMs, info);
@@ -197,23 +198,24 @@ export class TransformStage {
       return;
     }
     results[i] = FAILED;
-    this.failures.recordFailed(step, batch, error, attempted, position, record);
+    this.failures.recordFailed(step, batch, error, attempted, positions.at(i)!, record);
   }
 
   /**
-   * Gathers a transform's results into the batch's next records, counting each door. While every
-   * record maps to one record the positions (and replay entries) stay the same arrays; they are
-   * copied only from the first record that was dropped, failed or became several.
+   * Gathers a transform's results into the batch's next records, counting each door. The results
+   * array becomes the next records (the engine owns it: see `processBatch`), compacted in place.
+   * While every record maps to one record the positions (and replay entries) stay as they are;
+   * from the first record that was dropped, failed or became several, the indices of the input
+   * records left are kept instead (numbers: positions are made only when one is asked for).
    */
   private collect(step: RuntimeTransform, batch: Batch, results: unknown[]): void {
-    const { records, positions, entry } = batch;
+    const { records, entry } = batch;
     const n = results.length;
-    const outRecords: SluiceRecord[] = new Array(n);
-    let outPositions: RecordPosition[] | undefined;
-    let outEntry: number[] | undefined;
+    let out: unknown[] = results;
+    let kept: number[] | undefined;
     let count = 0;
     let processed = 0;
-    let out = 0;
+    let passed = 0;
     let filtered = 0;
     let produced = 0;
     for (let i = 0; i < n; i++) {
@@ -221,21 +223,15 @@ export class TransformStage {
       if (result === PASS || (result !== FAILED && result !== null && result !== undefined && !Array.isArray(result))) {
         if (result !== PASS) {
           processed++;
-          out++;
+          passed++;
         }
-        outRecords[count] = (result === PASS ? records[i] : result) as SluiceRecord;
-        if (outPositions) {
-          outPositions.push(positions[i]!);
-          outEntry?.push(entry![i]!);
-        }
-        count++;
+        // count <= i while writing in place: the slot written was read already.
+        out[count++] = result === PASS ? records[i] : result;
+        kept?.push(i);
         continue;
       }
       // From here on the output no longer lines up with the input.
-      if (!outPositions) {
-        outPositions = positions.slice(0, i);
-        outEntry = entry?.slice(0, i);
-      }
+      if (!kept) kept = Array.from({ length: count }, (_, k) => k);
       processed++;
       if (result === FAILED) continue;
       if (result === null || result === undefined) {
@@ -245,23 +241,22 @@ export class TransformStage {
       const many = result as SluiceRecord[];
       if (many.length === 0) filtered++;
       else produced += many.length - 1;
+      // Several records may outrun the input: the rest of the results is still to be read.
+      if (out === results && count + many.length > i + 1) out = results.slice(0, count);
       for (const r of many) {
-        if (count < n) outRecords[count] = r;
-        else outRecords.push(r);
-        count++;
-        outPositions.push(positions[i]!);
-        outEntry?.push(entry![i]!);
+        out[count++] = r;
+        kept.push(i);
       }
-      out += many.length;
+      passed += many.length;
     }
-    outRecords.length = count;
-    batch.records = outRecords;
-    if (outPositions) {
-      batch.positions = outPositions;
-      batch.entry = outEntry;
+    out.length = count;
+    batch.records = out as SluiceRecord[];
+    if (kept) {
+      batch.positions = pickPositions(batch.positions, kept);
+      if (entry) batch.entry = kept.map((i) => entry[i]!);
     }
     this.counters.addStep(batch, step, 'in', processed);
-    this.counters.addStep(batch, step, 'out', out);
+    this.counters.addStep(batch, step, 'out', passed);
     this.counters.addStep(batch, step, 'filtered', filtered);
     this.counters.add(batch, 'filtered', filtered);
     this.counters.add(batch, 'produced', produced);

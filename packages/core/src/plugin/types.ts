@@ -6,8 +6,8 @@ import type { CompiledExpression, CompiledTemplate, TemplateOptions } from '../e
 import type { Ledger } from '../checkpoint/ledger.js';
 
 // In a module of their own so that expr/ can name a record without importing this file, which imports expr/.
-export type { RecordPosition, SluiceRecord } from './record.js';
-import type { RecordPosition, SluiceRecord } from './record.js';
+export type { PositionList, RecordPosition, SluiceRecord } from './record.js';
+import type { PositionList, RecordPosition, SluiceRecord } from './record.js';
 
 /** What a plugin is: a `source` reads records, a `transform` changes them, a `sink` writes them. */
 export type PluginKind = 'source' | 'transform' | 'sink';
@@ -185,8 +185,11 @@ export interface SourcePage {
   readonly records: SluiceRecord[];
   /** Resuming from this cursor continues right after this page. Must be JSON-serialisable. */
   readonly cursor: unknown;
-  /** `positions[i]` says where `records[i]` came from. */
-  readonly positions?: RecordPosition[];
+  /**
+   * `positions.at(i)` says where `records[i]` came from: an array of positions, or a
+   * {@link PositionList} that makes each one only when asked (no object per record on the way).
+   */
+  readonly positions?: PositionList;
   /** Records of this page that could not be parsed; they follow the source's `onError`. */
   readonly errors?: SourceRecordError[];
   /** Progress in the source's own unit (bytes, rows), matching `estimate().total`. */
@@ -244,7 +247,7 @@ export type TransformResult = SluiceRecord | SluiceRecord[] | null | undefined;
 
 /** What the engine passes to `TransformInstance.processBatch`. */
 export interface BatchInfo {
-  /** `positions[i]` says where `records[i]` came from. */
+  /** `positions[i]` says where `records[i]` came from (made when first read). */
   readonly positions: readonly RecordPosition[];
   /** Aborted when the run stops. */
   readonly signal: AbortSignal;
@@ -274,7 +277,8 @@ export interface TransformInstance {
    * concurrency check per record. The engine uses it when the step has no `when:` and nothing
    * limits it (no `rateLimit`, no Retry-After pause), and the batch is not a replay; otherwise,
    * and for retries, it calls `process`. Must give the same results as `process` would, and must
-   * not keep `records` (return records, or new ones, in `results`).
+   * not keep `records` (return records, or new ones, in `results`). The engine keeps `results` (it
+   * becomes the batch's next records): return a new array from each call.
    */
   processBatch?(records: readonly SluiceRecord[], info: BatchInfo): BatchTransformResult;
   close?(): Promise<void> | void;
@@ -286,6 +290,7 @@ export interface TransformInstance {
 export interface WriteInfo {
   /** Sequence number of the batch (0-based, in source order). Every part of a halved batch has it too. */
   readonly seq: number;
+  /** `positions[i]` says where `records[i]` came from (made when first read). */
   readonly positions: readonly RecordPosition[];
   readonly attempt: number;
   readonly signal: AbortSignal;

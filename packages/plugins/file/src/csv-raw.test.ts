@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { withDefaults, type SourcePage } from '@sluice/core';
+import { positionsArray, withDefaults, type SourcePage } from '@sluice/core';
 import { createTestContext } from '@sluice/core/testing';
 import { describe, expect, it } from 'vitest';
 import { plainlyQuoted } from './csv-raw.js';
@@ -18,7 +18,7 @@ async function read(dir: string, config: object, batchSize: number, raw: boolean
 /** A page as the record path sees it: a raw page materialised (its cursor and progress are the raw page's). */
 async function asRecords(page: SourcePage): Promise<unknown> {
   const made = page.raw ? { ...(await page.raw.materialize()), cursor: page.cursor, progress: page.progress } : page;
-  return { records: made.records, positions: made.positions, errors: (made.errors ?? []).map((e) => ({ message: e.error.message, raw: e.raw, position: e.position })), cursor: made.cursor, progress: made.progress };
+  return { records: made.records, positions: positionsArray(made.positions), errors: (made.errors ?? []).map((e) => ({ message: e.error.message, raw: e.raw, position: e.position })), cursor: made.cursor, progress: made.progress };
 }
 
 const rows = (from: number, n: number) => Array.from({ length: n }, (_, i) => `${from + i},name ${from + i},${(from + i) * 3}`);

@@ -13,7 +13,7 @@ function read(data: Buffer, size: number, options: JsonLinesOptions = {}) {
   out.finish(0);
   const items: Array<{ line: number; record?: unknown; error?: string; raw?: string }> = [];
   for (const page of out.ready as SourcePage[]) {
-    page.records.forEach((r, i) => items.push({ line: page.positions![i]!.line as number, record: r }));
+    page.records.forEach((r, i) => items.push({ line: page.positions!.at(i)!.line as number, record: r }));
     for (const e of page.errors ?? []) items.push({ line: e.position!.line as number, error: e.error.message, raw: e.raw });
   }
   items.sort((a, b) => a.line - b.line);

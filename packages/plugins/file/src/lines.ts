@@ -245,7 +245,7 @@ export class JsonLinesParser {
           } else {
             out.offset = base + after;
             out.line = line;
-            out.record(value as Record<string, unknown>, this.mode === 'line' ? { file: this.file, line } : { file: this.file, offset: first });
+            out.recordAt(value as Record<string, unknown>, this.mode, this.mode === 'line' ? line : first);
           }
         }
       }

@@ -1,4 +1,4 @@
-import type { RawPage, RecordPosition, SluiceRecord, SourcePage, SourceRecordError } from '@sluice/core';
+import type { PositionList, RawPage, RecordPosition, SluiceRecord, SourcePage, SourceRecordError } from '@sluice/core';
 import type { FileCheck } from './check.js';
 
 /** The resumable position after an item: see `FileCursor` in cursor.ts. */
@@ -33,7 +33,10 @@ export class PageCollector {
 
   readonly ready: SourcePage[] = [];
   private records: SluiceRecord[];
-  private positions: RecordPosition[];
+  /** Per record: its line or byte offset (`recordAt`, see {@link FilePositions}), or its position (`record`). */
+  private positions: Array<number | RecordPosition>;
+  /** Where each file (or kind of number) of the open page starts in it; see {@link FilePositions}. */
+  private segments: PositionSegment[] = [];
   private errors: SourceRecordError[] = [];
   private count = 0;
   /** Records in the open page: `records` and `positions` are made at a page's size up front (growing them push by push allocated twice as much). */
@@ -64,6 +67,18 @@ export class PageCollector {
   record(record: SluiceRecord, position: RecordPosition): void {
     this.records[this.filled] = record;
     this.positions[this.filled++] = position;
+    this.mark();
+  }
+
+  /**
+   * A record whose position is `{ file, line }` or `{ file, offset }` (`key`) in the current file:
+   * the number is kept and the position made only when the engine asks for it.
+   */
+  recordAt(record: SluiceRecord, key: PositionKey, at: number): void {
+    const last = this.segments[this.segments.length - 1];
+    if (last === undefined || last.key !== key || last.file !== this.fileName) this.segments.push({ from: this.filled, file: this.fileName, key });
+    this.records[this.filled] = record;
+    this.positions[this.filled++] = at;
     this.mark();
   }
 
@@ -110,13 +125,14 @@ export class PageCollector {
     const page: { -readonly [K in keyof SourcePage]: SourcePage[K] } = {
       records: this.records,
       cursor: this.point ?? this.current(),
-      positions: this.positions,
+      positions: this.segments.length > 0 ? new FilePositions(this.positions, this.segments) : (this.positions as RecordPosition[]),
       progress: this.progress(),
     };
     if (this.errors.length > 0) page.errors = this.errors;
     this.ready.push(page);
     this.records = this.pageArray();
     this.positions = this.pageArray();
+    this.segments = [];
     this.filled = 0;
     this.errors = [];
     this.count = 0;
@@ -128,5 +144,40 @@ export class PageCollector {
     if (this.withIndex) cursor.index = this.index;
     if (this.fileCheck) cursor.check = this.fileCheck;
     return cursor;
+  }
+}
+
+/** What a record's number is in {@link PageCollector.recordAt}: a line number or a byte offset. */
+export type PositionKey = 'line' | 'offset';
+
+/** From record `from` of a page on, numbers are `key`s of `file` (until the next segment). */
+interface PositionSegment {
+  readonly from: number;
+  readonly file: string;
+  readonly key: PositionKey;
+}
+
+/**
+ * A page's positions as the parsers found them: a number per record (a line or an offset) and the
+ * file each run of records is in, so reading a file makes no position object per record. A record
+ * added with a whole position (`record`) keeps it.
+ */
+export class FilePositions implements PositionList {
+  constructor(
+    private readonly values: ReadonlyArray<number | RecordPosition>,
+    private readonly segments: readonly PositionSegment[],
+  ) {}
+
+  get length(): number {
+    return this.values.length;
+  }
+
+  at(index: number): RecordPosition | undefined {
+    const value = this.values[index];
+    if (typeof value !== 'number') return value;
+    let k = this.segments.length - 1;
+    while (this.segments[k]!.from > index) k--;
+    const { file, key } = this.segments[k]!;
+    return key === 'line' ? { file, line: value } : { file, offset: value };
   }
 }

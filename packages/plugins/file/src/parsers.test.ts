@@ -21,13 +21,13 @@ async function parseInChunks(make: Make, data: Buffer, size: number, withIndex =
   }));
 }
 
-type Page = { records: unknown[]; positions: Array<{ line: number }>; errors?: Array<{ raw?: string; position: { line: number } }>; cursor: { file: number; offset: number; line: number } };
+type Page = { records: unknown[]; positions: { at(i: number): { line: number } }; errors?: Array<{ raw?: string; position: { line: number } }>; cursor: { file: number; offset: number; line: number } };
 
 /** Items in source order (records before errors within a page is not what matters here: lines are). */
 function summary(pages: unknown[]): string[] {
   return (pages as Page[]).flatMap((p) => [
     ...[
-      ...p.records.map((r, i) => ({ line: p.positions[i].line, text: `record ${p.positions[i].line} ${JSON.stringify(r)}` })),
+      ...p.records.map((r, i) => ({ line: p.positions.at(i).line, text: `record ${p.positions.at(i).line} ${JSON.stringify(r)}` })),
       ...(p.errors ?? []).map((e) => ({ line: e.position.line, text: `error ${e.position.line} ${e.raw}` })),
     ]
       .sort((a, b) => a.line - b.line)

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { withDefaults, type SourcePage } from '@sluice/core';
+import { positionsArray, withDefaults, type SourcePage } from '@sluice/core';
 import { collectSource, createTestContext } from '@sluice/core/testing';
 import { describe, expect, it } from 'vitest';
 import { MIN_RANGE_BYTES, type FilePartition } from './partition.js';
@@ -31,7 +31,7 @@ function seeded(seed: number): () => number {
 }
 
 const records = (pages: SourcePage[]) => pages.flatMap((p) => p.records);
-const positions = (pages: SourcePage[]) => pages.flatMap((p) => p.positions ?? []);
+const positions = (pages: SourcePage[]) => pages.flatMap((p) => positionsArray(p.positions));
 const errors = (pages: SourcePage[]) => pages.flatMap((p) => (p.errors ?? []).map((e) => ({ message: e.error.message, raw: e.raw })));
 
 async function partitionsOf(dir: string, config: object, n: number): Promise<FilePartition[]> {
@@ -137,7 +137,7 @@ describe('file source partitions: byte ranges of one JSON Lines file', () => {
       const slice = { file: 0, name: 'big.jsonl', start: k === 0 ? 0 : cuts[k - 1]!, ...(k < cuts.length ? { end: cuts[k] } : {}) };
       const { pages } = await readPartition(dir, config, { slices: [slice] });
       const [from, to] = [lineStart(slice.start), slice.end === undefined ? bytes.length : lineStart(slice.end)];
-      const seen = pages.flatMap((p) => [...(p.positions ?? []), ...(p.errors ?? []).map((e) => e.position!)]).map((p) => p.offset as number);
+      const seen = pages.flatMap((p) => [...positionsArray(p.positions), ...(p.errors ?? []).map((e) => e.position!)]).map((p) => p.offset as number);
       expect(seen.every((at) => at >= from && at < to), `range ${k}`).toBe(true);
       all.push(...pages);
     }
@@ -217,7 +217,7 @@ describe('file source partitions: CSV', () => {
     for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0x0a) lineOffsets.push(i + 1);
     const whole = await collectSource(fileSource, { path: 'p.csv' }, { dir });
     const items = (pages: SourcePage[]) =>
-      pages.flatMap((p) => [...p.records.map((r, i) => ({ r, at: p.positions![i]! })), ...(p.errors ?? []).map((e) => ({ r: e.raw, at: e.position! }))]);
+      pages.flatMap((p) => [...p.records.map((r, i) => ({ r, at: p.positions!.at(i)! })), ...(p.errors ?? []).map((e) => ({ r: e.raw, at: e.position! }))]);
     const expected = items(whole).map(({ r, at }) => ({ r, at: { file: 'p.csv', offset: lineOffsets[at.line as number] } }));
     expect(expected.filter((e) => typeof e.r === 'string')).toHaveLength(16);
     const sorted = (list: typeof expected) => [...list].sort((x, y) => (x.at.offset as number) - (y.at.offset as number));

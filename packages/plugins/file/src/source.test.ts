@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync, mkdirSync, mkdtempSync, openSync, writeSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { withDefaults, type SourcePage } from '@sluice/core';
+import { positionsArray, withDefaults, type SourcePage } from '@sluice/core';
 import { collectSource, createTestContext } from '@sluice/core/testing';
 import { describe, expect, it } from 'vitest';
 import { csvOptionsNeedCsv, fileSource, formatIsKnown } from './source.js';
@@ -17,7 +17,7 @@ function put(dir: string, name: string, content: string | Buffer): string {
 }
 
 const records = (pages: SourcePage[]) => pages.flatMap((p) => p.records);
-const positions = (pages: SourcePage[]) => pages.flatMap((p) => p.positions ?? []);
+const positions = (pages: SourcePage[]) => pages.flatMap((p) => positionsArray(p.positions));
 const errors = (pages: SourcePage[]) =>
   pages.flatMap((p) => (p.errors ?? []).map((e) => ({ message: e.error.message, raw: e.raw, position: e.position })));
 
