@@ -95,15 +95,3 @@ export function positionsArray(list: PositionList | undefined): readonly RecordP
   for (let i = 0; i < out.length; i++) out[i] = list.at(i)!;
   return out;
 }
-
-/**
- * `info` with a `positions` property that makes the array on first read: a sink or batch transform
- * that never reads it (the file and SQL sinks, map, filter) costs no position object per record.
- */
-export function withPositions<T extends object>(info: T, list: PositionList): T & { readonly positions: readonly RecordPosition[] } {
-  let made: readonly RecordPosition[] | undefined;
-  return Object.defineProperty(info, 'positions', {
-    enumerable: true,
-    get: () => (made ??= positionsArray(list)),
-  }) as T & { readonly positions: readonly RecordPosition[] };
-}

@@ -3,7 +3,8 @@ import { rowsIn, subset, type Batch } from './batch.js';
 import type { Clock } from './clock.js';
 import type { RunControl } from './failure.js';
 import { faults } from './faults.js';
-import { pickPositions, withPositions } from './positions.js';
+import { writeInfo } from './plugin-info.js';
+import { pickPositions } from './positions.js';
 import type { SinkStage } from './sink-stage.js';
 import { AttemptInfo, type RuntimeSink } from './steps.js';
 
@@ -157,11 +158,10 @@ export class SinkLane {
       started = this.clock.now();
       try {
         if (raw) {
-          attempt = this.stage.attempts.withTimeout(sink.instance.raw!.write(raw, { seq: batch.seq, positions: [], attempt: 1, signal: info.signal }), sink.plan.timeoutMs, info);
+          attempt = this.stage.attempts.withTimeout(sink.instance.raw!.write(raw, writeInfo(batch.seq, [], info)), sink.plan.timeoutMs, info);
         } else {
           const records = subset(batch.records, indices);
-          const writeInfo = withPositions({ seq: batch.seq, attempt: 1, signal: info.signal }, pickPositions(batch.positions, indices));
-          attempt = this.stage.attempts.withTimeout(sink.instance.write(records, writeInfo), sink.plan.timeoutMs, info);
+          attempt = this.stage.attempts.withTimeout(sink.instance.write(records, writeInfo(batch.seq, pickPositions(batch.positions, indices), info)), sink.plan.timeoutMs, info);
         }
       } catch (error) {
         attempt = Promise.reject(error);

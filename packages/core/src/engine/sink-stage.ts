@@ -9,7 +9,8 @@ import { RunFailure, formatPosition, messageOf, type RunControl } from './failur
 import { safeDeadLetter } from './dead-letters.js';
 import { faults } from './faults.js';
 import type { FailureRouter } from './failures.js';
-import { pickPositions, withPositions } from './positions.js';
+import { writeInfo } from './plugin-info.js';
+import { pickPositions } from './positions.js';
 import { SinkLane } from './sink-lane.js';
 import { AttemptInfo, type RuntimeSink } from './steps.js';
 
@@ -169,7 +170,7 @@ export class SinkStage {
     const info = AttemptInfo.forBatch(1, signal);
     const started = this.clock.now();
     try {
-      const writing = sink.instance.raw!.write(raw, { seq: batch.seq, positions: [], attempt: 1, signal: info.signal });
+      const writing = sink.instance.raw!.write(raw, writeInfo(batch.seq, [], info));
       faults?.writing(sink.plan.id, batch.seq, writing);
       const result = (await this.attempts.withTimeout(writing, sink.plan.timeoutMs, info)) as WriteResult | undefined;
       sink.latency.add(this.clock.now() - started);
@@ -240,7 +241,7 @@ export class SinkStage {
       const info = AttemptInfo.forBatch(attempt, signal);
       const started = this.clock.now();
       try {
-        const writing = sink.instance.write(records, withPositions({ seq: batch.seq, attempt, signal: info.signal, ...(part ? { part } : {}) }, positions));
+        const writing = sink.instance.write(records, writeInfo(batch.seq, positions, info, part));
         faults?.writing(sink.plan.id, batch.seq, writing);
         const result = (await this.attempts.withTimeout(
           writing,

@@ -6,7 +6,8 @@ import type { Clock } from './clock.js';
 import type { RunCounters } from './counters.js';
 import type { RunControl } from './failure.js';
 import type { FailureRouter } from './failures.js';
-import { pickPositions, withPositions } from './positions.js';
+import { batchInfo } from './plugin-info.js';
+import { pickPositions } from './positions.js';
 import { AttemptInfo, type RuntimeTransform } from './steps.js';
 
 const PASS = Symbol('pass');
@@ -112,7 +113,7 @@ export class TransformStage {
   private runBatch(step: RuntimeTransform, batch: Batch, started: number): { results: unknown[]; pending?: Promise<void>[] } | undefined {
     let outcome;
     try {
-      outcome = step.instance.processBatch!(batch.records, withPositions({ signal: this.control.abort.signal }, batch.positions));
+      outcome = step.instance.processBatch!(batch.records, batchInfo(batch.positions, this.control.abort.signal));
     } catch {
       return undefined;
     }
