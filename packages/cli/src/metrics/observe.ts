@@ -64,7 +64,7 @@ export class Observability {
     let close = async () => {};
     if (flags.metrics || flags.push) {
       const { SluiceMetrics } = await import('./registry.js');
-      metrics = await SluiceMetrics.create();
+      metrics = await SluiceMetrics.create({ processMetrics: flags.metrics !== undefined });
       if (options.worker) {
         const { WorkerFeed } = await import('./worker-feed.js');
         metrics.addWorker((workerFeed = new WorkerFeed()));

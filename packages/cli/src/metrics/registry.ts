@@ -2,7 +2,8 @@ import type { Counter, Gauge, Metric, Registry } from 'prom-client';
 import type { EventBus } from '@sluice/core/internal';
 import { CLI_VERSION } from '../version.js';
 import { BatchDurations } from './batch-durations.js';
-import { loadProm } from './prom.js';
+import { ProcessMetrics } from './process-metrics.js';
+import { loadProm, type Prom } from './prom.js';
 import type { MetricsFeed, Reading, RunStatus } from './totals.js';
 import type { WorkerFeed } from './worker-feed.js';
 
@@ -39,12 +40,13 @@ export class SluiceMetrics {
   private readonly busy: Gauge;
   /** The run's metrics alone: what a push sends. */
   readonly own: Registry;
-  /** With Node's process metrics: what /metrics serves. */
-  private all: Registry;
-  private readonly process: Registry;
+  /** With Node's process metrics: what /metrics serves (merged at the first scrape). */
+  private all: Registry | undefined;
+  /** Node's default metrics: only where /metrics is served (they are not pushed). */
+  private readonly process: ProcessMetrics | undefined;
   private readonly merge: (registries: Registry[]) => Registry;
 
-  private constructor(prom: ReturnType<typeof loadProm>) {
+  private constructor(prom: Prom, withProcess: boolean) {
     this.own = new prom.Registry();
     const registers = [this.own];
     const counter = <K extends string>(name: string, help: string, labelNames: K[]) => new prom.Counter<K>({ name, help, labelNames, registers });
@@ -70,18 +72,16 @@ export class SluiceMetrics {
     // A worker's own metrics join the registry only in a worker.
     this.partitions = new prom.Counter({ name: 'sluice_worker_partitions_total', labelNames: ['outcome'], registers: [], help: 'Partition attempts this worker finished, by outcome (done, failed, interrupted, returned, refused).' });
     this.busy = new prom.Gauge({ name: 'sluice_worker_busy', help: 'Partitions this worker runs now.', registers: [] });
-    this.process = new prom.Registry();
-    // The event-loop delay monitor wakes the process every `precision` ms: at prom-client's 10 ms that
-    // alone cost ~4 ms of CPU per second of a run (+4.5 % on the 1M-record file benchmark); 100 ms
-    // keeps the lag percentiles and wakes ten times less.
-    prom.defaults(this.process, 100);
+    this.process = withProcess ? new ProcessMetrics(prom) : undefined;
     this.merge = (registries) => prom.Registry.merge(registries);
-    this.all = this.merge([this.own, this.process]);
   }
 
-  /** prom-client loads only when metrics are asked for (and only the parts used: prom.ts). */
-  static async create(): Promise<SluiceMetrics> {
-    return new SluiceMetrics(loadProm());
+  /**
+   * prom-client loads only when metrics are asked for (and only the parts used: prom.ts).
+   * `processMetrics: false` (a push without /metrics): Node's default metrics are never built.
+   */
+  static async create(options: { processMetrics?: boolean } = {}): Promise<SluiceMetrics> {
+    return new SluiceMetrics(loadProm(), options.processMetrics ?? true);
   }
 
   add(feed: MetricsFeed): void {
@@ -94,7 +94,7 @@ export class SluiceMetrics {
     this.own.registerMetric(this.partitions);
     this.own.registerMetric(this.busy);
     // A merged registry holds the metrics of the moment it was made.
-    this.all = this.merge([this.own, this.process]);
+    this.all = undefined;
   }
 
   /** Observes each batch's time per step (and from read to commit) for `job`; returns the unsubscribe. */
@@ -102,14 +102,16 @@ export class SluiceMetrics {
     return bus.onTiming(this.batchSeconds.listener(job, redact));
   }
 
-  /** The exposition text: the feeds read now. `withProcess`: Node's default metrics too. */
+  /** The exposition text: the feeds read now. `withProcess`: Node's default metrics too (where built). */
   async text(withProcess = true): Promise<string> {
     this.refresh();
-    return (withProcess ? this.all : this.own).metrics();
+    if (!withProcess || !this.process) return this.own.metrics();
+    this.all ??= this.merge([this.own, ...this.process.all()]);
+    return this.all.metrics();
   }
 
   get contentType(): string {
-    return this.all.contentType;
+    return this.own.contentType;
   }
 
   private refresh(): void {
