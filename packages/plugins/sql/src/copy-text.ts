@@ -99,25 +99,27 @@ class CopyBuffer {
   }
 
   /**
-   * A number as `String(value)` writes it, for a number that is `r / 10^k` for an integer `r` below
-   * 10^15 and `k` ≤ 6 (ids, counts, amounts): from `r`'s digits, not from the string — the shortest
-   * round-trip decimal `String` computes for a fraction was 0.2 µs a value, a third of encoding the
-   * benchmark's rows. Any other number goes through {@link copyField}.
+   * A number as `String(value)` writes it, for a number that is `r / 10^k` for an integer `r` of
+   * at most 31 bits and `k` ≤ 6 (ids, counts, amounts): from `r`'s digits, not from the string —
+   * the shortest round-trip decimal `String` computes for a fraction was 0.2 µs a value, a third of
+   * encoding the benchmark's rows. Any other number goes through {@link copyField}.
    */
   number(value: number): void {
-    for (let k = 0; k < SCALES.length; k++) {
-      const r = Math.round(value * SCALES[k]!);
-      // r / 10^k is the double nearest the decimal r·10^-k, so that decimal reads back as `value`;
-      // with at most 15 significant digits no other such decimal does, so it is the shortest one,
-      // the one String writes — in plain notation, since 1e-6 ≤ |value| < 1e21 (or it is 0).
-      if (r / SCALES[k]! === value && r < 1e15 && r > -1e15) return this.decimal(r, k);
+    if (value < INT31 && value > -INT31) {
+      for (let k = 0; k < SCALES.length; k++) {
+        const r = Math.round(value * SCALES[k]!);
+        // r / 10^k is the double nearest the decimal r·10^-k, so that decimal reads back as `value`;
+        // with at most 15 significant digits no other such decimal does, so it is the shortest one,
+        // the one String writes — in plain notation, since 1e-6 ≤ |value| < 1e21 (or it is 0).
+        if (r / SCALES[k]! === value && r < INT31 && r > -INT31) return this.decimal(r | 0, k);
+      }
     }
     this.put(copyField('float', value), false);
   }
 
-  /** `r · 10^-k` in plain decimal notation, `r` an integer below 10^15, `k` ≤ 6 (-0 as `0`, as String does). */
+  /** `r · 10^-k` in plain decimal notation, `r` an integer of at most 31 bits (int arithmetic), `k` ≤ 6 (-0 as `0`, as String does). */
   private decimal(r: number, k: number): void {
-    this.room(24);
+    this.room(16);
     const buf = this.buf;
     let pos = this.pos;
     if (r < 0) {
@@ -125,25 +127,24 @@ class CopyBuffer {
       r = -r;
     }
     let digits = 1;
-    for (let t = r; t >= 10; t = Math.floor(t / 10)) digits++;
+    for (let t = r; t >= 10; t = (t / 10) | 0) digits++;
     // No trailing zero after the point: with one, the smaller k before it would have matched.
     // Digits before the point (at least one: a leading 0), the point, then k digits after it.
     const whole = digits > k ? digits - k : 1;
     const end = pos + whole + (k > 0 ? k + 1 : 0);
     let at = end;
-    for (let i = 0; i < k; i++) {
-      buf[--at] = 0x30 + (r % 10);
-      r = Math.floor(r / 10);
-    }
-    if (k > 0) buf[--at] = 0x2e;
-    for (let i = 0; i < whole; i++) {
-      buf[--at] = 0x30 + (r % 10);
-      r = Math.floor(r / 10);
+    for (let i = 0; i < whole + k; i++) {
+      if (i === k && k > 0) buf[--at] = 0x2e;
+      const q = (r / 10) | 0;
+      buf[--at] = 0x30 + r - q * 10;
+      r = q;
     }
     this.pos = end;
   }
 }
 
+/** 2^31: below it, a number's digits are worked out in int arithmetic. */
+const INT31 = 2 ** 31;
 /** The powers of ten {@link CopyBuffer.number} tries. */
 const SCALES = [1, 10, 100, 1000, 10000, 100000, 1000000];
 
