@@ -3,7 +3,9 @@
 // WORKLOAD: pg-csv-insert, pg-jsonl-insert, pg-csv-upsert, mariadb-csv-insert, sqlite-csv-upsert.
 // Uses the data and databases of bench/sql*.mjs (fresh table each time; upsert into a table holding a
 // stale copy of every row, for PostgreSQL); SLUICE_BENCH_BIN selects another build. Prints the
-// summary and the .cpuprofile path (bench/.data/prof-WORKLOAD/).
+// summary, the samples by part of the program (each sample to the innermost frame of a known part:
+// a builtin such as JSON.parse counts for the code that called it) and the .cpuprofile path
+// (bench/.data/prof-WORKLOAD/).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -56,6 +58,41 @@ async function prepare() {
   throw new Error(`unknown workload ${workload}`);
 }
 
+/** Parts of the program, matched against a frame's url, innermost frame first. */
+const PARTS = [
+  ['file source: JSON Lines reader (with JSON.parse)', /plugins\/file\/dist\/(lines|json-values|numbers)\.js/],
+  ['file source: CSV reader', /plugins\/file\/dist\/csv-/],
+  ['file source: the rest', /plugins\/file\/dist\//],
+  ['sql sink: COPY encoding', /plugins\/sql\/dist\/copy-text\.js/],
+  ['sql sink: the rest', /plugins\/sql\/dist\//],
+  ['pg, pg-copy-streams (socket writes)', /node_modules\/(\.pnpm\/)?.*\/(pg|pg-copy-streams|pg-protocol)\//],
+  ['core: engine', /core\/dist\/engine\//],
+  ['core: the rest', /core\/dist\//],
+  ['cli', /cli\/dist\//],
+  ['node: module loading', /node:internal\/modules\//],
+];
+
+/** Sampled ms by part: a sample goes to the innermost frame that a part matches (else "other"). */
+function byPart(profile) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const ms = new Map();
+  profile.samples.forEach((id, i) => {
+    const dt = Math.max(0, profile.timeDeltas[i + 1] ?? 0) / 1000;
+    const leaf = byId.get(id).callFrame.functionName;
+    let part = ['(idle)', '(garbage collector)', '(program)'].includes(leaf) ? leaf : undefined;
+    for (let n = byId.get(id); part === undefined && n; n = byId.get(parent.get(n.id))) part = PARTS.find(([, re]) => re.test(n.callFrame.url))?.[0];
+    part ??= 'other';
+    ms.set(part, (ms.get(part) ?? 0) + dt);
+  });
+  const busy = [...ms].filter(([k]) => k !== '(idle)').reduce((a, [, v]) => a + v, 0);
+  return [...ms]
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `  ${v.toFixed(0).padStart(7)} ms ${k === '(idle)' ? '      ' : `${((100 * v) / busy).toFixed(1).padStart(5)}%`}  ${k}`)
+    .join('\n');
+}
+
 const job = await prepare();
 const dir = join(DATA, `prof-${workload}`);
 rmSync(dir, { recursive: true, force: true });
@@ -64,4 +101,5 @@ process.env.SLUICE_BENCH_PROFILE = dir;
 const run = await runSluice(job);
 const file = join(dir, readdirSync(dir).find((f) => f.endsWith('.cpuprofile')));
 process.stdout.write(`${workload}, ${rows} rows: ${run.seconds.toFixed(2)} s, cpu ${run.cpuSeconds.toFixed(2)} s, load ${(await import('node:os')).loadavg()[0].toFixed(1)}, peak RSS ${run.rssMB} MB\n${run.out}\n`);
-process.stdout.write(`${formatSummary(summarise(JSON.parse(readFileSync(file, 'utf8')), top))}\nprofile: ${file}\n`);
+const profile = JSON.parse(readFileSync(file, 'utf8'));
+process.stdout.write(`${formatSummary(summarise(profile, top))}\nby part (% of the samples that were not idle):\n${byPart(profile)}\n\nprofile: ${file}\n`);

@@ -49,7 +49,7 @@ describe('copyChunks', () => {
       return seed / 2_147_483_648;
     };
     const sign = () => (random() < 0.5 ? -1 : 1);
-    const edges = [0, -0, 0.5, -0.5, 1e-6, 1e-7, 9.999999e-7, 0.1 + 0.2, 1.005, 2.675, 1e15 - 1, 1e15, 1e15 + 1, 999_999_999_999_999.9, 99_999_999_999_999.99, 1e21, 2 ** 53, -(2 ** 53), Number.MIN_VALUE, Number.MAX_VALUE, Number.EPSILON, 123_456_789.123456, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+    const edges = [0, -0, 0.5, -0.5, 1e-6, 1e-7, 9.999999e-7, 0.1 + 0.2, 1.005, 2.675, 1e15 - 1, 1e15, 1e15 + 1, 999_999_999_999_999.9, 99_999_999_999_999.99, 1e21, 2 ** 53, -(2 ** 53), Number.MIN_VALUE, Number.MAX_VALUE, Number.EPSILON, 123_456_789.123456, 2 ** 31 - 1, 2 ** 31, -(2 ** 31 - 1), -(2 ** 31), 21_474_836.47, 21_474_836.48, -21_474_836.48, 2147.483648, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
     const kinds = [
       () => Math.floor(random() * 2 ** 53) * sign(),
       () => (Math.floor(random() * 10 ** Math.floor(random() * 17)) / 10 ** Math.floor(random() * 9)) * sign(),
