@@ -4,7 +4,7 @@
 // Contenders differ in the merge statement, the staging table or the batch size; every result
 // table is checked against the reference (\copy of the file). Reported per run: wall, CPU of the
 // PostgreSQL backend (utime+stime from /proc: the database's cost, which the wall of the real
-// bench is made of), CPU of the checkpointer/walwriter/bgwriter, and WAL bytes. Rounds are
+// bench is made of), CPU of the checkpointer/walwriter/bgwriter, and the server's WAL bytes. Rounds are
 // interleaved (order rotates), each run starts after a CHECKPOINT on a freshly vacuumed table.
 // Usage: node bench/sql-upsert-merge.mjs [ROWS] [ROUNDS] [SET]   SET: statements | floors | stage | batch
 // (PostgreSQL at SLUICE_BENCH_PG or postgres://postgres@127.0.0.1:5432/test, on this machine).
@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { COLUMNS, dataFiles, median, pgBenchDatabase, RESULTS, ROOT } from './sql-lib.mjs';
+import { cols, MERGES, STAGES } from './sql-upsert-lib.mjs';
 
 const require = createRequire(join(ROOT, 'packages/plugins/sql/package.json'));
 const knexFactory = require('knex');
@@ -27,45 +28,6 @@ const ROUNDS = Number(process.argv[3] ?? 3);
 const SET = process.argv[4] ?? 'statements';
 const BASE = process.env.SLUICE_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 const TICK = 100; // CLK_TCK: /proc/PID/stat counts CPU in 1/100 s
-
-const cols = COLUMNS.join(', ');
-const rest = COLUMNS.filter((c) => c !== 'id');
-const distinct = (t, s) => `(${rest.map((c) => `${t}.${c}`).join(', ')}) is distinct from (${rest.map((c) => `${s}.${c}`).join(', ')})`;
-const set = (s) => rest.map((c) => `${c} = ${s}.${c}`).join(', ');
-/** The batch's rows, the last of a key winning (sluice_row numbers them in file order). */
-const latest = (stage) => `select distinct on (id) ${cols} from ${stage} order by id, sluice_row desc`;
-
-/** Merge statements: each a list of SQL run in order inside the batch's transaction. */
-const MERGES = {
-  // Floors, not upserts (their tables are not checked): the staging alone, and a bare UPDATE of every row.
-  copyOnly: () => [],
-  updateOnly: (t, stage) => [`update ${t} as sluice_t set ${set('s')} from ${stage} s where sluice_t.id = s.id`],
-  // Today's: one INSERT … ON CONFLICT DO UPDATE, unchanged rows left alone.
-  onConflict: (t, stage) => [`insert into ${t} as sluice_t (${cols}) ${latest(stage)} on conflict (id) do update set ${set('excluded')} where ${distinct('sluice_t', 'excluded')}`],
-  // UPDATE … FROM the batch, then INSERT of the keys not there (ON CONFLICT still, for a key a concurrent batch inserts).
-  updateInsert: (t, stage) => [
-    `update ${t} as sluice_t set ${set('s')} from (${latest(stage)}) s where sluice_t.id = s.id and ${distinct('sluice_t', 's')}`,
-    `insert into ${t} as sluice_t (${cols}) select ${cols} from (${latest(stage)}) s where not exists (select 1 from ${t} x where x.id = s.id) on conflict (id) do update set ${set('excluded')} where ${distinct('sluice_t', 'excluded')}`,
-  ],
-  // PostgreSQL 15's MERGE.
-  merge: (t, stage) => [
-    `merge into ${t} as sluice_t using (${latest(stage)}) s on sluice_t.id = s.id when matched and ${distinct('sluice_t', 's')} then update set ${set('s')} when not matched then insert (${cols}) values (${COLUMNS.map((c) => `s.${c}`).join(', ')})`,
-  ],
-};
-
-/** Staging tables: how made, and what empties it between batches. */
-const STAGES = {
-  tempOnCommitDelete: { make: (s, t) => [`create temporary table ${s} on commit delete rows as select ${cols} from ${t} with no data`], empty: () => [] },
-  tempTruncate: { make: (s, t) => [`create temporary table ${s} as select ${cols} from ${t} with no data`], empty: (s) => [`truncate ${s}`] },
-  tempDelete: { make: (s, t) => [`create temporary table ${s} as select ${cols} from ${t} with no data`], empty: (s) => [`delete from ${s}`] },
-  tempAnalyze: { make: (s, t) => [`create temporary table ${s} on commit delete rows as select ${cols} from ${t} with no data`], empty: () => [], afterCopy: (s) => [`analyze ${s}`] },
-  tempIndexed: {
-    make: (s, t) => [`create temporary table ${s} on commit delete rows as select ${cols} from ${t} with no data`],
-    afterMake: (s) => [`create index on ${s} (id, sluice_row desc)`],
-    empty: () => [],
-  },
-  unloggedTruncate: { make: (s, t) => [`create unlogged table ${s} as select ${cols} from ${t} with no data`], empty: (s) => [`truncate ${s}`] },
-};
 
 const SETS = {
   statements: ['onConflict', 'updateInsert', 'merge'].map((merge) => ({ id: merge, merge, stage: 'tempOnCommitDelete', batch: 5000 })),
@@ -165,7 +127,7 @@ async function main() {
 
   const base = contenders[0].id;
   const summary = contenders.map((c) => {
-    const of = (k) => median(rounds.map((x) => x[c.id][k]));
+    const of = (k) => +median(rounds.map((x) => x[c.id][k])).toFixed(2);
     const ratio = (k) => median(rounds.map((x) => x[c.id][k] / x[base][k]));
     return { id: c.id, merge: c.merge, stage: c.stage, batch: c.batch, ...(c.floor ? { floor: true } : {}), ok: rounds.every((x) => x[c.id].ok), seconds: of('seconds'), pgCpu: of('pgCpu'), auxCpu: of('auxCpu'), walMB: of('walMB'), secondsVsFirst: +ratio('seconds').toFixed(3), pgCpuVsFirst: +ratio('pgCpu').toFixed(3) };
   });
@@ -184,7 +146,7 @@ async function main() {
     `# Upsert merge statements: set \`${SET}\`, ${ROWS} rows, ${ROUNDS} interleaved rounds (${out.date.slice(0, 16)} UTC, PostgreSQL ${out.postgres})`,
     '',
     `\`node bench/sql-upsert-merge.mjs ${ROWS} ${ROUNDS} ${SET}\`. Medians; ratios are medians of per-round ratios to \`${base}\` (same round).`,
-    'pgCpu: the backend\'s utime+stime; auxCpu: checkpointer + walwriter + bgwriter. Load (1 min) per run is in the .json.',
+    'pgCpu: the backend\'s utime+stime; auxCpu: checkpointer + walwriter + bgwriter; WAL: the server\'s over the run, every session\'s (other work on the server included). Load (1 min) per run is in the .json.',
     '',
     '| contender | merge | stage | batch | verified | wall s | × wall | PG CPU s | × PG CPU | aux CPU s | WAL MB |',
     '|---|---|---|--:|---|--:|--:|--:|--:|--:|--:|',
