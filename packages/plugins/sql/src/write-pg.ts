@@ -8,6 +8,7 @@ import type { SqlConnection } from './connection.js';
 import { copyChunks } from './copy-text.js';
 import { quoteColumn, type ColumnInfo } from './dialect.js';
 import { classify, describeError } from './errors.js';
+import { mergeFits, PgUpsert } from './upsert-pg.js';
 
 interface PgClient {
   query(sql: string, params?: unknown[]): Promise<{ rows: Array<Record<string, unknown>>; rowCount?: number | null }>;
@@ -27,20 +28,26 @@ function copyLine(error: unknown): number | undefined {
 
 /**
  * PostgreSQL: insert/replace stream the batch with `COPY … FROM STDIN`; upsert copies it into a
- * temporary staging table, then `INSERT … SELECT DISTINCT ON (key) … ON CONFLICT (key) DO UPDATE`.
- * Each step runs under a savepoint: a refused row is found from COPY's line number (or by halving
- * for the upsert's INSERT), dropped with the database's message, and the rest written again — all
- * inside the batch's one transaction, which also carries the exactly-once marker.
+ * temporary staging table, then merges it into the table (`MERGE` where it fits, else
+ * `INSERT … ON CONFLICT`: upsert-pg.ts). When the data is refused, the batch is written again with
+ * each step under a savepoint: a refused row is found from COPY's line number (or by halving the
+ * upsert's `INSERT … ON CONFLICT`), dropped with the database's message, and the rest written
+ * again — all inside the batch's one transaction, which also carries the exactly-once marker.
  */
 export class PgWriter implements BatchWriter {
   /** Staging tables known to exist, per pooled client (they are temporary: one per session). */
   private readonly staged = new WeakMap<object, Set<string>>();
   private copyFrom: CopyFrom | undefined;
+  private readonly upsert: PgUpsert;
+  /** Whether MERGE may merge a whole stage (`mergeFits`), learned at the first upsert. */
+  private mergeFits: boolean | undefined;
 
   constructor(
     private readonly conn: SqlConnection,
     private readonly target: WriteTarget,
-  ) {}
+  ) {
+    this.upsert = new PgUpsert(target);
+  }
 
   private get knex(): Knex {
     return this.conn.knex;
@@ -76,7 +83,7 @@ export class PgWriter implements BatchWriter {
                 if (copied.length) await this.mergeIsolated(client, part, copied, stage, copied.length === all.length, rejected);
               } else {
                 await this.copy(client, part, all, stage);
-                await client.query(this.mergeSql(part.columns, stage, true));
+                await this.mergeWhole(client, part.columns, stage);
               }
               if (i < plan.parts.length - 1) await client.query(`delete from ${stage}`);
             } else if (isolate) {
@@ -140,7 +147,7 @@ export class PgWriter implements BatchWriter {
         if (stream.rowCount !== page.count) {
           throw new PermanentError(`sql: COPY read ${stream.rowCount} rows of a raw page of ${page.count}; the page is written record by record`);
         }
-        if (stage) await client.query(this.mergeSql(columns, stage, true));
+        if (stage) await this.mergeWhole(client, columns, stage);
         for (const s of plan.after([])) {
           const done = await client.query(s.sql, s.params);
           if (s.fence && done.rowCount !== 1) throw s.fence();
@@ -231,11 +238,15 @@ export class PgWriter implements BatchWriter {
     await pipeline(Readable.from(copyChunks(batch, positions, stage ? (p) => p : undefined)), stream);
   }
 
-  /** INSERT … SELECT … ON CONFLICT from the staging table, halving under savepoints to isolate refused rows. */
+  /**
+   * INSERT … SELECT … ON CONFLICT from the staging table, halving under savepoints to isolate
+   * refused rows. Never MERGE: a subset needs `$1`, and a batch here may be one a MERGE failed on
+   * (see `mergeWhole`).
+   */
   private async mergeIsolated(client: PgClient, batch: PreparedBatch, positions: number[], stage: string, whole: boolean, rejected: Rejection[]): Promise<void> {
     await client.query('savepoint sluice_merge');
     try {
-      await client.query(this.mergeSql(batch.columns, stage, whole), whole ? [] : [positions]);
+      await client.query(this.upsert.onConflict(batch.columns, stage, whole), whole ? [] : [positions]);
       await client.query('release savepoint sluice_merge');
     } catch (error) {
       await client.query('rollback to savepoint sluice_merge');
@@ -250,22 +261,14 @@ export class PgWriter implements BatchWriter {
     }
   }
 
-  private mergeSql(columns: readonly ColumnInfo[], stage: string, whole: boolean): string {
-    const q = (c: string) => quoteColumn('postgres', c);
-    const cols = columns.map((c) => q(c.name)).join(', ');
-    const key = this.target.key.map(q).join(', ');
-    const update = columns.filter((c) => !this.target.key.includes(c.name));
-    // A row whose values do not change is not rewritten: no new row version, no WAL, no index churn.
-    const text = (c: ColumnInfo, side: string) => (c.kind === 'json' || c.kind === 'other' || c.kind === 'array' ? `${side}.${q(c.name)}::text` : `${side}.${q(c.name)}`);
-    const changed = `(${update.map((c) => text(c, 'sluice_t')).join(', ')}) is distinct from (${update.map((c) => text(c, 'excluded')).join(', ')})`;
-    const action = update.length
-      ? `do update set ${update.map((c) => `${q(c.name)} = excluded.${q(c.name)}`).join(', ')} where ${update.length === 1 ? changed.replace(/^\((.*)\) is distinct from \((.*)\)$/, '$1 is distinct from $2') : changed}`
-      : 'do nothing';
-    // The last record of a key wins, as if the rows were upserted one by one.
-    return (
-      `insert into ${this.target.table} as sluice_t (${cols}) select distinct on (${key}) ${cols} from ${stage}` +
-      `${whole ? '' : ' where sluice_row = any($1::int[])'} order by ${key}, sluice_row desc on conflict (${key}) ${action}`
-    );
+  /**
+   * The whole stage into the table, in one statement. A MERGE that meets a key a concurrent write
+   * inserted first fails (a unique violation, so the batch is refused as data): the batch is then
+   * written again through `mergeIsolated`, whose ON CONFLICT updates that row instead.
+   */
+  private async mergeWhole(client: PgClient, columns: readonly ColumnInfo[], stage: string): Promise<void> {
+    this.mergeFits ??= await mergeFits(client, this.target.table);
+    await client.query(this.mergeFits ? this.upsert.merge(columns, stage) : this.upsert.onConflict(columns, stage, true));
   }
 }
 
