@@ -90,6 +90,20 @@ describe.skipIf(skip)('PostgreSQL upsert: MERGE and ON CONFLICT', () => {
     ]);
   });
 
+  it("a partitioned table: a trigger of one partition's own is seen too", async () => {
+    await db.knex.raw(`create table parts (a integer, b text, v integer, doc jsonb, note text, primary key (a, b)) partition by range (a)`);
+    await db.knex.raw(`create table parts_low partition of parts for values from (0) to (100)`);
+    await db.knex.raw(`create table parts_high partition of parts for values from (100) to (200)`);
+    await db.knex.raw(`insert into parts (a, b, note) values (2, 'x', 'old'), (102, 'x', 'old')`);
+    await db.knex.raw(`create function shout() returns trigger language plpgsql as $$ begin new.note := upper(new.note); return new; end $$`);
+    await db.knex.raw(`create trigger shout before insert on parts_high for each row execute function shout()`);
+    expect(await upsert(db, 'parts', [{ a: 2, b: 'x', note: 'quiet' }, { a: 102, b: 'x', note: 'quiet' }])).toEqual({});
+    expect(await rows(db.knex, `select a, note from parts order by a`)).toEqual([
+      { a: 2, note: 'quiet' },
+      { a: 102, note: 'QUIET' },
+    ]);
+  });
+
   it('a key another transaction inserts while the batch is merged is updated, not refused', async () => {
     await make('raced');
     const other = new pg.Client({ ...PG, database: new URL(db.url).pathname.slice(1) });
