@@ -18,9 +18,9 @@ const q = (c: string) => quoteColumn('postgres', c);
  *   subset of the stage's rows (`whole: false`: the positions in `$1`, for halving), and is safe
  *   against a concurrent insert of the same key (it waits, then updates).
  * - `merge`: PostgreSQL 15's `MERGE`, the whole stage only. It does not lock each row before
- *   updating it as ON CONFLICT does (3 WAL records per updated row, not 4): 0.94× the statement's
- *   instructions, 0.92–0.96× the backend's CPU and 0.88× the WAL on a table where every row is
- *   updated (bench/results/upsert-merge-*). A key a concurrent
+ *   updating it as ON CONFLICT does (3 WAL records per updated row, not 4): on a table where
+ *   every row is updated, 0.94× the statement's instructions, 0.88× the WAL, and 0.91–1.00× the
+ *   backend's CPU on a loaded machine (bench/results/upsert-merge-*). A key a concurrent
  *   transaction inserts first makes it fail with a unique violation, where ON CONFLICT would
  *   update: the writer then writes the batch again through `onConflict` (see write-pg.ts).
  */
