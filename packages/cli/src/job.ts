@@ -20,8 +20,11 @@ export async function loadForRun(file: string, sets: string[] = [], envFiles?: R
   return plan;
 }
 
-/** Only the built-in packages the job names (start-up cost), or all when that cannot be told. */
-async function runRegistry(file: string, sets: readonly string[]): Promise<PluginRegistry> {
+/**
+ * Only the built-in packages the job names (start-up cost), or all when that cannot be told. The
+ * main thread and every `--threads` worker thread load the job with it.
+ */
+export async function runRegistry(file: string, sets: readonly string[]): Promise<PluginRegistry> {
   const text = sets.length ? undefined : await readFile(file, 'utf8').catch(() => undefined);
   const some = text === undefined ? undefined : await registryFor(text);
   return some ?? (await import('./builtins.js')).builtInRegistry();

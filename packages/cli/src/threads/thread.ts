@@ -3,8 +3,8 @@
 // checkpoint, until none is left.
 import { parentPort, workerData } from 'node:worker_threads';
 import { formatDiagnostic, loadJob } from '@sluice/core/internal';
-import { builtInRegistry } from '../builtins.js';
 import { jobEnv } from '../envfile.js';
+import { runRegistry } from '../job.js';
 import { PartitionRunner } from './partition.js';
 import type { FromThread, ThreadData, ToThread } from './protocol.js';
 import { PartitionQueue } from './queue.js';
@@ -26,7 +26,8 @@ const go = new Promise<Extract<ToThread, { type: 'go' }>>((resolve) => {
   });
 });
 
-const loaded = await loadJob(data.file, { registry: builtInRegistry(), sets: [...data.sets], strictEnv: true, env: jobEnv(data.file, data.envFiles) });
+// The packages the job names, as the main thread loaded them: a file job's thread does not load the sql, http, email and redis ones.
+const loaded = await loadJob(data.file, { registry: await runRegistry(data.file, data.sets), sets: [...data.sets], strictEnv: true, env: jobEnv(data.file, data.envFiles) });
 const run = await go;
 if (!loaded.plan) {
   post({ type: 'invalid', message: loaded.diagnostics.filter((d) => d.severity === 'error').map((d) => formatDiagnostic(d)).join('; ') });
