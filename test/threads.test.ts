@@ -220,6 +220,19 @@ export default [{ name: 'crash-on-load', kind: 'transform', apiVersion: 1, descr
     expect(existsSync(join(dir, 'out', 'out.jsonl'))).toBe(false);
   });
 
+  it('every thread loads only the built-in packages the job names: a file job runs while the sql package cannot load', async () => {
+    const dir = await project();
+    // A loader hook (in the main thread and in each worker thread) fails every module of the sql
+    // package, as a native driver that did not build for this platform would.
+    const hook = `export async function load(url, context, next) { if (url.includes('/plugins/sql/')) throw new Error('the sql package cannot load (test)'); return next(url, context); }`;
+    writeFileSync(join(dir, 'no-sql.mjs'), `import { register } from 'node:module';\nregister(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)});\n`);
+    const env = { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${join(dir, 'no-sql.mjs')}` };
+    const result = await sluice(['run', 'job.yaml', '--threads', '2', '--progress', 'none'], { cwd: dir, env, timeoutMs: 60_000 });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('threads: 2');
+    expect(readFileSync(join(dir, 'out', 'out.jsonl'), 'utf8').split('\n').filter(Boolean)).toHaveLength(RECORDS - Math.floor(RECORDS / 7));
+  });
+
   it.each([
     [['--threads', '0'], '--threads must be a whole number from 1 to 256, or auto'],
     [['--threads', '2', '--dry-run'], '--threads cannot be used with --dry-run'],
