@@ -341,6 +341,7 @@ describe('every record leaves through one door', () => {
   it('read + produced = written + filtered + deadLettered + skipped, door by door', async () => {
     const logs: Record<string, SinkLog> = {};
     const dead: DeadLetterEntry[] = [];
+    const sinkPositions: string[] = [];
     const registry = registryOf(
       listSource(500),
       transform('shape', (record) => {
@@ -362,9 +363,13 @@ describe('every record leaves through one door', () => {
         create: () => ({ process: (record) => ((record.id as number) % 23 === 0 ? null : record) }),
       }),
       memorySink('memory', logs, {
-        write: (records) => ({
-          rejected: records.flatMap((r, index) => ((r.id as number) % 29 === 0 && r.copy === undefined ? [{ index, error: new RecordError('twenty-nine') }] : [])),
-        }),
+        write: (records, info) => {
+          // Each record's position, after records were dropped, failed and became several.
+          records.forEach((r, index) => sinkPositions.push(`${r.id} ${JSON.stringify(info.positions[index])}`));
+          return {
+            rejected: records.flatMap((r, index) => ((r.id as number) % 29 === 0 && r.copy === undefined ? [{ index, error: new RecordError('twenty-nine') }] : [])),
+          };
+        },
       }),
       deadLetterSink(dead),
     );
@@ -416,6 +421,11 @@ deadLetter: { use: dl }
     expect(step('shape')).toMatchObject({ in: 500, failed: 30 });
     expect(step('picky').failed).toBe(expected.skipped);
     expect(step('sink').out).toBe(expected.written);
+    // Positions are the source's, whichever door: the sink's info and every dead letter.
+    const at = (id: number) => JSON.stringify({ file: 'input.jsonl', line: id + 1 });
+    expect(sinkPositions.length).toBeGreaterThan(expected.written);
+    for (const seen of sinkPositions) expect(seen).toBe(`${seen.split(' ')[0]} ${at(Number(seen.split(' ')[0]))}`);
+    for (const d of dead) expect(d.position).toEqual({ file: 'input.jsonl', line: (d.record as { id: number }).id + 1 });
   });
 
   it("records the source could not parse follow the source's onError and are counted as read", async () => {
