@@ -13,6 +13,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { cpuSeconds } from './jsonl-lib.mjs';
 import { COLUMNS, dataFiles, median, ROOT } from './sql-lib.mjs';
 
 const argv = process.argv.slice(2);
@@ -25,18 +26,14 @@ if (argv[0] === '--child') {
   const { copyChunks } = await import(pathToFileURL(join(argv[1], 'packages/plugins/sql/dist/copy-text.js')).href);
   const lines = readFileSync(dataFiles(ROWS).jsonl, 'utf8').split('\n').filter(Boolean);
   const columns = COLUMNS.map((name) => ({ name, type: KINDS[name], kind: KINDS[name], nullable: true }));
-  const cpu = () => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1e6;
-  };
   const round = (hash) => {
     let seconds = 0;
     const pending = [];
     const encode = (records) => {
       const index = records.map((_, i) => i);
-      const t = cpu();
+      const t = cpuSeconds();
       for (const chunk of copyChunks({ columns, fields: COLUMNS, records, index }, index)) hash?.update(chunk);
-      seconds += cpu() - t;
+      seconds += cpuSeconds() - t;
     };
     for (let s = 0; s < lines.length; s += BATCH) {
       const records = [];

@@ -9,11 +9,11 @@
 //   one regex      /[0-9.]{16}|[eE][+-]?[0-9]{3}/ over every piece
 //   stride-3 scan  every third character; a digit found is grown to its run, which is a long run or an exponent
 //   node bench/jsonl-reader-parts.mjs [ROWS] [--out FILE]
-import { readFileSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { commit, dataFiles, median, ROOT } from './sql-lib.mjs';
+import { timeWays } from './jsonl-lib.mjs';
+import { commit, dataFiles, ROOT } from './sql-lib.mjs';
 
 const argv = process.argv.slice(2);
 const ROWS = Number(argv.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
@@ -84,20 +84,4 @@ const parts = {
   'stride-3 scan (both scans)': () => pieces.forEach((t) => stride3(t)),
 };
 
-const cpu = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
-const lines = [`JSON Lines reader parts, ${ROWS} rows, CPU s (median of 7 rounds); commit ${commit()}; load before ${loadavg().map((l) => l.toFixed(1)).join(' ')}`, ''];
-for (const [name, fn] of Object.entries(parts)) {
-  fn();
-  const rounds = Array.from({ length: 7 }, () => {
-    const t = cpu();
-    fn();
-    return cpu() - t;
-  });
-  lines.push(`${name.padEnd(28)} ${median(rounds).toFixed(3)}  (${rounds.map((r) => r.toFixed(3)).join(' ')})`);
-  process.stdout.write(`${lines.at(-1)}\n`);
-}
-lines.push('', `load after ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-if (OUT) writeFileSync(OUT, `${lines.join('\n')}\n`);
+timeWays(`JSON Lines reader parts, ${ROWS} rows; commit ${commit()}`, parts, { rounds: 7, out: OUT });
