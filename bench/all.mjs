@@ -42,6 +42,9 @@ const SCRIPTS = [
   { id: 'jsonl-map-filter', file: 'jsonl-map-filter.mjs', args: ['--records', String(ROWS), '--rounds', String(ROUNDS)], needs: [] },
   // A CPU-bound job: 60,000 records × 80 hashes is the size; a quick pass scales it down.
   { id: 'threads', file: 'threads.mjs', args: ['--records', String(full ? 60_000 : Math.max(1_000, Math.round(ROWS * 0.06))), '--runs', String(ROUNDS), '--json', join(RESULTS, 'threads.json')], needs: [] },
+  // The same with a plain-JavaScript transform: burn hashes through node:crypto, whose OpenSSL
+  // digests contend across threads of one process (bench/results/threads-profile-2026-12-02.md).
+  { id: 'threads-churn', file: 'threads.mjs', args: ['--records', String(full ? 60_000 : Math.max(1_000, Math.round(ROWS * 0.06))), '--transform', 'churn', '--runs', String(ROUNDS), '--json', join(RESULTS, 'threads-churn.json')], needs: [] },
   { id: 'ratelimit', file: 'ratelimit.mjs', args: ['--rounds', String(ROUNDS), '--seconds', full ? '5' : '1'], needs: [] },
 ];
 const pick = (list) => (list ? new Set(list.split(',').map((s) => s.trim())) : undefined);
