@@ -88,7 +88,9 @@ describe.each(['pg', 'mysql2'] as Client[])('lost connections on %s', (client) =
           'batch: { size: 200, inFlight: 2 }\ndefaults: { retry: { attempts: 12, initialDelay: 200ms, maxDelay: 2s } }\n' +
           'source: { use: sql, with: { connection: db, table: src } }\n' +
           'steps:\n  - use: map\n    with: { set: { v: "record.v" } }\n' +
-          'sink: { use: sql, with: { connection: db, table: dst } }\n',
+          // The rate keeps the run going for at least 2.5 s (100 batch writes at 40/s), so the six
+          // terminations below always land inside it, however fast the machine writes.
+          'sink: { use: sql, rateLimit: 40/s, with: { connection: db, table: dst } }\n',
       );
       const child = start(['run', file, '--progress', 'none']);
       const exited = finished(child, 180_000);
