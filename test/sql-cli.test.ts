@@ -66,6 +66,30 @@ describe.each(['better-sqlite3', 'pg', 'mysql2'] as Client[])('sql jobs on %s th
       }
     });
 
+    it.skipIf(client === 'better-sqlite3')('a zoned timestamp on a day its month lacks (29 February 2023) is dead-lettered, never rolled over to 1 March', async () => {
+      dir = tempDir('sluice-sql-cli-');
+      db = await createDatabase(client, dir);
+      await db.knex.raw(`create table stamps (id ${t.int} primary key, ts ${t.ts})`);
+      const input = [
+        { id: 1, ts: '2023-02-29T10:00:00Z' },
+        { id: 2, ts: '2024-02-29T10:00:00.25Z' },
+        { id: 3, ts: '2023-04-31T10:00:00+02:00' },
+      ];
+      writeFileSync(join(dir, 'stamps.jsonl'), input.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      const result = await run(
+        'stamps',
+        'source: { use: file, with: { path: stamps.jsonl } }\n' +
+          'sink: { use: sql, with: { connection: db, table: stamps }, onError: deadLetter }\ndeadLetter: { use: file, with: { path: rejects.jsonl } }\n',
+      );
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toContain('read 3 = written 1 + filtered 0 + dead-lettered 2');
+      const kept = await rows(db.knex, 'select id, ts from stamps order by id');
+      expect(kept.map((r) => Number(r.id))).toEqual([2]);
+      expect(new Date(kept[0]!.ts as string).getTime()).toBe(Date.parse('2024-02-29T10:00:00.250Z'));
+      const dead = readFileSync(join(dir, 'rejects.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { record: { id: number; ts: string } });
+      expect(dead.map((d) => d.record)).toEqual([input[0], input[2]]);
+    });
+
     it('1,000 records with 3 that break constraints: 997 rows, 3 dead letters with the database\'s message', async () => {
       dir = tempDir('sluice-sql-cli-');
       db = await createDatabase(client, dir);
