@@ -128,14 +128,12 @@ export function splitTable(table: string): { schema?: string; table: string } {
   return dot > 0 ? { schema: table.slice(0, dot), table: table.slice(dot + 1) } : { table };
 }
 
-const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$/i;
-
 /** `2024-01-02 03:04:05.123000` in UTC, as MySQL DATETIME/TIMESTAMP take it. */
 function mysqlDateTime(date: Date): string {
   return date.toISOString().replace('T', ' ').replace('Z', '');
 }
 
-/** {@link ISO_WITH_ZONE}'s parts: date, hour, minute, second, fraction, zone. */
+/** An ISO date-time with a zone or offset; its parts: date, hour, minute, second, fraction, zone. */
 const ZONED_PARTS = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}(?::?\d{2})?)$/i;
 
 const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -168,7 +166,7 @@ export function mysqlUtc(value: string): string | undefined {
 
 /** Whether a string is a date-time with a zone or offset (so it names an instant). */
 export function isZonedDateTime(value: string): boolean {
-  return ISO_WITH_ZONE.test(value);
+  return ZONED_PARTS.test(value);
 }
 
 const BIGINT_MARK = '\u0000sluice-bigint:';
