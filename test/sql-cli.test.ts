@@ -38,6 +38,10 @@ describe.each(['better-sqlite3', 'pg', 'mysql2'] as Client[])('sql jobs on %s th
       writeFileSync(file, yaml(`name: ${name}\n${connection()}${body}`));
       return sluice(['run', file, '--progress', progress], { timeoutMs: 60_000 });
     };
+    /** `rows` as a JSON Lines file in the test's folder. */
+    const writeJsonl = (name: string, rows: readonly object[]) => writeFileSync(join(dir, name), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    /** The dead letters a run wrote to rejects.jsonl. */
+    const deadLetters = <T>() => readFileSync(join(dir, 'rejects.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as T);
     /** The run's own account of a failure at startup: no event but the end, no step started, nothing read or retried. */
     const stoppedAtStartup = (stdout: string) => {
       const events = stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; report: { status: string; steps: unknown[]; counters: { read: number; retries: number } } });
@@ -51,7 +55,7 @@ describe.each(['better-sqlite3', 'pg', 'mysql2'] as Client[])('sql jobs on %s th
       await db.knex.raw(
         `create table things (id ${t.int} primary key, big ${t.bigint}, f ${t.float}, t ${t.text}, b ${t.bool}, ts ${t.ts}, j ${t.json}, n ${t.text})`,
       );
-      writeFileSync(join(dir, 'in.jsonl'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      writeJsonl('in.jsonl', records);
       const load = await run('load', 'source: { use: file, with: { path: in.jsonl } }\nsink: { use: sql, with: { connection: db, table: things } }\n');
       expect(load.code, load.stderr).toBe(0);
       const dump = await run('dump', 'source: { use: sql, with: { connection: db, table: things } }\nsink: { use: file, with: { path: out.jsonl } }\n');
@@ -75,7 +79,7 @@ describe.each(['better-sqlite3', 'pg', 'mysql2'] as Client[])('sql jobs on %s th
         { id: 2, ts: '2024-02-29T10:00:00.25Z' },
         { id: 3, ts: '2023-04-31T10:00:00+02:00' },
       ];
-      writeFileSync(join(dir, 'stamps.jsonl'), input.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      writeJsonl('stamps.jsonl', input);
       const result = await run(
         'stamps',
         'source: { use: file, with: { path: stamps.jsonl } }\n' +
@@ -86,7 +90,7 @@ describe.each(['better-sqlite3', 'pg', 'mysql2'] as Client[])('sql jobs on %s th
       const kept = await rows(db.knex, 'select id, ts from stamps order by id');
       expect(kept.map((r) => Number(r.id))).toEqual([2]);
       expect(new Date(kept[0]!.ts as string).getTime()).toBe(Date.parse('2024-02-29T10:00:00.250Z'));
-      const dead = readFileSync(join(dir, 'rejects.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { record: { id: number; ts: string } });
+      const dead = deadLetters<{ record: { id: number; ts: string } }>();
       expect(dead.map((d) => d.record)).toEqual([input[0], input[2]]);
     });
 
@@ -99,7 +103,7 @@ describe.each(['better-sqlite3', 'pg', 'mysql2'] as Client[])('sql jobs on %s th
       input[10] = { id: 10, name: null, n: 1 };
       input[20] = { id: 20, name: 'neg', n: -1 };
       input[30] = { id: 29, name: 'dup', n: 1 };
-      writeFileSync(join(dir, 'people.jsonl'), input.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      writeJsonl('people.jsonl', input);
       const result = await run(
         'poison',
         'checkpoint: { store: sql, connection: db }\nsource: { use: file, with: { path: people.jsonl } }\n' +
@@ -108,7 +112,7 @@ describe.each(['better-sqlite3', 'pg', 'mysql2'] as Client[])('sql jobs on %s th
       expect(result.code, result.stderr).toBe(0);
       expect(result.stdout).toContain('read 1,000 = written 997 + filtered 0 + dead-lettered 3');
       expect(Number((await rows(db.knex, 'select count(*) as n from people'))[0]!.n)).toBe(997);
-      const dead = readFileSync(join(dir, 'rejects.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { record: { id: number }; error: string; step: string });
+      const dead = deadLetters<{ record: { id: number }; error: string; step: string }>();
       expect(dead.map((d) => d.record.id)).toEqual([10, 20, 29]);
       expect(dead[0]!.error).toMatch(/null/i);
       expect(dead[1]!.error).toMatch(/check|constraint/i);
