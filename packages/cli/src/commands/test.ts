@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs';
 import { glob } from 'tinyglobby';
 import { formatDiagnostic } from '@sluice/core/internal';
 import { oneOf, parse, UsageError } from '../args.js';
 import { builtInRegistry } from '../builtins.js';
+import { filesOfArguments } from '../file-args.js';
 import { besideEnv, readEnvFiles } from '../envfile.js';
 import { duration } from '../render/format.js';
 import { runJobTestFile, type CaseResult } from '../jobtest/run.js';
@@ -35,14 +35,7 @@ export async function run(argv: string[]): Promise<number> {
     files.push(...(await glob('**/*.test.{yaml,yml}', { onlyFiles: true, ignore: ['**/node_modules/**', '**/.git/**', '**/dist/**'] })).sort());
     if (files.length === 0) throw new UsageError('no *.test.yaml files below the current folder; name the job tests to run', USAGE);
   }
-  for (const pattern of positionals) {
-    if (existsSync(pattern)) files.push(pattern);
-    else {
-      const matched = (await glob(pattern, { onlyFiles: true })).sort();
-      if (matched.length === 0) throw new UsageError(`no files match '${pattern}'`, USAGE);
-      files.push(...matched);
-    }
-  }
+  files.push(...(await filesOfArguments(positionals, USAGE)));
 
   const fromFiles = values['env-file'] ? readEnvFiles(values['env-file'], USAGE) : undefined;
   const registry = builtInRegistry();

@@ -1,9 +1,8 @@
-import { existsSync } from 'node:fs';
-import { glob } from 'tinyglobby';
 import { deadLettersOfMissingSteps, formatDiagnostic, loadJob, type Diagnostic, type JobPlan } from '@sluice/core/internal';
 import { oneOf, parse, UsageError } from '../args.js';
 import { shortPath } from '../job.js';
 import { builtInRegistry } from '../builtins.js';
+import { filesOfArguments } from '../file-args.js';
 import { ENV_FILE_USAGE, jobEnv, readEnvFiles } from '../envfile.js';
 import { isJobTestFile, loadJobTestFile } from '../jobtest/spec.js';
 
@@ -28,15 +27,7 @@ export async function run(argv: string[]): Promise<number> {
   const format = oneOf(values.format, ['text', 'json', 'github'] as const, '--format', USAGE) ?? 'text';
   if (positionals.length === 0) throw new UsageError('name at least one job file or glob', USAGE);
 
-  const files: string[] = [];
-  for (const pattern of positionals) {
-    if (existsSync(pattern)) files.push(pattern);
-    else {
-      const matched = (await glob(pattern, { onlyFiles: true })).sort();
-      if (matched.length === 0) throw new UsageError(`no files match '${pattern}'`, USAGE);
-      files.push(...matched);
-    }
-  }
+  const files = await filesOfArguments(positionals, USAGE);
 
   const envFiles = values['env-file'] ? readEnvFiles(values['env-file'], USAGE) : undefined;
   const registry = builtInRegistry();
