@@ -1,7 +1,14 @@
-// tsyringe reads decorator metadata through Reflect: the polyfill must load before it does.
-import 'reflect-metadata';
-import { container as rootContainer, type DependencyContainer } from 'tsyringe';
+import { createRequire } from 'node:module';
+import type { DependencyContainer } from 'tsyringe';
 import type { AnyCheckpointStoreDefinition, ConnectionKindDefinition } from './extensions.js';
+
+// Both are CommonJS. `require`d, not `import`ed: an import makes Node scan each file for its
+// export names first (cjs-module-lexer, following tsyringe's ~30 re-exported files), which cost
+// ~50 ms of every start-up; the objects are the same either way (bench/results/startup-2026-12-02.md).
+// tsyringe reads decorator metadata through Reflect: the polyfill must load before it does.
+const require = createRequire(import.meta.url);
+require('reflect-metadata');
+const { container: rootContainer } = require('tsyringe') as typeof import('tsyringe');
 
 /**
  * Tokens of the containers Sluice composes a run from. A registry's container holds what the
