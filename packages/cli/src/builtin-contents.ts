@@ -1,4 +1,5 @@
 import { PluginRegistry, parseYaml } from '@sluice/core/internal';
+import { corePrecompiled, usePrecompiled, type PrecompiledModule } from './precompiled.js';
 
 /**
  * What each built-in package contributes, by kind and name — enough to import only the packages a
@@ -8,18 +9,20 @@ import { PluginRegistry, parseYaml } from '@sluice/core/internal';
 export const BUILT_IN_CONTENTS: ReadonlyArray<{
   readonly name: string;
   readonly load: () => Promise<{ default: unknown }>;
+  /** The validators generated for its option schemas at build time (precompiled.ts). */
+  readonly validators: () => Promise<PrecompiledModule>;
   readonly source: readonly string[];
   readonly transform: readonly string[];
   readonly sink: readonly string[];
   readonly checkpointStore: readonly string[];
   readonly connection: readonly string[];
 }> = [
-  { name: '@sluice/plugin-file', load: () => import('@sluice/plugin-file'), source: ['file'], transform: [], sink: ['file'], checkpointStore: [], connection: [] },
-  { name: '@sluice/plugin-transforms', load: () => import('@sluice/plugin-transforms'), source: [], transform: ['dedupe', 'filter', 'map', 'validate'], sink: [], checkpointStore: [], connection: [] },
-  { name: '@sluice/plugin-sql', load: () => import('@sluice/plugin-sql'), source: ['sql'], transform: [], sink: ['sql'], checkpointStore: ['sql'], connection: ['better-sqlite3', 'mysql2', 'pg'] },
-  { name: '@sluice/plugin-http', load: () => import('@sluice/plugin-http'), source: ['http'], transform: ['http'], sink: ['http'], checkpointStore: [], connection: [] },
-  { name: '@sluice/plugin-email', load: () => import('@sluice/plugin-email'), source: [], transform: [], sink: ['email'], checkpointStore: [], connection: [] },
-  { name: '@sluice/plugin-redis', load: () => import('@sluice/plugin-redis'), source: [], transform: [], sink: [], checkpointStore: ['redis'], connection: [] },
+  { name: '@sluice/plugin-file', load: () => import('@sluice/plugin-file'), validators: () => import('./validators/plugin-file.generated.js'), source: ['file'], transform: [], sink: ['file'], checkpointStore: [], connection: [] },
+  { name: '@sluice/plugin-transforms', load: () => import('@sluice/plugin-transforms'), validators: () => import('./validators/plugin-transforms.generated.js'), source: [], transform: ['dedupe', 'filter', 'map', 'validate'], sink: [], checkpointStore: [], connection: [] },
+  { name: '@sluice/plugin-sql', load: () => import('@sluice/plugin-sql'), validators: () => import('./validators/plugin-sql.generated.js'), source: ['sql'], transform: [], sink: ['sql'], checkpointStore: ['sql'], connection: ['better-sqlite3', 'mysql2', 'pg'] },
+  { name: '@sluice/plugin-http', load: () => import('@sluice/plugin-http'), validators: () => import('./validators/plugin-http.generated.js'), source: ['http'], transform: ['http'], sink: ['http'], checkpointStore: [], connection: [] },
+  { name: '@sluice/plugin-email', load: () => import('@sluice/plugin-email'), validators: () => import('./validators/plugin-email.generated.js'), source: [], transform: [], sink: ['email'], checkpointStore: [], connection: [] },
+  { name: '@sluice/plugin-redis', load: () => import('@sluice/plugin-redis'), validators: () => import('./validators/plugin-redis.generated.js'), source: [], transform: [], sink: [], checkpointStore: ['redis'], connection: [] },
 ];
 
 type Kind = 'source' | 'transform' | 'sink' | 'checkpointStore' | 'connection';
@@ -61,7 +64,9 @@ export async function registryFor(text: string): Promise<PluginRegistry | undefi
     packages.add(pkg);
   }
   const registry = new PluginRegistry();
-  for (const pkg of BUILT_IN_CONTENTS.filter((p) => packages.has(p))) {
+  const needed = BUILT_IN_CONTENTS.filter((p) => packages.has(p));
+  usePrecompiled(await Promise.all([corePrecompiled(), ...needed.map((p) => p.validators())]));
+  for (const pkg of needed) {
     const problems = registry.addModule((await pkg.load()).default, pkg.name);
     if (problems.length) throw new Error(problems.join('; '));
   }

@@ -5,6 +5,14 @@ import * as sqlPlugins from '@sluice/plugin-sql';
 import * as redisPlugins from '@sluice/plugin-redis';
 import * as transformPlugins from '@sluice/plugin-transforms';
 import { PluginRegistry } from '@sluice/core/internal';
+import { usePrecompiled } from './precompiled.js';
+import * as coreValidators from './validators/core.generated.js';
+import * as emailValidators from './validators/plugin-email.generated.js';
+import * as fileValidators from './validators/plugin-file.generated.js';
+import * as httpValidators from './validators/plugin-http.generated.js';
+import * as redisValidators from './validators/plugin-redis.generated.js';
+import * as sqlValidators from './validators/plugin-sql.generated.js';
+import * as transformValidators from './validators/plugin-transforms.generated.js';
 
 /** A plugin package as Sluice loads it: its plugins, checkpoint stores and connection kinds as the default export. */
 interface PluginPackage {
@@ -25,6 +33,8 @@ export const BUILT_IN_PACKAGES: readonly string[] = BUILT_IN.map(([, name]) => n
 
 /** The plugins every job can use without naming them in `plugins:`. */
 export function builtInRegistry(): PluginRegistry {
+  // Their option schemas' validators, generated at build time (precompiled.ts).
+  usePrecompiled([coreValidators, fileValidators, transformValidators, sqlValidators, httpValidators, emailValidators, redisValidators]);
   const registry = new PluginRegistry();
   for (const [pkg, origin] of BUILT_IN) {
     if (Array.isArray(pkg.default) && pkg.default.length === 0) continue;

@@ -1,19 +1,30 @@
-import { Ajv, type Options, type SchemaValidateFunction, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import { createRequire } from 'node:module';
+import type { Ajv, Options, SchemaValidateFunction, ValidateFunction } from 'ajv';
 import { META_SCHEMA_ID, metaSchemaFingerprint } from './fingerprint.js';
 import { keywordValidators } from './keywords.js';
 import { META_SCHEMA_FINGERPRINT, validate as generatedMetaValidate } from './meta-validator.generated.js';
+import { precompiledValidator } from './precompiled.js';
 
 export { SLUICE_KEYWORDS } from './keywords.js';
 
+// ajv and ajv-formats load at the first schema compiled, not at every start-up (~40 ms): a run
+// whose schemas all have validators generated at build time (precompiled.ts) never loads them.
+// Both are CommonJS; require() also spares Node's scan of their export names that import() makes.
+const require = createRequire(import.meta.url);
+const ajvModule = () => require('ajv') as typeof import('ajv');
 // ajv-formats is CommonJS with a default export.
-const addFormats = addFormatsModule as unknown as (ajv: Ajv, options?: object) => Ajv;
+const addFormats = (ajv: Ajv, options?: object) => (require('ajv-formats') as { default: (ajv: Ajv, options?: object) => Ajv }).default(ajv, options);
 
 /**
  * The options of every ajv here, the generated job validator's included (standalone.ts). Each
  * validator runs about once per job load: skip ajv's code optimisation, which costs more than it saves here.
  */
 export const AJV_OPTIONS = { allErrors: true, strict: false, verbose: true, code: { optimize: false } } as const satisfies Options;
+
+/** The options of the ajv that compiles a schema, with or without filling in defaults. */
+export function ajvOptions(withDefaults: boolean): Options {
+  return { ...AJV_OPTIONS, useDefaults: withDefaults };
+}
 
 /** Adds the formats and Sluice's keywords to an ajv; `formatsCode` is for generated (standalone) code. */
 export function addSluiceVocabulary(ajv: Ajv, formatsCode?: unknown): Ajv {
@@ -34,7 +45,7 @@ export function sluiceAjv(withDefaults = false): Ajv {
   const key = withDefaults ? 'defaults' : 'plain';
   const existing = shared[key];
   if (existing) return existing;
-  const ajv = addSluiceVocabulary(new Ajv({ ...AJV_OPTIONS, useDefaults: withDefaults }));
+  const ajv = addSluiceVocabulary(new (ajvModule().Ajv)(ajvOptions(withDefaults)));
   useGeneratedMetaValidator(ajv);
   shared[key] = ajv;
   return ajv;
@@ -53,12 +64,15 @@ function useGeneratedMetaValidator(ajv: Ajv): void {
 
 const compiled = { plain: new WeakMap<object, ValidateFunction>(), defaults: new WeakMap<object, ValidateFunction>() };
 
-/** A schema's validator, compiled once per process; with `withDefaults` it fills in defaults as it validates. */
+/**
+ * A schema's validator, compiled once per process (or generated at build time: precompiled.ts);
+ * with `withDefaults` it fills in defaults as it validates.
+ */
 export function compileSchema(schema: object, withDefaults = false): ValidateFunction {
   const cache = compiled[withDefaults ? 'defaults' : 'plain'];
   let fn = cache.get(schema);
   if (!fn) {
-    fn = sluiceAjv(withDefaults).compile(schema);
+    fn = precompiledValidator(schema, ajvOptions(withDefaults)) ?? sluiceAjv(withDefaults).compile(schema);
     cache.set(schema, fn);
   }
   return fn;

@@ -18,6 +18,20 @@ export function jobSchemaFingerprint(schema: object = jobSchema): string {
  * meta-schema. Another ajv makes it stale (ajv.ts then compiles the meta-schema as ajv does).
  */
 export function metaSchemaFingerprint(ajv: Ajv): string {
-  const { version } = createRequire(import.meta.url)('ajv/package.json') as { version: string };
-  return hash(`${version}\n${JSON.stringify(ajv.schemas[META_SCHEMA_ID]?.schema)}`);
+  return hash(`${ajvVersion()}\n${JSON.stringify(ajv.schemas[META_SCHEMA_ID]?.schema)}`);
+}
+
+/**
+ * What a validator generated at build time from an option schema was made from (precompiled.ts):
+ * ajv's version, its options and the schema. Any change makes it another fingerprint, so the
+ * schema is compiled as before.
+ */
+export function optionSchemaFingerprint(schema: object, options: object): string {
+  return hash(`${ajvVersion()}\n${JSON.stringify(options)}\n${JSON.stringify(schema)}`);
+}
+
+let version: string | undefined;
+function ajvVersion(): string {
+  version ??= (createRequire(import.meta.url)('ajv/package.json') as { version: string }).version;
+  return version;
 }
