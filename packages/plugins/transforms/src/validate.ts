@@ -1,10 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { createRequire } from 'node:module';
-import { Ajv, type AnySchema, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
+import type { Ajv, AnySchema, ErrorObject, Options, ValidateFunction } from 'ajv';
 import type { Ajv2019 } from 'ajv/dist/2019.js';
 import type { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
 import {
   defineTransform,
   RecordError,
@@ -151,8 +150,10 @@ async function loadSchemaFile(file: string | undefined, ctx: PluginContext): Pro
 const DRAFT_2019 = /json-schema\.org\/draft\/2019-09\/schema/;
 const DRAFT_2020 = /json-schema\.org\/draft\/2020-12\/schema/;
 
-// The 2019 and 2020 dialects are loaded by the first schema that names one, not by every job
-// that imports the transforms (compileSchema is synchronous: rules call it).
+// ajv and ajv-formats load with the first schema a validate step compiles, and the 2019 and 2020
+// dialects with the first schema that names one, not with every job that imports the transforms
+// (a map or a filter needs none of them: ~40 ms of start-up). compileSchema is synchronous (rules
+// call it): CommonJS by require().
 const require = createRequire(import.meta.url);
 function dialectAjv<T>(module: string): Record<string, T> {
   return require(module) as Record<string, T>;
@@ -179,8 +180,8 @@ function compileSchema(schema: unknown, coerce: boolean, logger: Logger | undefi
   const dialect = String((schema as { $schema?: unknown }).$schema ?? '');
   const kind = DRAFT_2020.test(dialect) ? '2020' : DRAFT_2019.test(dialect) ? '2019' : '07';
   const newAjv = (opts: Options): Ajv => {
-    const made = kind === '2020' ? new (dialectAjv<typeof Ajv2020>('ajv/dist/2020.js').Ajv2020)(opts) : kind === '2019' ? new (dialectAjv<typeof Ajv2019>('ajv/dist/2019.js').Ajv2019)(opts) : new Ajv(opts);
-    addFormats.default(made);
+    const made = kind === '2020' ? new (dialectAjv<typeof Ajv2020>('ajv/dist/2020.js').Ajv2020)(opts) : kind === '2019' ? new (dialectAjv<typeof Ajv2019>('ajv/dist/2019.js').Ajv2019)(opts) : new (dialectAjv<typeof Ajv>('ajv').Ajv)(opts);
+    dialectAjv<(ajv: Ajv) => Ajv>('ajv-formats').default(made);
     return made;
   };
   // A checker's validators never run: skip ajv's code optimisation, half the compile time.
