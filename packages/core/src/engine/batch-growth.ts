@@ -146,6 +146,7 @@ function sameRawShape(a: RawPage, b: RawPage): boolean {
     a.format === b.format &&
     a.delimiter === b.delimiter &&
     a.quote === b.quote &&
+    a.cast === b.cast &&
     a.columns.length === b.columns.length &&
     a.columns.every((c, i) => c === b.columns[i])
   );
@@ -163,6 +164,7 @@ function mergeRaw(parts: readonly EnginePage[]): EnginePage {
     columns: first.columns,
     delimiter: first.delimiter,
     quote: first.quote,
+    ...(first.cast ? { cast: first.cast } : {}),
     materialize: async () => mergeRecords(await materialized(parts)),
   };
   return { records: [], cursor: last.cursor, raw, ...(last.progress !== undefined ? { progress: last.progress } : {}) };

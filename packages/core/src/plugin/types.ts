@@ -164,6 +164,13 @@ export interface RawPage {
   /** One ASCII byte; the bytes hold no quote byte unless the source checked the database reads its quoting as the source would. */
   readonly quote: string;
   /**
+   * How the source's reader makes a field's value from its text (`quoted`: the field was in
+   * quotes), when it makes more than text (the file source's `csv: { cast: true }`: numbers,
+   * booleans, null); absent, every field's value is its text. A sink that writes the bytes as text
+   * (a database parsing them) must decline a page with `cast` unless it reads fields exactly so.
+   */
+  readonly cast?: (text: string, quoted: boolean) => unknown;
+  /**
    * The page the source would have yielded without `raw`, made from the same bytes: records,
    * positions (line numbers, byte offsets) and record errors. The engine calls it when the sink
    * does not take the raw page or its raw write fails; the cursor and progress stay the raw page's.

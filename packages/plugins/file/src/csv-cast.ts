@@ -21,6 +21,16 @@ export function castCsvValue(value: string, quoted: boolean): unknown {
   return value;
 }
 
+/**
+ * False only when {@link castCsvValue} certainly gives back a field's text unchanged, judged by its
+ * first byte (UTF-8) or char code, -1 for an empty field: a number starts with a digit or `-`, a
+ * boolean with t or f. A superset on purpose (any field starting with t or f, whatever its length),
+ * so a caller that skips the cast when it says false writes what the cast would.
+ */
+export function castMayChange(first: number): boolean {
+  return first === -1 || (first >= 0x30 && first <= 0x39) || first === 0x2d || (first | 0x20) === 0x74 || (first | 0x20) === 0x66;
+}
+
 const digit = (c: number) => c >= 0x30 && c <= 0x39;
 const POWERS_OF_TEN = Array.from({ length: 16 }, (_, k) => 10 ** k);
 

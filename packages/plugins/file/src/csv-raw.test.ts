@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { positionsArray, withDefaults, type SourcePage } from '@sluice/core';
 import { createTestContext } from '@sluice/core/testing';
 import { describe, expect, it } from 'vitest';
+import { castCsvValue } from './csv-cast.js';
 import { plainlyQuoted } from './csv-raw.js';
 import { fileSource } from './source.js';
 
@@ -69,9 +70,19 @@ describe('file source: raw CSV pages', () => {
     }
   });
 
-  it('yields no raw page for CRLF, cast: true, or when not asked', async () => {
+  it('with cast: true, yields raw pages that carry the cast and materialise to the cast records', async () => {
+    const plain = await read(dir, { path: 'in.csv', csv: { cast: true } }, 4, false);
+    const raw = await read(dir, { path: 'in.csv', csv: { cast: true } }, 4, true);
+    expect(raw.some((p) => p.raw !== undefined)).toBe(true);
+    for (const [i, page] of raw.entries()) {
+      if (page.raw) expect(page.raw.cast).toBe(castCsvValue);
+      expect(await asRecords(page), `page ${i}`).toEqual(await asRecords(plain[i]!));
+    }
+    expect((await read(dir, { path: 'in.csv' }, 4, true)).every((p) => p.raw?.cast === undefined)).toBe(true);
+  });
+
+  it('yields no raw page for CRLF, or when not asked', async () => {
     expect((await read(dir, { path: 'crlf.csv' }, 4, true)).some((p) => p.raw)).toBe(false);
-    expect((await read(dir, { path: 'in.csv', csv: { cast: true } }, 4, true)).some((p) => p.raw)).toBe(false);
     expect((await read(dir, { path: 'in.csv' }, 4, false)).some((p) => p.raw)).toBe(false);
   });
 

@@ -21,12 +21,11 @@ export interface RawCsvShape {
 }
 
 /**
- * The shape of raw pages for these options, or undefined when none can be raw: `cast: true`
- * (the reader makes numbers, booleans and nulls, the database gets text), or a delimiter or quote
+ * The shape of raw pages for these options, or undefined when none can be raw: a delimiter or quote
  * the database cannot take or might read otherwise (not one ASCII byte, a line break, a backslash).
+ * With `cast: true` the pages say so (`RawPage.cast`), and a sink that would read text declines them.
  */
 export function rawCsvShape(options: CsvReadOptions): RawCsvShape | undefined {
-  if (options.cast) return undefined;
   const delimiter = options.delimiter;
   const quote = options.quote === '' ? '"' : options.quote;
   const plain = (c: string) => c.length === 1 && c.charCodeAt(0) < 0x80 && c !== '\n' && c !== '\r' && c !== '\\' && c !== '\0';

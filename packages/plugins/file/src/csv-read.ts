@@ -313,6 +313,7 @@ export class CsvRecordParser {
         columns: names,
         delimiter: shape.delimiter,
         quote: shape.quote,
+        ...(options.cast ? { cast: castCsvValue } : {}),
         materialize: () => materializeCsv(bytes, file, start, linesBefore, options, names, range.mode ?? 'line'),
       },
       base + to,

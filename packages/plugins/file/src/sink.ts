@@ -6,11 +6,13 @@ import {
   PermanentError,
   TransientError,
   type PluginContext,
+  type RawPage,
   type SinkInstance,
   type SluiceRecord,
   type WriteResult,
 } from '@sluice/core';
-import { closeCsv, closeJsonArray, encodeBatch } from './encode.js';
+import { csvPageToJsonLines } from './csv-jsonl.js';
+import { closeCsv, closeJsonArray, encodeBatch, type EncodedBatch } from './encode.js';
 import { readBackFile } from './read-back.js';
 import {
   fileSinkSchema,
@@ -97,16 +99,25 @@ class FileWriter implements SinkInstance {
     this.columns = options.csv.columns ?? state?.columns;
     this.planned = { size: this.size, records: this.records, columns: this.columns };
     this.syncFolder = state === undefined;
+    this.raw =
+      options.format === 'jsonl'
+        ? { formats: ['csv'], accepts: (page) => page.format === 'csv', write: (page) => this.writeRaw(page) }
+        : undefined;
   }
 
+  /**
+   * Raw CSV pages into JSON Lines (`SinkInstance.raw`): each page transcoded straight from its
+   * bytes (csv-jsonl.ts) to the bytes its records would have been written as. A page with a row
+   * the reader would refuse (another number of fields) is declined by throwing, before anything is
+   * queued: the engine then writes the page's records, and the reader's record errors go their way.
+   */
+  readonly raw: SinkInstance['raw'];
+  /** Whether the run was told (once) that rows go in raw. */
+  private saidRaw = false;
+
   write(records: SluiceRecord[]): Promise<WriteResult | void> {
-    if (this.closed) return Promise.reject(new PermanentError(`file: output ${this.absolute} is already closed`));
-    if (this.broken) {
-      if (this.pending > 0) return Promise.reject(this.refused());
-      // Everything queued has settled: start again from what is on the file.
-      this.broken = false;
-      this.planned = { size: this.size, records: this.records, columns: this.columns };
-    }
+    const start = this.begin();
+    if (start) return start;
     const from = this.planned;
     const batch = encodeBatch(
       this.options.format,
@@ -116,10 +127,43 @@ class FileWriter implements SinkInstance {
       (field, columns) => this.warnUnknown(field, columns),
     );
     const data = batch.text === '' ? undefined : this.bytesOf(batch.text);
+    return this.enqueue(data, batch.written, batch.columns, batch.rejected);
+  }
+
+  private writeRaw(page: RawPage): Promise<WriteResult | void> {
+    const start = this.begin();
+    if (start) return start;
+    const json = csvPageToJsonLines(page);
+    if (json === undefined) {
+      return Promise.reject(new PermanentError('file: a raw CSV page has a row the reader refuses; the page is written record by record'));
+    }
+    if (!this.saidRaw) {
+      this.saidRaw = true;
+      this.ctx.logger.info(`file: CSV rows go into ${this.options.path} as JSON Lines made from their bytes (no records made)`, { path: this.options.path });
+    }
+    const data = json.length === 0 ? undefined : this.options.gzip ? gzipSync(json) : json;
+    return this.enqueue(data, page.count, undefined, []);
+  }
+
+  /** A write refused before it is encoded (the sink is closed, or a write queued before it failed), or undefined. */
+  private begin(): Promise<never> | undefined {
+    if (this.closed) return Promise.reject(new PermanentError(`file: output ${this.absolute} is already closed`));
+    if (this.broken) {
+      if (this.pending > 0) return Promise.reject(this.refused());
+      // Everything queued has settled: start again from what is on the file.
+      this.broken = false;
+      this.planned = { size: this.size, records: this.records, columns: this.columns };
+    }
+    return undefined;
+  }
+
+  /** Queues an encoded batch's bytes (`count` records) behind the batches before it. */
+  private enqueue(data: Buffer | undefined, count: number, columns: string[] | undefined, rejected: EncodedBatch['rejected']): Promise<WriteResult | void> {
+    const from = this.planned;
     const to: Planned = {
       size: from.size + (data?.length ?? 0),
-      records: from.records + (data ? batch.written : 0),
-      columns: batch.columns ?? from.columns,
+      records: from.records + (data ? count : 0),
+      columns: columns ?? from.columns,
     };
     this.planned = to;
     this.pending++;
@@ -136,7 +180,7 @@ class FileWriter implements SinkInstance {
       () => {
         this.pending--;
         const result = { state: this.stateOf(to) };
-        return batch.rejected.length > 0 ? { ...result, rejected: batch.rejected } : result;
+        return rejected.length > 0 ? { ...result, rejected } : result;
       },
       (error: unknown) => {
         this.pending--;

@@ -168,7 +168,8 @@ class SqlSink implements SinkInstance {
    */
   private acceptsRaw(page: RawPage): boolean {
     const info = this.info;
-    if (!info || this.mapping || page.format !== 'csv') return false;
+    // A cast page's fields are numbers, booleans and nulls to the reader; COPY would read text.
+    if (!info || this.mapping || page.format !== 'csv' || page.cast !== undefined) return false;
     const mode = this.config.mode ?? 'insert';
     // Upsert: every key column is in the page (else the record path refuses each record).
     if (mode === 'upsert' && (this.key.length === 0 || !this.key.every((k) => page.columns.includes(k)))) return false;
