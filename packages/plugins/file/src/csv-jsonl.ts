@@ -130,7 +130,7 @@ export function csvPageToJsonLines(page: RawPage): Buffer | undefined {
       const q = quoted[fi]!;
       if (cast !== undefined && (!own || castMayChange(e > s ? b[s]! : -1))) {
         let text = ascii !== undefined ? ascii.slice(s, e) : decoder.utf8Slice(s, e);
-        if (q === 2) text = text.replaceAll('""', '"');
+        if (q === 2) text = text.replaceAll(page.quote + page.quote, page.quote);
         const value = cast(text, q !== 0);
         if (value !== text) {
           const json = JSON.stringify(value);
@@ -145,17 +145,19 @@ export function csvPageToJsonLines(page: RawPage): Buffer | undefined {
         }
       }
       out[o++] = QUOTE;
-      for (let i = s; i < e; i++) {
-        const c = b[i]!;
-        if (c >= 0x20 && c !== QUOTE && c !== BACKSLASH) {
-          out[o++] = c;
-        } else if (c === QUOTE) {
-          // Inside a quoted field a quote is always doubled: one `"` of the text.
-          out[o++] = BACKSLASH;
-          out[o++] = QUOTE;
-          i++;
-        } else {
-          o = escape(out, o, c);
+      if (q === 2) {
+        // Doubled quotes inside: each pair is one quote of the text.
+        for (let i = s; i < e; i++) {
+          const c = b[i]!;
+          if (c === Q) i++;
+          if (c >= 0x20 && c !== QUOTE && c !== BACKSLASH) out[o++] = c;
+          else o = escape(out, o, c);
+        }
+      } else {
+        for (let i = s; i < e; i++) {
+          const c = b[i]!;
+          if (c >= 0x20 && c !== QUOTE && c !== BACKSLASH) out[o++] = c;
+          else o = escape(out, o, c);
         }
       }
       out[o++] = QUOTE;
@@ -166,12 +168,13 @@ export function csvPageToJsonLines(page: RawPage): Buffer | undefined {
   return out.subarray(0, o);
 }
 
-/** `JSON.stringify`'s escape of a control character or a backslash at `out[o]`; returns the new end. */
+/** `JSON.stringify`'s escape of a control character, a quote or a backslash at `out[o]`; returns the new end. */
 function escape(out: Buffer, o: number, c: number): number {
   out[o++] = BACKSLASH;
   switch (c) {
+    case QUOTE:
     case BACKSLASH:
-      out[o++] = BACKSLASH;
+      out[o++] = c;
       return o;
     case 0x08:
       out[o++] = 0x62; // b

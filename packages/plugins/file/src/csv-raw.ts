@@ -33,9 +33,13 @@ export function rawCsvShape(options: CsvReadOptions): RawCsvShape | undefined {
   return { delimiter, quote, quoteByte: quote.charCodeAt(0), delimiterByte: delimiter.charCodeAt(0), quoting: options.quote !== '' };
 }
 
-/** Column names a raw page can carry: some, all different, none empty. */
+/**
+ * Column names a raw page can carry: some. Empty and duplicate names are the sink's to judge (the
+ * reader's record has a duplicate name once, with the last field's value; a table has no such
+ * columns).
+ */
 export function rawColumnsOk(names: readonly string[]): boolean {
-  return names.length > 0 && names.every((n) => n.length > 0) && new Set(names).size === names.length;
+  return names.length > 0;
 }
 
 /** What the next page of a raw read is. */

@@ -344,7 +344,6 @@ export class CsvRecordParser {
     const textAt = pos;
     let q = Q === -1 ? -1 : buf.indexOf(Q, pos);
     const base = this.base;
-    const pageBreaks = this.rawOn;
     while (pos < end_) {
       let lf: number;
       if (text !== undefined && pos <= whole) {
@@ -403,7 +402,7 @@ export class CsvRecordParser {
         this.base = base + skipEnd;
         this.endSkip(lf === -1 ? 0 : 1);
         pos = lf === -1 ? n : lf + 1;
-        if (pageBreaks && out.empty) break;
+        if (this.rawOn && out.empty) break;
         continue;
       }
       const start = base + pos;
@@ -448,8 +447,8 @@ export class CsvRecordParser {
         out.record(this.make!(fields), position);
       }
       pos = end;
-      // A page just closed: the next one may be raw.
-      if (pageBreaks && out.empty) break;
+      // A page just closed: the next one may be raw (with `header: false`, from the first row's page on).
+      if (this.rawOn && out.empty) break;
     }
     this.base = base + pos;
     return pos;

@@ -170,6 +170,8 @@ class SqlSink implements SinkInstance {
     const info = this.info;
     // A cast page's fields are numbers, booleans and nulls to the reader; COPY would read text.
     if (!info || this.mapping || page.format !== 'csv' || page.cast !== undefined) return false;
+    // A name twice: the record keeps the last field's value, COPY would refuse the column list.
+    if (new Set(page.columns).size !== page.columns.length) return false;
     const mode = this.config.mode ?? 'insert';
     // Upsert: every key column is in the page (else the record path refuses each record).
     if (mode === 'upsert' && (this.key.length === 0 || !this.key.every((k) => page.columns.includes(k)))) return false;
