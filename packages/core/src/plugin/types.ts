@@ -157,7 +157,7 @@ export interface RawPage {
   /** `count` whole rows, each ending in `\n` (no `\r`), no header row, UTF-8. */
   readonly bytes: Buffer;
   readonly count: number;
-  /** The column of each field, in the rows' order (the header's names). */
+  /** The column of each field, in the rows' order (the header's names, as they are: one may be empty or named twice). */
   readonly columns: readonly string[];
   /** One ASCII byte. */
   readonly delimiter: string;

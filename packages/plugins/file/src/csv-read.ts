@@ -72,6 +72,20 @@ export function recordSlicer(names: readonly string[], delimiter: string): Slice
   return (text, from, to) => slice(delimiter, text, from, to);
 }
 
+/** The last column lists' record functions: a raw page made into records (`materialize`) starts a parser of its own, and compiling them per page would cost more than its rows. */
+const MADE = new Map<string, { make: MakeRecord; slice: SliceRecord | undefined }>();
+
+function madeFor(names: readonly string[], options: CsvReadOptions): { make: MakeRecord; slice: SliceRecord | undefined } {
+  const key = JSON.stringify([names, options.cast ? null : options.delimiter]);
+  let made = MADE.get(key);
+  if (!made) {
+    if (MADE.size >= 16) MADE.clear();
+    made = { make: recordMaker(names), slice: options.cast ? undefined : recordSlicer(names, options.delimiter) };
+    MADE.set(key, made);
+  }
+  return made;
+}
+
 /** A broken header row: every row after it would be read under the wrong names. */
 function headerError(file: string, why: string): PermanentError {
   return new PermanentError(`file: the header row of '${file}' is not valid CSV: ${why}; fix the header row`);
@@ -158,8 +172,9 @@ export class CsvRecordParser {
   private setNames(names: string[]): void {
     this.names = names;
     this.rawOn = this.range.raw !== undefined && rawColumnsOk(names);
-    this.make = recordMaker(names);
-    this.slice = this.options.cast ? undefined : recordSlicer(names, this.options.delimiter);
+    const made = madeFor(names, this.options);
+    this.make = made.make;
+    this.slice = made.slice;
   }
 
   /** The column names once the header row is read (or given). */
