@@ -61,6 +61,8 @@ describe('sluice run of built-in plugins loads only what it uses', () => {
     expect(loaded(modules, /packages\/plugins\/file\/dist\/source\.js$/)).toHaveLength(1);
     expect(loaded(modules, /node_modules\/yaml\//).length).toBeGreaterThan(0);
     expect(loaded(modules, UNUSED)).toEqual([]);
+    // @sluice/core's plugin test kit comes with the public API; the crash tests do not.
+    expect(loaded(modules, /packages\/core\/dist\/testing\/(crash-|virtual-clock)|^node:child_process$/)).toEqual([]);
   });
 
   it('the hook sees ajv when a job needs it compiled: a validate step with its own schema', async () => {

@@ -94,4 +94,4 @@ export {
   type CapturedSink,
   type ConfigProblem,
   type TestContextOptions,
-} from './testing/index.js';
+} from './testing/kit.js';

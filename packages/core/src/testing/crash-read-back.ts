@@ -4,7 +4,7 @@ import type { ConnectionConfig, RunConnections } from '../engine/connections.js'
 import { withDefaults } from '../plugin/config.js';
 import type { JobInfo, SinkDefinition, SinkGuarantee, SluiceRecord } from '../plugin/types.js';
 import { CrashTestError, type SinkHolding } from './crash-harness.js';
-import { createTestContext } from './index.js';
+import { createTestContext } from './kit.js';
 
 /** A sink of the job: its id, plugin and `with` as the run saw it. */
 export interface SinkUnderTest {
