@@ -1,56 +1,10 @@
 import type { BatchPlan, BatchWriter, PreparedBatch, Rejection, WriteTarget } from './batch.js';
 import type { SqlConnection } from './connection.js';
-import { bindValue, fitsInt64, quoteColumn, type ColumnKind } from './dialect.js';
+import { bindValue, quoteColumn } from './dialect.js';
 import { revive, ROWS_PER_STATEMENT, runSqliteJob, StatementCache, type SqliteDatabase, type SqliteJob, type SqliteOutcome, type SqlitePart } from './sqlite-batch.js';
 import { sqliteThreadOf } from './sqlite-thread.js';
+import { asNumber, convertibleColumns, misfitColumn } from './sqlite-values.js';
 import type { Statement } from './system.js';
-
-const NUMBER = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
-const LONG_DIGITS = /^-?\d{19,}$/;
-
-/**
- * SQLite stores any value in any column (a text in an integer column stays text); the other
- * databases refuse it. So that a value that does not fit its column is a record error everywhere,
- * never a silent change of type: numbers (or numeric text) only in integer and real columns.
- * `numeric` lists the integer and real columns (the others need no look).
- */
-function misfitColumn(batch: PreparedBatch, kinds: readonly ColumnKind[], numeric: readonly number[], row: readonly unknown[], at: number): string | undefined {
-  for (const k of numeric) {
-    const v = row[at + k];
-    if (v === null || typeof v === 'number' || typeof v === 'bigint') continue;
-    const kind = kinds[k];
-    if (typeof v === 'string' && plainNumber(v, kind === 'int')) continue;
-    const column = batch.columns[k]!;
-    if (typeof v === 'string' && LONG_DIGITS.test(v) && !fitsInt64(BigInt(v))) {
-      return `column ${JSON.stringify(column.name)} is ${column.type || kind}: ${v} does not fit SQLite's 64-bit integers; use a text column to keep its digits`;
-    }
-    if (typeof v === 'string' && NUMBER.test(v) && (kind === 'float' || Number.isInteger(Number(v)))) continue;
-    return `column ${JSON.stringify(column.name)} is ${column.type || kind}: ${JSON.stringify(v)} is not ${kind === 'int' ? 'an integer' : 'a number'}`;
-  }
-  return undefined;
-}
-
-/**
- * The common case of numeric text (a CSV's ids and amounts), decided without the regular
- * expressions of `misfitColumn`: `-?digits` (at most 18, so within 64 bits), or for a real column
- * `-?digits.digits`. Anything else (signs, exponents, spaces, long digits) takes the full check.
- */
-function plainNumber(v: string, whole: boolean): boolean {
-  const n = v.length;
-  let i = n > 0 && v.charCodeAt(0) === 45 ? 1 : 0;
-  const start = i;
-  let dot = -1;
-  for (; i < n; i++) {
-    const c = v.charCodeAt(i);
-    if (c >= 48 && c <= 57) continue;
-    if (c === 46 && dot < 0 && !whole) {
-      dot = i;
-      continue;
-    }
-    return false;
-  }
-  return n - start > 0 && n - start <= 18 && dot !== start && dot !== n - 1;
-}
 
 /** A part's rows as bound values, and the record each row came from. */
 interface BoundPart {
@@ -124,6 +78,8 @@ export class SqliteWriter implements BatchWriter {
   private bind(batch: PreparedBatch, rejected: Rejection[]): BoundPart {
     const kinds = batch.columns.map((c) => c.kind);
     const numeric = kinds.flatMap((kind, k) => (kind === 'int' || kind === 'float' ? [k] : []));
+    // Numeric text goes as a number where SQLite would convert it anyway (sqlite-values.ts).
+    const convert = convertibleColumns(batch.columns);
     const width = kinds.length;
     const { records, fields } = batch;
     const chunkSize = ROWS_PER_STATEMENT * width || Infinity;
@@ -142,11 +98,15 @@ export class SqliteWriter implements BatchWriter {
         // Text is bound as it is except into a JSON column (bindValue's answer, without the call).
         params.push(typeof v === 'string' && kinds[k] !== 'json' ? v : bindValue('sqlite', kinds[k]!, v));
       }
-      const misfit = numeric.length ? misfitColumn(batch, kinds, numeric, params, at) : undefined;
+      const misfit = numeric.length ? misfitColumn(batch.columns, numeric, params, at) : undefined;
       if (misfit !== undefined) {
         params.length = at;
         rejected.push({ index: batch.index[p]!, error: new Error(misfit) });
         continue;
+      }
+      for (const k of convert) {
+        const v = params[at + k];
+        if (typeof v === 'string') params[at + k] = asNumber(v, kinds[k] === 'int');
       }
       positions.push(p);
     }
