@@ -1,16 +1,16 @@
-// Raw CSV pages (COPY … FORMAT csv, no records made) must load exactly what the record path loads:
-// a corpus of tricky CSV files goes into PostgreSQL twice, raw pages on and off (SLUICE_RAW_PAGES=0),
-// and the tables (every column, NULL vs ''), the reports' counts and the dead letters (step, line,
+// Raw CSV pages (COPY … FORMAT csv into PostgreSQL, read by the sink for SQLite; no records made)
+// must load exactly what the record path loads: a corpus of tricky CSV files goes into each database
+// twice, raw pages on and off (SLUICE_RAW_PAGES=0), and the tables (every column, NULL vs ''; for
+// SQLite every value with its type), the reports' counts and the dead letters (step, line,
 // raw text, error) must be the same. Each file is also checked to have gone in raw at least partly,
 // so the comparison is not two runs of the record path.
 import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { availability, createDatabase, requireUp, rows, type TestDatabase } from '../packages/plugins/sql/test/services.js';
+import { availability, createDatabase, LABEL, requireUp, rows, type TestDatabase } from '../packages/plugins/sql/test/services.js';
 import { sluice, tempDir } from './support/cli.js';
 
 const services = await availability();
-const { up, skip } = services.pg;
 
 const HEADER = 'id,t,n,x,v';
 const DDL = 'create table loaded (id integer, t text, n integer, x numeric, v varchar(8))';
@@ -130,17 +130,21 @@ interface Outcome {
 }
 
 /** Loads `file` into a fresh table of a fresh database, raw pages on or off; what ended up where. */
-async function load(file: string, raw: boolean, batch: string, args: string[] = [], upsert = false): Promise<Outcome> {
-  const db: TestDatabase = await createDatabase('pg', dir);
+async function load(client: 'pg' | 'better-sqlite3', file: string, raw: boolean, batch: string, args: string[] = [], upsert = false): Promise<Outcome> {
+  const db: TestDatabase = await createDatabase(client, dir);
   try {
     if (upsert) {
       // A key, and rows already there: some are updated, some unchanged, some new.
       await db.knex.raw('create table loaded (id integer primary key, t text, n integer, x numeric, v varchar(8))');
-      await db.knex.raw(`insert into loaded select g, 'old ' || g, g, g, 'old' from generate_series(1, 200, 3) g`);
+      const old =
+        client === 'pg'
+          ? `insert into loaded select g, 'old ' || g, g, g, 'old' from generate_series(1, 200, 3) g`
+          : `with recursive g(g) as (select 1 union all select g + 3 from g where g + 3 <= 200) insert into loaded select g, 'old ' || g, g, g, 'old' from g`;
+      await db.knex.raw(old);
     } else {
       await db.knex.raw(DDL);
     }
-    const name = `${file}-${raw ? 'raw' : 'records'}${args.length ? '-threads' : ''}${upsert ? '-upsert' : ''}`;
+    const name = `${client}-${file}-${raw ? 'raw' : 'records'}${args.length ? '-threads' : ''}${upsert ? '-upsert' : ''}`;
     const out = join(dir, name);
     if (!existsSync(out)) mkdirSync(out);
     const job = join(out, 'job.yaml');
@@ -149,7 +153,7 @@ async function load(file: string, raw: boolean, batch: string, args: string[] = 
       `version: 1
 name: raw-${file.replaceAll("_", "-")}
 connections:
-  db: { client: pg, url: "${db.url}" }
+  db: { client: ${client}, url: "${db.url}" }
 checkpoint: { store: sql, connection: db }
 ${batch}
 source:
@@ -172,7 +176,12 @@ deadLetter:
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as { type: string; message?: string; report?: { counters: Record<string, number>; steps: unknown } });
     const report = events.find((e) => e.type === 'end')!.report!;
-    const table = (await rows(db.knex, `select id, t, n, x::text as x, v, t is null as tn, v is null as vn from loaded order by id, t, n, x, v`)).map((r) => JSON.stringify(r));
+    // Every value as text with its type (SQLite: quote() tells 12 from 12.0 and '12').
+    const query =
+      client === 'pg'
+        ? `select id, t, n, x::text as x, v, t is null as tn, v is null as vn from loaded order by id, t, n, x, v`
+        : `select quote(id) as id, quote(t) as t, quote(n) as n, quote(x) as x, quote(v) as v from loaded order by id, t, n, x, v`;
+    const table = (await rows(db.knex, query)).map((r) => JSON.stringify(r));
     const deadFile = join(out, 'dead.jsonl');
     const dead = existsSync(deadFile)
       ? readFileSync(deadFile, 'utf8')
@@ -189,60 +198,63 @@ deadLetter:
       // Every count of every step; not its latency.
       steps: (report.steps as Array<Record<string, unknown>>).map(({ p95Ms: _p95, ...step }) => step),
       dead,
-      raw: events.some((e) => e.type === 'log' && /as they are \(COPY FORMAT csv/.test(e.message ?? '')),
+      raw: events.some((e) => e.type === 'log' && /as they are \((COPY FORMAT csv|read by the sink)/.test(e.message ?? '')),
     };
   } finally {
     await db.drop();
   }
 }
 
-describe.skipIf(skip)('raw CSV pages into PostgreSQL load what the record path loads', () => {
-  afterEach(() => requireUp('pg', up));
+for (const client of ['pg', 'better-sqlite3'] as const) {
+  const { up, skip } = services[client];
+  describe.skipIf(skip)(`raw CSV pages into ${LABEL[client]} load what the record path loads`, () => {
+    afterEach(() => requireUp(client, up));
 
-  const files = [...Object.keys(corpus), 'invalid_utf8'];
-  it.each(files)('%s: same table, counts and dead letters with raw pages on and off', async (file) => {
-    const batch = 'batch: { size: 4, inFlight: 3 }';
-    const records = await load(file, false, batch);
-    const raw = await load(file, true, batch);
-    expect(records.raw, 'SLUICE_RAW_PAGES=0 writes records').toBe(false);
-    // crlf: every page has \r, none goes raw.
-    expect(raw.raw, 'some pages went in raw').toBe(file !== 'crlf');
-    expect(raw.table).toEqual(records.table);
-    expect(raw.counters).toEqual(records.counters);
-    expect(raw.steps).toEqual(records.steps);
-    expect(raw.dead).toEqual(records.dead);
-    expect(records.table.length, 'the file loaded at all').toBeGreaterThan(0);
-  }, 120_000);
+    const files = [...Object.keys(corpus), 'invalid_utf8'];
+    it.each(files)('%s: same table, counts and dead letters with raw pages on and off', async (file) => {
+      const batch = 'batch: { size: 4, inFlight: 3 }';
+      const records = await load(client, file, false, batch);
+      const raw = await load(client, file, true, batch);
+      expect(records.raw, 'SLUICE_RAW_PAGES=0 writes records').toBe(false);
+      // crlf: every page has \r, none goes raw.
+      expect(raw.raw, 'some pages went in raw').toBe(file !== 'crlf');
+      expect(raw.table).toEqual(records.table);
+      expect(raw.counters).toEqual(records.counters);
+      expect(raw.steps).toEqual(records.steps);
+      expect(raw.dead).toEqual(records.dead);
+      expect(records.table.length, 'the file loaded at all').toBeGreaterThan(0);
+    }, 120_000);
 
-  it('a 30,000-row file in growing batches, with refused rows among them: same table, counts and dead letters', async () => {
-    const records = await load('big', false, 'batch: { inFlight: 4 }');
-    const raw = await load('big', true, 'batch: { inFlight: 4 }');
-    expect(raw.raw).toBe(true);
-    expect(raw.table).toEqual(records.table);
-    expect(raw.counters).toEqual(records.counters);
-    expect(raw.counters).toMatchObject({ read: 30_000, deadLettered: 3, written: 29_997 });
-    expect(raw.dead).toEqual(records.dead);
-  }, 240_000);
+    it('a 30,000-row file in growing batches, with refused rows among them: same table, counts and dead letters', async () => {
+      const records = await load(client, 'big', false, 'batch: { inFlight: 4 }');
+      const raw = await load(client, 'big', true, 'batch: { inFlight: 4 }');
+      expect(raw.raw).toBe(true);
+      expect(raw.table).toEqual(records.table);
+      expect(raw.counters).toEqual(records.counters);
+      expect(raw.counters).toMatchObject({ read: 30_000, deadLettered: 3, written: 29_997 });
+      expect(raw.dead).toEqual(records.dead);
+    }, 240_000);
 
-  it('upsert through the staging table: keys repeated within and across batches, rows already there, a refused row: same table, counts and dead letters', async () => {
-    const records = await load('upsert', false, 'batch: { size: 25, inFlight: 3 }', [], true);
-    const raw = await load('upsert', true, 'batch: { size: 25, inFlight: 3 }', [], true);
-    expect(raw.raw).toBe(true);
-    expect(raw.table).toEqual(records.table);
-    expect(raw.counters).toEqual(records.counters);
-    expect(raw.steps).toEqual(records.steps);
-    expect(raw.dead).toEqual(records.dead);
-    expect(raw.counters).toMatchObject({ read: 400, deadLettered: 1 });
-  }, 240_000);
+    it('upsert (PostgreSQL: through the staging table): keys repeated within and across batches, rows already there, a refused row: same table, counts and dead letters', async () => {
+      const records = await load(client, 'upsert', false, 'batch: { size: 25, inFlight: 3 }', [], true);
+      const raw = await load(client, 'upsert', true, 'batch: { size: 25, inFlight: 3 }', [], true);
+      expect(raw.raw).toBe(true);
+      expect(raw.table).toEqual(records.table);
+      expect(raw.counters).toEqual(records.counters);
+      expect(raw.steps).toEqual(records.steps);
+      expect(raw.dead).toEqual(records.dead);
+      expect(raw.counters).toMatchObject({ read: 400, deadLettered: 1 });
+    }, 240_000);
 
-  it('the same file on two threads (byte-range partitions, positions by offset): same table, counts and dead letters', async () => {
-    const records = await load('big', false, 'batch: { size: 1000, inFlight: 4 }', ['--threads', '2']);
-    const raw = await load('big', true, 'batch: { size: 1000, inFlight: 4 }', ['--threads', '2']);
-    expect(raw.raw).toBe(true);
-    expect(raw.table).toEqual(records.table);
-    expect(raw.counters).toEqual(records.counters);
-    expect(raw.counters).toMatchObject({ read: 30_000, deadLettered: 3, written: 29_997 });
-    const byPosition = (dead: unknown[]) => [...dead].map((d) => JSON.stringify(d)).sort();
-    expect(byPosition(raw.dead)).toEqual(byPosition(records.dead));
-  }, 240_000);
-});
+    it('the same file on two threads (byte-range partitions, positions by offset): same table, counts and dead letters', async () => {
+      const records = await load(client, 'big', false, 'batch: { size: 1000, inFlight: 4 }', ['--threads', '2']);
+      const raw = await load(client, 'big', true, 'batch: { size: 1000, inFlight: 4 }', ['--threads', '2']);
+      expect(raw.raw).toBe(true);
+      expect(raw.table).toEqual(records.table);
+      expect(raw.counters).toEqual(records.counters);
+      expect(raw.counters).toMatchObject({ read: 30_000, deadLettered: 3, written: 29_997 });
+      const byPosition = (dead: unknown[]) => [...dead].map((d) => JSON.stringify(d)).sort();
+      expect(byPosition(raw.dead)).toEqual(byPosition(records.dead));
+    }, 240_000);
+  });
+}

@@ -99,8 +99,9 @@ class SqlSink implements SinkInstance {
     this.lastSeq = state?.seq;
     this.emptyFirst = state === undefined && ((config.mode ?? 'insert') === 'replace' || config.onFresh === 'truncate');
     this.pipeline = 2;
+    // Raw pages: PostgreSQL's COPY reads them; for SQLite the sink reads them itself (sqlite-raw.ts).
     this.raw =
-      conn.dialect.name === 'postgres'
+      conn.dialect.name === 'postgres' || conn.dialect.name === 'sqlite'
         ? { formats: ['csv'], accepts: (page) => this.acceptsRaw(page), write: (page, info) => this.writeRaw(page, info) }
         : undefined;
     if (info) this.writer = this.makeWriter(info);
@@ -152,8 +153,9 @@ class SqlSink implements SinkInstance {
   }
 
   /**
-   * Raw CSV pages (`SinkInstance.raw`), PostgreSQL only: the page's bytes go to the table through
-   * `COPY … (FORMAT csv)` with no records made. Only for a 1:1 load — see `acceptsRaw`.
+   * Raw CSV pages (`SinkInstance.raw`), PostgreSQL and SQLite: the page's bytes go to the table
+   * with no records made, through `COPY … (FORMAT csv)`, or for SQLite read by the sink as COPY
+   * reads them (sqlite-raw.ts) into the record path's INSERTs. Only for a 1:1 load — see `acceptsRaw`.
    */
   readonly raw: SinkInstance['raw'];
   /** Whether the run was told (once) that rows go in raw. */
@@ -164,7 +166,8 @@ class SqlSink implements SinkInstance {
    * upsert, through a staging table, when the key's columns are in the page), no
    * `columns:` mapping, and every column of the page is a column of the table that takes text as
    * the records' strings would go (not json: a record's string goes into json as a JSON string).
-   * Then COPY sets exactly the columns the records would, to the same text.
+   * Then COPY sets exactly the columns the records would, to the same text. (SQLite's raw writer
+   * checks and converts numeric text as the record path does, and gives up a page it refuses.)
    */
   private acceptsRaw(page: RawPage): boolean {
     const info = this.info;
@@ -292,7 +295,8 @@ class SqlSink implements SinkInstance {
 
   /**
    * A raw page's transaction: what `statements` does for a whole batch nothing of which is refused
-   * (emptying the table first on a fresh replace, the exactly-once marker), with COPY of the bytes.
+   * (emptying the table first on a fresh replace, the exactly-once marker), with COPY of the bytes
+   * (SQLite: the rows the sink read from them).
    * A batch some parts of which an earlier run committed is written record by record (the records
    * outside the committed ranges).
    */
@@ -311,29 +315,28 @@ class SqlSink implements SinkInstance {
     this.emptyFirst = false;
     try {
       const before: Statement[] = emptying ? [native(this.conn.dialect.name, `delete from ${this.table}`, [])] : [];
-      // The page's columns in table order, as the records' would be (the merge of an upsert names them).
-      const columns = this.info!.columns.filter((c) => page.columns.includes(c.name));
-      await (this.writer as PgWriter).writeRaw(
-        page,
-        {
-          before,
-          after: () => (eo ? this.markers.statements(this.conn.dialect.name, info.seq, 0, undefined, []) : []),
-          beforeCommit,
-        },
-        columns,
-      );
+      const plan = { before, after: () => (eo ? this.markers.statements(this.conn.dialect.name, info.seq, 0, undefined, []) : []), beforeCommit };
+      if (this.writer instanceof SqliteWriter) {
+        // The page's columns in its own order: the sink reads its fields one by one.
+        await this.writer.writeRaw(page, plan, page.columns.map((name) => this.info!.byName.get(name)!));
+      } else {
+        // The page's columns in table order, as the records' would be (the merge of an upsert names them).
+        await (this.writer as PgWriter).writeRaw(page, plan, this.info!.columns.filter((c) => page.columns.includes(c.name)));
+      }
       if (eo) this.markers.committed(info.seq, 0, undefined);
       this.lastSeq = Math.max(this.lastSeq ?? -1, info.seq);
       if (!this.saidRaw) {
         this.saidRaw = true;
-        this.ctx.logger.info(`sql: CSV rows go into ${this.config.table} as they are (COPY FORMAT csv, no records made)`, { table: this.config.table });
+        const how = this.conn.dialect.name === 'sqlite' ? 'read by the sink' : 'COPY FORMAT csv';
+        this.ctx.logger.info(`sql: CSV rows go into ${this.config.table} as they are (${how}, no records made)`, { table: this.config.table });
       }
       return this.result([], info.seq);
     } catch (error) {
       if (emptying) this.emptyFirst = true;
       // Refused data: the engine writes the page's records, which finds the refused rows.
       if (!(error instanceof TransientError) && !(error instanceof PermanentError) && classify(error) === 'data') {
-        throw new PermanentError(`sql: COPY refused a raw page: ${this.conn.scrub(describeError(error))}; the page is written record by record`, { cause: error });
+        const who = this.conn.dialect.name === 'sqlite' ? 'SQLite' : 'COPY';
+        throw new PermanentError(`sql: ${who} refused a raw page: ${this.conn.scrub(describeError(error))}; the page is written record by record`, { cause: error });
       }
       throw this.wrap(error);
     }

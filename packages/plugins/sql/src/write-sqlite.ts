@@ -1,7 +1,9 @@
+import { PermanentError, type RawPage } from '@sluice/core';
 import type { BatchPlan, BatchWriter, PreparedBatch, Rejection, WriteTarget } from './batch.js';
 import type { SqlConnection } from './connection.js';
-import { bindValue, quoteColumn } from './dialect.js';
+import { bindValue, quoteColumn, type ColumnInfo } from './dialect.js';
 import { revive, ROWS_PER_STATEMENT, runSqliteJob, StatementCache, type SqliteDatabase, type SqliteJob, type SqliteOutcome, type SqlitePart } from './sqlite-batch.js';
+import { rawChunks } from './sqlite-raw.js';
 import { sqliteThreadOf } from './sqlite-thread.js';
 import { asNumber, convertibleColumns, misfitColumn } from './sqlite-values.js';
 import type { Statement } from './system.js';
@@ -64,6 +66,26 @@ export class SqliteWriter implements BatchWriter {
     }
   }
 
+  /**
+   * A raw CSV page (sink.ts `rawStatements`): its rows read here (sqlite-raw.ts) into the chunks
+   * the record path would bind, in one transaction with the batch's statements. All of its rows or
+   * none: a page the reading or SQLite refuses any row of is thrown back, and the engine writes its
+   * records, which finds and reports each refused row as always.
+   */
+  async writeRaw(page: RawPage, plan: Pick<BatchPlan, 'before' | 'after' | 'beforeCommit'>, columns: readonly ColumnInfo[]): Promise<void> {
+    const read = rawChunks(page, columns);
+    if ('refused' in read) throw new PermanentError(`sql: a raw page was not written as it is (${read.refused}); the page is written record by record`);
+    const part: SqlitePart = { ...this.shape(columns), width: columns.length, chunks: read.chunks };
+    // Read while the batch before is still on the thread, as `write` binds.
+    await plan.beforeCommit?.();
+    const after = plan.after([]);
+    const outcome = await this.run({ before: plan.before.map(plainStatement), parts: [part], after: after.map(plainStatement) });
+    if ('ok' in outcome) return;
+    if ('fence' in outcome) throw after[outcome.fence]!.fence!();
+    if ('error' in outcome) throw revive(outcome.error);
+    throw new PermanentError(`sql: SQLite refused ${outcome.refused.length} row(s) of a raw page (${outcome.refused[0]!.message}); the page is written record by record`);
+  }
+
   private async run(job: SqliteJob): Promise<SqliteOutcome> {
     const thread = sqliteThreadOf(this.conn);
     if (thread) return thread.run(job);
@@ -112,16 +134,16 @@ export class SqliteWriter implements BatchWriter {
     }
     // No column at all (a record `{}`): one empty chunk, which SQLite refuses as it always did.
     if (params.length || (width === 0 && positions.length)) chunks.push(params);
-    return { batch, part: { ...this.shape(batch), width, chunks }, positions };
+    return { batch, part: { ...this.shape(batch.columns), width, chunks }, positions };
   }
 
   /** The INSERT of a part's columns, around its rows' tuples. */
-  private shape(batch: PreparedBatch): Pick<SqlitePart, 'head' | 'tuple' | 'tail'> {
+  private shape(columns: readonly ColumnInfo[]): Pick<SqlitePart, 'head' | 'tuple' | 'tail'> {
     const q = (name: string) => quoteColumn('sqlite', name);
-    const cols = batch.columns.map((c) => q(c.name));
+    const cols = columns.map((c) => q(c.name));
     let tail = '';
     if (this.target.mode === 'upsert') {
-      const update = batch.columns.filter((c) => !this.target.key.includes(c.name)).map((c) => q(c.name));
+      const update = columns.filter((c) => !this.target.key.includes(c.name)).map((c) => q(c.name));
       tail = ` on conflict (${this.target.key.map(q).join(', ')}) ${update.length ? `do update set ${update.map((c) => `${c} = excluded.${c}`).join(', ')}` : 'do nothing'}`;
     }
     return { head: `insert into ${this.target.table} (${cols.join(', ')}) values `, tuple: `(${cols.map(() => '?').join(', ')})`, tail };
