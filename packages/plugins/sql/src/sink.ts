@@ -101,7 +101,7 @@ class SqlSink implements SinkInstance {
     this.pipeline = 2;
     // Raw pages: PostgreSQL's COPY reads them; for SQLite the sink reads them itself (sqlite-raw.ts).
     this.raw =
-      conn.dialect.name === 'postgres' || conn.dialect.name === 'sqlite'
+      conn.dialect.name === 'postgres' || conn.dialect.name === 'sqlite' || conn.dialect.name === 'mysql'
         ? { formats: ['csv'], accepts: (page) => this.acceptsRaw(page), write: (page, info) => this.writeRaw(page, info) }
         : undefined;
     if (info) this.writer = this.makeWriter(info);
@@ -153,9 +153,10 @@ class SqlSink implements SinkInstance {
   }
 
   /**
-   * Raw CSV pages (`SinkInstance.raw`), PostgreSQL and SQLite: the page's bytes go to the table
-   * with no records made, through `COPY … (FORMAT csv)`, or for SQLite read by the sink as COPY
-   * reads them (sqlite-raw.ts) into the record path's INSERTs. Only for a 1:1 load — see `acceptsRaw`.
+   * Raw CSV pages (`SinkInstance.raw`), PostgreSQL, MySQL/MariaDB and SQLite: the page's bytes go
+   * to the table with no records made, through `COPY … (FORMAT csv)`, `LOAD DATA LOCAL INFILE`, or
+   * for SQLite read by the sink as COPY reads them (sqlite-raw.ts) into the record path's INSERTs.
+   * Only for a 1:1 load — see `acceptsRaw`.
    */
   readonly raw: SinkInstance['raw'];
   /** Whether the run was told (once) that rows go in raw. */
@@ -168,6 +169,8 @@ class SqlSink implements SinkInstance {
    * the records' strings would go (not json: a record's string goes into json as a JSON string).
    * Then COPY sets exactly the columns the records would, to the same text. (SQLite's raw writer
    * checks and converts numeric text as the record path does, and gives up a page it refuses.)
+   * MySQL/MariaDB: insert or replace only, while the server takes LOAD DATA LOCAL; its statement
+   * converts date-times as the record path does (load-raw-mysql.ts).
    */
   private acceptsRaw(page: RawPage): boolean {
     const info = this.info;
@@ -175,6 +178,7 @@ class SqlSink implements SinkInstance {
     if (!info || this.mapping || page.format !== 'csv' || page.cast !== undefined) return false;
     // A name twice: the record keeps the last field's value, COPY would refuse the column list.
     if (new Set(page.columns).size !== page.columns.length) return false;
+    if (this.writer instanceof MySqlWriter && !this.writer.takesRaw) return false;
     const mode = this.config.mode ?? 'insert';
     // Upsert: every key column is in the page (else the record path refuses each record).
     if (mode === 'upsert' && (this.key.length === 0 || !this.key.every((k) => page.columns.includes(k)))) return false;
@@ -295,8 +299,8 @@ class SqlSink implements SinkInstance {
 
   /**
    * A raw page's transaction: what `statements` does for a whole batch nothing of which is refused
-   * (emptying the table first on a fresh replace, the exactly-once marker), with COPY of the bytes
-   * (SQLite: the rows the sink read from them).
+   * (emptying the table first on a fresh replace, the exactly-once marker), with COPY or LOAD DATA
+   * of the bytes (SQLite: the rows the sink read from them).
    * A batch some parts of which an earlier run committed is written record by record (the records
    * outside the committed ranges).
    */
@@ -316,8 +320,9 @@ class SqlSink implements SinkInstance {
     try {
       const before: Statement[] = emptying ? [native(this.conn.dialect.name, `delete from ${this.table}`, [])] : [];
       const plan = { before, after: () => (eo ? this.markers.statements(this.conn.dialect.name, info.seq, 0, undefined, []) : []), beforeCommit };
-      if (this.writer instanceof SqliteWriter) {
-        // The page's columns in its own order: the sink reads its fields one by one.
+      if (this.writer instanceof SqliteWriter || this.writer instanceof MySqlWriter) {
+        // The page's columns in its own order: the sink reads its fields one by one (SQLite), or
+        // LOAD DATA does (MySQL).
         await this.writer.writeRaw(page, plan, page.columns.map((name) => this.info!.byName.get(name)!));
       } else {
         // The page's columns in table order, as the records' would be (the merge of an upsert names them).
@@ -327,7 +332,7 @@ class SqlSink implements SinkInstance {
       this.lastSeq = Math.max(this.lastSeq ?? -1, info.seq);
       if (!this.saidRaw) {
         this.saidRaw = true;
-        const how = this.conn.dialect.name === 'sqlite' ? 'read by the sink' : 'COPY FORMAT csv';
+        const how = this.conn.dialect.name === 'sqlite' ? 'read by the sink' : this.conn.dialect.name === 'mysql' ? 'LOAD DATA LOCAL INFILE' : 'COPY FORMAT csv';
         this.ctx.logger.info(`sql: CSV rows go into ${this.config.table} as they are (${how}, no records made)`, { table: this.config.table });
       }
       return this.result([], info.seq);
@@ -335,7 +340,7 @@ class SqlSink implements SinkInstance {
       if (emptying) this.emptyFirst = true;
       // Refused data: the engine writes the page's records, which finds the refused rows.
       if (!(error instanceof TransientError) && !(error instanceof PermanentError) && classify(error) === 'data') {
-        const who = this.conn.dialect.name === 'sqlite' ? 'SQLite' : 'COPY';
+        const who = this.conn.dialect.name === 'sqlite' ? 'SQLite' : this.conn.dialect.name === 'mysql' ? 'LOAD DATA' : 'COPY';
         throw new PermanentError(`sql: ${who} refused a raw page: ${this.conn.scrub(describeError(error))}; the page is written record by record`, { cause: error });
       }
       throw this.wrap(error);

@@ -1,8 +1,10 @@
 import { Readable } from 'node:stream';
+import { PermanentError, type RawPage } from '@sluice/core';
 import { rowValue, type BatchPlan, type BatchWriter, type PreparedBatch, type Rejection, type WriteTarget } from './batch.js';
 import type { SqlConnection } from './connection.js';
-import { bindValue, quoteColumn } from './dialect.js';
+import { bindValue, quoteColumn, type ColumnInfo } from './dialect.js';
 import { classify, describeError } from './errors.js';
+import { holdsNullWord, rawLoadSql } from './load-raw-mysql.js';
 
 interface MySqlConnection {
   query(sql: string, callback: (error: Error | null, result: unknown) => void): void;
@@ -67,6 +69,11 @@ export class MySqlWriter implements BatchWriter {
   /** Undefined until tried; false once the server or client refused LOAD DATA LOCAL. */
   private loadData: boolean | undefined;
 
+  /** Whether raw pages may be tried: LOAD DATA LOCAL was not refused (insert and replace only). */
+  get takesRaw(): boolean {
+    return this.target.mode !== 'upsert' && this.loadData !== false;
+  }
+
   constructor(
     private readonly conn: SqlConnection,
     private readonly target: WriteTarget,
@@ -126,6 +133,54 @@ export class MySqlWriter implements BatchWriter {
       }
       await transaction(false);
       return rejected;
+    });
+  }
+
+  /**
+   * A raw CSV page (`SinkInstance.raw`) in one transaction: `before`, the page's bytes through
+   * `LOAD DATA LOCAL INFILE` (load-raw-mysql.ts: the values the record path writes), `after` (the
+   * exactly-once marker), then COMMIT. LOCAL turns refused rows into warnings (a duplicate key
+   * skipped, a value cut or zeroed), so any warning, or another number of rows than
+   * `page.count`, rolls the page back with a PermanentError: the engine then writes its records.
+   * `columns`: the page's columns, in its field order. A server that refuses LOAD DATA LOCAL
+   * turns raw pages off for the run (`takesRaw`).
+   */
+  async writeRaw(page: RawPage, plan: Pick<BatchPlan, 'before' | 'after' | 'beforeCommit'>, columns: readonly ColumnInfo[]): Promise<void> {
+    const sql = rawLoadSql(this.target.table, page, columns, holdsNullWord(page));
+    await this.conn.withRaw(async (raw) => {
+      const c = raw as MySqlConnection;
+      const query = (sql: string) => new Promise<unknown>((resolve, reject) => c.query(sql, (e, r) => (e ? reject(e) : resolve(r))));
+      const execute = (sql: string, params: unknown[]) =>
+        new Promise<unknown>((resolve, reject) => c.execute(sql, params, (e, r) => (e ? reject(e) : resolve(r))));
+      await query('start transaction');
+      try {
+        for (const s of plan.before) await execute(s.sql, s.params);
+        let result: { affectedRows?: number; warningStatus?: number };
+        try {
+          result = (await new Promise<unknown>((resolve, reject) =>
+            c.query({ sql, infileStreamFactory: () => Readable.from([page.bytes]) }, (e, r) => (e ? reject(e) : resolve(r))),
+          )) as typeof result;
+        } catch (error) {
+          const errno = (error as { errno?: unknown }).errno;
+          if (typeof errno !== 'number' || !LOCAL_INFILE_REFUSED.has(errno)) throw error;
+          this.loadData = false;
+          throw new PermanentError(`sql: the server refused LOAD DATA LOCAL (${describeError(error)}); pages are written record by record`, { cause: error });
+        }
+        if ((result.warningStatus ?? 0) > 0 || result.affectedRows !== page.count) {
+          throw new PermanentError(
+            `sql: LOAD DATA read ${result.affectedRows} rows of a raw page of ${page.count} with ${result.warningStatus ?? 0} warning(s); the page is written record by record`,
+          );
+        }
+        for (const s of plan.after([])) {
+          const done = (await execute(s.sql, s.params)) as { affectedRows?: number };
+          if (s.fence && done.affectedRows !== 1) throw s.fence();
+        }
+        await plan.beforeCommit?.();
+        await query('commit');
+      } catch (error) {
+        await query('rollback').catch(() => undefined);
+        throw error;
+      }
     });
   }
 
