@@ -6,6 +6,8 @@
 import { PermanentError, type RawPage, type SluiceRecord } from '@sluice/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSink, write } from '../test/harness.js';
+import { isZonedDateTime, mysqlUtc } from './dialect.js';
+import { dateTimeExpression } from './load-raw-mysql.js';
 import { availability, createDatabase, requireUp, rows, type TestDatabase } from '../test/services.js';
 
 const { up, skip } = (await availability()).mysql2;
@@ -102,6 +104,31 @@ describe.skipIf(skip)('raw CSV pages into MariaDB store what records store', () 
     expect(await table('raw_t')).toEqual(await table('rec_t'));
     return went;
   }
+
+  it('the date-time expression gives what mysqlUtc gives for every `…Z` value it rewrites from digits, marks other zoned values, keeps the rest', async () => {
+    const values: string[] = [];
+    for (const year of ['2023', '2024', '1900', '2000', '0000'])
+      for (const month of ['00', '01', '02', '04', '12', '13'])
+        for (const day of ['00', '01', '28', '29', '30', '31', '32'])
+          for (const time of ['T00:00:00Z', 'T23:59:59.9999z', ' 12:30Z', 't24:00:00Z', 'T10:60:00Z', 'T10:00:60Z', 'T10:00:00.5+01:00', 'T10:00:00', 'X10:00:00Z', 'T10:00:00Z ', ''])
+            values.push(`${year}-${month}-${day}${time}`);
+    values.push('2024-01-02T03:04:05.123456789Z', '2024-01-02T03:04:05.Z', '2024-1-02T03:04:05Z', '２０２４-01-02T03:04:05Z', '2024-01-02T03:04:05Ｚ', 'Z', '');
+    await db.knex.raw('create table vals (i integer primary key, v varchar(64)) character set utf8mb4');
+    await db.knex('vals').insert(values.map((v, i) => ({ i, v })));
+    // knex reads `?` as a binding: `\\?` is a literal one.
+    const got = await rows(db.knex, `select i, ${dateTimeExpression('v').replaceAll('?', '\\?')} as e from vals order by i`);
+    const NOT_RAW = 'sluice: this value is written as a record';
+    const expected = values.map((v) => {
+      if (!isZonedDateTime(v)) return v;
+      const m = /^.{11}(\d\d):(\d\d)(?::(\d\d))?/.exec(v)!;
+      const digits = /[zZ]$/.test(v) && Number(m[1]) < 24 && Number(m[2]) < 60 && Number(m[3] ?? 0) < 60;
+      return digits && mysqlUtc(v) !== undefined ? mysqlUtc(v) : NOT_RAW;
+    });
+    expect(got.map((r) => r.e)).toEqual(expected);
+    // The test covers each branch.
+    expect(expected.filter((e) => e === NOT_RAW).length).toBeGreaterThan(100);
+    expect(expected.filter((e, i) => e !== NOT_RAW && e !== values[i]).length).toBeGreaterThan(100);
+  });
 
   it('date-times: `…Z` forms and unzoned values go in raw as the record path stores them; offsets and refused values fall back', async () => {
     const all = [...RAW, ...OFFSETS, ...REFUSED];
