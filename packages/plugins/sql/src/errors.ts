@@ -55,8 +55,9 @@ export function classify(error: unknown): ErrorClass {
     if (code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_MISMATCH' || code === 'SQLITE_TOOBIG') return 'data';
     return 'other';
   }
-  // MySQL / MariaDB (mysql2): errno plus a symbolic code.
-  if (errno !== undefined && code.startsWith('ER_')) {
+  // MySQL / MariaDB (mysql2): errno plus a symbolic code, ER_… or WARN_… (1265 WARN_DATA_TRUNCATED:
+  // a strict-mode error for text that is not a number, e.g. '1x' into a DECIMAL).
+  if (errno !== undefined && (code.startsWith('ER_') || code.startsWith('WARN_'))) {
     if (MYSQL_TRANSIENT.has(errno)) return 'transient';
     if (MYSQL_DATA.has(errno)) return 'data';
     return 'other';

@@ -53,6 +53,7 @@ describe('error classes', () => {
     [err({ code: 'ER_LOCK_WAIT_TIMEOUT', errno: 1205 }), 'transient'],
     [err({ code: 'ER_DUP_ENTRY', errno: 1062 }), 'data'],
     [err({ code: 'ER_DATA_TOO_LONG', errno: 1406 }), 'data'],
+    [err({ code: 'WARN_DATA_TRUNCATED', errno: 1265 }), 'data'],
     [err({ code: 'ER_NO_SUCH_TABLE', errno: 1146 }), 'other'],
     [err({ code: 'PROTOCOL_CONNECTION_LOST' }), 'transient'],
     [err({ code: 'ECONNRESET' }), 'transient'],
