@@ -46,7 +46,7 @@ async function modulesOf(job: string, extra: string[] = []): Promise<string[]> {
 /** The packages (or a package's file) a module list names, from their path under node_modules. */
 const loaded = (modules: string[], what: RegExp) => [...new Set(modules.filter((m) => what.test(m)))];
 
-const UNUSED = /node_modules\/(ajv\/dist\/(ajv|core|compile\/)|ajv-formats\/dist\/index|ink|react|knex|pg|mysql2|better-sqlite3|undici|bullmq|ioredis|nodemailer|@opentelemetry|prom-client)[/.]/;
+const UNUSED = /node_modules\/(ajv\/dist\/(ajv|core|compile\/)|ajv-formats\/dist\/index|ink|react|knex|pg|mysql2|better-sqlite3|undici|bullmq|ioredis|nodemailer|@opentelemetry|prom-client|tinyglobby|fdir|picomatch)[/.]/;
 
 describe('sluice run of built-in plugins loads only what it uses', () => {
   it.each([
@@ -55,7 +55,7 @@ describe('sluice run of built-in plugins loads only what it uses', () => {
       'file → filter, map → file',
       'version: 1\nname: fm\nsource: { use: file, with: { path: in.csv, csv: { cast: true } } }\nsteps:\n  - { use: filter, with: { where: record.amount > 50 } }\n  - { use: map, with: { set: { tag: "\'big\'" } } }\nsink: { use: file, with: { path: out.jsonl } }\n',
     ],
-  ])('%s, --progress none: no ajv compiler (its schemas were compiled at build time), no screen, drivers, queue, mail, traces or metrics', async (_name, job) => {
+  ])('%s, --progress none: no ajv compiler (its schemas were compiled at build time), no screen, drivers, queue, mail, traces, metrics or globbing (a plain path)', async (_name, job) => {
     const modules = await modulesOf(job, ['--progress', 'none']);
     // The hook saw the run: the CLI, core, the file plugin and yaml.
     expect(loaded(modules, /packages\/plugins\/file\/dist\/source\.js$/)).toHaveLength(1);

@@ -1,7 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute, normalize, relative, sep } from 'node:path';
 import { PermanentError } from '@sluice/core';
-import { glob, isDynamicPattern } from 'tinyglobby';
 import { isGzipPath } from './formats.js';
 
 /** One input file, fixed at `create`: the list is the frame of reference for cursors. */
@@ -28,6 +27,18 @@ export function displayName(path: string, jobDir: string): string {
 const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
+ * The characters without which no pattern is a glob for tinyglobby (picomatch's scan: `*`, `?`,
+ * `[…]`, `{…}`, extglobs `@(…)`, a leading `!`). A plain path is taken as it is without loading
+ * tinyglobby (and fdir, picomatch): a few ms of every run's start-up.
+ */
+export const MAYBE_GLOB = /[*?[{(!]/;
+
+/** Whether tinyglobby takes `pattern` for a glob (loaded only for a pattern that may be one). */
+export async function isGlob(pattern: string): Promise<boolean> {
+  return MAYBE_GLOB.test(pattern) && (await import('tinyglobby')).isDynamicPattern(pattern);
+}
+
+/**
  * Expands paths and globs into files, in the order the patterns are given; the matches of each
  * glob are sorted lexicographically (by code unit, not locale, so the order is the same
  * everywhere). A file matched twice is read once, at its first place.
@@ -41,7 +52,8 @@ export async function expandInputs(
   const paths: string[] = [];
   for (const pattern of patterns) {
     let matches: string[];
-    if (isDynamicPattern(pattern)) {
+    if (await isGlob(pattern)) {
+      const { glob } = await import('tinyglobby');
       // A relative glob runs from the job folder as its cwd, so glob characters in the folder's
       // own name (`/home/me/[work]/jobs`) are not taken for a pattern.
       const options = { absolute: true, onlyFiles: true, expandDirectories: false, dot: false };
