@@ -179,7 +179,7 @@ export class Pipeline {
         batchSize: this.batchSize,
         signal: readStop,
         ...(o.partition !== undefined ? { partition: o.partition } : {}),
-        ...(rawFormats(o) ? { raw: rawFormats(o) } : {}),
+        ...(rawFormats(o) ? { raw: rawFormats(o), ...(o.sinks[0]!.instance.raw!.cast === true ? { rawCast: true } : {}) } : {}),
       });
     let readSoFar = 0;
     const batches = new BatchCutter(pages[Symbol.asyncIterator](), this.batchSize, this.growth).batches(

@@ -146,6 +146,12 @@ export interface ReadOptions {
    * job test, not `--dry-run`); unset otherwise, and a source then yields records as always.
    */
   readonly raw?: readonly string[];
+  /**
+   * With `raw`: the sink takes raw pages with `RawPage.cast` (its `raw.cast`). Unset, a source whose
+   * reader makes more than text of the fields (the file source's `csv: { cast: true }`) yields
+   * records, not raw pages the sink would only decline.
+   */
+  readonly rawCast?: boolean;
 }
 
 /**
@@ -382,6 +388,8 @@ export interface SinkInstance {
    */
   readonly raw?: {
     readonly formats: readonly string[];
+    /** True when the sink takes pages with `RawPage.cast` (see `ReadOptions.rawCast`); unset, sources yield none. */
+    readonly cast?: boolean;
     accepts(page: RawPage): boolean;
     write(page: RawPage, info: WriteInfo): Promise<WriteResult | void>;
   };

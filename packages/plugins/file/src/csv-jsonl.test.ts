@@ -19,7 +19,7 @@ async function pages(file: string, csv: object, batchSize: number): Promise<Sour
   const ctx = createTestContext({ dir, kind: 'source' });
   const source = await fileSource.create(withDefaults(fileSource.schema, { path: file, csv }) as never, ctx);
   const out: SourcePage[] = [];
-  for await (const page of source.read({ cursor: undefined, batchSize, signal: ctx.signal, raw: ['csv'] })) out.push(page);
+  for await (const page of source.read({ cursor: undefined, batchSize, signal: ctx.signal, raw: ['csv'], rawCast: true })) out.push(page);
   return out;
 }
 

@@ -12,7 +12,7 @@ async function read(dir: string, config: object, batchSize: number, raw: boolean
   const ctx = createTestContext({ dir, kind: 'source' });
   const source = await fileSource.create(withDefaults(fileSource.schema, config) as never, ctx);
   const pages: SourcePage[] = [];
-  for await (const page of source.read({ cursor, batchSize, signal: ctx.signal, ...(raw ? { raw: ['csv'] } : {}) })) pages.push(page);
+  for await (const page of source.read({ cursor, batchSize, signal: ctx.signal, ...(raw ? { raw: ['csv'], rawCast: true } : {}) })) pages.push(page);
   return pages;
 }
 
@@ -79,6 +79,13 @@ describe('file source: raw CSV pages', () => {
       expect(await asRecords(page), `page ${i}`).toEqual(await asRecords(plain[i]!));
     }
     expect((await read(dir, { path: 'in.csv' }, 4, true)).every((p) => p.raw?.cast === undefined)).toBe(true);
+    // A sink that takes no cast pages (no rawCast, the sql sink): records, not pages it would decline.
+    const ctx = createTestContext({ dir, kind: 'source' });
+    const source = await fileSource.create(withDefaults(fileSource.schema, { path: 'in.csv', csv: { cast: true } }) as never, ctx);
+    const pages: SourcePage[] = [];
+    for await (const page of source.read({ cursor: undefined, batchSize: 4, signal: ctx.signal, raw: ['csv'] })) pages.push(page);
+    expect(pages.some((p) => p.raw)).toBe(false);
+    expect(pages.length).toBe(raw.length);
   });
 
   it('yields no raw page for CRLF, or when not asked', async () => {

@@ -101,7 +101,7 @@ class FileWriter implements SinkInstance {
     this.syncFolder = state === undefined;
     this.raw =
       options.format === 'jsonl'
-        ? { formats: ['csv'], accepts: (page) => page.format === 'csv', write: (page) => this.writeRaw(page) }
+        ? { formats: ['csv'], cast: true, accepts: (page) => page.format === 'csv', write: (page) => this.writeRaw(page) }
         : undefined;
   }
 

@@ -169,7 +169,8 @@ const RAW_HOLD = 4 * 1024 * 1024;
 
 /** Raw pages of this read (`ReadOptions.raw` asked for csv and the CSV options allow them), or undefined. */
 function rawOf(options: FileSourceOptions, read: ReadOptions): CsvParseRange['raw'] {
-  if (options.format !== 'csv' || !read.raw?.includes('csv')) return undefined;
+  // Cast fields are values, not text: raw pages then only for a sink that takes them (rawCast).
+  if (options.format !== 'csv' || !read.raw?.includes('csv') || (options.csv.cast && read.rawCast !== true)) return undefined;
   const shape = rawCsvShape(options.csv);
   // Held back at most a quarter of maxLineBytes, so a page waiting for its end is never taken for an over-long row.
   return shape ? { shape, rows: Math.max(1, read.batchSize), hold: Math.min(RAW_HOLD, Math.floor(options.maxLineBytes / 4)) } : undefined;
