@@ -17,5 +17,7 @@ if [ "$(pnpm --version 2>/dev/null)" != "$PNPM_VERSION" ]; then
   export PATH
 fi
 npx tsc -b
+# The bundle of prom-client's modules that --metrics loads (dist/metrics/prom-client-<version>.cjs).
+node scripts/bundle-prom-client.mjs
 node scripts/check-packages.mjs
 npx changeset publish "$@"

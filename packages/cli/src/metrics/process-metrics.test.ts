@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '../../../..');
 const REGISTRY = join(ROOT, 'packages/cli/dist/metrics/registry.js');
+const PROM = join(ROOT, 'packages/cli/dist/metrics/prom.js');
 
 /**
  * A fresh process, as `sluice run --metrics` has: opens the metrics (`options`), runs `before`
@@ -12,9 +13,8 @@ const REGISTRY = join(ROOT, 'packages/cli/dist/metrics/registry.js');
  */
 function inFreshProcess(options: string, before: string): { opened: string[]; scraped: string[]; text: string } {
   const script = `
-    import { createRequire } from 'node:module';
-    const require = createRequire(${JSON.stringify(REGISTRY)});
-    const collectors = () => Object.keys(require.cache).filter((p) => p.includes('/prom-client/lib/metrics/')).map((p) => p.replace(/.*\\/lib\\/metrics\\//, '').replace(/\\.js$/, '')).sort();
+    const { loadedPromModules } = await import(${JSON.stringify(PROM)});
+    const collectors = () => loadedPromModules().filter((m) => m.startsWith('metrics/')).map((m) => m.slice('metrics/'.length));
     const { SluiceMetrics } = await import(${JSON.stringify(REGISTRY)});
     const metrics = await SluiceMetrics.create(${options});
     ${before}

@@ -1,5 +1,6 @@
 import type { Counter, Registry } from 'prom-client';
 import type { Prom } from './prom.js';
+import { PROM_COLLECTORS } from './prom-modules.js';
 
 type Collector = (register: Registry, config: { eventLoopMonitoringPrecision: number }) => void;
 
@@ -23,22 +24,22 @@ export class ProcessMetrics {
   private registries: Registry[] | undefined;
 
   constructor(private readonly prom: Prom) {
-    this.eventLoop = this.collect(['eventLoopLag']);
-    this.gc = this.collect(['gc']);
+    this.eventLoop = this.collect(PROM_COLLECTORS.eventLoop);
+    this.gc = this.collect(PROM_COLLECTORS.gc);
   }
 
   /** Node's default metrics, in collectDefaultMetrics' order (all of them from the first call on). */
   all(): Registry[] {
     this.registries ??= [
-      this.collect(['processStartTime', 'osMemoryHeap', 'processOpenFileDescriptors', 'processMaxFileDescriptors'], processCpuTotal),
+      this.collect(PROM_COLLECTORS.first, processCpuTotal),
       this.eventLoop,
-      this.collect([...(typeof process.getActiveResourcesInfo === 'function' ? ['processResources'] : []), 'processHandles', 'processRequests', 'heapSizeAndUsed', 'heapSpacesSizeAndUsed', 'version']),
+      this.collect(PROM_COLLECTORS.later.filter((name) => name !== 'processResources' || typeof process.getActiveResourcesInfo === 'function')),
       this.gc,
     ];
     return this.registries;
   }
 
-  private collect(modules: string[], first?: (prom: Prom, register: Registry) => void): Registry {
+  private collect(modules: readonly string[], first?: (prom: Prom, register: Registry) => void): Registry {
     const register = new this.prom.Registry();
     first?.(this.prom, register);
     for (const name of modules) (this.prom.lib(`metrics/${name}`) as Collector)(register, { eventLoopMonitoringPrecision: EVENT_LOOP_PRECISION_MS });
