@@ -6,6 +6,7 @@
 // `--threads 2` (parts joined in order), and SIGKILL + resume to the same bytes.
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { finished, seeded, sluice, start, tempDir } from './support/cli.js';
 import { checkpointPast, followEvents } from './support/events.js';
@@ -62,8 +63,8 @@ interface Outcome {
 }
 
 /** Runs `file` into a JSON Lines file, raw pages on or off; the output's bytes, dead letters, counts. */
-async function run(file: string, csv: string, raw: boolean, batch: string, args: string[] = []): Promise<Outcome> {
-  const out = join(dir, `${file}-${csv.length}-${raw ? 'raw' : 'records'}-${batch.length}${args.length ? '-threads' : ''}`);
+async function run(file: string, csv: string, raw: boolean, batch: string, args: string[] = [], output = 'out.jsonl'): Promise<Outcome> {
+  const out = join(dir, `${file}-${csv.length}-${raw ? 'raw' : 'records'}-${batch.length}${args.length ? '-threads' : ''}-${output}`);
   if (!existsSync(out)) mkdirSync(out);
   const job = join(out, 'job.yaml');
   writeFileSync(
@@ -77,7 +78,7 @@ source:
   onError: deadLetter
 sink:
   use: file
-  with: { path: out.jsonl }
+  with: { path: ${output} }
 deadLetter:
   use: file
   with: { path: dead.jsonl }
@@ -100,7 +101,7 @@ deadLetter:
           return entry;
         })
     : [];
-  return { output: readFileSync(join(out, 'out.jsonl')), dead, counters: end!.report!.counters, raw: RAW_SAID.test(result.stdout) };
+  return { output: readFileSync(join(out, output)), dead, counters: end!.report!.counters, raw: RAW_SAID.test(result.stdout) };
 }
 
 /** Files none of whose pages can be raw (every page holds a `\r` or bad bytes … or the page is the last, short one). */
@@ -120,7 +121,7 @@ describe('raw CSV pages into a JSON Lines file write what the record path writes
     }, 60_000);
   }
 
-  it.each(['{ cast: true }', '{ cast: false }'])('a 40,000-row file, csv: %s, growing batches and --threads 2 (parts joined in order): same bytes', async (csv) => {
+  it.each(['{ cast: true }', '{ cast: false }'])('a 40,000-row file, csv: %s, growing batches, --threads 2 (parts joined in order), gzip: same bytes', async (csv) => {
     const records = await run('big', csv, false, '');
     expect(records.dead.length).toBe(5);
     const raw = await run('big', csv, true, '');
@@ -131,6 +132,12 @@ describe('raw CSV pages into a JSON Lines file write what the record path writes
     const threads = await run('big', csv, true, '', ['--threads', '2']);
     expect(threads.output.equals(records.output)).toBe(true);
     expect(threads.counters).toMatchObject({ read: records.counters.read, written: records.counters.written });
+    // gzip: each batch one member of the same bytes.
+    const gzRecords = await run('big', csv, false, 'batch: { size: 700 }', [], 'out.jsonl.gz');
+    const gzRaw = await run('big', csv, true, 'batch: { size: 700 }', [], 'out.jsonl.gz');
+    expect(gzRaw.raw).toBe(true);
+    expect(gunzipSync(gzRaw.output).equals(records.output)).toBe(true);
+    expect(gzRaw.output.equals(gzRecords.output)).toBe(true);
   }, 120_000);
 
   it('SIGKILLed three times in the middle of a raw run, resumed each time: the output equals the record path byte for byte', async () => {
