@@ -21,6 +21,7 @@ export function rawChunks(page: RawPage, columns: readonly ColumnInfo[]): { chun
   const { delimiter, quote } = page;
   const numeric = columns.flatMap((c, k) => (c.kind === 'int' || c.kind === 'float' ? [k] : []));
   const convert = convertibleColumns(columns);
+  const convertible = columns.map((_, k) => convert.includes(k));
   const whole = columns.map((c) => c.kind === 'int');
   // One string for the page: its fields are slices of it (no decoding per field).
   const text = page.bytes.toString('utf8');
@@ -44,20 +45,27 @@ export function rawChunks(page: RawPage, columns: readonly ColumnInfo[]): { chun
       if (i < 0) return { refused: `row ${rows + 1} does not have ${width} fields, or has a quote out of place` };
       nextQuote = text.indexOf(quote, i);
     } else {
-      for (let k = 0; k < width - 1; k++) {
-        const d = text.indexOf(delimiter, i);
-        if (d === -1 || d > lf) return { refused: `row ${rows + 1} has fewer than ${width} fields` };
-        params.push(text.slice(i, d));
-        i = d + 1;
+      for (let k = 0; k < width; k++) {
+        let end = lf;
+        if (k < width - 1) {
+          end = text.indexOf(delimiter, i);
+          if (end === -1 || end > lf) return { refused: `row ${rows + 1} has fewer than ${width} fields` };
+        } else {
+          const more = text.indexOf(delimiter, i);
+          if (more !== -1 && more < lf) return { refused: `row ${rows + 1} has more than ${width} fields` };
+        }
+        // A convertible column's plain number straight from the text (no string made for it).
+        const n = convertible[k] ? plainValue(text, i, end, whole[k]!) : Number.NaN;
+        params.push(n === n ? n : text.slice(i, end));
+        i = end + 1;
       }
-      const more = text.indexOf(delimiter, i);
-      if (more !== -1 && more < lf) return { refused: `row ${rows + 1} has more than ${width} fields` };
-      params.push(text.slice(i, lf));
-      i = lf + 1;
     }
     const misfit = numeric.length ? misfitColumn(columns, numeric, params, at) : undefined;
     if (misfit !== undefined) return { refused: `row ${rows + 1}: ${misfit}` };
-    for (const k of convert) params[at + k] = asNumber(params[at + k] as string, whole[k]!);
+    for (const k of convert) {
+      const v = params[at + k];
+      if (typeof v === 'string') params[at + k] = asNumber(v, whole[k]!);
+    }
     rows++;
   }
   if (rows !== page.count) return { refused: `it holds ${rows} rows, not ${page.count}` };
@@ -108,4 +116,38 @@ function quotedRow(text: string, i: number, width: number, page: RawPage, params
     params.push(value);
   }
   return i;
+}
+
+/** 10^0 … 10^15, each exact as a double. */
+const POWERS = Array.from({ length: 16 }, (_, i) => 10 ** i);
+
+/**
+ * `text[from, to)` as `asNumber` (sqlite-values.ts) would give it when it is plain numeric text of
+ * at most 15 digits (`-?digits`, or unless `whole` `-?digits.digits`), else NaN. The same number:
+ * up to 15 digits the mantissa and the power of ten are exact doubles, so one division rounds to
+ * the nearest double, as `Number` does.
+ */
+export function plainValue(text: string, from: number, to: number, whole: boolean): number {
+  let p = from;
+  const negative = p < to && text.charCodeAt(p) === 45;
+  if (negative) p++;
+  const start = p;
+  let mantissa = 0;
+  let digits = 0;
+  let fraction = -1;
+  for (; p < to; p++) {
+    const c = text.charCodeAt(p);
+    if (c >= 48 && c <= 57) {
+      mantissa = mantissa * 10 + (c - 48);
+      digits++;
+      if (fraction >= 0) fraction++;
+    } else if (c === 46 && !whole && fraction < 0 && p > start && p < to - 1) {
+      fraction = 0;
+    } else {
+      return Number.NaN;
+    }
+  }
+  if (digits === 0 || digits > 15) return Number.NaN;
+  const value = fraction > 0 ? mantissa / POWERS[fraction]! : mantissa;
+  return negative ? -value : value;
 }
