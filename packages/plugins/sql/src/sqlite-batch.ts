@@ -59,8 +59,12 @@ export type SqliteOutcome =
   /** Anything else; rolled back. */
   | { readonly error: PlainError };
 
-/** Rows per INSERT statement; SQLite binds up to 32,766 values a statement. */
-export const ROWS_PER_STATEMENT = 100;
+/**
+ * Rows per INSERT statement (SQLite binds up to 32,766 values a statement). 25, not 100: SQLite's
+ * CPU per row was lower with the shorter statements (1M-row upsert, writer thread 1.23 → 1.17 s:
+ * bench/results/sqlite-2026-12-02.md); one row a statement cost ~1.2× of 100 rows.
+ */
+export const ROWS_PER_STATEMENT = 25;
 
 interface Statement {
   run(params: readonly unknown[]): { changes: number };
