@@ -165,4 +165,29 @@ describe.skipIf(skip)('raw CSV pages into MariaDB store what records store', () 
     const went = await compare(lines, values);
     expect(went).toEqual([true, true, true, true, true, true, true, false, false]);
   });
+
+  it('a raw page of a batch an earlier run committed with a refused row is handed back (its records report the refusal); without refusals it is skipped', async () => {
+    const eo = { checkpoint: { store: 'sql' as const, connection: 'db' } };
+    const d = '2023-04-10T06:03:28.039Z';
+    // Batch 0 with a refused row (n is not a number), batch 1 without: committed, then the run dies before its checkpoint.
+    const first = await openSink(db, { table: 'raw_t' }, eo);
+    const batch0 = [0, 1, 2].map((i) => ({ id: String(i), ts: d, t6: d, tz: d, s: 'x', n: i === 1 ? 'one' : '1' }));
+    const batch1 = [3, 4].map((i) => ({ id: String(i), ts: d, t6: d, tz: d, s: 'x', n: '1' }));
+    expect(await write(first.sink, batch0, 0)).toMatchObject({ rejected: [{ index: 1 }] });
+    expect(await write(first.sink, batch1, 1)).toEqual({});
+    await first.close();
+    // The resumed run (no checkpoint) gets the same batches as raw pages.
+    const resumed = await openSink(db, { table: 'raw_t' }, eo);
+    try {
+      const page0 = page(batch0.map((r) => COLUMNS.map((c) => r[c as keyof typeof r]).join(',')));
+      const page1 = page(batch1.map((r) => COLUMNS.map((c) => r[c as keyof typeof r]).join(',')));
+      await expect(resumed.sink.raw!.write(page0, info(0))).rejects.toBeInstanceOf(PermanentError);
+      // What the engine does then: the records, whose write finds the batch done and reports the refusal.
+      expect(await write(resumed.sink, batch0, 0)).toMatchObject({ rejected: [{ index: 1 }] });
+      expect(await resumed.sink.raw!.write(page1, info(1))).toEqual({ state: { seq: 1 } });
+    } finally {
+      await resumed.close();
+    }
+    expect((await rows(db.knex, 'select id from raw_t order by id')).map((r) => Number(r.id))).toEqual([0, 2, 3, 4]);
+  });
 });

@@ -309,9 +309,15 @@ class SqlSink implements SinkInstance {
     if (eo) {
       if (info.attempt > 1) await this.refreshMarkers(info.seq);
       const marked = this.markers.plan(info.seq, 0, page.count, true);
+      // Committed by an earlier run with refused rows: a raw write cannot report them (the engine
+      // counts every row of a raw page written), so the records go the record path's way, whose
+      // `done` returns the refusals to dead-letter and count.
+      if (marked.kind === 'done' && marked.rejected.length > 0) {
+        throw new PermanentError(`sql: batch ${info.seq} was committed by an earlier run with refused rows; its records report them`);
+      }
       if (marked.kind === 'done') {
         this.lastSeq = Math.max(this.lastSeq ?? -1, info.seq);
-        return this.result(marked.rejected, info.seq);
+        return this.result([], info.seq);
       }
       if (marked.kind === 'part') throw new PermanentError(`sql: parts of batch ${info.seq} were committed by an earlier run; the rest is written record by record`);
     }
