@@ -147,6 +147,28 @@ describe('one run at a time per job', () => {
     expect(again.code, again.stderr).toBe(0);
   }, 180_000);
 
+  it('MariaDB: jobs of one name in two databases of one server do not lock each other out (GET_LOCK is server-wide)', async () => {
+    if (services.mysql2.skip) return;
+    const made = [await createDatabase('mysql2'), await createDatabase('mysql2')];
+    dbs.push(...made);
+    const [one, other] = await Promise.all(
+      made.map((db) => project(2_000, 'checkpoint: { store: sql, connection: db }\n', `connections:\n  db: { client: mysql2, url: "${db.url}" }\n`, '10/s')),
+    );
+    const first = await firstRun(one!);
+    // The same job in the other database runs while the first holds its lock...
+    const beside = await sluice(['run', 'job.yaml', '--progress', 'none'], { cwd: other!, timeoutMs: 60_000 });
+    // ...and a second run in the first one's database is still refused.
+    const second = await sluice(['run', 'job.yaml', '--progress', 'none'], { cwd: one!, timeoutMs: 30_000 });
+    first.kill('SIGCONT');
+    expect(beside.code, beside.stderr).toBe(0);
+    expectExact(other!, 2_000);
+    expect(second.code, second.stderr).toBe(2);
+    expect(second.stderr).toContain(`pid ${first.pid} on host ${hostname()}`);
+    const done = await finished(first, 60_000);
+    expect(done.code, done.stderr).toBe(0);
+    expectExact(one!, 2_000);
+  }, 180_000);
+
   it('a lock left by a dead process of this host is taken over; one from another host is not', async () => {
     const dir = await project(100, '', '', '1000/s');
     const lock = join(dir, '.sluice', 'checkpoints', 'locked.lock');

@@ -33,11 +33,22 @@ async function ensureLocksTable(conn: SqlConnection): Promise<void> {
   });
 }
 
-/** The advisory lock's name or number for `job`: stable, bounded in size. */
+/**
+ * The advisory lock's number (PostgreSQL) or the parameter of `MYSQL_LOCK` for `job`: stable,
+ * bounded in size.
+ */
 function lockName(job: string): { pg: string; mysql: string } {
   const digest = createHash('sha256').update(`sluice:${job}`).digest();
-  return { pg: digest.readBigInt64BE(0).toString(), mysql: `sluice:${digest.toString('hex').slice(0, 40)}` };
+  return { pg: digest.readBigInt64BE(0).toString(), mysql: `sluice:${job}` };
 }
+
+/**
+ * The MySQL/MariaDB lock's name, made by the session from `lockName(job).mysql`. `GET_LOCK` names
+ * are server-wide, unlike PostgreSQL's advisory locks (per database): the session's database is
+ * part of the name, so jobs of one name in two databases of one server do not lock each other out.
+ * 47 characters, under the server's limit of 64.
+ */
+const MYSQL_LOCK = `concat('sluice:', left(sha2(concat(coalesce(database(), ''), char(0), ?), 256), 40))`;
 
 async function readHolder(conn: SqlConnection, job: string, session?: Raw): Promise<{ holder: LockHolder | undefined; text: string | undefined }> {
   const query = conn.knex.raw(`select holder from ${LOCKS_TABLE} where job = ?`, [job]);
@@ -93,7 +104,7 @@ async function holderSession(conn: SqlConnection, job: string): Promise<{ id: nu
               [name.pg],
             ),
           )
-        : rowsOf(await conn.knex.raw('select is_used_lock(?) as id', [name.mysql]));
+        : rowsOf(await conn.knex.raw(`select is_used_lock(${MYSQL_LOCK}) as id`, [name.mysql]));
     const id = Number(rows[0]?.id);
     if (!Number.isSafeInteger(id) || id <= 0) return undefined;
     return { id, end: conn.dialect.name === 'postgres' ? `select pg_terminate_backend(${id})` : `KILL ${id}` };
@@ -229,7 +240,7 @@ export class SqlLock implements CheckpointLock {
   /** Tries the advisory lock on `session`; true when taken. */
   private static async tryOn(conn: SqlConnection, job: string, session: Raw): Promise<boolean> {
     const name = lockName(job);
-    const sql = conn.dialect.name === 'postgres' ? 'select pg_try_advisory_lock(?::bigint) as ok' : 'select get_lock(?, 0) as ok';
+    const sql = conn.dialect.name === 'postgres' ? 'select pg_try_advisory_lock(?::bigint) as ok' : `select get_lock(${MYSQL_LOCK}, 0) as ok`;
     const rows = rowsOf(await conn.knex.raw(sql, [conn.dialect.name === 'postgres' ? name.pg : name.mysql]).connection(session as never));
     const ok = rows[0]?.ok;
     return ok === true || ok === 1 || ok === '1' || ok === 't';
@@ -279,7 +290,7 @@ export class SqlLock implements CheckpointLock {
 
   private static async unlock(conn: SqlConnection, job: string, session: Raw): Promise<void> {
     const name = lockName(job);
-    const sql = conn.dialect.name === 'postgres' ? 'select pg_advisory_unlock(?::bigint)' : 'select release_lock(?)';
+    const sql = conn.dialect.name === 'postgres' ? 'select pg_advisory_unlock(?::bigint)' : `select release_lock(${MYSQL_LOCK})`;
     await conn.knex.raw(sql, [conn.dialect.name === 'postgres' ? name.pg : name.mysql]).connection(session as never);
   }
 
