@@ -19,9 +19,13 @@ const services = await availability();
 const JOB = 'deadheld';
 const N = 500;
 
-/** The advisory lock's number / name for a job (checkpoint-lock.ts `lockName`). */
+/**
+ * The advisory lock's number for a job, and the GET_LOCK name as a session of the job's database
+ * makes it (checkpoint-lock.ts `lockName`, `MYSQL_LOCK`: the database is part of the name).
+ */
 const digest = createHash('sha256').update(`sluice:${JOB}`).digest();
-const LOCK = { pg: digest.readBigInt64BE(0).toString(), mysql: `sluice:${digest.toString('hex').slice(0, 40)}` };
+const LOCK = { pg: digest.readBigInt64BE(0).toString(), mysql: `sluice:${JOB}` };
+const MYSQL_LOCK = `concat('sluice:', left(sha2(concat(database(), char(0), ?), 256), 40))`;
 
 /** A pid of this host whose process has ended and been reaped. */
 function deadPid(): number {
@@ -41,8 +45,8 @@ describe.each(['pg', 'mysql2'] as Client[])('the sql run lock held by a gone pro
     const result = (await db.knex.raw(sql, bindings as never[]).connection(session as never)) as unknown;
     return (client === 'pg' ? (result as { rows: unknown[] }).rows : (result as unknown[][])[0]) as Array<Record<string, unknown>>;
   };
-  const take = async () => expect(Number((await on(client === 'pg' ? 'select pg_try_advisory_lock(?::bigint)::int as ok' : 'select get_lock(?, 0) as ok', [client === 'pg' ? LOCK.pg : LOCK.mysql]))[0]!.ok)).toBe(1);
-  const letGo = () => on(client === 'pg' ? 'select pg_advisory_unlock(?::bigint)' : 'select release_lock(?)', [client === 'pg' ? LOCK.pg : LOCK.mysql]);
+  const take = async () => expect(Number((await on(client === 'pg' ? 'select pg_try_advisory_lock(?::bigint)::int as ok' : `select get_lock(${MYSQL_LOCK}, 0) as ok`, [client === 'pg' ? LOCK.pg : LOCK.mysql]))[0]!.ok)).toBe(1);
+  const letGo = () => on(client === 'pg' ? 'select pg_advisory_unlock(?::bigint)' : `select release_lock(${MYSQL_LOCK})`, [client === 'pg' ? LOCK.pg : LOCK.mysql]);
   const sessionId = async () => Number((await on(client === 'pg' ? 'select pg_backend_pid() as id' : 'select connection_id() as id'))[0]!.id);
   /** The row a killed run leaves (written before this change: no session id). */
   const holderRow = (pid: number) =>
