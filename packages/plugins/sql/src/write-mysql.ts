@@ -55,6 +55,33 @@ function loadChunks(batch: PreparedBatch, positions: readonly number[]): string[
   return chunks;
 }
 
+/** What `LOAD DATA` answers: rows loaded and warnings (a refused row is a warning under LOCAL). */
+interface LoadResult {
+  affectedRows?: number;
+  warningStatus?: number;
+}
+
+type Execute = (sql: string, params: unknown[]) => Promise<unknown>;
+
+/** mysql2's callbacks of one connection as promises: a statement, a prepared one, and `LOAD DATA LOCAL` of `chunks`. */
+function session(c: MySqlConnection) {
+  const settle = (resolve: (r: unknown) => void, reject: (e: Error) => void) => (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r));
+  return {
+    query: (sql: string) => new Promise<unknown>((resolve, reject) => c.query(sql, settle(resolve, reject))),
+    execute: ((sql, params) => new Promise<unknown>((resolve, reject) => c.execute(sql, params, settle(resolve, reject)))) as Execute,
+    load: (sql: string, chunks: readonly Buffer[]) => new Promise<unknown>((resolve, reject) => c.query({ sql, infileStreamFactory: () => Readable.from(chunks) }, settle(resolve, reject))),
+  };
+}
+
+/** A batch's closing statements (the exactly-once marker); a fenced one must match exactly one row. */
+async function runAfter(statements: ReturnType<BatchPlan['after']>, execute: Execute): Promise<void> {
+  for (const s of statements) {
+    // An UPDATE's affectedRows counts the rows matched (mysql2 sets FOUND_ROWS).
+    const done = (await execute(s.sql, s.params)) as { affectedRows?: number };
+    if (s.fence && done.affectedRows !== 1) throw s.fence();
+  }
+}
+
 /**
  * MySQL/MariaDB, one transaction per batch. Insert and replace stream the batch with `LOAD DATA
  * LOCAL INFILE` (mysql2's infileStreamFactory: no file on disk) where the server allows it. LOCAL
@@ -83,12 +110,7 @@ export class MySqlWriter implements BatchWriter {
 
   async write(plan: BatchPlan): Promise<Rejection[]> {
     return this.conn.withRaw(async (raw) => {
-      const c = raw as MySqlConnection;
-      const query = (sql: string) => new Promise<unknown>((resolve, reject) => c.query(sql, (e, r) => (e ? reject(e) : resolve(r))));
-      const execute = (sql: string, params: unknown[]) =>
-        new Promise<unknown>((resolve, reject) => c.execute(sql, params, (e, r) => (e ? reject(e) : resolve(r))));
-      const load = (sql: string, chunks: string[]) =>
-        new Promise<unknown>((resolve, reject) => c.query({ sql, infileStreamFactory: () => Readable.from(chunks.map((chunk) => Buffer.from(chunk))) }, (e, r) => (e ? reject(e) : resolve(r))));
+      const { query, execute, load } = session(raw as MySqlConnection);
       let rejected: Rejection[] = [];
       const transaction = async (bulk: boolean) => {
         await query('start transaction');
@@ -97,7 +119,7 @@ export class MySqlWriter implements BatchWriter {
           for (const batch of plan.parts) {
             const all = batch.records.map((_, p) => p);
             if (bulk) {
-              const result = (await load(this.loadSql(batch), loadChunks(batch, all))) as { affectedRows?: number; warningStatus?: number };
+              const result = (await load(this.loadSql(batch), loadChunks(batch, all).map((chunk) => Buffer.from(chunk)))) as LoadResult;
               if ((result.warningStatus ?? 0) > 0 || result.affectedRows !== all.length) throw new LoadWarnings();
               continue;
             }
@@ -107,11 +129,7 @@ export class MySqlWriter implements BatchWriter {
             }
           }
           rejected.sort((a, b) => a.index - b.index);
-          for (const s of plan.after(rejected)) {
-            // An UPDATE's affectedRows counts the rows matched (mysql2 sets FOUND_ROWS).
-            const done = (await execute(s.sql, s.params)) as { affectedRows?: number };
-            if (s.fence && done.affectedRows !== 1) throw s.fence();
-          }
+          await runAfter(plan.after(rejected), execute);
           await plan.beforeCommit?.();
           await query('commit');
         } catch (error) {
@@ -148,18 +166,13 @@ export class MySqlWriter implements BatchWriter {
   async writeRaw(page: RawPage, plan: Pick<BatchPlan, 'before' | 'after' | 'beforeCommit'>, columns: readonly ColumnInfo[]): Promise<void> {
     const sql = rawLoadSql(this.target.table, page, columns, holdsNullWord(page));
     await this.conn.withRaw(async (raw) => {
-      const c = raw as MySqlConnection;
-      const query = (sql: string) => new Promise<unknown>((resolve, reject) => c.query(sql, (e, r) => (e ? reject(e) : resolve(r))));
-      const execute = (sql: string, params: unknown[]) =>
-        new Promise<unknown>((resolve, reject) => c.execute(sql, params, (e, r) => (e ? reject(e) : resolve(r))));
+      const { query, execute, load } = session(raw as MySqlConnection);
       await query('start transaction');
       try {
         for (const s of plan.before) await execute(s.sql, s.params);
-        let result: { affectedRows?: number; warningStatus?: number };
+        let result: LoadResult;
         try {
-          result = (await new Promise<unknown>((resolve, reject) =>
-            c.query({ sql, infileStreamFactory: () => Readable.from([page.bytes]) }, (e, r) => (e ? reject(e) : resolve(r))),
-          )) as typeof result;
+          result = (await load(sql, [page.bytes])) as LoadResult;
         } catch (error) {
           const errno = (error as { errno?: unknown }).errno;
           if (typeof errno !== 'number' || !LOCAL_INFILE_REFUSED.has(errno)) throw error;
@@ -171,10 +184,7 @@ export class MySqlWriter implements BatchWriter {
             `sql: LOAD DATA read ${result.affectedRows} rows of a raw page of ${page.count} with ${result.warningStatus ?? 0} warning(s); the page is written record by record`,
           );
         }
-        for (const s of plan.after([])) {
-          const done = (await execute(s.sql, s.params)) as { affectedRows?: number };
-          if (s.fence && done.affectedRows !== 1) throw s.fence();
-        }
+        await runAfter(plan.after([]), execute);
         await plan.beforeCommit?.();
         await query('commit');
       } catch (error) {
@@ -193,7 +203,7 @@ export class MySqlWriter implements BatchWriter {
   }
 
   private async insertIsolated(
-    execute: (sql: string, params: unknown[]) => Promise<unknown>,
+    execute: Execute,
     batch: PreparedBatch,
     positions: number[],
     rejected: Rejection[],
