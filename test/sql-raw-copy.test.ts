@@ -4,11 +4,12 @@
 // SQLite every value with its type), the reports' counts and the dead letters (step, line,
 // raw text, error) must be the same. Each file is also checked to have gone in raw at least partly,
 // so the comparison is not two runs of the record path.
-import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { availability, createDatabase, LABEL, requireUp, rows, type TestDatabase } from '../packages/plugins/sql/test/services.js';
-import { sluice, tempDir } from './support/cli.js';
+import { tempDir } from './support/cli.js';
+import { runRawOrRecords, type RawRunReport } from './support/raw-pages.js';
 
 const services = await availability();
 
@@ -121,12 +122,8 @@ beforeAll(() => {
   writeFileSync(join(dir, 'upsert.csv'), `${HEADER}\n${upsert.join('\n')}\n`);
 });
 
-interface Outcome {
+interface Outcome extends RawRunReport {
   table: string[];
-  counters: Record<string, number>;
-  steps: unknown;
-  dead: unknown[];
-  raw: boolean;
 }
 
 /** Loads `file` into a fresh table of a fresh database, raw pages on or off; what ended up where. */
@@ -144,62 +141,15 @@ async function load(client: 'pg' | 'better-sqlite3', file: string, raw: boolean,
     } else {
       await db.knex.raw(DDL);
     }
-    const name = `${client}-${file}-${raw ? 'raw' : 'records'}${args.length ? '-threads' : ''}${upsert ? '-upsert' : ''}`;
-    const out = join(dir, name);
-    if (!existsSync(out)) mkdirSync(out);
-    const job = join(out, 'job.yaml');
-    writeFileSync(
-      job,
-      `version: 1
-name: raw-${file.replaceAll("_", "-")}
-connections:
-  db: { client: ${client}, url: "${db.url}" }
-checkpoint: { store: sql, connection: db }
-${batch}
-source:
-  use: file
-  with: { path: ../${file}.csv }
-  onError: deadLetter
-sink:
-  use: sql
-  with: { connection: db, table: loaded, mode: ${upsert ? 'upsert, key: id' : 'insert'} }
-  onError: deadLetter
-deadLetter:
-  use: file
-  with: { path: dead.jsonl }
-`,
-    );
-    const result = await sluice(['run', job, '--progress', 'json', ...args], { env: { ...process.env, SLUICE_RAW_PAGES: raw ? '1' : '0' }, timeoutMs: 120_000 });
-    expect(result.code, result.stderr).toBe(0);
-    const events = result.stdout
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { type: string; message?: string; report?: { counters: Record<string, number>; steps: unknown } });
-    const report = events.find((e) => e.type === 'end')!.report!;
+    const out = join(dir, `${client}-${file}-${raw ? 'raw' : 'records'}${args.length ? '-threads' : ''}${upsert ? '-upsert' : ''}`);
+    const job = { name: `raw-${file.replaceAll('_', '-')}`, client, url: db.url, batch, file, mode: upsert ? 'upsert' : 'insert' } as const;
+    const report = await runRawOrRecords(out, job, raw, /as they are \((COPY FORMAT csv|read by the sink)/, args);
     // Every value as text with its type (SQLite: quote() tells 12 from 12.0 and '12').
     const query =
       client === 'pg'
         ? `select id, t, n, x::text as x, v, t is null as tn, v is null as vn from loaded order by id, t, n, x, v`
         : `select quote(id) as id, quote(t) as t, quote(n) as n, quote(x) as x, quote(v) as v from loaded order by id, t, n, x, v`;
-    const table = (await rows(db.knex, query)).map((r) => JSON.stringify(r));
-    const deadFile = join(out, 'dead.jsonl');
-    const dead = existsSync(deadFile)
-      ? readFileSync(deadFile, 'utf8')
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => {
-            const { time: _time, at: _at, ...entry } = JSON.parse(l) as Record<string, unknown>;
-            return entry;
-          })
-      : [];
-    return {
-      table,
-      counters: report.counters,
-      // Every count of every step; not its latency.
-      steps: (report.steps as Array<Record<string, unknown>>).map(({ p95Ms: _p95, ...step }) => step),
-      dead,
-      raw: events.some((e) => e.type === 'log' && /as they are \((COPY FORMAT csv|read by the sink)/.test(e.message ?? '')),
-    };
+    return { ...report, table: (await rows(db.knex, query)).map((r) => JSON.stringify(r)) };
   } finally {
     await db.drop();
   }

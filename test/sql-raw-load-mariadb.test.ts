@@ -4,11 +4,12 @@
 // and the dead letters (step, line, raw text, error) must be the same. Each file is also checked to
 // have gone in raw at least partly, so the comparison is not two runs of the record path.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { availability, createDatabase, requireUp, rows, type TestDatabase } from '../packages/plugins/sql/test/services.js';
-import { sluice, tempDir } from './support/cli.js';
+import { tempDir } from './support/cli.js';
+import { runRawOrRecords, type RawRunReport } from './support/raw-pages.js';
 
 const services = await availability();
 const { up, skip } = services.mysql2;
@@ -167,78 +168,31 @@ beforeAll(() => {
   writeFileSync(join(dir, 'big.csv'), `${HEADER}\n${big.join('\n')}\n`);
 });
 
-interface Outcome {
+interface Outcome extends RawRunReport {
   table: string[];
-  counters: Record<string, number>;
-  steps: unknown;
-  dead: unknown[];
-  raw: boolean;
 }
 
 /** Loads `file` into a fresh table of a fresh database, raw pages on or off; what ended up where. */
-async function load(file: string, raw: boolean, batch: string, args: string[] = [], mode = 'insert'): Promise<Outcome> {
+async function load(file: string, raw: boolean, batch: string, args: string[] = [], mode: 'insert' | 'replace' | 'upsert' = 'insert'): Promise<Outcome> {
   const db: TestDatabase = await createDatabase('mysql2', dir);
   try {
     await db.knex.raw(DDL);
-    const name = `${file}-${raw ? 'raw' : 'records'}${args.length ? '-threads' : ''}-${mode}`;
-    const out = join(dir, name);
-    if (!existsSync(out)) mkdirSync(out);
-    const job = join(out, 'job.yaml');
+    const out = join(dir, `${file}-${raw ? 'raw' : 'records'}${args.length ? '-threads' : ''}-${mode}`);
     // MariaDB's run lock (GET_LOCK) is server-wide, named by the job: another checkout's suite on
     // the same server runs this test too. The name is in each dead letter: compared without it.
     const unique = randomBytes(4).toString('hex');
-    writeFileSync(
-      job,
-      `version: 1
-name: raw-${file.replaceAll('_', '-')}-${unique}
-connections:
-  db: { client: mysql2, url: "${db.url}" }
-checkpoint: { store: sql, connection: db }
-${batch}
-source:
-  use: file
-  with: { path: ../${file}.csv }
-  onError: deadLetter
-sink:
-  use: sql
-  with: { connection: db, table: loaded, mode: ${mode === 'upsert' ? 'upsert, key: id' : mode} }
-  onError: deadLetter
-deadLetter:
-  use: file
-  with: { path: dead.jsonl }
-`,
-    );
-    const result = await sluice(['run', job, '--progress', 'json', ...args], { env: { ...process.env, SLUICE_RAW_PAGES: raw ? '1' : '0' }, timeoutMs: 120_000 });
-    expect(result.code, result.stderr).toBe(0);
-    const events = result.stdout
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { type: string; message?: string; report?: { counters: Record<string, number>; steps: unknown } });
-    const report = events.find((e) => e.type === 'end')!.report!;
+    const job = { name: `raw-${file.replaceAll('_', '-')}-${unique}`, client: 'mysql2', url: db.url, batch, file, mode };
+    const report = await runRawOrRecords(out, job, raw, /as they are \(LOAD DATA LOCAL INFILE/, args);
     const table = (
       await rows(db.knex, `select id, t, n, cast(x as char) as x, v, cast(ts as char) as ts, t is null as tn, v is null as vn, ts is null as tsn from loaded order by id`)
     ).map((r) => JSON.stringify(r));
-    const deadFile = join(out, 'dead.jsonl');
-    const dead = existsSync(deadFile)
-      ? readFileSync(deadFile, 'utf8')
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => {
-            const { time: _time, at: _at, ...entry } = JSON.parse(l) as Record<string, unknown>;
-            // MariaDB names the column with its database, which is another one in each run; so is the job.
-            if (typeof entry.error === 'string') entry.error = entry.error.replaceAll(/`sluice_t_[0-9a-f]+`\./g, '');
-            if (typeof entry.job === 'string') entry.job = entry.job.replace(`-${unique}`, '');
-            return entry;
-          })
-      : [];
-    return {
-      table,
-      counters: report.counters,
-      // Every count of every step; not its latency.
-      steps: (report.steps as Array<Record<string, unknown>>).map(({ p95Ms: _p95, ...step }) => step),
-      dead,
-      raw: events.some((e) => e.type === 'log' && /as they are \(LOAD DATA LOCAL INFILE/.test(e.message ?? '')),
-    };
+    const dead = report.dead.map((entry) => {
+      // MariaDB names the column with its database, which is another one in each run; so is the job.
+      if (typeof entry.error === 'string') entry.error = entry.error.replaceAll(/`sluice_t_[0-9a-f]+`\./g, '');
+      if (typeof entry.job === 'string') entry.job = entry.job.replace(`-${unique}`, '');
+      return entry;
+    });
+    return { ...report, dead, table };
   } finally {
     await db.drop();
   }
