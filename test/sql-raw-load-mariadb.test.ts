@@ -3,7 +3,6 @@
 // (SLUICE_RAW_PAGES=0), and the tables (every column, NULL vs '', date-times), the reports' counts
 // and the dead letters (step, line, raw text, error) must be the same. Each file is also checked to
 // have gone in raw at least partly, so the comparison is not two runs of the record path.
-import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -178,18 +177,14 @@ async function load(file: string, raw: boolean, batch: string, args: string[] = 
   try {
     await db.knex.raw(DDL);
     const out = join(dir, `${file}-${raw ? 'raw' : 'records'}${args.length ? '-threads' : ''}-${mode}`);
-    // MariaDB's run lock (GET_LOCK) is server-wide, named by the job: another checkout's suite on
-    // the same server runs this test too. The name is in each dead letter: compared without it.
-    const unique = randomBytes(4).toString('hex');
-    const job = { name: `raw-${file.replaceAll('_', '-')}-${unique}`, client: 'mysql2', url: db.url, batch, file, mode };
+    const job = { name: `raw-${file.replaceAll('_', '-')}`, client: 'mysql2', url: db.url, batch, file, mode };
     const report = await runRawOrRecords(out, job, raw, /as they are \(LOAD DATA LOCAL INFILE/, args);
     const table = (
       await rows(db.knex, `select id, t, n, cast(x as char) as x, v, cast(ts as char) as ts, t is null as tn, v is null as vn, ts is null as tsn from loaded order by id`)
     ).map((r) => JSON.stringify(r));
     const dead = report.dead.map((entry) => {
-      // MariaDB names the column with its database, which is another one in each run; so is the job.
+      // MariaDB names the column with its database, which is another one in each run.
       if (typeof entry.error === 'string') entry.error = entry.error.replaceAll(/`sluice_t_[0-9a-f]+`\./g, '');
-      if (typeof entry.job === 'string') entry.job = entry.job.replace(`-${unique}`, '');
       return entry;
     });
     return { ...report, dead, table };
